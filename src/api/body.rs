@@ -1,0 +1,52 @@
+//! Reading a JSON body with a size limit and errors that say exactly what is wrong.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+
+pub async fn read_json<T: DeserializeOwned>(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<T, ApiError> {
+    if let Some(content_type) = req.headers().get(header::CONTENT_TYPE) {
+        let media = content_type.to_str().unwrap_or_default().split(';').next().unwrap_or_default().trim();
+        if !(media.eq_ignore_ascii_case("application/json") || media.ends_with("+json")) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                format!("expected Content-Type: application/json, got `{media}`"),
+            ));
+        }
+    }
+    let too_large = || {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("the body exceeds {limit} bytes"))
+            .with("limit", limit)
+    };
+    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return Err(too_large());
+    }
+    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request("unreadable_body", e.to_string()))?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    if body.is_empty() {
+        return Err(ApiError::bad_request("malformed_json", "the body is empty; expected a JSON object"));
+    }
+    let text = std::str::from_utf8(&body).map_err(|e| {
+        ApiError::bad_request("invalid_utf8", format!("the body is not valid UTF-8 (byte {})", e.valid_up_to()))
+            .with("byte", e.valid_up_to())
+    })?;
+    serde_json::from_str(text).map_err(|e| {
+        let code = if e.is_data() { "invalid_body" } else { "malformed_json" };
+        ApiError::bad_request(code, e.to_string()).with("line", e.line()).with("column", e.column())
+    })
+}

@@ -1,0 +1,100 @@
+//! `/v1/verbatims` and `/v1/customers`: batch upsert, read, and erasure.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::body::read_json;
+use super::error::ApiError;
+use super::AppState;
+use crate::domain::{ItemError, Verbatim};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Batch {
+    /// Kept loose so one malformed item is rejected alone, not the whole batch.
+    verbatims: Vec<Value>,
+}
+
+#[derive(Serialize)]
+struct ItemRejection {
+    index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<String>,
+    #[serde(flatten)]
+    error: ItemError,
+}
+
+#[derive(Serialize)]
+struct BatchResult {
+    accepted: Vec<String>,
+    errors: Vec<ItemRejection>,
+}
+
+pub async fn upsert(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+    let batch: Batch = read_json(&req, payload, state.config.max_body_bytes).await?;
+    let max_items = state.config.max_batch_items;
+    if batch.verbatims.len() > max_items {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_too_large",
+            format!("{} verbatims in one request; the limit is {max_items}", batch.verbatims.len()),
+        )
+        .with("limit", max_items));
+    }
+    if batch.verbatims.is_empty() {
+        return Err(ApiError::bad_request("empty_batch", "`verbatims` is empty"));
+    }
+    let now = Utc::now();
+    let mut valid = Vec::with_capacity(batch.verbatims.len());
+    let mut errors = Vec::new();
+    for (index, item) in batch.verbatims.iter().enumerate() {
+        match Verbatim::from_json(item, now) {
+            Ok(verbatim) => valid.push(verbatim),
+            Err(error) => errors.push(ItemRejection {
+                index,
+                id: item.get("id").and_then(Value::as_str).map(str::to_string),
+                error,
+            }),
+        }
+    }
+    let accepted: Vec<String> = valid.iter().map(|v| v.id.clone()).collect();
+    let service = state.service.clone();
+    web::block(move || service.upsert(&valid)).await??;
+    state.metrics.accepted.inc_by(accepted.len() as u64);
+    state.metrics.rejected.inc_by(errors.len() as u64);
+    Ok(HttpResponse::Ok().json(BatchResult { accepted, errors }))
+}
+
+pub async fn get(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let service = state.service.clone();
+    let id = id.into_inner();
+    let lookup = id.clone();
+    match web::block(move || service.get(&lookup)).await?? {
+        Some(verbatim) => Ok(HttpResponse::Ok().json(verbatim)),
+        None => Err(ApiError::not_found(format!("no verbatim with id `{id}`"))),
+    }
+}
+
+/// 204 once the verbatim is gone from the store and from search; 404 if there was none.
+pub async fn delete(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let service = state.service.clone();
+    let id = id.into_inner();
+    let target = id.clone();
+    if web::block(move || service.delete(&target)).await?? {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError::not_found(format!("no verbatim with id `{id}`")))
+    }
+}
+
+/// Erasure of everything a customer said; answers how many verbatims were removed (maybe 0).
+pub async fn delete_customer(state: web::Data<AppState>, customer_id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let service = state.service.clone();
+    let customer_id = customer_id.into_inner();
+    let target = customer_id.clone();
+    let deleted = web::block(move || service.delete_customer(&target)).await??;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "customer_id": customer_id, "deleted": deleted })))
+}

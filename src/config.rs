@@ -1,0 +1,60 @@
+//! Settings come from flags, then environment variables, then an optional TOML file, then
+//! defaults, in that order of precedence. Flags and variables are declared together in
+//! `main.rs` (clap); this module reads the file and holds the defaults.
+//!
+//! ```toml
+//! # verbatim.toml
+//! data = "/var/lib/verbatim"
+//! addr = "0.0.0.0:8080"
+//! api_keys = ["change-me"]
+//! max_body_bytes = 33554432
+//! max_batch_items = 1000
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Deserialize;
+
+pub const DEFAULT_DATA_DIR: &str = "verbatim-data";
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
+/// Room for a full batch of long verbatims (1,000 × ~30 KB), well short of memory trouble.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+pub const DEFAULT_MAX_BATCH_ITEMS: usize = 1000;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub data: Option<PathBuf>,
+    pub addr: Option<SocketAddr>,
+    #[serde(default)]
+    pub api_keys: Vec<String>,
+    pub max_body_bytes: Option<usize>,
+    pub max_batch_items: Option<usize>,
+}
+
+impl ConfigFile {
+    /// Reads the file if one is named; no file means every value falls to its default.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<ConfigFile> {
+        let Some(path) = path else { return Ok(ConfigFile::default()) };
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_every_setting_and_refuses_unknown_ones() {
+        let config: ConfigFile = toml::from_str(
+            "data = \"/srv/v\"\naddr = \"0.0.0.0:9000\"\napi_keys = [\"k\"]\nmax_body_bytes = 10\nmax_batch_items = 5\n",
+        )
+        .unwrap();
+        assert_eq!(config.addr.unwrap().port(), 9000);
+        assert_eq!(config.api_keys, vec!["k"]);
+        assert!(toml::from_str::<ConfigFile>("adress = \"x\"").is_err());
+    }
+}

@@ -1,0 +1,450 @@
+//! The shared vocabulary: what a verbatim is, and how raw input becomes one.
+//!
+//! Every entry point (HTTP batch, JSONL or CSV file) hands a loosely typed JSON object to
+//! [`Verbatim::from_json`], so the same item is accepted or rejected, with the same error
+//! code, whichever way it arrives.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Longest accepted text, in Unicode code points (characters as a person counts them).
+pub const MAX_TEXT_CHARS: usize = 50_000;
+/// Longest client id or customer id, in bytes.
+pub const MAX_ID_BYTES: usize = 256;
+/// Metadata bounds: enough for store, product, segment and the like, not a document store.
+pub const MAX_METADATA_ENTRIES: usize = 64;
+pub const MAX_METADATA_KEY_BYTES: usize = 64;
+pub const MAX_METADATA_VALUE_BYTES: usize = 1024;
+
+/// Where the customer said it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Survey,
+    Email,
+    Review,
+    Social,
+    Chat,
+    Ticket,
+    Call,
+    Other,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 8] = [
+        Channel::Survey,
+        Channel::Email,
+        Channel::Review,
+        Channel::Social,
+        Channel::Chat,
+        Channel::Ticket,
+        Channel::Call,
+        Channel::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Survey => "survey",
+            Channel::Email => "email",
+            Channel::Review => "review",
+            Channel::Social => "social",
+            Channel::Chat => "chat",
+            Channel::Ticket => "ticket",
+            Channel::Call => "call",
+            Channel::Other => "other",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Channel> {
+        Channel::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The NPS bucket of a 0–10 score: what CX teams filter on to call detractors back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NpsGroup {
+    Detractor,
+    Passive,
+    Promoter,
+}
+
+impl NpsGroup {
+    pub fn of(nps: u8) -> NpsGroup {
+        match nps {
+            0..=6 => NpsGroup::Detractor,
+            7..=8 => NpsGroup::Passive,
+            _ => NpsGroup::Promoter,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NpsGroup::Detractor => "detractor",
+            NpsGroup::Passive => "passive",
+            NpsGroup::Promoter => "promoter",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<NpsGroup> {
+        [NpsGroup::Detractor, NpsGroup::Passive, NpsGroup::Promoter]
+            .into_iter()
+            .find(|g| g.as_str() == name)
+    }
+
+    /// The inclusive NPS range this group covers.
+    pub fn score_range(self) -> (u8, u8) {
+        match self {
+            NpsGroup::Detractor => (0, 6),
+            NpsGroup::Passive => (7, 8),
+            NpsGroup::Promoter => (9, 10),
+        }
+    }
+}
+
+/// One piece of customer feedback, validated. The client's `id` is the key: sending the
+/// same id again replaces the verbatim.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verbatim {
+    pub id: String,
+    pub text: String,
+    /// Lower-case ISO 639 code (`fr`, `en`, …) when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    pub channel: Channel,
+    #[serde(with = "rfc3339")]
+    pub created_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nps: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub csat: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ces: Option<u8>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// Why one input item was rejected. `code` is stable and documented; `message` is for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ItemError {
+    pub code: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl ItemError {
+    fn new(code: &'static str, field: &str, message: impl Into<String>) -> ItemError {
+        ItemError { code, field: Some(field.to_string()), message: message.into() }
+    }
+}
+
+impl fmt::Display for ItemError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+const KNOWN_FIELDS: [&str; 10] =
+    ["id", "text", "language", "channel", "created_at", "customer_id", "nps", "csat", "ces", "metadata"];
+
+impl Verbatim {
+    /// Validates one raw item. `now` stands in for a missing `created_at`.
+    pub fn from_json(item: &Value, now: DateTime<Utc>) -> Result<Verbatim, ItemError> {
+        let Value::Object(fields) = item else {
+            return Err(ItemError {
+                code: "invalid_item",
+                field: None,
+                message: format!("each verbatim must be a JSON object, not {}", json_kind(item)),
+            });
+        };
+        if let Some(unknown) = fields.keys().find(|k| !KNOWN_FIELDS.contains(&k.as_str())) {
+            return Err(ItemError::new(
+                "unknown_field",
+                unknown,
+                format!("unknown field `{unknown}`; free-form values belong in `metadata`"),
+            ));
+        }
+        let id = required_string(fields, "id")?;
+        check_id("id", &id)?;
+        let text = required_string(fields, "text")?;
+        if text.trim().is_empty() {
+            return Err(ItemError::new("empty_text", "text", "text is empty"));
+        }
+        let chars = text.chars().count();
+        if chars > MAX_TEXT_CHARS {
+            return Err(ItemError::new(
+                "text_too_long",
+                "text",
+                format!("text has {chars} characters; the limit is {MAX_TEXT_CHARS}"),
+            ));
+        }
+        let language = optional_string(fields, "language")?.map(|l| parse_language(&l)).transpose()?;
+        let channel = match optional_string(fields, "channel")? {
+            None => Channel::Other,
+            Some(name) => Channel::parse(&name.to_ascii_lowercase()).ok_or_else(|| {
+                ItemError::new(
+                    "invalid_field",
+                    "channel",
+                    format!(
+                        "unknown channel `{name}`; expected one of {}",
+                        Channel::ALL.map(Channel::as_str).join(", ")
+                    ),
+                )
+            })?,
+        };
+        let created_at = match optional_string(fields, "created_at")? {
+            None => now,
+            Some(raw) => parse_timestamp(&raw).ok_or_else(|| {
+                ItemError::new(
+                    "invalid_date",
+                    "created_at",
+                    format!("`{raw}` is not an RFC 3339 timestamp or a YYYY-MM-DD date"),
+                )
+            })?,
+        };
+        let customer_id = optional_string(fields, "customer_id")?;
+        if let Some(customer) = &customer_id {
+            check_id("customer_id", customer)?;
+        }
+        Ok(Verbatim {
+            id,
+            text,
+            language,
+            channel,
+            created_at,
+            customer_id,
+            nps: score(fields, "nps", 0, 10)?,
+            csat: score(fields, "csat", 1, 5)?,
+            ces: score(fields, "ces", 1, 7)?,
+            metadata: metadata(fields)?,
+        })
+    }
+
+    pub fn nps_group(&self) -> Option<NpsGroup> {
+        self.nps.map(NpsGroup::of)
+    }
+}
+
+/// Accepts an RFC 3339 timestamp, or a plain date taken as midnight UTC.
+pub fn parse_timestamp(raw: &str) -> Option<DateTime<Utc>> {
+    if let Ok(ts) = DateTime::parse_from_rfc3339(raw.trim()) {
+        return Some(ts.with_timezone(&Utc));
+    }
+    let date = NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d").ok()?;
+    Some(date.and_hms_opt(0, 0, 0)?.and_utc())
+}
+
+/// `fr`, `FR`, `fr-CA` and `fr_FR` all mean French: keep the primary subtag, lower-cased.
+fn parse_language(raw: &str) -> Result<String, ItemError> {
+    let primary = raw.split(['-', '_']).next().unwrap_or_default().to_ascii_lowercase();
+    if (2..=3).contains(&primary.len()) && primary.bytes().all(|b| b.is_ascii_lowercase()) {
+        Ok(primary)
+    } else {
+        Err(ItemError::new(
+            "invalid_field",
+            "language",
+            format!("`{raw}` is not an ISO 639 language code such as `fr` or `en`"),
+        ))
+    }
+}
+
+fn check_id(field: &str, value: &str) -> Result<(), ItemError> {
+    if value.trim().is_empty() {
+        return Err(ItemError::new("invalid_field", field, format!("{field} is empty")));
+    }
+    if value.len() > MAX_ID_BYTES || value.chars().any(char::is_control) {
+        return Err(ItemError::new(
+            "invalid_field",
+            field,
+            format!("{field} must be at most {MAX_ID_BYTES} bytes with no control characters"),
+        ));
+    }
+    Ok(())
+}
+
+fn required_string(fields: &Map<String, Value>, name: &str) -> Result<String, ItemError> {
+    optional_string(fields, name)?
+        .ok_or_else(|| ItemError::new("missing_field", name, format!("`{name}` is required")))
+}
+
+/// A missing field and an explicit `null` both mean "not given".
+fn optional_string(fields: &Map<String, Value>, name: &str) -> Result<Option<String>, ItemError> {
+    match fields.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(ItemError::new(
+            "invalid_field",
+            name,
+            format!("`{name}` must be a string, not {}", json_kind(other)),
+        )),
+    }
+}
+
+fn score(fields: &Map<String, Value>, name: &str, min: u8, max: u8) -> Result<Option<u8>, ItemError> {
+    let invalid = || {
+        ItemError::new("invalid_score", name, format!("`{name}` must be an integer from {min} to {max}"))
+    };
+    match fields.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => {
+            let value = n.as_u64().ok_or_else(invalid)?;
+            if (u64::from(min)..=u64::from(max)).contains(&value) {
+                Ok(Some(value as u8))
+            } else {
+                Err(invalid())
+            }
+        }
+        Some(_) => Err(invalid()),
+    }
+}
+
+fn metadata(fields: &Map<String, Value>) -> Result<BTreeMap<String, String>, ItemError> {
+    let entries = match fields.get("metadata") {
+        None | Some(Value::Null) => return Ok(BTreeMap::new()),
+        Some(Value::Object(entries)) => entries,
+        Some(other) => {
+            return Err(ItemError::new(
+                "invalid_field",
+                "metadata",
+                format!("`metadata` must be an object of strings, not {}", json_kind(other)),
+            ))
+        }
+    };
+    if entries.len() > MAX_METADATA_ENTRIES {
+        return Err(ItemError::new(
+            "invalid_field",
+            "metadata",
+            format!("`metadata` has {} entries; the limit is {MAX_METADATA_ENTRIES}", entries.len()),
+        ));
+    }
+    entries
+        .iter()
+        .map(|(key, value)| {
+            let field = format!("metadata.{key}");
+            let key_ok = !key.is_empty()
+                && key.len() <= MAX_METADATA_KEY_BYTES
+                && key.chars().all(|c| c.is_alphanumeric() || "_-.".contains(c));
+            if !key_ok {
+                return Err(ItemError::new(
+                    "invalid_field",
+                    &field,
+                    format!(
+                        "metadata keys are 1 to {MAX_METADATA_KEY_BYTES} letters, digits, `_`, `-` or `.`"
+                    ),
+                ));
+            }
+            match value {
+                Value::String(s) if s.len() <= MAX_METADATA_VALUE_BYTES => Ok((key.clone(), s.clone())),
+                Value::String(_) => Err(ItemError::new(
+                    "invalid_field",
+                    &field,
+                    format!("metadata values are at most {MAX_METADATA_VALUE_BYTES} bytes"),
+                )),
+                other => Err(ItemError::new(
+                    "invalid_field",
+                    &field,
+                    format!("metadata values must be strings, not {}", json_kind(other)),
+                )),
+            }
+        })
+        .collect()
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Timestamps travel and rest as RFC 3339 in UTC with millisecond precision.
+pub mod rfc3339 {
+    use super::*;
+    use serde::{Deserializer, Serializer};
+
+    pub fn format(ts: &DateTime<Utc>) -> String {
+        ts.to_rfc3339_opts(SecondsFormat::Millis, true)
+    }
+
+    pub fn serialize<S: Serializer>(ts: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&format(ts))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<DateTime<Utc>, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        parse_timestamp(&raw).ok_or_else(|| serde::de::Error::custom(format!("bad timestamp `{raw}`")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn now() -> DateTime<Utc> {
+        parse_timestamp("2026-01-01T00:00:00Z").unwrap()
+    }
+
+    fn code_of(item: Value) -> &'static str {
+        Verbatim::from_json(&item, now()).unwrap_err().code
+    }
+
+    #[test]
+    fn a_full_item_is_accepted_and_normalised() {
+        let item = json!({"id":"a1","text":"Livraison en retard","language":"FR-fr","channel":"Email",
+            "created_at":"2026-10-03T10:00:00+02:00","customer_id":"c9","nps":3,"csat":2,"ces":6,
+            "metadata":{"store":"Lyon"}});
+        let v = Verbatim::from_json(&item, now()).unwrap();
+        assert_eq!(v.language.as_deref(), Some("fr"));
+        assert_eq!(v.channel, Channel::Email);
+        assert_eq!(rfc3339::format(&v.created_at), "2026-10-03T08:00:00.000Z");
+        assert_eq!(v.nps_group(), Some(NpsGroup::Detractor));
+        assert_eq!(v.metadata["store"], "Lyon");
+    }
+
+    #[test]
+    fn defaults_fill_channel_and_date() {
+        let v = Verbatim::from_json(&json!({"id":"a","text":"ok"}), now()).unwrap();
+        assert_eq!(v.channel, Channel::Other);
+        assert_eq!(v.created_at, now());
+    }
+
+    #[test]
+    fn each_bad_field_has_its_own_code() {
+        assert_eq!(code_of(json!({"text":"x"})), "missing_field");
+        assert_eq!(code_of(json!({"id":"a","text":"  "})), "empty_text");
+        assert_eq!(code_of(json!({"id":"a","text":"é".repeat(MAX_TEXT_CHARS + 1)})), "text_too_long");
+        assert_eq!(code_of(json!({"id":"a","text":"x","nps":11})), "invalid_score");
+        assert_eq!(code_of(json!({"id":"a","text":"x","csat":0})), "invalid_score");
+        assert_eq!(code_of(json!({"id":"a","text":"x","ces":2.5})), "invalid_score");
+        assert_eq!(code_of(json!({"id":"a","text":"x","created_at":"yesterday"})), "invalid_date");
+        assert_eq!(code_of(json!({"id":"a","text":"x","colour":"red"})), "unknown_field");
+        assert_eq!(code_of(json!({"id":7,"text":"x"})), "invalid_field");
+        assert_eq!(code_of(json!({"id":"a","text":"x","channel":"fax"})), "invalid_field");
+        assert_eq!(code_of(json!({"id":"a","text":"x","metadata":{"k":1}})), "invalid_field");
+        assert_eq!(code_of(json!(["a"])), "invalid_item");
+    }
+
+    #[test]
+    fn the_text_limit_counts_characters_not_bytes() {
+        let text = "é".repeat(MAX_TEXT_CHARS);
+        assert!(Verbatim::from_json(&json!({"id":"a","text":text}), now()).is_ok());
+    }
+}

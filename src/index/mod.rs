@@ -1,0 +1,288 @@
+//! Full-text search over verbatims: a Tantivy index derived from the store.
+//!
+//! The index holds no data the store lacks, so it can always be rebuilt. Each commit records,
+//! in Tantivy's commit payload, the store `seq` it has caught up to; [`crate::service`] uses
+//! that to repair the index after a crash.
+
+mod highlight;
+mod query;
+mod schema;
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use anyhow::{bail, Context};
+use tantivy::collector::{Count, FacetCollector, TopDocs};
+use tantivy::directory::MmapDirectory;
+use tantivy::schema::Facet;
+use tantivy::{DateTime, DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, Searcher, TantivyDocument, Term};
+
+pub use highlight::Highlighter;
+pub use schema::TextField;
+use schema::Fields;
+
+use crate::domain::Verbatim;
+use crate::search::{SearchRequest, Sort};
+
+/// Memory the writer may buffer before it flushes a segment.
+const WRITER_HEAP_BYTES: usize = 64 * 1024 * 1024;
+/// Facets counted for every search, in the order of the response.
+pub const FACETS: [&str; 3] = ["channel", "language", "nps_group"];
+/// What the `language` field and facet hold for a verbatim of unknown language.
+pub const UNKNOWN_LANGUAGE: &str = "unknown";
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("the search index is in use by another verbatim process (a running server?): {0}")]
+    Locked(String),
+    #[error("invalid query: {0}")]
+    InvalidQuery(String),
+    #[error("search index error: {0}")]
+    Tantivy(#[from] tantivy::TantivyError),
+    #[error("search index I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// One page of matches: ids in rank order plus counts over all matches.
+pub struct IndexResults {
+    pub total: usize,
+    pub hits: Vec<(String, f32)>,
+    pub facets: BTreeMap<&'static str, BTreeMap<String, u64>>,
+    pub highlighter: Highlighter,
+}
+
+pub struct SearchIndex {
+    index: Index,
+    reader: IndexReader,
+    fields: Fields,
+    /// `None` when opened read-only.
+    writer: Option<Mutex<IndexWriter>>,
+    /// The store `seq` the last commit covers.
+    applied_seq: AtomicU64,
+}
+
+impl SearchIndex {
+    /// Opens the index in `dir` for writing, creating it, or re-creating it empty when its
+    /// schema is from another version (the caller then catches it up from the store).
+    pub fn open(dir: &Path) -> anyhow::Result<SearchIndex> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating index directory {}", dir.display()))?;
+        let expected = schema::schema();
+        let directory = MmapDirectory::open(dir)?;
+        if !Index::exists(&directory)? {
+            Index::create(directory, expected.clone(), Default::default())?;
+        }
+        let index = match Index::open_in_dir(dir) {
+            Ok(index) if index.schema() == expected => index,
+            Ok(_) => {
+                tracing::warn!(dir = %dir.display(), "index schema changed; rebuilding the index from the store");
+                recreate(dir, expected)?
+            }
+            Err(err) => {
+                tracing::warn!(dir = %dir.display(), error = %err, "index unreadable; rebuilding it from the store");
+                recreate(dir, expected)?
+            }
+        };
+        let writer = index.writer(WRITER_HEAP_BYTES).map_err(|err| match err {
+            tantivy::TantivyError::LockFailure(..) => IndexError::Locked(err.to_string()),
+            other => IndexError::Tantivy(other),
+        })?;
+        Self::assemble(index, Some(writer))
+    }
+
+    /// Opens an existing index for searching only; works beside a running server.
+    pub fn open_read_only(dir: &Path) -> anyhow::Result<SearchIndex> {
+        let index = Index::open_in_dir(dir)
+            .with_context(|| format!("no search index in {}; start the server or run `verbatim reindex`", dir.display()))?;
+        if index.schema() != schema::schema() {
+            bail!("the index in {} is from another version; run `verbatim reindex`", dir.display());
+        }
+        Self::assemble(index, None)
+    }
+
+    fn assemble(index: Index, writer: Option<IndexWriter>) -> anyhow::Result<SearchIndex> {
+        schema::register_analyzers(&index);
+        let fields = Fields::resolve(&index.schema())?;
+        let applied_seq = index.load_metas()?.payload.and_then(|p| p.parse().ok()).unwrap_or(0);
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        Ok(SearchIndex { index, reader, fields, writer: writer.map(Mutex::new), applied_seq: AtomicU64::new(applied_seq) })
+    }
+
+    /// The store `seq` this index has caught up to.
+    pub fn applied_seq(&self) -> u64 {
+        self.applied_seq.load(Ordering::SeqCst)
+    }
+
+    pub fn num_docs(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    /// Replaces or adds these verbatims and commits, recording `seq` as caught up to.
+    /// Searches see the change when this returns.
+    pub fn upsert(&self, batch: &[Verbatim], seq: u64) -> Result<(), IndexError> {
+        self.write(seq, |writer, fields| {
+            for verbatim in batch {
+                writer.delete_term(Term::from_field_text(fields.id, &verbatim.id));
+                writer.add_document(document(fields, verbatim))?;
+            }
+            Ok(())
+        })
+    }
+
+    pub fn delete(&self, ids: &[String]) -> Result<(), IndexError> {
+        self.write(self.applied_seq(), |writer, fields| {
+            for id in ids {
+                writer.delete_term(Term::from_field_text(fields.id, id));
+            }
+            Ok(())
+        })
+    }
+
+    pub fn delete_customer(&self, customer_id: &str) -> Result<(), IndexError> {
+        self.write(self.applied_seq(), |writer, fields| {
+            writer.delete_term(Term::from_field_text(fields.customer_id, customer_id));
+            Ok(())
+        })
+    }
+
+    /// Empties the index (the start of a rebuild), recording that nothing is applied.
+    pub fn clear(&self) -> Result<(), IndexError> {
+        self.write(0, |writer, _| {
+            writer.delete_all_documents()?;
+            Ok(())
+        })
+    }
+
+    /// Runs `edit` on the writer then commits with `seq` as payload; on any failure the
+    /// uncommitted edits are rolled back so the next commit cannot carry them half-done.
+    fn write(
+        &self,
+        seq: u64,
+        edit: impl FnOnce(&IndexWriter, &Fields) -> tantivy::Result<()>,
+    ) -> Result<(), IndexError> {
+        let writer = self.writer.as_ref().expect("write on an index opened read-only");
+        let mut writer = writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let result = edit(&writer, &self.fields).and_then(|()| {
+            let mut commit = writer.prepare_commit()?;
+            commit.set_payload(&seq.to_string());
+            commit.commit()
+        });
+        if let Err(err) = result {
+            if let Err(rollback) = writer.rollback() {
+                tracing::error!(error = %rollback, "index rollback failed");
+            }
+            return Err(err.into());
+        }
+        self.applied_seq.store(seq, Ordering::SeqCst);
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Every verbatim id in the index, for reconciling with the store.
+    pub fn ids(&self) -> Result<HashSet<String>, IndexError> {
+        let searcher = self.reader.searcher();
+        let mut ids = HashSet::with_capacity(searcher.num_docs() as usize);
+        let mut id = String::new();
+        for segment in searcher.segment_readers() {
+            let Some(column) = segment.fast_fields().str("id")? else { continue };
+            for doc in segment.doc_ids_alive() {
+                for ord in column.term_ords(doc) {
+                    column.ord_to_str(ord, &mut id)?;
+                    ids.insert(id.clone());
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Runs a search: one page of ids, the total, and facet counts over all matches.
+    pub fn search(&self, request: &SearchRequest) -> Result<IndexResults, IndexError> {
+        let searcher = self.reader.searcher();
+        let text_query = query::text_query(&self.index, &self.fields, request.query.as_deref())?;
+        let query = query::with_filters(&self.fields, text_query.box_clone(), request);
+
+        let mut facet_collector = FacetCollector::for_field("facets");
+        for facet in FACETS {
+            facet_collector.add_facet(Facet::from(&format!("/{facet}")));
+        }
+        let page = TopDocs::with_limit(request.limit).and_offset(request.offset);
+        let (total, ranked, facet_counts) = match request.sort {
+            Sort::Relevance => {
+                searcher.search(&query, &(Count, page.order_by_score(), facet_collector))?
+            }
+            Sort::Newest => {
+                let (total, newest, facets) = searcher.search(
+                    &query,
+                    &(Count, page.order_by_fast_field::<DateTime>("created_at", Order::Desc), facet_collector),
+                )?;
+                // No relevance score to report when sorting by date.
+                (total, newest.into_iter().map(|(_, doc)| (1.0, doc)).collect(), facets)
+            }
+        };
+        let hits = self.ids_of(&searcher, ranked)?;
+        let facets = FACETS
+            .iter()
+            .map(|facet| {
+                let prefix = format!("/{facet}");
+                let counts = facet_counts
+                    .get(prefix.as_str())
+                    .map(|(value, count)| (value.to_path().last().copied().unwrap_or_default().to_string(), count))
+                    .collect();
+                (*facet, counts)
+            })
+            .collect();
+        let highlighter = Highlighter::new(&searcher, &*text_query, &self.fields)?;
+        Ok(IndexResults { total, hits, facets, highlighter })
+    }
+
+    fn ids_of(&self, searcher: &Searcher, ranked: Vec<(f32, DocAddress)>) -> Result<Vec<(String, f32)>, IndexError> {
+        let mut id = String::new();
+        let mut out = Vec::with_capacity(ranked.len());
+        for (score, address) in ranked {
+            let segment = searcher.segment_reader(address.segment_ord);
+            let column = segment.fast_fields().str("id")?.ok_or_else(|| {
+                tantivy::TantivyError::SchemaError("the id fast field is missing".to_string())
+            })?;
+            let ord = column.term_ords(address.doc_id).next();
+            if let Some(ord) = ord {
+                column.ord_to_str(ord, &mut id)?;
+                out.push((id.clone(), score));
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn recreate(dir: &Path, schema: tantivy::schema::Schema) -> anyhow::Result<Index> {
+    std::fs::remove_dir_all(dir).with_context(|| format!("removing old index {}", dir.display()))?;
+    std::fs::create_dir_all(dir)?;
+    Ok(Index::create(MmapDirectory::open(dir)?, schema, Default::default())?)
+}
+
+fn document(fields: &Fields, v: &Verbatim) -> TantivyDocument {
+    let mut doc = TantivyDocument::default();
+    doc.add_text(fields.id, &v.id);
+    if let Some(customer) = &v.customer_id {
+        doc.add_text(fields.customer_id, customer);
+    }
+    let language = v.language.as_deref().unwrap_or(UNKNOWN_LANGUAGE);
+    doc.add_text(fields.language, language);
+    doc.add_text(fields.channel, v.channel.as_str());
+    doc.add_date(fields.created_at, DateTime::from_timestamp_micros(v.created_at.timestamp_micros()));
+    for (field, score) in [(fields.nps, v.nps), (fields.csat, v.csat), (fields.ces, v.ces)] {
+        if let Some(score) = score {
+            doc.add_u64(field, u64::from(score));
+        }
+    }
+    for (key, value) in &v.metadata {
+        doc.add_text(fields.metadata, format!("{key}={value}"));
+    }
+    doc.add_facet(fields.facets, Facet::from_path(["channel", v.channel.as_str()]));
+    doc.add_facet(fields.facets, Facet::from_path(["language", language]));
+    if let Some(group) = v.nps_group() {
+        doc.add_facet(fields.facets, Facet::from_path(["nps_group", group.as_str()]));
+    }
+    doc.add_text(fields.text(TextField::for_language(v.language.as_deref())), &v.text);
+    doc
+}

@@ -1,0 +1,174 @@
+//! The index layout and its text analyzers.
+//!
+//! Text goes into one of three fields according to the verbatim's language, each with its
+//! own analyzer (lower-casing, Snowball stemming, then ASCII folding, so `Livraisons`,
+//! `livraison` and `livraisón` meet). A query runs against all three: each field analyses
+//! the query words its own way, so one search box serves French and English at once.
+
+use tantivy::schema::{
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, DateOptions, DateTimePrecision, FAST,
+    INDEXED, STRING, FacetOptions,
+};
+use tantivy::tokenizer::{
+    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, TextAnalyzer,
+};
+use tantivy::Index;
+
+/// Tokens longer than this are noise (URLs, hashes) and would bloat the term dictionary.
+const MAX_TOKEN_BYTES: usize = 40;
+
+/// The analysed text fields, one per analyzer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextField {
+    French,
+    English,
+    /// Any other or unknown language: folded and lower-cased, not stemmed.
+    Plain,
+}
+
+impl TextField {
+    pub const ALL: [TextField; 3] = [TextField::French, TextField::English, TextField::Plain];
+
+    pub fn for_language(language: Option<&str>) -> TextField {
+        match language {
+            Some("fr") => TextField::French,
+            Some("en") => TextField::English,
+            _ => TextField::Plain,
+        }
+    }
+
+    pub fn field_name(self) -> &'static str {
+        match self {
+            TextField::French => "text_fr",
+            TextField::English => "text_en",
+            TextField::Plain => "text",
+        }
+    }
+
+    fn analyzer_name(self) -> &'static str {
+        match self {
+            TextField::French => "verbatim_fr",
+            TextField::English => "verbatim_en",
+            TextField::Plain => "verbatim_plain",
+        }
+    }
+
+    pub fn analyzer(self) -> TextAnalyzer {
+        let base = TextAnalyzer::builder(SimpleTokenizer::default())
+            .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
+            .filter(LowerCaser)
+            .dynamic();
+        // Stem before folding: the Snowball stemmers know the accented vowels.
+        let stemmed = match self {
+            TextField::French => base.filter_dynamic(Stemmer::new(Language::French)),
+            TextField::English => base.filter_dynamic(Stemmer::new(Language::English)),
+            TextField::Plain => base,
+        };
+        stemmed.filter_dynamic(AsciiFoldingFilter).build()
+    }
+}
+
+/// Handles on every field, resolved once.
+#[derive(Debug, Clone, Copy)]
+pub struct Fields {
+    pub id: Field,
+    pub customer_id: Field,
+    pub language: Field,
+    pub channel: Field,
+    pub created_at: Field,
+    pub nps: Field,
+    pub csat: Field,
+    pub ces: Field,
+    /// Multi-valued `key=value` terms, one per metadata entry.
+    pub metadata: Field,
+    /// Hierarchical facets (`/channel/email`, `/language/fr`, `/nps_group/detractor`) for counts.
+    pub facets: Field,
+    texts: [Field; 3],
+}
+
+impl Fields {
+    pub fn text(&self, which: TextField) -> Field {
+        self.texts[TextField::ALL.iter().position(|t| *t == which).expect("listed")]
+    }
+
+    pub fn texts(&self) -> Vec<Field> {
+        self.texts.to_vec()
+    }
+
+    pub fn resolve(schema: &Schema) -> tantivy::Result<Fields> {
+        let f = |name: &str| schema.get_field(name);
+        Ok(Fields {
+            id: f("id")?,
+            customer_id: f("customer_id")?,
+            language: f("language")?,
+            channel: f("channel")?,
+            created_at: f("created_at")?,
+            nps: f("nps")?,
+            csat: f("csat")?,
+            ces: f("ces")?,
+            metadata: f("metadata")?,
+            facets: f("facets")?,
+            texts: [f("text_fr")?, f("text_en")?, f("text")?],
+        })
+    }
+}
+
+/// The schema every index of this version has. Any change here means a reindex, which
+/// `SearchIndex::open` does by itself when the schema on disk differs.
+pub fn schema() -> Schema {
+    let mut builder = Schema::builder();
+    builder.add_text_field("id", STRING | FAST);
+    builder.add_text_field("customer_id", STRING);
+    builder.add_text_field("language", STRING);
+    builder.add_text_field("channel", STRING);
+    builder.add_date_field(
+        "created_at",
+        DateOptions::from(INDEXED | FAST).set_precision(DateTimePrecision::Seconds),
+    );
+    for score in ["nps", "csat", "ces"] {
+        builder.add_u64_field(score, INDEXED | FAST);
+    }
+    builder.add_text_field("metadata", STRING);
+    builder.add_facet_field("facets", FacetOptions::default());
+    for text in TextField::ALL {
+        let indexing = TextFieldIndexing::default()
+            .set_tokenizer(text.analyzer_name())
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions);
+        builder.add_text_field(text.field_name(), TextOptions::default().set_indexing_options(indexing));
+    }
+    builder.build()
+}
+
+pub fn register_analyzers(index: &Index) {
+    for text in TextField::ALL {
+        index.tokenizers().register(text.analyzer_name(), text.analyzer());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens(field: TextField, text: &str) -> Vec<String> {
+        let mut analyzer = field.analyzer();
+        let mut stream = analyzer.token_stream(text);
+        let mut out = Vec::new();
+        while let Some(token) = stream.next() {
+            out.push(token.text.clone());
+        }
+        out
+    }
+
+    #[test]
+    fn french_plural_case_and_accents_meet() {
+        let a = tokens(TextField::French, "Livraisons très rapides");
+        let b = tokens(TextField::French, "livraison tres rapide");
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn english_stems_and_plain_only_folds() {
+        assert_eq!(tokens(TextField::English, "Deliveries delayed"), tokens(TextField::English, "delivery delay"));
+        assert_eq!(tokens(TextField::Plain, "Café"), vec!["cafe"]);
+    }
+}

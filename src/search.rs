@@ -1,0 +1,204 @@
+//! What an analyst asks for and what comes back, independent of the engine that answers.
+//!
+//! The HTTP API (`GET /v1/search?…`) and the `verbatim search` command share one parser,
+//! [`SearchRequest::from_params`], so a filter means the same thing everywhere.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::domain::{parse_timestamp, Channel, NpsGroup, Verbatim};
+
+pub const DEFAULT_LIMIT: usize = 10;
+pub const MAX_LIMIT: usize = 100;
+/// Deep pagination costs the engine `offset + limit` documents per page; past this, narrow the query.
+pub const MAX_OFFSET: usize = 10_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    #[default]
+    Relevance,
+    Newest,
+}
+
+/// An inclusive range over a survey score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ScoreRange {
+    pub min: Option<u8>,
+    pub max: Option<u8>,
+}
+
+impl ScoreRange {
+    pub fn is_open(&self) -> bool {
+        self.min.is_none() && self.max.is_none()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SearchRequest {
+    /// Full-text query in Tantivy's syntax; `None` matches everything.
+    pub query: Option<String>,
+    pub languages: Vec<String>,
+    pub channels: Vec<Channel>,
+    pub nps_groups: Vec<NpsGroup>,
+    pub customer_id: Option<String>,
+    /// Inclusive lower bound on `created_at`.
+    pub from: Option<DateTime<Utc>>,
+    /// Exclusive upper bound on `created_at`, so `from=2026-10-01&to=2026-11-01` is October.
+    pub to: Option<DateTime<Utc>>,
+    pub nps: ScoreRange,
+    pub csat: ScoreRange,
+    pub ces: ScoreRange,
+    /// `metadata.KEY=VALUE` filters; all must hold.
+    pub metadata: Vec<(String, String)>,
+    pub sort: Sort,
+    pub limit: usize,
+    pub offset: usize,
+}
+
+/// A parameter the parser refused, named so the caller can fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("parameter `{parameter}`: {message}")]
+pub struct ParamError {
+    pub parameter: String,
+    pub message: String,
+}
+
+fn param_error(parameter: &str, message: impl Into<String>) -> ParamError {
+    ParamError { parameter: parameter.to_string(), message: message.into() }
+}
+
+impl SearchRequest {
+    /// Parses `key=value` pairs. Lists are comma-separated (`channel=email,chat`); metadata
+    /// filters are `metadata.store=Lyon`; an unknown key is an error, not silently ignored.
+    pub fn from_params<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<SearchRequest, ParamError> {
+        let mut request = SearchRequest { limit: DEFAULT_LIMIT, ..SearchRequest::default() };
+        for (key, value) in params {
+            let list = || value.split(',').map(str::trim).filter(|s| !s.is_empty());
+            match key {
+                "q" => request.query = Some(value.to_string()).filter(|q| !q.trim().is_empty()),
+                "language" => request.languages.extend(list().map(str::to_ascii_lowercase)),
+                "channel" => {
+                    for name in list() {
+                        let channel = Channel::parse(&name.to_ascii_lowercase())
+                            .ok_or_else(|| param_error(key, format!("unknown channel `{name}`")))?;
+                        request.channels.push(channel);
+                    }
+                }
+                "nps_group" => {
+                    for name in list() {
+                        let group = NpsGroup::parse(&name.to_ascii_lowercase()).ok_or_else(|| {
+                            param_error(key, format!("`{name}` is not detractor, passive or promoter"))
+                        })?;
+                        request.nps_groups.push(group);
+                    }
+                }
+                "customer_id" => request.customer_id = Some(value.to_string()),
+                "from" => request.from = Some(timestamp(key, value)?),
+                "to" => request.to = Some(timestamp(key, value)?),
+                "nps_min" => request.nps.min = Some(number(key, value, 10)? as u8),
+                "nps_max" => request.nps.max = Some(number(key, value, 10)? as u8),
+                "csat_min" => request.csat.min = Some(number(key, value, 5)? as u8),
+                "csat_max" => request.csat.max = Some(number(key, value, 5)? as u8),
+                "ces_min" => request.ces.min = Some(number(key, value, 7)? as u8),
+                "ces_max" => request.ces.max = Some(number(key, value, 7)? as u8),
+                "sort" => {
+                    request.sort = match value {
+                        "relevance" => Sort::Relevance,
+                        "newest" => Sort::Newest,
+                        _ => return Err(param_error(key, "expected `relevance` or `newest`")),
+                    }
+                }
+                "limit" => {
+                    request.limit = number(key, value, MAX_LIMIT)?;
+                    if request.limit == 0 {
+                        return Err(param_error(key, format!("expected 1 to {MAX_LIMIT}")));
+                    }
+                }
+                "offset" => request.offset = number(key, value, MAX_OFFSET)?,
+                _ => match key.strip_prefix("metadata.") {
+                    Some(meta_key) if !meta_key.is_empty() => {
+                        request.metadata.push((meta_key.to_string(), value.to_string()))
+                    }
+                    _ => return Err(param_error(key, "unknown parameter")),
+                },
+            }
+        }
+        Ok(request)
+    }
+}
+
+fn timestamp(key: &str, value: &str) -> Result<DateTime<Utc>, ParamError> {
+    parse_timestamp(value).ok_or_else(|| param_error(key, format!("`{value}` is not an RFC 3339 timestamp or YYYY-MM-DD")))
+}
+
+fn number(key: &str, value: &str, max: usize) -> Result<usize, ParamError> {
+    value
+        .parse::<usize>()
+        .ok()
+        .filter(|n| *n <= max)
+        .ok_or_else(|| param_error(key, format!("expected an integer from 0 to {max}")))
+}
+
+/// A span of the verbatim's text that matched, in Unicode code points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Highlight {
+    pub offset: usize,
+    pub length: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchHit {
+    pub score: f32,
+    pub verbatim: Verbatim,
+    /// A short passage around the best match, HTML-escaped, matches wrapped in `<em>`.
+    pub snippet: String,
+    pub highlights: Vec<Highlight>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchResponse {
+    /// How many verbatims match, across all pages.
+    pub total: usize,
+    pub hits: Vec<SearchHit>,
+    /// Counts over every match, per facet (`channel`, `language`, `nps_group`) and value.
+    pub facets: BTreeMap<&'static str, BTreeMap<String, u64>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_filter() {
+        let r = SearchRequest::from_params([
+            ("q", "livraison"),
+            ("channel", "email, chat"),
+            ("nps_group", "detractor"),
+            ("from", "2026-10-01"),
+            ("to", "2026-11-01T00:00:00Z"),
+            ("csat_max", "2"),
+            ("metadata.store", "Lyon"),
+            ("sort", "newest"),
+            ("limit", "5"),
+        ])
+        .unwrap();
+        assert_eq!(r.query.as_deref(), Some("livraison"));
+        assert_eq!(r.channels, vec![Channel::Email, Channel::Chat]);
+        assert_eq!(r.nps_groups, vec![NpsGroup::Detractor]);
+        assert_eq!(r.csat, ScoreRange { min: None, max: Some(2) });
+        assert_eq!(r.metadata, vec![("store".to_string(), "Lyon".to_string())]);
+        assert_eq!((r.sort, r.limit), (Sort::Newest, 5));
+        assert!(r.from.unwrap() < r.to.unwrap());
+    }
+
+    #[test]
+    fn refuses_what_it_does_not_understand() {
+        for (key, value) in [("colour", "red"), ("nps_min", "11"), ("limit", "0"), ("limit", "500"),
+            ("channel", "fax"), ("sort", "oldest"), ("from", "last week")] {
+            let err = SearchRequest::from_params([(key, value)]).unwrap_err();
+            assert_eq!(err.parameter, key);
+        }
+    }
+}
