@@ -97,9 +97,7 @@ impl NpsGroup {
     }
 
     pub fn parse(name: &str) -> Option<NpsGroup> {
-        [NpsGroup::Detractor, NpsGroup::Passive, NpsGroup::Promoter]
-            .into_iter()
-            .find(|g| g.as_str() == name)
+        [NpsGroup::Detractor, NpsGroup::Passive, NpsGroup::Promoter].into_iter().find(|g| g.as_str() == name)
     }
 
     /// The inclusive NPS range this group covers.
@@ -276,8 +274,7 @@ fn check_id(field: &str, value: &str) -> Result<(), ItemError> {
 }
 
 fn required_string(fields: &Map<String, Value>, name: &str) -> Result<String, ItemError> {
-    optional_string(fields, name)?
-        .ok_or_else(|| ItemError::new("missing_field", name, format!("`{name}` is required")))
+    optional_string(fields, name)?.ok_or_else(|| ItemError::new("missing_field", name, format!("`{name}` is required")))
 }
 
 /// A missing field and an explicit `null` both mean "not given".
@@ -285,18 +282,14 @@ fn optional_string(fields: &Map<String, Value>, name: &str) -> Result<Option<Str
     match fields.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(other) => Err(ItemError::new(
-            "invalid_field",
-            name,
-            format!("`{name}` must be a string, not {}", json_kind(other)),
-        )),
+        Some(other) => {
+            Err(ItemError::new("invalid_field", name, format!("`{name}` must be a string, not {}", json_kind(other))))
+        }
     }
 }
 
 fn score(fields: &Map<String, Value>, name: &str, min: u8, max: u8) -> Result<Option<u8>, ItemError> {
-    let invalid = || {
-        ItemError::new("invalid_score", name, format!("`{name}` must be an integer from {min} to {max}"))
-    };
+    let invalid = || ItemError::new("invalid_score", name, format!("`{name}` must be an integer from {min} to {max}"));
     match fields.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => {
@@ -341,9 +334,7 @@ fn metadata(fields: &Map<String, Value>) -> Result<BTreeMap<String, String>, Ite
                 return Err(ItemError::new(
                     "invalid_field",
                     &field,
-                    format!(
-                        "metadata keys are 1 to {MAX_METADATA_KEY_BYTES} letters, digits, `_`, `-` or `.`"
-                    ),
+                    format!("metadata keys are 1 to {MAX_METADATA_KEY_BYTES} letters, digits, `_`, `-` or `.`"),
                 ));
             }
             match value {

@@ -7,7 +7,6 @@
 
 use std::io::{BufRead, BufReader, Read};
 
-
 use chrono::Utc;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -82,16 +81,19 @@ pub fn ingest(
     Ok(report)
 }
 
-fn records(input: impl Read + 'static, format: Format) -> anyhow::Result<Box<dyn Iterator<Item = anyhow::Result<RawRecord>>>> {
+fn records(
+    input: impl Read + 'static,
+    format: Format,
+) -> anyhow::Result<Box<dyn Iterator<Item = anyhow::Result<RawRecord>>>> {
     let input: Box<dyn Read> = Box::new(input);
     Ok(match format {
-        Format::Jsonl => Box::new(BufReader::new(input).split(b'\n').enumerate().filter_map(|(index, line)| {
-            match line {
+        Format::Jsonl => {
+            Box::new(BufReader::new(input).split(b'\n').enumerate().filter_map(|(index, line)| match line {
                 Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => None,
                 Ok(bytes) => Some(Ok((index as u64 + 1, parse_json_line(&bytes)))),
                 Err(err) => Some(Err(err.into())),
-            }
-        })),
+            }))
+        }
         Format::Csv => {
             let mut reader = csv::ReaderBuilder::new().from_reader(input);
             let headers: Vec<String> =
@@ -127,8 +129,8 @@ fn unreadable(message: String) -> ItemError {
 }
 
 fn parse_json_line(bytes: &[u8]) -> Result<Value, ItemError> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|e| unreadable(format!("invalid UTF-8 at byte {}", e.valid_up_to())))?;
+    let text =
+        std::str::from_utf8(bytes).map_err(|e| unreadable(format!("invalid UTF-8 at byte {}", e.valid_up_to())))?;
     serde_json::from_str(text).map_err(|e| unreadable(format!("malformed JSON at column {}: {e}", e.column())))
 }
 

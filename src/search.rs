@@ -130,7 +130,8 @@ impl SearchRequest {
 }
 
 fn timestamp(key: &str, value: &str) -> Result<DateTime<Utc>, ParamError> {
-    parse_timestamp(value).ok_or_else(|| param_error(key, format!("`{value}` is not an RFC 3339 timestamp or YYYY-MM-DD")))
+    parse_timestamp(value)
+        .ok_or_else(|| param_error(key, format!("`{value}` is not an RFC 3339 timestamp or YYYY-MM-DD")))
 }
 
 fn number(key: &str, value: &str, max: usize) -> Result<usize, ParamError> {
@@ -195,8 +196,15 @@ mod tests {
 
     #[test]
     fn refuses_what_it_does_not_understand() {
-        for (key, value) in [("colour", "red"), ("nps_min", "11"), ("limit", "0"), ("limit", "500"),
-            ("channel", "fax"), ("sort", "oldest"), ("from", "last week")] {
+        for (key, value) in [
+            ("colour", "red"),
+            ("nps_min", "11"),
+            ("limit", "0"),
+            ("limit", "500"),
+            ("channel", "fax"),
+            ("sort", "oldest"),
+            ("from", "last week"),
+        ] {
             let err = SearchRequest::from_params([(key, value)]).unwrap_err();
             assert_eq!(err.parameter, key);
         }

@@ -58,8 +58,7 @@ impl Service {
     /// Opens the data directory for reading and writing, repairing the index if needed.
     /// Fails if another process already holds it.
     pub fn open(data_dir: &Path) -> anyhow::Result<Service> {
-        std::fs::create_dir_all(data_dir)
-            .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+        std::fs::create_dir_all(data_dir).with_context(|| format!("creating data directory {}", data_dir.display()))?;
         let paths = DataPaths::new(data_dir);
         // The index writer's lock is the data directory's lock: take it before touching the store.
         let index = SearchIndex::open(&paths.index)?;

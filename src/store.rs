@@ -136,9 +136,8 @@ impl Store {
 
     pub fn get(&self, id: &str) -> Result<Option<Verbatim>> {
         let conn = self.pool.get()?;
-        let row = conn
-            .query_row(&format!("SELECT {COLUMNS} FROM verbatims WHERE id = ?1"), [id], raw_row)
-            .optional()?;
+        let row =
+            conn.query_row(&format!("SELECT {COLUMNS} FROM verbatims WHERE id = ?1"), [id], raw_row).optional()?;
         row.map(RawRow::into_verbatim).transpose()
     }
 
@@ -149,8 +148,7 @@ impl Store {
         // SQLite caps bound parameters; 500 a query stays far below every build's limit.
         for chunk in ids.chunks(500) {
             let placeholders = vec!["?"; chunk.len()].join(",");
-            let mut stmt =
-                conn.prepare(&format!("SELECT {COLUMNS} FROM verbatims WHERE id IN ({placeholders})"))?;
+            let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM verbatims WHERE id IN ({placeholders})"))?;
             let rows = stmt.query_map(params_from_iter(chunk), raw_row)?;
             for row in rows {
                 let verbatim = row?.into_verbatim()?;
@@ -182,9 +180,8 @@ impl Store {
         mut visit: impl FnMut(Vec<Verbatim>, u64) -> anyhow::Result<()>,
     ) -> anyhow::Result<()> {
         let conn = self.pool.get()?;
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {COLUMNS}, seq FROM verbatims WHERE seq > ?1 ORDER BY seq LIMIT ?2"
-        ))?;
+        let mut stmt =
+            conn.prepare(&format!("SELECT {COLUMNS}, seq FROM verbatims WHERE seq > ?1 ORDER BY seq LIMIT ?2"))?;
         let mut cursor = after_seq as i64;
         loop {
             let mut batch = Vec::with_capacity(page);

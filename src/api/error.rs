@@ -71,7 +71,9 @@ impl From<ServiceError> for ApiError {
             ServiceError::Store(StoreError::DiskFull) => {
                 ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "storage_full", err.to_string())
             }
-            ServiceError::Index(IndexError::InvalidQuery(detail)) => ApiError::bad_request("invalid_query", detail.clone()),
+            ServiceError::Index(IndexError::InvalidQuery(detail)) => {
+                ApiError::bad_request("invalid_query", detail.clone())
+            }
             _ => {
                 tracing::error!(error = %err, "request failed");
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", err.to_string())

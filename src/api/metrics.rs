@@ -1,6 +1,8 @@
 //! Prometheus metrics: request counts and latencies, and the size of what is stored.
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
 
 use crate::service::Service;
 
@@ -28,8 +30,10 @@ impl Metrics {
             &["method", "route"],
         )
         .expect("valid metric");
-        let accepted = IntCounter::new("verbatim_verbatims_accepted_total", "Verbatims stored through the API").expect("valid");
-        let rejected = IntCounter::new("verbatim_verbatims_rejected_total", "Verbatims rejected by validation").expect("valid");
+        let accepted =
+            IntCounter::new("verbatim_verbatims_accepted_total", "Verbatims stored through the API").expect("valid");
+        let rejected =
+            IntCounter::new("verbatim_verbatims_rejected_total", "Verbatims rejected by validation").expect("valid");
         let stored = IntGauge::new("verbatim_verbatims_stored", "Verbatims in the store").expect("valid");
         let indexed = IntGauge::new("verbatim_verbatims_indexed", "Verbatims in the search index").expect("valid");
         let store_bytes = IntGauge::new("verbatim_store_bytes", "Size of the SQLite store and its WAL").expect("valid");

@@ -29,7 +29,12 @@ pub async fn authenticate(
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim);
         let Some(presented) = presented else {
-            return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "send `Authorization: Bearer <API key>`").into());
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "send `Authorization: Bearer <API key>`",
+            )
+            .into());
         };
         if !keys.iter().any(|key| constant_time_eq(key.as_bytes(), presented.as_bytes())) {
             return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "the API key is not valid").into());

@@ -17,9 +17,9 @@ pub async fn health() -> HttpResponse {
 /// Ready: the store answers (the index was repaired before the server started listening).
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let service = state.service.clone();
-    web::block(move || service.store().ping()).await?.map_err(|e| {
-        ApiError::new(actix_web::http::StatusCode::SERVICE_UNAVAILABLE, "not_ready", e.to_string())
-    })?;
+    web::block(move || service.store().ping())
+        .await?
+        .map_err(|e| ApiError::new(actix_web::http::StatusCode::SERVICE_UNAVAILABLE, "not_ready", e.to_string()))?;
     Ok(HttpResponse::Ok().json(json!({ "status": "ready" })))
 }
 

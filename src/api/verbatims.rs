@@ -33,7 +33,11 @@ struct BatchResult {
     errors: Vec<ItemRejection>,
 }
 
-pub async fn upsert(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+pub async fn upsert(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
     let batch: Batch = read_json(&req, payload, state.config.max_body_bytes).await?;
     let max_items = state.config.max_batch_items;
     if batch.verbatims.len() > max_items {
@@ -91,7 +95,10 @@ pub async fn delete(state: web::Data<AppState>, id: web::Path<String>) -> Result
 }
 
 /// Erasure of everything a customer said; answers how many verbatims were removed (maybe 0).
-pub async fn delete_customer(state: web::Data<AppState>, customer_id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn delete_customer(
+    state: web::Data<AppState>,
+    customer_id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let service = state.service.clone();
     let customer_id = customer_id.into_inner();
     let target = customer_id.clone();

@@ -17,11 +17,13 @@ use anyhow::{bail, Context};
 use tantivy::collector::{Count, FacetCollector, TopDocs};
 use tantivy::directory::MmapDirectory;
 use tantivy::schema::Facet;
-use tantivy::{DateTime, DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, Searcher, TantivyDocument, Term};
+use tantivy::{
+    DateTime, DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, Searcher, TantivyDocument, Term,
+};
 
 pub use highlight::Highlighter;
-pub use schema::TextField;
 use schema::Fields;
+pub use schema::TextField;
 
 use crate::domain::Verbatim;
 use crate::search::{SearchRequest, Sort};
@@ -93,8 +95,9 @@ impl SearchIndex {
 
     /// Opens an existing index for searching only; works beside a running server.
     pub fn open_read_only(dir: &Path) -> anyhow::Result<SearchIndex> {
-        let index = Index::open_in_dir(dir)
-            .with_context(|| format!("no search index in {}; start the server or run `verbatim reindex`", dir.display()))?;
+        let index = Index::open_in_dir(dir).with_context(|| {
+            format!("no search index in {}; start the server or run `verbatim reindex`", dir.display())
+        })?;
         if index.schema() != schema::schema() {
             bail!("the index in {} is from another version; run `verbatim reindex`", dir.display());
         }
@@ -106,7 +109,13 @@ impl SearchIndex {
         let fields = Fields::resolve(&index.schema())?;
         let applied_seq = index.load_metas()?.payload.and_then(|p| p.parse().ok()).unwrap_or(0);
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
-        Ok(SearchIndex { index, reader, fields, writer: writer.map(Mutex::new), applied_seq: AtomicU64::new(applied_seq) })
+        Ok(SearchIndex {
+            index,
+            reader,
+            fields,
+            writer: writer.map(Mutex::new),
+            applied_seq: AtomicU64::new(applied_seq),
+        })
     }
 
     /// The store `seq` this index has caught up to.
@@ -208,9 +217,7 @@ impl SearchIndex {
         }
         let page = TopDocs::with_limit(request.limit).and_offset(request.offset);
         let (total, ranked, facet_counts) = match request.sort {
-            Sort::Relevance => {
-                searcher.search(&query, &(Count, page.order_by_score(), facet_collector))?
-            }
+            Sort::Relevance => searcher.search(&query, &(Count, page.order_by_score(), facet_collector))?,
             Sort::Newest => {
                 let (total, newest, facets) = searcher.search(
                     &query,
@@ -241,9 +248,10 @@ impl SearchIndex {
         let mut out = Vec::with_capacity(ranked.len());
         for (score, address) in ranked {
             let segment = searcher.segment_reader(address.segment_ord);
-            let column = segment.fast_fields().str("id")?.ok_or_else(|| {
-                tantivy::TantivyError::SchemaError("the id fast field is missing".to_string())
-            })?;
+            let column = segment
+                .fast_fields()
+                .str("id")?
+                .ok_or_else(|| tantivy::TantivyError::SchemaError("the id fast field is missing".to_string()))?;
             let ord = column.term_ords(address.doc_id).next();
             if let Some(ord) = ord {
                 column.ord_to_str(ord, &mut id)?;

@@ -68,6 +68,7 @@ fn term_query(term: Term) -> Box<dyn Query> {
 }
 
 fn score_range(field: Field, range: ScoreRange) -> Box<dyn Query> {
-    let bound = |v: Option<u8>| v.map_or(Bound::Unbounded, |v| Bound::Included(Term::from_field_u64(field, u64::from(v))));
+    let bound =
+        |v: Option<u8>| v.map_or(Bound::Unbounded, |v| Bound::Included(Term::from_field_u64(field, u64::from(v))));
     Box::new(RangeQuery::new(bound(range.min), bound(range.max)))
 }

@@ -1,0 +1,138 @@
+//! Data survives restarts and crashes: nothing acknowledged is lost, nothing is half-stored,
+//! and the index is repaired at start-up to match the store.
+
+mod common;
+
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use common::{data_dir, Server};
+use serde_json::{json, Value};
+use verbatim::domain::Verbatim;
+use verbatim::service::DataPaths;
+use verbatim::store::Store;
+
+fn batch(prefix: &str, n: usize) -> Vec<Value> {
+    (0..n)
+        .map(|i| json!({"id": format!("{prefix}-{i}"), "text": format!("retard de livraison numéro {i}"), "language": "fr"}))
+        .collect()
+}
+
+fn stored_verbatim(id: &str, text: &str) -> Verbatim {
+    Verbatim::from_json(&json!({"id": id, "text": text, "language": "fr"}), chrono::Utc::now()).unwrap()
+}
+
+#[test]
+fn data_survives_a_restart() {
+    let (_guard, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    server.ingest(json!([{"id":"p1","text":"Service client injoignable","language":"fr","nps":3}]));
+    server.stop();
+    let server = Server::start(&data, &[]);
+    assert_eq!(server.search_ids("q=injoignable"), ["p1"]);
+    assert_eq!(server.get("/v1/verbatims/p1").body["nps"], 3);
+}
+
+#[test]
+fn startup_indexes_what_the_store_has_and_the_index_lacks() {
+    let (_guard, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    server.ingest(json!([{"id":"a","text":"premier avis","language":"fr"}]));
+    server.stop();
+    // The state a crash between the store commit and the index commit leaves behind.
+    Store::open(&DataPaths::new(&data).store).unwrap().upsert(&[stored_verbatim("b", "colis abîmé")]).unwrap();
+    let server = Server::start(&data, &[]);
+    assert_eq!(server.search_ids("q=colis"), ["b"]);
+    assert_eq!(server.search("")["total"], 2);
+}
+
+#[test]
+fn startup_drops_from_the_index_what_the_store_erased() {
+    let (_guard, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    server.ingest(
+        json!([{"id":"a","text":"premier avis","language":"fr"},{"id":"gone","text":"secret","language":"fr"}]),
+    );
+    server.stop();
+    // An erasure that reached the store but not the index.
+    assert!(Store::open(&DataPaths::new(&data).store).unwrap().delete("gone").unwrap());
+    let server = Server::start(&data, &[]);
+    assert!(server.search_ids("q=secret").is_empty());
+    assert_eq!(server.search("")["total"], 1);
+}
+
+#[test]
+fn a_lost_index_is_rebuilt_from_the_store() {
+    let (_guard, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    server.ingest(json!(batch("x", 50)));
+    server.stop();
+    std::fs::remove_dir_all(DataPaths::new(&data).index).unwrap();
+    let server = Server::start(&data, &[]);
+    assert_eq!(server.search("q=livraison")["total"], 50);
+}
+
+/// Kills the server with SIGKILL while batches stream in: every acknowledged batch must be
+/// there after restart, every other batch wholly absent, and store and index must agree.
+#[test]
+fn a_kill_mid_write_loses_nothing_acknowledged_and_stores_nothing_half() {
+    let (_guard, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    let base = server.base.clone();
+    let (acked_tx, acked_rx) = mpsc::channel();
+    let writer = thread::spawn(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        for round in 0..200 {
+            let body = json!({ "verbatims": batch(&format!("r{round}"), 200) });
+            match agent.post(format!("{base}/v1/verbatims")).send_json(&body) {
+                Ok(response) if response.status() == 200 => acked_tx.send(round).unwrap(),
+                _ => return round,
+            }
+        }
+        200
+    });
+    thread::sleep(Duration::from_millis(700));
+    server.kill();
+    let stopped_at = writer.join().unwrap();
+    let acked: Vec<usize> = acked_rx.try_iter().collect();
+    assert!(!acked.is_empty() && stopped_at < 200, "the kill must land mid-stream (acked {})", acked.len());
+
+    let server = Server::start(&data, &[]);
+    let store = Store::open_read_only(&DataPaths::new(&data).store).unwrap();
+    for round in 0..=stopped_at {
+        let ids: Vec<String> = (0..200).map(|i| format!("r{round}-{i}")).collect();
+        let present = store.get_many(&ids).unwrap().len();
+        if acked.contains(&round) {
+            assert_eq!(present, 200, "acknowledged batch {round} lost rows");
+        } else {
+            assert!(present == 0 || present == 200, "batch {round} half-stored: {present} of 200");
+        }
+    }
+    let stored = store.count().unwrap();
+    assert_eq!(server.search("")["total"].as_u64().unwrap(), stored, "index and store disagree after repair");
+}
+
+/// SIGTERM while a batch is in flight: it completes (or never starts); the server exits cleanly.
+#[test]
+fn graceful_shutdown_finishes_the_batch_in_flight() {
+    let (_guard, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    let base = server.base.clone();
+    let sender = thread::spawn(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        agent
+            .post(format!("{base}/v1/verbatims"))
+            .send_json(json!({ "verbatims": batch("g", 1000) }))
+            .map(|r| r.status().as_u16())
+    });
+    thread::sleep(Duration::from_millis(30));
+    server.stop();
+    let outcome = sender.join().unwrap();
+    let store = Store::open_read_only(&DataPaths::new(&data).store).unwrap();
+    let count = store.count().unwrap();
+    match outcome {
+        Ok(200) => assert_eq!(count, 1000),
+        _ => assert!(count == 0 || count == 1000, "half-stored batch: {count}"),
+    }
+}

@@ -1,0 +1,169 @@
+//! Ingest and search round trips through the real server: stemming, accents, filters,
+//! facets, sorting, pagination, highlights, upsert and erasure.
+
+mod common;
+
+use common::{data_dir, hit_ids, Server};
+use serde_json::{json, Value};
+
+fn corpus() -> Value {
+    json!([
+        {"id":"fr1","text":"Les livraisons arrivent toujours en retard.","language":"fr","channel":"email","nps":2,
+         "created_at":"2026-10-05T09:00:00Z","customer_id":"c1","metadata":{"store":"Lyon"}},
+        {"id":"fr2","text":"Livraison rapide, très contente du service client","language":"fr","channel":"survey","nps":9,
+         "created_at":"2026-10-20T09:00:00Z","customer_id":"c2","metadata":{"store":"Paris"}},
+        {"id":"fr3","text":"L'application plante à chaque mise à jour","language":"fr","channel":"review","nps":4,"csat":2,
+         "created_at":"2026-09-15T09:00:00Z","customer_id":"c1"},
+        {"id":"en1","text":"The deliveries were late again","language":"en","channel":"email","nps":1,
+         "created_at":"2026-10-10T09:00:00Z","customer_id":"c3","metadata":{"store":"Lyon"}},
+        {"id":"en2","text":"Great delivery, friendly staff","language":"en","channel":"chat","nps":10,"csat":5,"ces":2,
+         "created_at":"2026-11-02T09:00:00Z"},
+        {"id":"en3","text":"Refund still pending after three weeks","language":"en","channel":"ticket","nps":0,
+         "created_at":"2026-10-28T09:00:00Z"},
+        {"id":"de1","text":"Lieferung war zu spät","language":"de","channel":"social","created_at":"2026-08-01T09:00:00Z"}
+    ])
+}
+
+fn server_with_corpus() -> (tempfile::TempDir, Server) {
+    let (guard, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    server.ingest(corpus());
+    (guard, server)
+}
+
+fn sorted(mut ids: Vec<String>) -> Vec<String> {
+    ids.sort();
+    ids
+}
+
+#[test]
+fn french_search_ignores_case_plural_and_accents() {
+    let (_guard, server) = server_with_corpus();
+    for query in ["livraison", "LIVRAISONS", "Livraison"] {
+        assert_eq!(sorted(server.search_ids(&format!("q={query}"))), ["fr1", "fr2"], "query {query}");
+    }
+    assert_eq!(server.search_ids("q=tres%20contente"), ["fr2"]);
+    assert_eq!(server.search_ids("q=tr%C3%A8s"), ["fr2"]);
+}
+
+#[test]
+fn english_search_stems() {
+    let (_guard, server) = server_with_corpus();
+    assert_eq!(sorted(server.search_ids("q=delivery")), ["en1", "en2"]);
+    assert_eq!(server.search_ids("q=refunds"), ["en3"]);
+}
+
+#[test]
+fn the_analyst_story_detractors_on_email_last_month() {
+    let (_guard, server) = server_with_corpus();
+    let found = server.search("q=livraison&nps_group=detractor&channel=email&from=2026-10-01&to=2026-11-01");
+    assert_eq!(hit_ids(&found), ["fr1"]);
+    assert_eq!(found["total"], 1);
+    let hit = &found["hits"][0];
+    // Snippets end on a word: the closing full stop is not part of any token.
+    assert_eq!(hit["snippet"], "Les <em>livraisons</em> arrivent toujours en retard");
+    assert_eq!(hit["highlights"], json!([{"offset":4,"length":10}]));
+}
+
+#[test]
+fn facets_count_every_match_not_just_the_page() {
+    let (_guard, server) = server_with_corpus();
+    let all = server.search("limit=1");
+    assert_eq!(all["total"], 7);
+    assert_eq!(all["hits"].as_array().unwrap().len(), 1);
+    assert_eq!(all["facets"]["channel"], json!({"email":2,"survey":1,"review":1,"chat":1,"ticket":1,"social":1}));
+    assert_eq!(all["facets"]["language"], json!({"fr":3,"en":3,"de":1}));
+    assert_eq!(all["facets"]["nps_group"], json!({"detractor":4,"promoter":2}));
+    let narrowed = server.search("q=livraison");
+    assert_eq!(narrowed["facets"]["channel"], json!({"email":1,"survey":1}));
+}
+
+#[test]
+fn filters_on_scores_metadata_customer_language_and_dates() {
+    let (_guard, server) = server_with_corpus();
+    assert_eq!(server.search_ids("csat_max=2"), ["fr3"]);
+    assert_eq!(server.search_ids("ces_min=2&ces_max=2"), ["en2"]);
+    assert_eq!(sorted(server.search_ids("nps_min=9")), ["en2", "fr2"]);
+    assert_eq!(sorted(server.search_ids("metadata.store=Lyon")), ["en1", "fr1"]);
+    assert_eq!(sorted(server.search_ids("customer_id=c1")), ["fr1", "fr3"]);
+    assert_eq!(sorted(server.search_ids("language=en,de")), ["de1", "en1", "en2", "en3"]);
+    assert_eq!(sorted(server.search_ids("from=2026-10-28&to=2026-11-02T09:00:00Z")), ["en3"]);
+    assert_eq!(sorted(server.search_ids("nps_group=passive")), Vec::<String>::new());
+}
+
+#[test]
+fn sorts_newest_first_and_paginates() {
+    let (_guard, server) = server_with_corpus();
+    assert_eq!(server.search_ids("sort=newest"), ["en2", "en3", "fr2", "en1", "fr1", "fr3", "de1"]);
+    let page = server.search("sort=newest&limit=2&offset=2");
+    assert_eq!(hit_ids(&page), ["fr2", "en1"]);
+    assert_eq!(page["total"], 7);
+}
+
+#[test]
+fn highlight_offsets_count_code_points_not_bytes() {
+    let (_guard, server) = server_with_corpus();
+    let found = server.search("q=jour");
+    assert_eq!(hit_ids(&found), ["fr3"]);
+    let text = "L'application plante à chaque mise à jour";
+    let byte_offset = text.find("jour").unwrap();
+    let offset = text[..byte_offset].chars().count();
+    assert_ne!(offset, byte_offset, "the text must have multi-byte characters before the match");
+    assert_eq!(found["hits"][0]["highlights"], json!([{"offset": offset, "length": 4}]));
+}
+
+#[test]
+fn tantivy_query_syntax_is_available() {
+    let (_guard, server) = server_with_corpus();
+    assert_eq!(server.search_ids("q=%22en%20retard%22"), ["fr1"]);
+    assert_eq!(sorted(server.search_ids("q=channel:email")), ["en1", "fr1"]);
+    assert_eq!(server.search_ids("q=livraison%20-rapide"), ["fr1"]);
+    assert_eq!(sorted(server.search_ids("q=livraison%20OR%20refund")), ["en3", "fr1", "fr2"]);
+}
+
+#[test]
+fn the_same_id_replaces_never_duplicates() {
+    let (_guard, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    server.ingest(json!([{"id":"u1","text":"colis perdu","language":"fr"}]));
+    server.ingest(json!([{"id":"u1","text":"colis retrouvé","language":"fr","nps":9}]));
+    assert_eq!(server.search_ids("q=perdu"), Vec::<String>::new());
+    assert_eq!(server.search_ids("q=retrouve"), ["u1"]);
+    assert_eq!(server.search("")["total"], 1);
+    assert_eq!(server.get("/v1/verbatims/u1").body["nps"], 9);
+    // Within one batch, the later item wins.
+    server.ingest(json!([{"id":"u2","text":"premier","language":"fr"},{"id":"u2","text":"second","language":"fr"}]));
+    assert_eq!(server.get("/v1/verbatims/u2").body["text"], "second");
+    assert_eq!(server.search("")["total"], 2);
+}
+
+#[test]
+fn get_returns_what_was_stored() {
+    let (_guard, server) = server_with_corpus();
+    let reply = server.get("/v1/verbatims/fr1");
+    assert_eq!(reply.status, 200);
+    let mut expected = corpus()[0].clone();
+    expected["created_at"] = json!("2026-10-05T09:00:00.000Z"); // normalised to UTC milliseconds
+    assert_eq!(reply.body, expected);
+    let missing = server.get("/v1/verbatims/nope");
+    assert_eq!((missing.status, missing.body["code"].as_str()), (404, Some("not_found")));
+}
+
+#[test]
+fn erasure_removes_from_store_and_search_before_returning() {
+    let (_guard, server) = server_with_corpus();
+    let deleted = server.delete("/v1/verbatims/en3");
+    assert_eq!(deleted.status, 204);
+    assert_eq!(server.get("/v1/verbatims/en3").status, 404);
+    assert!(server.search_ids("q=refund").is_empty());
+    assert_eq!(server.delete("/v1/verbatims/en3").status, 404);
+
+    let erased = server.delete("/v1/customers/c1");
+    assert_eq!(erased.status, 200);
+    assert_eq!(erased.body["deleted"], 2);
+    assert!(server.search_ids("customer_id=c1").is_empty());
+    assert!(server.search_ids("q=application").is_empty());
+    assert_eq!(server.search_ids("q=livraison"), ["fr2"]);
+    assert_eq!(server.get("/v1/verbatims/fr1").status, 404);
+    assert_eq!(server.search("")["total"], 4);
+}
