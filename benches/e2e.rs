@@ -1,1 +1,247 @@
-fn main() {}
+//! End-to-end benchmark of the foundation, on the real release binary:
+//!
+//! 1. ingest N generated verbatims through `POST /v1/verbatims` (batches of 1,000, 2 clients);
+//! 2. ingest the same N through `verbatim ingest FILE` into a fresh data directory;
+//! 3. run 1,000 searches (words, phrases, filters, newest-first) against the server.
+//!
+//! Run: `cargo bench --bench e2e` (N defaults to 100,000; `E2E_VERBATIMS=20000` for a quick run).
+//! Prints a Markdown table for `benches/RESULTS.md`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_verbatim");
+const BATCH: usize = 1_000;
+const CLIENTS: usize = 2;
+const SEARCHES: usize = 1_000;
+
+const FR: [&str; 10] = [
+    "La livraison est arrivée avec {n} jours de retard, {verdict}",
+    "Service client {adj}, j'ai attendu {n} minutes au téléphone",
+    "Produit conforme mais l'emballage était abîmé",
+    "Très satisfait de la qualité, je recommande",
+    "Le remboursement n'est toujours pas arrivé après {n} semaines",
+    "Application {adj} : elle plante à chaque mise à jour",
+    "Prix trop élevé pour ce que c'est, {verdict}",
+    "Vendeur en magasin {adj} et de bon conseil",
+    "Colis perdu, aucune réponse du transporteur",
+    "Commande reçue rapidement, rien à redire",
+];
+const EN: [&str; 10] = [
+    "Delivery was {n} days late and nobody told me, {verdict}",
+    "Customer service was {adj}, waited {n} minutes on hold",
+    "The product is fine but the packaging was damaged",
+    "Really happy with the quality, would recommend",
+    "Still waiting for my refund after {n} weeks",
+    "The app is {adj}, it crashes after every update",
+    "Way too expensive for what it is, {verdict}",
+    "Staff in the store were {adj} and helpful",
+    "Parcel lost, the carrier never answered",
+    "Order arrived quickly, no complaints",
+];
+const ADJ_FR: [&str; 4] = ["désagréable", "excellent", "lent", "injoignable"];
+const ADJ_EN: [&str; 4] = ["rude", "excellent", "slow", "unreachable"];
+const VERDICT_FR: [&str; 3] = ["très déçu", "je ne reviendrai pas", "dommage"];
+const VERDICT_EN: [&str; 3] = ["very disappointed", "never again", "shame"];
+const CHANNELS: [&str; 8] = ["survey", "email", "review", "social", "chat", "ticket", "call", "other"];
+const STORES: [&str; 5] = ["Lyon", "Paris", "Lille", "Nantes", "Bordeaux"];
+
+/// xorshift64*: deterministic, so every run measures the same data.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[(self.next() % items.len() as u64) as usize]
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn verbatims(n: usize) -> Vec<Value> {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    (0..n)
+        .map(|i| {
+            let french = rng.below(2) == 0;
+            let (templates, adj, verdict, language) =
+                if french { (&FR, &ADJ_FR, &VERDICT_FR, "fr") } else { (&EN, &ADJ_EN, &VERDICT_EN, "en") };
+            let text = rng
+                .pick(templates)
+                .replace("{n}", &(2 + rng.below(20)).to_string())
+                .replace("{adj}", rng.pick(adj))
+                .replace("{verdict}", rng.pick(verdict));
+            let created_at = format!("2026-{}T{:02}:00:00Z", date_of(rng.below(365)), rng.below(24));
+            json!({
+                "id": format!("v{i}"),
+                "text": text,
+                "language": language,
+                "channel": rng.pick(&CHANNELS),
+                "created_at": created_at,
+                "customer_id": format!("c{}", rng.below(n as u64 / 3 + 1)),
+                "nps": rng.below(11),
+                "metadata": {"store": rng.pick(&STORES)}
+            })
+        })
+        .collect()
+}
+
+/// `MM-DD` of day `day` (0-based) of a non-leap year.
+fn date_of(day: u64) -> String {
+    const MONTHS: [u64; 12] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let mut left = day;
+    for (month, days) in MONTHS.iter().enumerate() {
+        if left < *days {
+            return format!("{:02}-{:02}", month + 1, left + 1);
+        }
+        left -= days;
+    }
+    "12-31".to_string()
+}
+
+fn start_server(data: &Path) -> (Child, String) {
+    let mut child = Command::new(BIN)
+        .args(["--data", data.to_str().unwrap(), "serve", "--addr", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let base = line.trim().strip_prefix("verbatim listening on ").expect("server started").to_string();
+    (child, base)
+}
+
+fn stop(mut child: Child) {
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    child.wait().unwrap();
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder().http_status_as_error(false).build().into()
+}
+
+fn ingest_http(base: &str, items: &[Value]) -> Duration {
+    let batches: Vec<&[Value]> = items.chunks(BATCH).collect();
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for client in 0..CLIENTS {
+            let batches = &batches;
+            scope.spawn(move || {
+                let agent = agent();
+                for batch in batches.iter().skip(client).step_by(CLIENTS) {
+                    let response = agent
+                        .post(format!("{base}/v1/verbatims"))
+                        .send_json(json!({ "verbatims": batch }))
+                        .expect("POST");
+                    assert_eq!(response.status(), 200);
+                }
+            });
+        }
+    });
+    started.elapsed()
+}
+
+fn ingest_cli(data: &Path, file: &Path) -> Duration {
+    let started = Instant::now();
+    let status = Command::new(BIN)
+        .args(["--data", data.to_str().unwrap(), "ingest", file.to_str().unwrap()])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    started.elapsed()
+}
+
+/// A realistic mix: single words in both languages, phrases, boolean, filters, date sort.
+fn search_queries() -> Vec<String> {
+    let base = [
+        "q=livraison",
+        "q=delivery",
+        "q=remboursement&nps_group=detractor",
+        "q=refund&channel=email,ticket",
+        "q=%22service%20client%22",
+        "q=app%20OR%20application&sort=newest",
+        "q=colis%20-perdu&metadata.store=Lyon",
+        "q=expensive&from=2026-03-01&to=2026-04-01",
+        "nps_group=detractor&channel=survey&sort=newest",
+        "q=retard&nps_max=6&language=fr&limit=20",
+    ];
+    (0..SEARCHES).map(|i| base[i % base.len()].to_string()).collect()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a filter argument that is not ours means skip.
+    if std::env::args().skip(1).any(|a| !a.starts_with("--") && a != "e2e") {
+        return;
+    }
+    let n: usize = std::env::var("E2E_VERBATIMS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let work = tempfile::tempdir().unwrap();
+    let items = verbatims(n);
+    let file = work.path().join("verbatims.jsonl");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&file).unwrap());
+    for item in &items {
+        writeln!(out, "{item}").unwrap();
+    }
+    drop(out);
+
+    let http_data = work.path().join("http");
+    let (server, base) = start_server(&http_data);
+    let http = ingest_http(&base, &items);
+    stop(server);
+
+    let cli = ingest_cli(&work.path().join("cli"), &file);
+
+    let (server, base) = start_server(&http_data);
+    let agent = agent();
+    let mut latencies = Vec::with_capacity(SEARCHES);
+    let mut total_hits = 0u64;
+    let searching = Instant::now();
+    for query in search_queries() {
+        let started = Instant::now();
+        let mut response = agent.get(format!("{base}/v1/search?{query}")).call().expect("GET");
+        let body: Value = response.body_mut().read_json().unwrap();
+        latencies.push(started.elapsed());
+        assert_eq!(response.status(), 200);
+        total_hits += body["total"].as_u64().unwrap();
+    }
+    let search_wall = searching.elapsed();
+    stop(server);
+    latencies.sort();
+
+    let rate = |d: Duration| n as f64 / d.as_secs_f64();
+    println!("| measure | value |");
+    println!("|---|---|");
+    println!("| verbatims | {n} |");
+    println!(
+        "| HTTP ingest ({CLIENTS} clients, batches of {BATCH}) | {:.0} verbatims/s ({:.1} s) |",
+        rate(http),
+        http.as_secs_f64()
+    );
+    println!(
+        "| `verbatim ingest` (JSONL, batches of {BATCH}) | {:.0} verbatims/s ({:.1} s) |",
+        rate(cli),
+        cli.as_secs_f64()
+    );
+    println!(
+        "| searches (sequential, 1 client) | {SEARCHES} in {:.2} s, {:.0}/s |",
+        search_wall.as_secs_f64(),
+        SEARCHES as f64 / search_wall.as_secs_f64()
+    );
+    println!("| search latency p50 | {:.2} ms |", percentile(&latencies, 0.50).as_secs_f64() * 1e3);
+    println!("| search latency p99 | {:.2} ms |", percentile(&latencies, 0.99).as_secs_f64() * 1e3);
+    println!("| mean matches per search | {:.0} |", total_hits as f64 / SEARCHES as f64);
+}
