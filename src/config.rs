@@ -9,6 +9,7 @@
 //! api_keys = ["change-me"]
 //! max_body_bytes = 33554432
 //! max_batch_items = 1000
+//! max_store_bytes = 10737418240   # optional quota on the SQLite file
 //! ```
 
 use std::net::SocketAddr;
@@ -32,6 +33,7 @@ pub struct ConfigFile {
     pub api_keys: Vec<String>,
     pub max_body_bytes: Option<usize>,
     pub max_batch_items: Option<usize>,
+    pub max_store_bytes: Option<u64>,
 }
 
 impl ConfigFile {

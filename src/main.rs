@@ -25,6 +25,9 @@ struct Cli {
     /// Optional TOML configuration file
     #[arg(long, global = true, env = "VERBATIM_CONFIG")]
     config: Option<PathBuf>,
+    /// Size limit of the SQLite store in bytes; writes past it get `507 storage_full` [default: none]
+    #[arg(long, global = true, env = "VERBATIM_MAX_STORE_BYTES")]
+    max_store_bytes: Option<u64>,
     #[command(subcommand)]
     command: Command,
 }
@@ -90,6 +93,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let file = ConfigFile::load(cli.config.as_deref())?;
     let data = cli.data.or(file.data.clone()).unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA_DIR));
+    let max_store_bytes = cli.max_store_bytes.or(file.max_store_bytes);
     match cli.command {
         Command::Serve { addr, api_keys, max_body_bytes, max_batch_items } => {
             let addr = addr.or(file.addr).unwrap_or_else(|| config::DEFAULT_ADDR.parse().expect("valid default"));
@@ -98,7 +102,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 max_batch_items: max_batch_items.or(file.max_batch_items).unwrap_or(config::DEFAULT_MAX_BATCH_ITEMS),
                 api_keys: if api_keys.is_empty() { file.api_keys } else { api_keys },
             };
-            let service = Arc::new(Service::open(&data)?);
+            let service = Arc::new(Service::open(&data, max_store_bytes)?);
             tracing::info!(data = %data.display(), verbatims = service.indexed_count(), auth = !api_config.api_keys.is_empty(), "data directory ready");
             actix_web::rt::System::new().block_on(api::serve(service, addr, api_config, |bound| {
                 println!("verbatim listening on http://{bound}");
@@ -106,7 +110,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tracing::info!("stopped");
         }
         Command::Ingest { file: path, format, batch_size } => {
-            let service = Service::open(&data)?;
+            let service = Service::open(&data, max_store_bytes)?;
             let format = format.unwrap_or_else(|| Format::guess(&path));
             let input: Box<dyn Read> = if path == "-" {
                 Box::new(std::io::stdin().lock())
@@ -134,7 +138,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&response)?);
         }
         Command::Reindex => {
-            let service = Service::open(&data)?;
+            let service = Service::open(&data, max_store_bytes)?;
             let count = service.reindex()?;
             println!("{}", serde_json::json!({ "reindexed": count }));
         }

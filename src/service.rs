@@ -56,13 +56,14 @@ pub struct Service {
 
 impl Service {
     /// Opens the data directory for reading and writing, repairing the index if needed.
-    /// Fails if another process already holds it.
-    pub fn open(data_dir: &Path) -> anyhow::Result<Service> {
+    /// Fails if another process already holds it. `max_store_bytes` caps the SQLite file.
+    pub fn open(data_dir: &Path, max_store_bytes: Option<u64>) -> anyhow::Result<Service> {
         std::fs::create_dir_all(data_dir).with_context(|| format!("creating data directory {}", data_dir.display()))?;
         let paths = DataPaths::new(data_dir);
         // The index writer's lock is the data directory's lock: take it before touching the store.
         let index = SearchIndex::open(&paths.index)?;
-        let store = Store::open(&paths.store).with_context(|| format!("opening store {}", paths.store.display()))?;
+        let store = Store::open(&paths.store, max_store_bytes)
+            .with_context(|| format!("opening store {}", paths.store.display()))?;
         let service = Service { store, index, write_lock: Mutex::new(()), index_behind: AtomicBool::new(false) };
         service.repair_index()?;
         Ok(service)

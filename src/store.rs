@@ -16,7 +16,7 @@ use crate::domain::{rfc3339, Channel, Verbatim};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("the disk holding the store is full; nothing from this request was stored")]
+    #[error("the store is full (its disk, or its configured size limit); nothing from this request was stored")]
     DiskFull,
     #[error("store database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
@@ -67,11 +67,17 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the store for reading and writing.
-    pub fn open(path: &Path) -> Result<Store> {
-        let manager = SqliteConnectionManager::file(path).with_init(|conn| {
+    /// Opens (creating if needed) the store for reading and writing. With `max_bytes`, a
+    /// write that would grow the database past it fails as [`StoreError::DiskFull`] does.
+    pub fn open(path: &Path, max_bytes: Option<u64>) -> Result<Store> {
+        let manager = SqliteConnectionManager::file(path).with_init(move |conn| {
             conn.busy_timeout(Duration::from_secs(10))?;
-            conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+            conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+            if let Some(max_bytes) = max_bytes {
+                let page_size = conn.query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0))?.max(512) as u64;
+                conn.execute_batch(&format!("PRAGMA max_page_count = {}", (max_bytes / page_size).max(1)))?;
+            }
+            Ok(())
         });
         let pool = r2d2::Pool::builder().max_size(8).build(manager)?;
         {

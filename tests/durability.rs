@@ -41,7 +41,7 @@ fn startup_indexes_what_the_store_has_and_the_index_lacks() {
     server.ingest(json!([{"id":"a","text":"premier avis","language":"fr"}]));
     server.stop();
     // The state a crash between the store commit and the index commit leaves behind.
-    Store::open(&DataPaths::new(&data).store).unwrap().upsert(&[stored_verbatim("b", "colis abîmé")]).unwrap();
+    Store::open(&DataPaths::new(&data).store, None).unwrap().upsert(&[stored_verbatim("b", "colis abîmé")]).unwrap();
     let server = Server::start(&data, &[]);
     assert_eq!(server.search_ids("q=colis"), ["b"]);
     assert_eq!(server.search("")["total"], 2);
@@ -56,7 +56,7 @@ fn startup_drops_from_the_index_what_the_store_erased() {
     );
     server.stop();
     // An erasure that reached the store but not the index.
-    assert!(Store::open(&DataPaths::new(&data).store).unwrap().delete("gone").unwrap());
+    assert!(Store::open(&DataPaths::new(&data).store, None).unwrap().delete("gone").unwrap());
     let server = Server::start(&data, &[]);
     assert!(server.search_ids("q=secret").is_empty());
     assert_eq!(server.search("")["total"], 1);
@@ -92,10 +92,11 @@ fn a_kill_mid_write_loses_nothing_acknowledged_and_stores_nothing_half() {
         }
         200
     });
-    thread::sleep(Duration::from_millis(700));
+    // Kill once a few batches are acknowledged, so the kill lands mid-stream on any machine.
+    let mut acked: Vec<usize> = (0..5).map(|_| acked_rx.recv().expect("batches are acknowledged")).collect();
     server.kill();
     let stopped_at = writer.join().unwrap();
-    let acked: Vec<usize> = acked_rx.try_iter().collect();
+    acked.extend(acked_rx.try_iter());
     assert!(!acked.is_empty() && stopped_at < 200, "the kill must land mid-stream (acked {})", acked.len());
 
     let server = Server::start(&data, &[]);
@@ -135,4 +136,39 @@ fn graceful_shutdown_finishes_the_batch_in_flight() {
         Ok(200) => assert_eq!(count, 1000),
         _ => assert!(count == 0 || count == 1000, "half-stored batch: {count}"),
     }
+}
+
+/// A full store (here a size quota, which fails exactly as a full disk does) refuses the
+/// whole batch with 507, keeps every earlier batch, and goes on serving.
+#[test]
+fn a_full_store_refuses_the_batch_whole_and_keeps_serving() {
+    let (_guard, data) = data_dir();
+    let server = Server::start(&data, &["--max-store-bytes", "262144"]);
+    let mut stored_rounds = 0;
+    let mut refused = None;
+    for round in 0..100 {
+        let items: Vec<Value> = (0..50)
+            .map(
+                |i| json!({"id": format!("f{round}-{i}"), "text": format!("{} {i}", "avis très détaillé ".repeat(60))}),
+            )
+            .collect();
+        let reply = server.post("/v1/verbatims", &json!({ "verbatims": items }));
+        if reply.status == 507 {
+            assert_eq!(reply.body["code"], "storage_full", "{}", reply.body);
+            refused = Some(round);
+            break;
+        }
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        stored_rounds += 1;
+    }
+    let refused = refused.expect("the quota must be reached");
+    assert!(stored_rounds > 0);
+    for i in [0, 49] {
+        assert_eq!(server.get(&format!("/v1/verbatims/f{refused}-{i}")).status, 404, "refused batch half-stored");
+        assert_eq!(server.get(&format!("/v1/verbatims/f0-{i}")).status, 200);
+    }
+    assert_eq!(server.search("")["total"], stored_rounds * 50);
+    assert_eq!(server.get("/ready").status, 200);
+    // Erasure still works on a full store, and frees room.
+    assert_eq!(server.delete("/v1/verbatims/f0-0").status, 204);
 }

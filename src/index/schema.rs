@@ -120,14 +120,15 @@ impl Fields {
 pub fn schema() -> Schema {
     let mut builder = Schema::builder();
     builder.add_text_field("id", STRING | FAST);
-    builder.add_text_field("customer_id", STRING);
-    builder.add_text_field("language", STRING);
-    builder.add_text_field("channel", STRING);
+    // Every filter and facet is also a fast (columnar) field, for sorting and aggregations.
+    builder.add_text_field("customer_id", STRING | FAST);
+    builder.add_text_field("language", STRING | FAST);
+    builder.add_text_field("channel", STRING | FAST);
     builder.add_date_field("created_at", DateOptions::from(INDEXED | FAST).set_precision(DateTimePrecision::Seconds));
     for score in ["nps", "csat", "ces"] {
         builder.add_u64_field(score, INDEXED | FAST);
     }
-    builder.add_text_field("metadata", STRING);
+    builder.add_text_field("metadata", STRING | FAST);
     builder.add_facet_field("facets", FacetOptions::default());
     for text in TextField::ALL {
         let indexing = TextFieldIndexing::default()
