@@ -161,35 +161,7 @@ const KNOWN_FIELDS: [&str; 10] =
 impl Verbatim {
     /// Validates one raw item. `now` stands in for a missing `created_at`.
     pub fn from_json(item: &Value, now: DateTime<Utc>) -> Result<Verbatim, ItemError> {
-        let Value::Object(fields) = item else {
-            return Err(ItemError {
-                code: "invalid_item",
-                field: None,
-                message: format!("each verbatim must be a JSON object, not {}", json_kind(item)),
-            });
-        };
-        if let Some(unknown) = fields.keys().find(|k| !KNOWN_FIELDS.contains(&k.as_str())) {
-            return Err(ItemError::new(
-                "unknown_field",
-                unknown,
-                format!("unknown field `{unknown}`; free-form values belong in `metadata`"),
-            ));
-        }
-        let id = required_string(fields, "id")?;
-        check_id("id", &id)?;
-        let text = required_string(fields, "text")?;
-        if text.trim().is_empty() {
-            return Err(ItemError::new("empty_text", "text", "text is empty"));
-        }
-        let chars = text.chars().count();
-        if chars > MAX_TEXT_CHARS {
-            return Err(ItemError::new(
-                "text_too_long",
-                "text",
-                format!("text has {chars} characters; the limit is {MAX_TEXT_CHARS}"),
-            ));
-        }
-        let language = optional_string(fields, "language")?.map(|l| parse_language(&l)).transpose()?;
+        let (TextItem { id, text, language }, fields) = TextItem::from_json(item, &KNOWN_FIELDS)?;
         let channel = match optional_string(fields, "channel")? {
             None => Channel::Other,
             Some(name) => Channel::parse(&name.to_ascii_lowercase()).ok_or_else(|| {
@@ -233,6 +205,47 @@ impl Verbatim {
 
     pub fn nps_group(&self) -> Option<NpsGroup> {
         self.nps.map(NpsGroup::of)
+    }
+}
+
+/// What every text item has, wherever it arrives (a verbatim, a document to analyse):
+/// an id, a text within limits, and maybe a language. Checked one way for all.
+pub struct TextItem {
+    pub id: String,
+    pub text: String,
+    pub language: Option<String>,
+}
+
+impl TextItem {
+    /// Checks the shared fields of a JSON object whose allowed field names are `known`, and
+    /// hands back the object for the caller's own fields.
+    pub fn from_json<'a>(item: &'a Value, known: &[&str]) -> Result<(TextItem, &'a Map<String, Value>), ItemError> {
+        let Value::Object(fields) = item else {
+            return Err(ItemError {
+                code: "invalid_item",
+                field: None,
+                message: format!("each item must be a JSON object, not {}", json_kind(item)),
+            });
+        };
+        if let Some(unknown) = fields.keys().find(|k| !known.contains(&k.as_str())) {
+            return Err(ItemError::new("unknown_field", unknown, format!("unknown field `{unknown}`")));
+        }
+        let id = required_string(fields, "id")?;
+        check_id("id", &id)?;
+        let text = required_string(fields, "text")?;
+        if text.trim().is_empty() {
+            return Err(ItemError::new("empty_text", "text", "text is empty"));
+        }
+        let chars = text.chars().count();
+        if chars > MAX_TEXT_CHARS {
+            return Err(ItemError::new(
+                "text_too_long",
+                "text",
+                format!("text has {chars} characters; the limit is {MAX_TEXT_CHARS}"),
+            ));
+        }
+        let language = optional_string(fields, "language")?.map(|l| parse_language(&l)).transpose()?;
+        Ok((TextItem { id, text, language }, fields))
     }
 }
 
@@ -362,6 +375,64 @@ fn json_kind(value: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
+    }
+}
+
+/// The three sentiment classes, in the order models emit their probabilities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SentimentLabel {
+    Negative,
+    Neutral,
+    Positive,
+}
+
+impl SentimentLabel {
+    pub const ALL: [SentimentLabel; 3] = [SentimentLabel::Negative, SentimentLabel::Neutral, SentimentLabel::Positive];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SentimentLabel::Negative => "negative",
+            SentimentLabel::Neutral => "neutral",
+            SentimentLabel::Positive => "positive",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<SentimentLabel> {
+        SentimentLabel::ALL.into_iter().find(|l| l.as_str() == name)
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Per-class probabilities; they sum to 1.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Confidence {
+    pub negative: f32,
+    pub neutral: f32,
+    pub positive: f32,
+}
+
+/// A sentiment judgement: the likeliest class, a signed score, and every class's probability.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Sentiment {
+    pub label: SentimentLabel,
+    /// `positive - negative`, in [-1, 1]: sortable and averageable across verbatims.
+    pub score: f32,
+    pub confidence: Confidence,
+}
+
+impl Sentiment {
+    /// From probabilities in [`SentimentLabel::ALL`] order.
+    pub fn from_probabilities(p: [f32; 3]) -> Sentiment {
+        let best = (0..3).fold(0, |best, i| if p[i] > p[best] { i } else { best });
+        Sentiment {
+            label: SentimentLabel::ALL[best],
+            score: (p[2] - p[0]).clamp(-1.0, 1.0),
+            confidence: Confidence { negative: p[0], neutral: p[1], positive: p[2] },
+        }
     }
 }
 

@@ -51,7 +51,7 @@ const SCORE_COLUMNS: [&str; 3] = ["nps", "csat", "ces"];
 const TEXT_COLUMNS: [&str; 6] = ["id", "text", "language", "channel", "created_at", "customer_id"];
 
 /// A record as read from the file, before validation, with its line number.
-type RawRecord = (u64, Result<Value, ItemError>);
+pub type RawRecord = (u64, Result<Value, ItemError>);
 
 /// Reads, validates and stores every record, `batch_size` per transaction. Rejections go
 /// to `on_error` as they are found; store or index failures stop the run.
@@ -105,6 +105,15 @@ fn records(
                 })
             }))
         }
+    })
+}
+
+/// Non-blank lines of JSONL with their 1-based numbers, each parsed or refused on its own.
+pub fn jsonl_records(input: impl Read) -> impl Iterator<Item = anyhow::Result<RawRecord>> {
+    BufReader::new(input).split(b'\n').enumerate().filter_map(|(index, line)| match line {
+        Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => None,
+        Ok(bytes) => Some(Ok((index as u64 + 1, parse_json_line(&bytes)))),
+        Err(err) => Some(Err(err.into())),
     })
 }
 

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use verbatim::analysis as analyze;
 use verbatim::api::{self, ApiConfig};
 use verbatim::config::{self, ConfigFile};
 use verbatim::ingest::{self, Format};
@@ -71,6 +72,16 @@ enum Command {
     },
     /// Rebuild the search index from the store
     Reindex,
+    /// Analyse JSONL documents {"id","text","language"?}: one JSON line out per line in;
+    /// a bad line gets an error line with its line number; exits 2 if any line was bad
+    Analyze {
+        /// Sentiment tier
+        #[arg(long, default_value = "fast")]
+        model: String,
+        /// JSONL input [default: stdin]
+        #[arg(long)]
+        input: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -136,6 +147,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let request = SearchRequest::from_params(params)?;
             let response = service.search(&request)?;
             println!("{}", serde_json::to_string_pretty(&response)?);
+        }
+        Command::Analyze { model, input } => {
+            let input: Box<dyn Read> = match input {
+                Some(path) => Box::new(File::open(&path).with_context(|| format!("opening {}", path.display()))?),
+                None => Box::new(std::io::stdin().lock()),
+            };
+            if !analyze::analyze_lines(input, &model, std::io::stdout().lock())? {
+                return Ok(ExitCode::from(2));
+            }
         }
         Command::Reindex => {
             let service = Service::open(&data, max_store_bytes)?;

@@ -3,6 +3,7 @@
 //! One file per resource; cross-cutting concerns (authentication, metrics) live in
 //! [`middleware`]. Errors are problem documents ([`error::ApiError`]).
 
+mod analyze;
 mod body;
 mod error;
 mod metrics;
@@ -21,7 +22,25 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 pub use error::ApiError;
 pub use ops::OPENAPI;
 
+use crate::analysis::Analyzer;
+use crate::domain::ItemError;
 use crate::service::Service;
+
+/// One rejected item of a batch request, named by its position (and id, when it has one).
+#[derive(serde::Serialize)]
+pub struct ItemRejection {
+    index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<String>,
+    #[serde(flatten)]
+    error: ItemError,
+}
+
+impl ItemRejection {
+    fn new(index: usize, item: &serde_json::Value, error: ItemError) -> ItemRejection {
+        ItemRejection { index, id: item.get("id").and_then(serde_json::Value::as_str).map(str::to_string), error }
+    }
+}
 
 /// Limits and credentials of the HTTP API.
 #[derive(Debug, Clone)]
@@ -34,6 +53,7 @@ pub struct ApiConfig {
 
 pub struct AppState {
     pub service: Arc<Service>,
+    pub analyzer: Arc<Analyzer>,
     pub config: ApiConfig,
     metrics: metrics::Metrics,
 }
@@ -56,6 +76,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .delete(verbatims::delete_customer)
                 .default_service(web::to(method_not_allowed)),
         )
+        .service(web::resource("/v1/analyze").post(analyze::analyze).default_service(web::to(method_not_allowed)))
         .service(web::resource("/v1/search").get(search::search).default_service(web::to(method_not_allowed)));
 }
 
@@ -75,7 +96,8 @@ pub async fn serve(
     config: ApiConfig,
     on_bound: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
-    let state = web::Data::new(AppState { service, config, metrics: metrics::Metrics::default() });
+    let analyzer = Arc::new(Analyzer::new()?);
+    let state = web::Data::new(AppState { service, analyzer, config, metrics: metrics::Metrics::default() });
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())

@@ -8,23 +8,14 @@ use serde_json::Value;
 
 use super::body::read_json;
 use super::error::ApiError;
-use super::AppState;
-use crate::domain::{ItemError, Verbatim};
+use super::{AppState, ItemRejection};
+use crate::domain::Verbatim;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Batch {
     /// Kept loose so one malformed item is rejected alone, not the whole batch.
     verbatims: Vec<Value>,
-}
-
-#[derive(Serialize)]
-struct ItemRejection {
-    index: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    id: Option<String>,
-    #[serde(flatten)]
-    error: ItemError,
 }
 
 #[derive(Serialize)]
@@ -57,11 +48,7 @@ pub async fn upsert(
     for (index, item) in batch.verbatims.iter().enumerate() {
         match Verbatim::from_json(item, now) {
             Ok(verbatim) => valid.push(verbatim),
-            Err(error) => errors.push(ItemRejection {
-                index,
-                id: item.get("id").and_then(Value::as_str).map(str::to_string),
-                error,
-            }),
+            Err(error) => errors.push(ItemRejection::new(index, item, error)),
         }
     }
     let accepted: Vec<String> = valid.iter().map(|v| v.id.clone()).collect();

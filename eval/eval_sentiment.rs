@@ -1,0 +1,161 @@
+//! Scores a sentiment tier on the evaluation sets and measures its throughput.
+//!
+//! ```sh
+//! cargo run --release --bin eval-sentiment -- --data ../shared/data --model fast
+//! ```
+//!
+//! Prints Markdown for `eval/RESULTS.md`: per set accuracy, macro-F1 and confusion matrix
+//! (rows: truth, columns: prediction), a per-language summary, language-detection accuracy,
+//! and documents per second.
+//! Binary sets (no neutral gold label) read each prediction as the likelier of negative and
+//! positive; three-class sets use the arg-max.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Parser;
+use verbatim::domain::SentimentLabel;
+use verbatim::nlp::corpora::{sentiment_data, EvalSet};
+use verbatim::nlp::language;
+use verbatim::nlp::sentiment::{analyze_batch, FastSentiment, SentimentModel};
+
+#[derive(Parser)]
+struct Args {
+    #[arg(long, default_value = "../shared/data")]
+    data: PathBuf,
+    /// Which tier to score
+    #[arg(long, default_value = "fast")]
+    model: String,
+    /// Score this model file instead of the shipped one (fast tier)
+    #[arg(long)]
+    model_file: Option<PathBuf>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let model: Box<dyn SentimentModel> = match (args.model.as_str(), &args.model_file) {
+        ("fast", None) => Box::new(FastSentiment::shipped()?),
+        ("fast", Some(path)) => Box::new(FastSentiment::load(path)?),
+        (other, _) => anyhow::bail!("unknown model `{other}`; available: fast"),
+    };
+    let data = sentiment_data(&args.data)?;
+    println!("Model: `{}`\n", model.name());
+    println!("| set | n | accuracy | macro-F1 |\n|---|---|---|---|");
+    let mut by_language: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    let mut matrices = Vec::new();
+    for set in &data.evals {
+        let texts: Vec<&str> = set.items.iter().map(|i| i.text.as_str()).collect();
+        let predicted: Vec<SentimentLabel> = model.predict(&texts).into_iter().map(|p| decide(p, set.binary)).collect();
+        let scores = Scores::new(set, &predicted);
+        println!(
+            "| {} | {} | {:.3} | {:.3} |",
+            set.name,
+            set.items.len(),
+            scores.accuracy(),
+            scores.macro_f1(set.binary)
+        );
+        let entry = by_language.entry(set.items[0].language).or_default();
+        entry.0 += scores.correct();
+        entry.1 += set.items.len();
+        matrices.push((set.name, scores));
+    }
+    println!("\n| language | n | accuracy (all its sets) |\n|---|---|---|");
+    for (language, (correct, n)) in &by_language {
+        println!("| {language} | {n} | {:.3} |", *correct as f64 / *n as f64);
+    }
+    for (name, scores) in &matrices {
+        println!("\nConfusion matrix, {name} (rows: truth; columns: negative, neutral, positive)\n");
+        println!("| truth | negative | neutral | positive |\n|---|---|---|---|");
+        for (label, row) in SentimentLabel::ALL.iter().zip(&scores.matrix) {
+            println!("| {} | {} | {} | {} |", label.as_str(), row[0], row[1], row[2]);
+        }
+    }
+
+    println!("\n| language detection | n | detected correctly |\n|---|---|---|");
+    for set in &data.evals {
+        let correct = set.items.iter().filter(|i| language::detect(&i.text) == i.language).count();
+        println!("| {} ({}) | {} | {:.3} |", set.name, set.items[0].language, set.items.len(), correct as f64 / set.items.len() as f64);
+    }
+
+    let documents: Vec<&str> = data.evals.iter().flat_map(|s| s.items.iter().map(|i| i.text.as_str())).collect();
+    let started = Instant::now();
+    let analysed = analyze_batch(model.as_ref(), &documents);
+    let seconds = started.elapsed().as_secs_f64();
+    let sentences: usize = analysed.iter().map(|a| a.sentences.len()).sum();
+    println!(
+        "\nThroughput (documents and their sentences, {} threads): {} documents ({} sentences) in {:.3} s = {:.0} documents/s",
+        rayon::current_num_threads(),
+        documents.len(),
+        sentences,
+        seconds,
+        documents.len() as f64 / seconds
+    );
+    Ok(())
+}
+
+fn decide(p: [f32; 3], binary: bool) -> SentimentLabel {
+    if binary {
+        if p[0] > p[2] {
+            SentimentLabel::Negative
+        } else {
+            SentimentLabel::Positive
+        }
+    } else {
+        verbatim::domain::Sentiment::from_probabilities(p).label
+    }
+}
+
+struct Scores {
+    /// `matrix[truth][prediction]`
+    matrix: [[usize; 3]; 3],
+}
+
+impl Scores {
+    fn new(set: &EvalSet, predicted: &[SentimentLabel]) -> Scores {
+        let mut matrix = [[0; 3]; 3];
+        for (item, prediction) in set.items.iter().zip(predicted) {
+            matrix[item.label.index()][prediction.index()] += 1;
+        }
+        Scores { matrix }
+    }
+
+    fn correct(&self) -> usize {
+        (0..3).map(|i| self.matrix[i][i]).sum()
+    }
+
+    fn accuracy(&self) -> f64 {
+        self.correct() as f64 / self.matrix.iter().flatten().sum::<usize>() as f64
+    }
+
+    /// Mean F1 over the classes the set's labels use (negative and positive for binary sets).
+    fn macro_f1(&self, binary: bool) -> f64 {
+        let classes: &[usize] = if binary { &[0, 2] } else { &[0, 1, 2] };
+        let f1 = |c: usize| {
+            let tp = self.matrix[c][c] as f64;
+            let predicted: usize = (0..3).map(|t| self.matrix[t][c]).sum();
+            let actual: usize = self.matrix[c].iter().sum();
+            if tp == 0.0 {
+                0.0
+            } else {
+                2.0 * tp / (predicted + actual) as f64
+            }
+        };
+        classes.iter().map(|&c| f1(c)).sum::<f64>() / classes.len() as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn macro_f1_matches_a_hand_computation() {
+        // truth negative: 8 right, 2 called positive; truth positive: 6 right, 4 called negative.
+        let scores = Scores { matrix: [[8, 0, 2], [0, 0, 0], [4, 0, 6]] };
+        assert!((scores.accuracy() - 0.7).abs() < 1e-9);
+        let f1_neg = 2.0 * 8.0 / (12.0 + 10.0);
+        let f1_pos = 2.0 * 6.0 / (8.0 + 10.0);
+        assert!((scores.macro_f1(true) - (f1_neg + f1_pos) / 2.0).abs() < 1e-9);
+    }
+}

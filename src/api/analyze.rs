@@ -1,0 +1,70 @@
+//! `POST /v1/analyze`: language and sentiment for a batch of documents, nothing stored.
+//! The shape follows Azure AI Language's: per-document results and per-document errors.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::body::read_json;
+use super::error::ApiError;
+use super::{AppState, ItemRejection};
+use crate::analysis::{AnalyzedDocument, Document, MAX_DOCUMENTS};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AnalyzeRequest {
+    documents: Vec<Value>,
+    #[serde(default = "default_model")]
+    model: String,
+}
+
+fn default_model() -> String {
+    "fast".to_string()
+}
+
+#[derive(Serialize)]
+struct AnalyzeResponse {
+    model: String,
+    documents: Vec<AnalyzedDocument>,
+    errors: Vec<ItemRejection>,
+}
+
+pub async fn analyze(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let request: AnalyzeRequest = read_json(&req, payload, state.config.max_body_bytes).await?;
+    if request.documents.len() > MAX_DOCUMENTS {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_too_large",
+            format!("{} documents in one request; the limit is {MAX_DOCUMENTS}", request.documents.len()),
+        )
+        .with("limit", MAX_DOCUMENTS));
+    }
+    if request.documents.is_empty() {
+        return Err(ApiError::bad_request("empty_batch", "`documents` is empty"));
+    }
+    state
+        .analyzer
+        .model(&request.model)
+        .map_err(|e| ApiError::bad_request("model_unavailable", e.to_string()).with("model", request.model.clone()))?;
+    let mut valid = Vec::with_capacity(request.documents.len());
+    let mut errors = Vec::new();
+    for (index, item) in request.documents.iter().enumerate() {
+        match Document::from_json(item) {
+            Ok(document) => valid.push(document),
+            Err(error) => errors.push(ItemRejection::new(index, item, error)),
+        }
+    }
+    let analyzer = state.analyzer.clone();
+    let model = request.model.clone();
+    let documents = web::block(move || {
+        let engine = analyzer.model(&model).expect("checked above");
+        analyzer.analyze(engine, &valid)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(AnalyzeResponse { model: request.model, documents, errors }))
+}

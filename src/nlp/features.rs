@@ -1,0 +1,163 @@
+//! Hashed n-gram features for the lightweight models.
+//!
+//! A bag of words cannot tell "pas mal du tout" from "mal", or "bien mais trop cher" from
+//! "bien". Three cheap marks fix most of that:
+//! - **negation scope**: words after a negator (`pas`, `jamais`, `n'`, `not`, `never`, `n't`…)
+//!   become distinct features until punctuation or five words, so `pas … mal` ≠ `mal`;
+//! - **contrast**: words after `mais`, `but`, `however`… also emit a contrast-marked copy,
+//!   so the model can weigh what follows the turn, where the verdict usually is;
+//! - **word bigrams and character 3–4-grams** catch idioms ("not bad") and spelling variants.
+//!
+//! Words are lower-cased and accent-folded (`déçu` = `decu`) by Tantivy's filters, the same
+//! as in the search index. Each feature is hashed (FNV-1a) into a fixed number of buckets.
+
+use tantivy::tokenizer::{AsciiFoldingFilter, LowerCaser, SimpleTokenizer, TextAnalyzer, TokenStream};
+
+/// Words after a negator that take the negation mark, at most.
+const NEGATION_SCOPE: usize = 5;
+const NEGATORS: [&str; 25] = [
+    "ne", "n", "pas", "jamais", "rien", "aucun", "aucune", "ni", "sans", "non", "not", "no", "never", "nothing",
+    "nobody", "none", "neither", "nor", "without", "cannot", "t", "dont", "didnt", "doesnt", "isnt",
+];
+const CONTRASTS: [&str; 9] =
+    ["mais", "but", "however", "cependant", "pourtant", "neanmoins", "toutefois", "although", "though"];
+
+/// Feature kinds, hashed in so that a word and a bigram never share a name.
+#[derive(Clone, Copy)]
+#[repr(u8)]
+enum Kind {
+    Word = 1,
+    NegatedWord,
+    ContrastWord,
+    Bigram,
+    CharGram,
+    Symbol,
+}
+
+/// Turns a text into bucket indices (with repeats) for a model of `2^buckets_log2` buckets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeatureHasher {
+    pub buckets_log2: u32,
+}
+
+impl FeatureHasher {
+    pub fn buckets(&self) -> usize {
+        1 << self.buckets_log2
+    }
+
+    pub fn features(&self, text: &str) -> Vec<u32> {
+        let mask = (1u64 << self.buckets_log2) - 1;
+        let mut out = Vec::with_capacity(text.len() * 4);
+        let mut push = |hash: u64| out.push((hash & mask) as u32);
+
+        let text = &*without_handles_and_links(text);
+        let mut analyzer =
+            TextAnalyzer::builder(SimpleTokenizer::default()).filter(LowerCaser).filter(AsciiFoldingFilter).build();
+        let mut stream = analyzer.token_stream(text);
+        let mut previous: Option<String> = None;
+        let mut previous_end = 0;
+        let mut negated_left: usize = 0;
+        let mut after_contrast = false;
+        while let Some(token) = stream.next() {
+            let gap = &text[previous_end..token.offset_from];
+            if gap.contains(['.', '!', '?', ';']) {
+                after_contrast = false;
+                negated_left = 0;
+            } else if gap.contains([',', ':', '(', ')']) {
+                negated_left = 0;
+            }
+            previous_end = token.offset_to;
+            let word = token.text.as_str();
+
+            let kind = if negated_left > 0 { Kind::NegatedWord } else { Kind::Word };
+            push(hash(kind, &[word.as_bytes()]));
+            if after_contrast {
+                push(hash(Kind::ContrastWord, &[word.as_bytes()]));
+            }
+            if let Some(previous) = &previous {
+                push(hash(Kind::Bigram, &[previous.as_bytes(), b" ", word.as_bytes()]));
+            }
+            let padded = format!("<{word}>");
+            let bytes = padded.as_bytes();
+            for n in 3..=4 {
+                for gram in bytes.windows(n) {
+                    push(hash(Kind::CharGram, &[gram]));
+                }
+            }
+
+            negated_left = negated_left.saturating_sub(1);
+            if NEGATORS.contains(&word) {
+                negated_left = NEGATION_SCOPE;
+            }
+            if CONTRASTS.contains(&word) {
+                after_contrast = true;
+                negated_left = 0;
+            }
+            previous = Some(token.text.clone());
+        }
+        // Exclamation, question marks and emoji carry tone that the word tokenizer drops.
+        for symbol in text.chars().filter(|c| !c.is_alphanumeric() && !c.is_whitespace() && !".,;:'\"-()".contains(*c))
+        {
+            let mut buffer = [0u8; 4];
+            push(hash(Kind::Symbol, &[symbol.encode_utf8(&mut buffer).as_bytes()]));
+        }
+        out
+    }
+}
+
+/// `@handles` and URLs name nobody's feelings, and a URL's `t.co` would read as `n't`.
+fn without_handles_and_links(text: &str) -> std::borrow::Cow<'_, str> {
+    let noise =
+        |w: &str| w.starts_with('@') || w.starts_with("http://") || w.starts_with("https://") || w.starts_with("www.");
+    if !text.split_whitespace().any(noise) {
+        return text.into();
+    }
+    text.split_whitespace().filter(|w| !noise(w)).collect::<Vec<_>>().join(" ").into()
+}
+
+/// FNV-1a over the kind and the parts: fast, stable across platforms and releases.
+fn hash(kind: Kind, parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in std::iter::once(kind as u8).chain(parts.iter().flat_map(|p| p.iter().copied())) {
+        h ^= u64::from(byte);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HASHER: FeatureHasher = FeatureHasher { buckets_log2: 20 };
+
+    fn word(kind: Kind, w: &str) -> u32 {
+        (hash(kind, &[w.as_bytes()]) & ((1 << 20) - 1)) as u32
+    }
+
+    #[test]
+    fn negation_marks_the_following_words_until_punctuation() {
+        let f = HASHER.features("pas mal du tout. Mal");
+        assert!(f.contains(&word(Kind::NegatedWord, "mal")));
+        assert!(f.contains(&word(Kind::Word, "mal")), "the second `Mal` is outside the scope");
+        let g = HASHER.features("I don't like it");
+        assert!(g.contains(&word(Kind::NegatedWord, "like")));
+    }
+
+    #[test]
+    fn contrast_copies_what_follows_the_turn() {
+        let f = HASHER.features("bien mais trop cher");
+        assert!(f.contains(&word(Kind::ContrastWord, "cher")));
+        assert!(!f.contains(&word(Kind::ContrastWord, "bien")));
+    }
+
+    #[test]
+    fn handles_and_links_are_dropped() {
+        assert_eq!(HASHER.features("@AirFrance vol annulé https://t.co/x1"), HASHER.features("vol annulé"));
+    }
+
+    #[test]
+    fn accents_and_case_do_not_matter() {
+        assert_eq!(HASHER.features("Très DÉÇU"), HASHER.features("tres decu"));
+    }
+}

@@ -1,0 +1,50 @@
+//! Sentence boundaries (Unicode UAX #29), with offsets in code points as the API reports them.
+
+use unicode_segmentation::UnicodeSegmentation;
+
+/// One sentence of a text, trimmed of surrounding white space.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sentence<'a> {
+    pub text: &'a str,
+    /// Code points from the start of the text.
+    pub offset: usize,
+    /// Length in code points.
+    pub length: usize,
+}
+
+pub fn split(text: &str) -> Vec<Sentence<'_>> {
+    let mut sentences = Vec::new();
+    let mut chars_before = 0;
+    let mut scanned = 0;
+    for (start, raw) in text.split_sentence_bound_indices() {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            continue;
+        }
+        let lead = raw.len() - raw.trim_start().len();
+        let sentence_start = start + lead;
+        chars_before += text[scanned..sentence_start].chars().count();
+        let length = trimmed.chars().count();
+        sentences.push(Sentence { text: trimmed, offset: chars_before, length });
+        chars_before += length;
+        scanned = sentence_start + trimmed.len();
+    }
+    sentences
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_and_counts_code_points() {
+        let text = "Très bien.  Mais trop cher ! Déçu?";
+        let sentences = split(text);
+        let texts: Vec<&str> = sentences.iter().map(|s| s.text).collect();
+        assert_eq!(texts, ["Très bien.", "Mais trop cher !", "Déçu?"]);
+        for s in &sentences {
+            let by_offsets: String = text.chars().skip(s.offset).take(s.length).collect();
+            assert_eq!(by_offsets, s.text);
+        }
+    }
+}

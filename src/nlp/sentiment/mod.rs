@@ -1,0 +1,74 @@
+//! Sentiment at document and sentence level, behind one trait so tiers are interchangeable.
+//!
+//! A [`SentimentModel`] maps texts to class probabilities; [`analyze_batch`] splits each
+//! document into sentences, asks the model once for all documents and sentences (so batching
+//! engines see one large batch), and assembles the results.
+
+mod fast;
+
+pub use fast::FastSentiment;
+
+use serde::Serialize;
+
+use super::sentences;
+use crate::domain::Sentiment;
+
+/// Texts in, probabilities out, in [`crate::domain::SentimentLabel::ALL`] order.
+pub trait SentimentModel: Send + Sync {
+    /// The tier's public name (`fast`, `accurate`).
+    fn name(&self) -> &'static str;
+    fn predict(&self, texts: &[&str]) -> Vec<[f32; 3]>;
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SentenceSentiment {
+    pub text: String,
+    /// Code points from the start of the document.
+    pub offset: usize,
+    /// Length in code points.
+    pub length: usize,
+    pub sentiment: Sentiment,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DocumentSentiment {
+    pub sentiment: Sentiment,
+    pub sentences: Vec<SentenceSentiment>,
+}
+
+/// Analyses documents; the whole text is judged as a whole (not averaged from sentences),
+/// since the verdict of "bien mais trop cher" is not the mean of its halves.
+pub fn analyze_batch(model: &dyn SentimentModel, documents: &[&str]) -> Vec<DocumentSentiment> {
+    let split: Vec<Vec<sentences::Sentence<'_>>> = documents.iter().map(|d| sentences::split(d)).collect();
+    let mut texts: Vec<&str> = documents.to_vec();
+    for (document, sentences) in documents.iter().zip(&split) {
+        // A one-sentence document is its own sentence: predict it once.
+        if !(sentences.len() == 1 && sentences[0].text == document.trim()) {
+            texts.extend(sentences.iter().map(|s| s.text));
+        }
+    }
+    let probabilities = model.predict(&texts);
+    let mut next_sentence = documents.len();
+    documents
+        .iter()
+        .zip(split)
+        .enumerate()
+        .map(|(i, (document, sentences))| {
+            let whole = Sentiment::from_probabilities(probabilities[i]);
+            let reuse = sentences.len() == 1 && sentences[0].text == document.trim();
+            let sentences = sentences
+                .into_iter()
+                .map(|s| {
+                    let sentiment = if reuse {
+                        whole
+                    } else {
+                        next_sentence += 1;
+                        Sentiment::from_probabilities(probabilities[next_sentence - 1])
+                    };
+                    SentenceSentiment { text: s.text.to_string(), offset: s.offset, length: s.length, sentiment }
+                })
+                .collect();
+            DocumentSentiment { sentiment: whole, sentences }
+        })
+        .collect()
+}

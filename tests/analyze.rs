@@ -1,0 +1,129 @@
+//! `POST /v1/analyze` and `verbatim analyze` with the shipped fast model: response shape,
+//! sentence offsets, language detection, per-item errors and limits. Accuracy is measured
+//! in eval/, not here; the texts below are unambiguous, to check the wiring end to end.
+
+mod common;
+
+use common::{cli, data_dir, Server};
+use serde_json::{json, Value};
+
+const NEGATIVE_FR: &str = "Service client horrible, je suis très déçu. Je ne recommande pas cette boutique.";
+const POSITIVE_FR: &str = "Excellent accueil, personnel adorable et livraison rapide. Je recommande !";
+const NEGATIVE_EN: &str = "Terrible experience, the worst customer service I have ever had.";
+
+fn analyze(server: &Server, body: Value) -> common::Reply {
+    server.post("/v1/analyze", &body)
+}
+
+#[test]
+fn documents_get_language_sentiment_and_sentences_with_offsets() {
+    let (_guard, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    let reply = analyze(
+        &server,
+        json!({"documents": [
+            {"id": "n", "text": NEGATIVE_FR},
+            {"id": "p", "text": POSITIVE_FR},
+            {"id": "e", "text": NEGATIVE_EN, "language": "en"}
+        ], "model": "fast"}),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["model"], "fast");
+    assert_eq!(reply.body["errors"], json!([]));
+    let documents = reply.body["documents"].as_array().unwrap();
+    let summary: Vec<(&str, &str, &str)> = documents
+        .iter()
+        .map(|d| {
+            (d["id"].as_str().unwrap(), d["language"].as_str().unwrap(), d["sentiment"]["label"].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(summary, [("n", "fr", "negative"), ("p", "fr", "positive"), ("e", "en", "negative")]);
+
+    let negative = &documents[0];
+    let score = negative["sentiment"]["score"].as_f64().unwrap();
+    assert!((-1.0..0.0).contains(&score), "{score}");
+    let confidence = &negative["sentiment"]["confidence"];
+    let sum: f64 = ["negative", "neutral", "positive"].iter().map(|k| confidence[k].as_f64().unwrap()).sum();
+    assert!((sum - 1.0).abs() < 1e-4, "{sum}");
+    let sentences = negative["sentences"].as_array().unwrap();
+    assert_eq!(sentences.len(), 2);
+    for sentence in sentences {
+        let (offset, length) =
+            (sentence["offset"].as_u64().unwrap() as usize, sentence["length"].as_u64().unwrap() as usize);
+        let by_offsets: String = NEGATIVE_FR.chars().skip(offset).take(length).collect();
+        assert_eq!(by_offsets, sentence["text"].as_str().unwrap());
+    }
+    assert_eq!(sentences[1]["text"], "Je ne recommande pas cette boutique.");
+}
+
+#[test]
+fn bad_documents_are_reported_one_by_one() {
+    let (_guard, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    let reply = analyze(
+        &server,
+        json!({"documents": [
+            {"id": "ok", "text": NEGATIVE_EN},
+            {"id": "empty", "text": " "},
+            {"id": "long", "text": "a".repeat(50_001)},
+            {"id": "extra", "text": "x", "nps": 3},
+            {"text": "no id"}
+        ]}),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["documents"].as_array().unwrap().len(), 1);
+    let codes: Vec<(u64, &str)> = reply.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["index"].as_u64().unwrap(), e["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(codes, [(1, "empty_text"), (2, "text_too_long"), (3, "unknown_field"), (4, "missing_field")]);
+}
+
+#[test]
+fn a_hundred_long_documents_fit_in_one_request() {
+    let (_guard, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    let long: String = POSITIVE_FR.chars().cycle().take(5_120).collect();
+    let documents: Vec<Value> = (0..100).map(|i| json!({"id": i.to_string(), "text": long})).collect();
+    let reply = analyze(&server, json!({ "documents": documents }));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["documents"].as_array().unwrap().len(), 100);
+}
+
+#[test]
+fn unknown_models_empty_and_oversized_batches_are_refused() {
+    let (_guard, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    let reply = analyze(&server, json!({"documents": [{"id": "a", "text": "x"}], "model": "huge"}));
+    assert_eq!((reply.status, reply.body["code"].as_str()), (400, Some("model_unavailable")));
+    let reply = analyze(&server, json!({"documents": []}));
+    assert_eq!((reply.status, reply.body["code"].as_str()), (400, Some("empty_batch")));
+    let many: Vec<Value> = (0..1001).map(|i| json!({"id": i.to_string(), "text": "x"})).collect();
+    let reply = analyze(&server, json!({ "documents": many }));
+    assert_eq!((reply.status, reply.body["code"].as_str()), (413, Some("batch_too_large")));
+    let reply = analyze(&server, json!({"docs": []}));
+    assert_eq!((reply.status, reply.body["code"].as_str()), (400, Some("invalid_body")));
+}
+
+#[test]
+fn the_cli_writes_one_line_per_input_line_and_goes_on_after_bad_ones() {
+    let (_guard, data) = data_dir();
+    let input = format!(
+        "{}\n{{\"id\":\"b\",\"text\":\"\"}}\nnot json\n{}\n",
+        json!({"id": "a", "text": NEGATIVE_FR}),
+        json!({"id": "c", "text": POSITIVE_FR, "language": "fr"})
+    );
+    let (code, stdout, stderr) = cli(&data, &["analyze", "--model", "fast"], Some(&input));
+    assert_eq!(code, 2, "{stderr}");
+    let lines: Vec<Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 4);
+    assert_eq!((lines[0]["id"].as_str(), lines[0]["sentiment"]["label"].as_str()), (Some("a"), Some("negative")));
+    assert_eq!((lines[1]["line"].as_u64(), lines[1]["error"]["code"].as_str()), (Some(2), Some("empty_text")));
+    assert_eq!((lines[2]["line"].as_u64(), lines[2]["error"]["code"].as_str()), (Some(3), Some("unreadable_record")));
+    assert_eq!((lines[3]["id"].as_str(), lines[3]["sentiment"]["label"].as_str()), (Some("c"), Some("positive")));
+    let (code, _, stderr) = cli(&data, &["analyze", "--model", "accurate"], Some("{}\n"));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("not available"), "{stderr}");
+}
