@@ -75,7 +75,13 @@ fn main() -> anyhow::Result<()> {
     println!("\n| language detection | n | detected correctly |\n|---|---|---|");
     for set in &data.evals {
         let correct = set.items.iter().filter(|i| language::detect(&i.text) == i.language).count();
-        println!("| {} ({}) | {} | {:.3} |", set.name, set.items[0].language, set.items.len(), correct as f64 / set.items.len() as f64);
+        println!(
+            "| {} ({}) | {} | {:.3} |",
+            set.name,
+            set.items[0].language,
+            set.items.len(),
+            correct as f64 / set.items.len() as f64
+        );
     }
 
     let documents: Vec<&str> = data.evals.iter().flat_map(|s| s.items.iter().map(|i| i.text.as_str())).collect();
