@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::domain::{ItemError, Sentiment, TextItem};
+use crate::domain::{ItemError, Sentiment, TextItem, Verbatim};
 use crate::ingest::jsonl_records;
 use crate::nlp::language;
 use crate::nlp::sentiment::{analyze_batch, FastSentiment, SentenceSentiment, SentimentModel};
@@ -64,6 +64,19 @@ impl Analyzer {
             "fast" => Ok(&self.fast),
             other => Err(AnalysisError::ModelUnavailable(other.to_string())),
         }
+    }
+
+    /// Fills in what ingestion adds to each verbatim: the language when the client gave none
+    /// (it picks the stemmer), and the `fast` tier's document sentiment.
+    pub fn enrich(&self, verbatims: &mut [Verbatim]) {
+        let texts: Vec<&str> = verbatims.iter().map(|v| v.text.as_str()).collect();
+        let probabilities = self.fast.predict(&texts);
+        verbatims.par_iter_mut().zip(probabilities).for_each(|(verbatim, p)| {
+            if verbatim.language.is_none() {
+                verbatim.language = Some(language::detect(&verbatim.text).to_string());
+            }
+            verbatim.sentiment = Some(Sentiment::from_probabilities(p));
+        });
     }
 
     pub fn analyze(&self, model: &dyn SentimentModel, documents: &[Document]) -> Vec<AnalyzedDocument> {

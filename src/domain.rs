@@ -132,6 +132,9 @@ pub struct Verbatim {
     pub ces: Option<u8>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: BTreeMap<String, String>,
+    /// Document sentiment from the `fast` tier, computed at ingestion (never taken from input).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sentiment: Option<Sentiment>,
 }
 
 /// Why one input item was rejected. `code` is stable and documented; `message` is for people.
@@ -200,6 +203,7 @@ impl Verbatim {
             csat: score(fields, "csat", 1, 5)?,
             ces: score(fields, "ces", 1, 7)?,
             metadata: metadata(fields)?,
+            sentiment: None,
         })
     }
 

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::domain::{parse_timestamp, Channel, NpsGroup, Verbatim};
+use crate::domain::{parse_timestamp, Channel, NpsGroup, SentimentLabel, Verbatim};
 
 pub const DEFAULT_LIMIT: usize = 10;
 pub const MAX_LIMIT: usize = 100;
@@ -42,6 +42,10 @@ pub struct SearchRequest {
     pub languages: Vec<String>,
     pub channels: Vec<Channel>,
     pub nps_groups: Vec<NpsGroup>,
+    pub sentiments: Vec<SentimentLabel>,
+    /// Inclusive bounds on the sentiment score, in [-1, 1].
+    pub sentiment_score_min: Option<f64>,
+    pub sentiment_score_max: Option<f64>,
     pub customer_id: Option<String>,
     /// Inclusive lower bound on `created_at`.
     pub from: Option<DateTime<Utc>>,
@@ -94,6 +98,16 @@ impl SearchRequest {
                         request.nps_groups.push(group);
                     }
                 }
+                "sentiment" => {
+                    for name in list() {
+                        let label = SentimentLabel::parse(&name.to_ascii_lowercase()).ok_or_else(|| {
+                            param_error(key, format!("`{name}` is not negative, neutral or positive"))
+                        })?;
+                        request.sentiments.push(label);
+                    }
+                }
+                "sentiment_score_min" => request.sentiment_score_min = Some(score(key, value)?),
+                "sentiment_score_max" => request.sentiment_score_max = Some(score(key, value)?),
                 "customer_id" => request.customer_id = Some(value.to_string()),
                 "from" => request.from = Some(timestamp(key, value)?),
                 "to" => request.to = Some(timestamp(key, value)?),
@@ -134,6 +148,14 @@ fn timestamp(key: &str, value: &str) -> Result<DateTime<Utc>, ParamError> {
         .ok_or_else(|| param_error(key, format!("`{value}` is not an RFC 3339 timestamp or YYYY-MM-DD")))
 }
 
+fn score(key: &str, value: &str) -> Result<f64, ParamError> {
+    value
+        .parse::<f64>()
+        .ok()
+        .filter(|v| (-1.0..=1.0).contains(v))
+        .ok_or_else(|| param_error(key, "expected a number from -1 to 1"))
+}
+
 fn number(key: &str, value: &str, max: usize) -> Result<usize, ParamError> {
     value
         .parse::<usize>()
@@ -163,7 +185,7 @@ pub struct SearchResponse {
     /// How many verbatims match, across all pages.
     pub total: usize,
     pub hits: Vec<SearchHit>,
-    /// Counts over every match, per facet (`channel`, `language`, `nps_group`) and value.
+    /// Counts over every match, per facet (`channel`, `language`, `nps_group`, `sentiment`) and value.
     pub facets: BTreeMap<&'static str, BTreeMap<String, u64>>,
 }
 
@@ -180,6 +202,8 @@ mod tests {
             ("from", "2026-10-01"),
             ("to", "2026-11-01T00:00:00Z"),
             ("csat_max", "2"),
+            ("sentiment", "negative,neutral"),
+            ("sentiment_score_max", "-0.5"),
             ("metadata.store", "Lyon"),
             ("sort", "newest"),
             ("limit", "5"),
@@ -189,6 +213,8 @@ mod tests {
         assert_eq!(r.channels, vec![Channel::Email, Channel::Chat]);
         assert_eq!(r.nps_groups, vec![NpsGroup::Detractor]);
         assert_eq!(r.csat, ScoreRange { min: None, max: Some(2) });
+        assert_eq!(r.sentiments, vec![SentimentLabel::Negative, SentimentLabel::Neutral]);
+        assert_eq!(r.sentiment_score_max, Some(-0.5));
         assert_eq!(r.metadata, vec![("store".to_string(), "Lyon".to_string())]);
         assert_eq!((r.sort, r.limit), (Sort::Newest, 5));
         assert!(r.from.unwrap() < r.to.unwrap());

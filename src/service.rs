@@ -11,10 +11,11 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 
+use crate::analysis::Analyzer;
 use crate::domain::Verbatim;
 use crate::index::{IndexError, SearchIndex};
 use crate::search::{SearchHit, SearchRequest, SearchResponse};
@@ -48,6 +49,7 @@ impl DataPaths {
 pub struct Service {
     store: Store,
     index: SearchIndex,
+    analyzer: Arc<Analyzer>,
     /// Serialises writes so index commits follow store order.
     write_lock: Mutex<()>,
     /// Set when an index write failed after its store write succeeded.
@@ -64,8 +66,15 @@ impl Service {
         let index = SearchIndex::open(&paths.index)?;
         let store = Store::open(&paths.store, max_store_bytes)
             .with_context(|| format!("opening store {}", paths.store.display()))?;
-        let service = Service { store, index, write_lock: Mutex::new(()), index_behind: AtomicBool::new(false) };
+        let service = Service {
+            store,
+            index,
+            analyzer: Arc::new(Analyzer::new()?),
+            write_lock: Mutex::new(()),
+            index_behind: AtomicBool::new(false),
+        };
         service.repair_index()?;
+        service.analyse_backlog()?;
         Ok(service)
     }
 
@@ -77,18 +86,30 @@ impl Service {
         }
         let store = Store::open_read_only(&paths.store)?;
         let index = SearchIndex::open_read_only(&paths.index)?;
-        Ok(Service { store, index, write_lock: Mutex::new(()), index_behind: AtomicBool::new(false) })
+        Ok(Service {
+            store,
+            index,
+            analyzer: Arc::new(Analyzer::new()?),
+            write_lock: Mutex::new(()),
+            index_behind: AtomicBool::new(false),
+        })
     }
 
     pub fn store(&self) -> &Store {
         &self.store
     }
 
-    /// Stores then indexes a batch. Once this returns `Ok`, the batch is durable and searchable.
-    pub fn upsert(&self, batch: &[Verbatim]) -> Result<(), ServiceError> {
+    pub fn analyzer(&self) -> &Arc<Analyzer> {
+        &self.analyzer
+    }
+
+    /// Analyses, stores, then indexes a batch. Once this returns `Ok`, the batch is durable
+    /// and searchable, with its language and sentiment.
+    pub fn upsert(&self, batch: &mut [Verbatim]) -> Result<(), ServiceError> {
         if batch.is_empty() {
             return Ok(());
         }
+        self.analyzer.enrich(batch);
         let _writing = self.lock();
         self.catch_up_if_behind()?;
         let seq = self.store.upsert(batch)?;
@@ -151,6 +172,19 @@ impl Service {
     fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
         // A panic mid-write leaves nothing half-done that the lock protects: both parts roll back.
         self.write_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Analyses rows stored before ingestion computed sentiment (schema 1), page by page,
+    /// through the normal write path.
+    fn analyse_backlog(&self) -> Result<(), ServiceError> {
+        loop {
+            let mut page = self.store.unanalysed(REPAIR_PAGE)?;
+            if page.is_empty() {
+                return Ok(());
+            }
+            tracing::info!(verbatims = page.len(), "analysing verbatims stored before sentiment analysis");
+            self.upsert(&mut page)?;
+        }
     }
 
     fn repair_index(&self) -> anyhow::Result<()> {

@@ -38,7 +38,8 @@ impl StoreError {
 type Result<T> = std::result::Result<T, StoreError>;
 
 /// Bumped when the table layout changes; `open` migrates older files.
-const SCHEMA_VERSION: i64 = 1;
+/// 2: `sentiment` (JSON of the fast tier's document sentiment; NULL until analysed).
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS verbatims (
@@ -52,14 +53,15 @@ CREATE TABLE IF NOT EXISTS verbatims (
     csat        INTEGER,
     ces         INTEGER,
     metadata    TEXT NOT NULL,
-    seq         INTEGER NOT NULL UNIQUE
+    seq         INTEGER NOT NULL UNIQUE,
+    sentiment   TEXT
 );
 CREATE INDEX IF NOT EXISTS verbatims_by_customer ON verbatims(customer_id);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO counters(name, value) VALUES ('seq', 0);
 ";
 
-const COLUMNS: &str = "id, text, language, channel, created_at, customer_id, nps, csat, ces, metadata";
+const COLUMNS: &str = "id, text, language, channel, created_at, customer_id, nps, csat, ces, metadata, sentiment";
 
 pub struct Store {
     pool: r2d2::Pool<SqliteConnectionManager>,
@@ -84,6 +86,14 @@ impl Store {
             let conn = pool.get()?;
             let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
             conn.execute_batch(SCHEMA).map_err(StoreError::classify)?;
+            let has_sentiment: bool = conn.query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('verbatims') WHERE name = 'sentiment'",
+                [],
+                |r| r.get(0),
+            )?;
+            if !has_sentiment {
+                conn.execute_batch("ALTER TABLE verbatims ADD COLUMN sentiment TEXT").map_err(StoreError::classify)?;
+            }
             if version < SCHEMA_VERSION {
                 conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
             }
@@ -108,16 +118,18 @@ impl Store {
         let mut seq = read_seq(&tx)?;
         {
             let mut insert = tx.prepare_cached(
-                "INSERT INTO verbatims (id, text, language, channel, created_at, customer_id, nps, csat, ces, metadata, seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                "INSERT INTO verbatims (id, text, language, channel, created_at, customer_id, nps, csat, ces, metadata, seq, sentiment)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
                  ON CONFLICT(id) DO UPDATE SET text = excluded.text, language = excluded.language,
                    channel = excluded.channel, created_at = excluded.created_at,
                    customer_id = excluded.customer_id, nps = excluded.nps, csat = excluded.csat,
-                   ces = excluded.ces, metadata = excluded.metadata, seq = excluded.seq",
+                   ces = excluded.ces, metadata = excluded.metadata, seq = excluded.seq,
+                   sentiment = excluded.sentiment",
             )?;
             for v in batch {
                 seq += 1;
                 let metadata = serde_json::to_string(&v.metadata).expect("string map serialises");
+                let sentiment = v.sentiment.map(|s| serde_json::to_string(&s).expect("sentiment serialises"));
                 insert
                     .execute(params![
                         v.id,
@@ -130,7 +142,8 @@ impl Store {
                         v.csat,
                         v.ces,
                         metadata,
-                        seq as i64
+                        seq as i64,
+                        sentiment
                     ])
                     .map_err(StoreError::classify)?;
             }
@@ -193,7 +206,7 @@ impl Store {
             let mut batch = Vec::with_capacity(page);
             let mut rows = stmt.query(params![cursor, page as i64])?;
             while let Some(row) = rows.next()? {
-                cursor = row.get(10)?;
+                cursor = row.get(11)?;
                 batch.push(raw_row(row)?.into_verbatim()?);
             }
             if batch.is_empty() {
@@ -201,6 +214,14 @@ impl Store {
             }
             visit(batch, cursor as u64)?;
         }
+    }
+
+    /// Up to `limit` verbatims stored before sentiment was computed at ingestion.
+    pub fn unanalysed(&self, limit: usize) -> Result<Vec<Verbatim>> {
+        let conn = self.pool.get()?;
+        let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM verbatims WHERE sentiment IS NULL LIMIT ?1"))?;
+        let rows = stmt.query_map([limit as i64], raw_row)?;
+        rows.map(|row| row?.into_verbatim()).collect()
     }
 
     pub fn ids(&self) -> Result<Vec<String>> {
@@ -254,6 +275,7 @@ struct RawRow {
     customer_id: Option<String>,
     scores: [Option<u8>; 3],
     metadata: String,
+    sentiment: Option<String>,
 }
 
 fn raw_row(row: &Row<'_>) -> rusqlite::Result<RawRow> {
@@ -266,6 +288,7 @@ fn raw_row(row: &Row<'_>) -> rusqlite::Result<RawRow> {
         customer_id: row.get(5)?,
         scores: [row.get(6)?, row.get(7)?, row.get(8)?],
         metadata: row.get(9)?,
+        sentiment: row.get(10)?,
     })
 }
 
@@ -276,6 +299,12 @@ impl RawRow {
         let created_at = crate::domain::parse_timestamp(&self.created_at)
             .ok_or_else(|| corrupt(format!("created_at `{}`", self.created_at)))?;
         let metadata = serde_json::from_str(&self.metadata).map_err(|e| corrupt(format!("metadata: {e}")))?;
+        let sentiment = self
+            .sentiment
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| corrupt(format!("sentiment: {e}")))?;
         let [nps, csat, ces] = self.scores;
         Ok(Verbatim {
             id: self.id,
@@ -288,6 +317,7 @@ impl RawRow {
             csat,
             ces,
             metadata,
+            sentiment,
         })
     }
 }

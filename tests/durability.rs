@@ -45,6 +45,8 @@ fn startup_indexes_what_the_store_has_and_the_index_lacks() {
     let server = Server::start(&data, &[]);
     assert_eq!(server.search_ids("q=colis"), ["b"]);
     assert_eq!(server.search("")["total"], 2);
+    // Written without analysis, it was analysed at start-up like any stored backlog.
+    assert!(server.get("/v1/verbatims/b").body["sentiment"]["label"].is_string());
 }
 
 #[test]

@@ -74,6 +74,9 @@ fn facets_count_every_match_not_just_the_page() {
     assert_eq!(all["facets"]["channel"], json!({"email":2,"survey":1,"review":1,"chat":1,"ticket":1,"social":1}));
     assert_eq!(all["facets"]["language"], json!({"fr":3,"en":3,"de":1}));
     assert_eq!(all["facets"]["nps_group"], json!({"detractor":4,"promoter":2}));
+    let sentiment_total: u64 =
+        all["facets"]["sentiment"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!(sentiment_total, 7, "every verbatim has a sentiment");
     let narrowed = server.search("q=livraison");
     assert_eq!(narrowed["facets"]["channel"], json!({"email":1,"survey":1}));
 }
@@ -142,9 +145,12 @@ fn get_returns_what_was_stored() {
     let (_guard, server) = server_with_corpus();
     let reply = server.get("/v1/verbatims/fr1");
     assert_eq!(reply.status, 200);
+    let mut stored = reply.body.clone();
+    let sentiment = stored.as_object_mut().unwrap().remove("sentiment").expect("sentiment is computed at ingestion");
+    assert!(["negative", "neutral", "positive"].contains(&sentiment["label"].as_str().unwrap()));
     let mut expected = corpus()[0].clone();
     expected["created_at"] = json!("2026-10-05T09:00:00.000Z"); // normalised to UTC milliseconds
-    assert_eq!(reply.body, expected);
+    assert_eq!(stored, expected);
     let missing = server.get("/v1/verbatims/nope");
     assert_eq!((missing.status, missing.body["code"].as_str()), (404, Some("not_found")));
 }
@@ -166,4 +172,37 @@ fn erasure_removes_from_store_and_search_before_returning() {
     assert_eq!(server.search_ids("q=livraison"), ["fr2"]);
     assert_eq!(server.get("/v1/verbatims/fr1").status, 404);
     assert_eq!(server.search("")["total"], 4);
+}
+
+#[test]
+fn ingestion_detects_language_and_sentiment_becomes_a_filter_and_facet() {
+    let (_guard, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    server.ingest(json!([
+        {"id":"n","text":"Service client horrible, je suis très déçu. Je ne recommande pas cette boutique.","nps":1},
+        {"id":"p","text":"Excellent accueil, personnel adorable et livraisons rapides. Je recommande !","nps":10},
+        {"id":"e","text":"Terrible experience, the worst customer service I have ever had.","language":"en"}
+    ]));
+    let stored = server.get("/v1/verbatims/n").body;
+    assert_eq!(stored["language"], "fr", "detected when not given");
+    assert_eq!(stored["sentiment"]["label"], "negative");
+    // The detected language picked the French analyzer: the plural is found by the singular.
+    assert_eq!(server.search_ids("q=livraison"), ["p"]);
+
+    assert_eq!(sorted(server.search_ids("sentiment=negative")), ["e", "n"]);
+    assert_eq!(server.search_ids("sentiment=positive&nps_group=promoter"), ["p"]);
+    let all = server.search("");
+    for hit in all["hits"].as_array().unwrap() {
+        let label = hit["verbatim"]["sentiment"]["label"].as_str().unwrap();
+        let score = hit["verbatim"]["sentiment"]["score"].as_f64().unwrap();
+        let filtered = server.search_ids(&format!("sentiment={label}"));
+        assert!(filtered.contains(&hit["verbatim"]["id"].as_str().unwrap().to_string()));
+        let in_range = server.search_ids(&format!(
+            "sentiment_score_min={}&sentiment_score_max={}",
+            (score - 1e-3).max(-1.0),
+            (score + 1e-3).min(1.0)
+        ));
+        assert!(in_range.contains(&hit["verbatim"]["id"].as_str().unwrap().to_string()), "score {score}");
+    }
+    assert_eq!(all["facets"]["sentiment"], json!({"negative":2,"positive":1}));
 }

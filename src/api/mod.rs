@@ -96,7 +96,7 @@ pub async fn serve(
     config: ApiConfig,
     on_bound: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
-    let analyzer = Arc::new(Analyzer::new()?);
+    let analyzer = service.analyzer().clone();
     let state = web::Data::new(AppState { service, analyzer, config, metrics: metrics::Metrics::default() });
     let server = HttpServer::new(move || {
         App::new()

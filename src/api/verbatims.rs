@@ -53,7 +53,7 @@ pub async fn upsert(
     }
     let accepted: Vec<String> = valid.iter().map(|v| v.id.clone()).collect();
     let service = state.service.clone();
-    web::block(move || service.upsert(&valid)).await??;
+    web::block(move || service.upsert(&mut valid)).await??;
     state.metrics.accepted.inc_by(accepted.len() as u64);
     state.metrics.rejected.inc_by(errors.len() as u64);
     Ok(HttpResponse::Ok().json(BatchResult { accepted, errors }))

@@ -31,7 +31,7 @@ use crate::search::{SearchRequest, Sort};
 /// Memory the writer may buffer before it flushes a segment.
 const WRITER_HEAP_BYTES: usize = 64 * 1024 * 1024;
 /// Facets counted for every search, in the order of the response.
-pub const FACETS: [&str; 3] = ["channel", "language", "nps_group"];
+pub const FACETS: [&str; 4] = ["channel", "language", "nps_group", "sentiment"];
 /// What the `language` field and facet hold for a verbatim of unknown language.
 pub const UNKNOWN_LANGUAGE: &str = "unknown";
 
@@ -290,6 +290,11 @@ fn document(fields: &Fields, v: &Verbatim) -> TantivyDocument {
     doc.add_facet(fields.facets, Facet::from_path(["language", language]));
     if let Some(group) = v.nps_group() {
         doc.add_facet(fields.facets, Facet::from_path(["nps_group", group.as_str()]));
+    }
+    if let Some(sentiment) = &v.sentiment {
+        doc.add_text(fields.sentiment, sentiment.label.as_str());
+        doc.add_f64(fields.sentiment_score, f64::from(sentiment.score));
+        doc.add_facet(fields.facets, Facet::from_path(["sentiment", sentiment.label.as_str()]));
     }
     doc.add_text(fields.text(TextField::for_language(v.language.as_deref())), &v.text);
     doc

@@ -30,6 +30,13 @@ pub fn with_filters(fields: &Fields, text: Box<dyn Query>, request: &SearchReque
     must.extend(any_of(fields.language, request.languages.clone()));
     must.extend(any_of(fields.channel, request.channels.iter().map(|c| c.as_str().to_string()).collect()));
     must.extend(any_of(fields.customer_id, request.customer_id.iter().cloned().collect()));
+    must.extend(any_of(fields.sentiment, request.sentiments.iter().map(|s| s.as_str().to_string()).collect()));
+    if request.sentiment_score_min.is_some() || request.sentiment_score_max.is_some() {
+        let bound = |v: Option<f64>| {
+            v.map_or(Bound::Unbounded, |v| Bound::Included(Term::from_field_f64(fields.sentiment_score, v)))
+        };
+        must.push(Box::new(RangeQuery::new(bound(request.sentiment_score_min), bound(request.sentiment_score_max))));
+    }
     for (key, value) in &request.metadata {
         must.push(term_query(Term::from_field_text(fields.metadata, &format!("{key}={value}"))));
     }

@@ -83,7 +83,11 @@ pub struct Fields {
     pub ces: Field,
     /// Multi-valued `key=value` terms, one per metadata entry.
     pub metadata: Field,
-    /// Hierarchical facets (`/channel/email`, `/language/fr`, `/nps_group/detractor`) for counts.
+    pub sentiment: Field,
+    /// P(positive) - P(negative), in [-1, 1].
+    pub sentiment_score: Field,
+    /// Hierarchical facets (`/channel/email`, `/language/fr`, `/nps_group/detractor`,
+    /// `/sentiment/negative`) for counts.
     pub facets: Field,
     texts: [Field; 3],
 }
@@ -109,6 +113,8 @@ impl Fields {
             csat: f("csat")?,
             ces: f("ces")?,
             metadata: f("metadata")?,
+            sentiment: f("sentiment")?,
+            sentiment_score: f("sentiment_score")?,
             facets: f("facets")?,
             texts: [f("text_fr")?, f("text_en")?, f("text")?],
         })
@@ -129,6 +135,8 @@ pub fn schema() -> Schema {
         builder.add_u64_field(score, INDEXED | FAST);
     }
     builder.add_text_field("metadata", STRING | FAST);
+    builder.add_text_field("sentiment", STRING | FAST);
+    builder.add_f64_field("sentiment_score", INDEXED | FAST);
     builder.add_facet_field("facets", FacetOptions::default());
     for text in TextField::ALL {
         let indexing = TextFieldIndexing::default()
