@@ -2,8 +2,10 @@
 //!
 //! A bag of words cannot tell "pas mal du tout" from "mal", or "bien mais trop cher" from
 //! "bien". Three cheap marks fix most of that:
-//! - **negation scope**: words after a negator (`pas`, `jamais`, `n'`, `not`, `never`, `n't`…)
-//!   become distinct features until punctuation or five words, so `pas … mal` ≠ `mal`;
+//! - **negation scope**: words after a negator (`pas`, `jamais`, `n'`, `not`, `never`, `n't`…),
+//!   until punctuation or five words, are *polarity-shifted*: their features carry the
+//!   [`FLIPPED`] bit, and the model reads their weights with negative and positive swapped,
+//!   so `pas déçu` draws on all the evidence about `déçu`, reversed;
 //! - **contrast**: words after `mais`, `but`, `however`… also emit a contrast-marked copy,
 //!   so the model can weigh what follows the turn, where the verdict usually is;
 //! - **word bigrams and character 3–4-grams** catch idioms ("not bad") and spelling variants.
@@ -13,6 +15,8 @@
 
 use tantivy::tokenizer::{AsciiFoldingFilter, LowerCaser, SimpleTokenizer, TextAnalyzer, TokenStream};
 
+/// Set on a feature index whose weights are read with negative and positive swapped.
+pub const FLIPPED: u32 = 1 << 31;
 /// Words after a negator that take the negation mark, at most.
 const NEGATION_SCOPE: usize = 5;
 const NEGATORS: [&str; 25] = [
@@ -27,7 +31,6 @@ const CONTRASTS: [&str; 9] =
 #[repr(u8)]
 enum Kind {
     Word = 1,
-    NegatedWord,
     ContrastWord,
     Bigram,
     CharGram,
@@ -48,7 +51,7 @@ impl FeatureHasher {
     pub fn features(&self, text: &str) -> Vec<u32> {
         let mask = (1u64 << self.buckets_log2) - 1;
         let mut out = Vec::with_capacity(text.len() * 4);
-        let mut push = |hash: u64| out.push((hash & mask) as u32);
+        let bucket = |hash: u64| (hash & mask) as u32;
 
         let text = &*without_handles_and_links(text);
         let mut analyzer =
@@ -69,19 +72,19 @@ impl FeatureHasher {
             previous_end = token.offset_to;
             let word = token.text.as_str();
 
-            let kind = if negated_left > 0 { Kind::NegatedWord } else { Kind::Word };
-            push(hash(kind, &[word.as_bytes()]));
+            let flip = if negated_left > 0 { FLIPPED } else { 0 };
+            out.push(bucket(hash(Kind::Word, &[word.as_bytes()])) | flip);
             if after_contrast {
-                push(hash(Kind::ContrastWord, &[word.as_bytes()]));
+                out.push(bucket(hash(Kind::ContrastWord, &[word.as_bytes()])));
             }
             if let Some(previous) = &previous {
-                push(hash(Kind::Bigram, &[previous.as_bytes(), b" ", word.as_bytes()]));
+                out.push(bucket(hash(Kind::Bigram, &[previous.as_bytes(), b" ", word.as_bytes()])));
             }
             let padded = format!("<{word}>");
             let bytes = padded.as_bytes();
             for n in 3..=4 {
                 for gram in bytes.windows(n) {
-                    push(hash(Kind::CharGram, &[gram]));
+                    out.push(bucket(hash(Kind::CharGram, &[gram])) | flip);
                 }
             }
 
@@ -99,7 +102,7 @@ impl FeatureHasher {
         for symbol in text.chars().filter(|c| !c.is_alphanumeric() && !c.is_whitespace() && !".,;:'\"-()".contains(*c))
         {
             let mut buffer = [0u8; 4];
-            push(hash(Kind::Symbol, &[symbol.encode_utf8(&mut buffer).as_bytes()]));
+            out.push(bucket(hash(Kind::Symbol, &[symbol.encode_utf8(&mut buffer).as_bytes()])));
         }
         out
     }
@@ -138,10 +141,10 @@ mod tests {
     #[test]
     fn negation_marks_the_following_words_until_punctuation() {
         let f = HASHER.features("pas mal du tout. Mal");
-        assert!(f.contains(&word(Kind::NegatedWord, "mal")));
+        assert!(f.contains(&(word(Kind::Word, "mal") | FLIPPED)));
         assert!(f.contains(&word(Kind::Word, "mal")), "the second `Mal` is outside the scope");
         let g = HASHER.features("I don't like it");
-        assert!(g.contains(&word(Kind::NegatedWord, "like")));
+        assert!(g.contains(&(word(Kind::Word, "like") | FLIPPED)));
     }
 
     #[test]

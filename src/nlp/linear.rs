@@ -10,7 +10,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::features::FeatureHasher;
+use super::features::{FeatureHasher, FLIPPED};
 
 const MAGIC: &[u8; 4] = b"VHL1";
 
@@ -48,10 +48,11 @@ impl HashedLinear {
     pub fn probabilities(&self, features: &[u32]) -> Vec<f32> {
         let mut logits = self.bias.clone();
         let scale = feature_scale(features);
-        for &bucket in features {
-            let row = &self.weights[bucket as usize * self.classes..][..self.classes];
-            for (logit, weight) in logits.iter_mut().zip(row) {
-                *logit += weight * scale;
+        for &feature in features {
+            let (bucket, flipped) = split(feature);
+            let row = &self.weights[bucket * self.classes..][..self.classes];
+            for (class, logit) in logits.iter_mut().enumerate() {
+                *logit += row[column(class, flipped, self.classes)] * scale;
             }
         }
         softmax(&mut logits);
@@ -75,8 +76,9 @@ impl HashedLinear {
                     let error = (p[class] - target) * example.weight;
                     bias_sq[class] += error * error;
                     model.bias[class] -= params.learning_rate * error / bias_sq[class].sqrt();
-                    for &bucket in &example.features {
-                        let i = bucket as usize * classes + class;
+                    for &feature in &example.features {
+                        let (bucket, flipped) = split(feature);
+                        let i = bucket * classes + column(class, flipped, classes);
                         let gradient = error * scale + params.l2 * model.weights[i];
                         weight_sq[i] += gradient * gradient;
                         model.weights[i] -= params.learning_rate * gradient / weight_sq[i].sqrt();
@@ -112,6 +114,21 @@ impl HashedLinear {
         let bias = floats.by_ref().take(classes).collect();
         let weights = floats.collect();
         Ok(HashedLinear { hasher, classes, bias, weights })
+    }
+}
+
+/// A feature's bucket, and whether its weights are read polarity-shifted.
+fn split(feature: u32) -> (usize, bool) {
+    ((feature & !FLIPPED) as usize, feature & FLIPPED != 0)
+}
+
+/// The weight column that feeds `class`: shifted features swap the first and last classes
+/// (negative and positive), leaving the middle (neutral) as it is.
+fn column(class: usize, flipped: bool, classes: usize) -> usize {
+    if flipped && (class == 0 || class == classes - 1) {
+        classes - 1 - class
+    } else {
+        class
     }
 }
 

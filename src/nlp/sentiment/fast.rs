@@ -55,3 +55,35 @@ impl SentimentModel for FastSentiment {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn score(model: &FastSentiment, text: &str) -> f32 {
+        crate::domain::Sentiment::from_probabilities(model.predict(&[text])[0]).score
+    }
+
+    /// Negation reverses polarity in the shipped model; a bag of words, where `not` and `pas`
+    /// only add their own (negative) weight, would make each negated phrase *more* negative.
+    #[test]
+    fn negation_reverses_polarity() {
+        let model = FastSentiment::shipped().unwrap();
+        for (negated, plain) in [("not bad", "bad"), ("I was not disappointed", "disappointed")] {
+            let (n, p) = (score(&model, negated), score(&model, plain));
+            assert!(n > p + 0.4, "{negated:?} ({n}) should be well above {plain:?} ({p})");
+        }
+        for (negated, plain) in [("not good", "good"), ("pas content", "content")] {
+            let (n, p) = (score(&model, negated), score(&model, plain));
+            assert!(n < p - 0.8 && n < -0.5, "{negated:?} ({n}) should be well below {plain:?} ({p})");
+        }
+    }
+
+    /// What follows `mais` / `but` weighs more: a good start does not rescue a bad ending.
+    #[test]
+    fn contrast_lets_the_ending_win() {
+        let model = FastSentiment::shipped().unwrap();
+        let turned = score(&model, "Le produit est bien mais la livraison était catastrophique");
+        assert!(turned < -0.2 && turned < score(&model, "Le produit est bien") - 0.5, "{turned}");
+    }
+}
