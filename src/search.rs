@@ -79,33 +79,22 @@ impl SearchRequest {
     pub fn from_params<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<SearchRequest, ParamError> {
         let mut request = SearchRequest { limit: DEFAULT_LIMIT, ..SearchRequest::default() };
         for (key, value) in params {
-            let list = || value.split(',').map(str::trim).filter(|s| !s.is_empty());
             match key {
                 "q" => request.query = Some(value.to_string()).filter(|q| !q.trim().is_empty()),
-                "language" => request.languages.extend(list().map(str::to_ascii_lowercase)),
-                "channel" => {
-                    for name in list() {
-                        let channel = Channel::parse(&name.to_ascii_lowercase())
-                            .ok_or_else(|| param_error(key, format!("unknown channel `{name}`")))?;
-                        request.channels.push(channel);
-                    }
-                }
-                "nps_group" => {
-                    for name in list() {
-                        let group = NpsGroup::parse(&name.to_ascii_lowercase()).ok_or_else(|| {
-                            param_error(key, format!("`{name}` is not detractor, passive or promoter"))
-                        })?;
-                        request.nps_groups.push(group);
-                    }
-                }
-                "sentiment" => {
-                    for name in list() {
-                        let label = SentimentLabel::parse(&name.to_ascii_lowercase()).ok_or_else(|| {
-                            param_error(key, format!("`{name}` is not negative, neutral or positive"))
-                        })?;
-                        request.sentiments.push(label);
-                    }
-                }
+                "language" => request.languages.extend(parse_list(key, value, |l| Some(l.to_string()), "a language")?),
+                "channel" => request.channels.extend(parse_list(key, value, Channel::parse, "a channel")?),
+                "nps_group" => request.nps_groups.extend(parse_list(
+                    key,
+                    value,
+                    NpsGroup::parse,
+                    "detractor, passive or promoter",
+                )?),
+                "sentiment" => request.sentiments.extend(parse_list(
+                    key,
+                    value,
+                    SentimentLabel::parse,
+                    "negative, neutral or positive",
+                )?),
                 "sentiment_score_min" => request.sentiment_score_min = Some(score(key, value)?),
                 "sentiment_score_max" => request.sentiment_score_max = Some(score(key, value)?),
                 "customer_id" => request.customer_id = Some(value.to_string()),
@@ -146,6 +135,23 @@ impl SearchRequest {
 fn timestamp(key: &str, value: &str) -> Result<DateTime<Utc>, ParamError> {
     parse_timestamp(value)
         .ok_or_else(|| param_error(key, format!("`{value}` is not an RFC 3339 timestamp or YYYY-MM-DD")))
+}
+
+/// A comma-separated list of names, each case-insensitive; `expected` says what a name may be.
+fn parse_list<T>(
+    key: &str,
+    value: &str,
+    parse: impl Fn(&str) -> Option<T>,
+    expected: &str,
+) -> Result<Vec<T>, ParamError> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(|name| {
+            parse(&name.to_ascii_lowercase()).ok_or_else(|| param_error(key, format!("`{name}` is not {expected}")))
+        })
+        .collect()
 }
 
 fn score(key: &str, value: &str) -> Result<f64, ParamError> {

@@ -1,14 +1,13 @@
 //! `POST /v1/analyze`: language and sentiment for a batch of documents, nothing stored.
 //! The shape follows Azure AI Language's: per-document results and per-document errors.
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::body::read_json;
 use super::error::ApiError;
-use super::{AppState, ItemRejection};
+use super::{check_batch_size, AppState, ItemRejection};
 use crate::analysis::{AnalyzedDocument, Document, MAX_DOCUMENTS};
 
 #[derive(Deserialize)]
@@ -36,17 +35,7 @@ pub async fn analyze(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let request: AnalyzeRequest = read_json(&req, payload, state.config.max_body_bytes).await?;
-    if request.documents.len() > MAX_DOCUMENTS {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "batch_too_large",
-            format!("{} documents in one request; the limit is {MAX_DOCUMENTS}", request.documents.len()),
-        )
-        .with("limit", MAX_DOCUMENTS));
-    }
-    if request.documents.is_empty() {
-        return Err(ApiError::bad_request("empty_batch", "`documents` is empty"));
-    }
+    check_batch_size("documents", request.documents.len(), MAX_DOCUMENTS)?;
     state
         .analyzer
         .model(&request.model)

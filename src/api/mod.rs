@@ -80,6 +80,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/v1/search").get(search::search).default_service(web::to(method_not_allowed)));
 }
 
+/// Refuses a batch with no items (400) or more than `max` (413), naming its `field`.
+fn check_batch_size(field: &str, len: usize, max: usize) -> Result<(), ApiError> {
+    if len > max {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_too_large",
+            format!("{len} items in `{field}`; the limit is {max}"),
+        )
+        .with("limit", max));
+    }
+    if len == 0 {
+        return Err(ApiError::bad_request("empty_batch", format!("`{field}` is empty")));
+    }
+    Ok(())
+}
+
 async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
     Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this method is not allowed here"))
 }

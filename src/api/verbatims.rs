@@ -1,6 +1,5 @@
 //! `/v1/verbatims` and `/v1/customers`: batch upsert, read, and erasure.
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
@@ -8,7 +7,7 @@ use serde_json::Value;
 
 use super::body::read_json;
 use super::error::ApiError;
-use super::{AppState, ItemRejection};
+use super::{check_batch_size, AppState, ItemRejection};
 use crate::domain::Verbatim;
 
 #[derive(Deserialize)]
@@ -30,18 +29,7 @@ pub async fn upsert(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let batch: Batch = read_json(&req, payload, state.config.max_body_bytes).await?;
-    let max_items = state.config.max_batch_items;
-    if batch.verbatims.len() > max_items {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "batch_too_large",
-            format!("{} verbatims in one request; the limit is {max_items}", batch.verbatims.len()),
-        )
-        .with("limit", max_items));
-    }
-    if batch.verbatims.is_empty() {
-        return Err(ApiError::bad_request("empty_batch", "`verbatims` is empty"));
-    }
+    check_batch_size("verbatims", batch.verbatims.len(), state.config.max_batch_items)?;
     let now = Utc::now();
     let mut valid = Vec::with_capacity(batch.verbatims.len());
     let mut errors = Vec::new();
