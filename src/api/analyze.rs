@@ -37,7 +37,8 @@ pub async fn analyze(
     let request: AnalyzeRequest = read_json(&req, payload, state.config.max_body_bytes).await?;
     check_batch_size("documents", request.documents.len(), MAX_DOCUMENTS)?;
     state
-        .analyzer
+        .service
+        .analyzer()
         .model(&request.model)
         .map_err(|e| ApiError::bad_request("model_unavailable", e.to_string()).with("model", request.model.clone()))?;
     let mut valid = Vec::with_capacity(request.documents.len());
@@ -48,7 +49,7 @@ pub async fn analyze(
             Err(error) => errors.push(ItemRejection::new(index, item, error)),
         }
     }
-    let analyzer = state.analyzer.clone();
+    let analyzer = state.service.analyzer().clone();
     let model = request.model.clone();
     let documents = web::block(move || {
         let engine = analyzer.model(&model).expect("checked above");

@@ -22,7 +22,6 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 pub use error::ApiError;
 pub use ops::OPENAPI;
 
-use crate::analysis::Analyzer;
 use crate::domain::ItemError;
 use crate::service::Service;
 
@@ -53,7 +52,6 @@ pub struct ApiConfig {
 
 pub struct AppState {
     pub service: Arc<Service>,
-    pub analyzer: Arc<Analyzer>,
     pub config: ApiConfig,
     metrics: metrics::Metrics,
 }
@@ -112,8 +110,7 @@ pub async fn serve(
     config: ApiConfig,
     on_bound: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
-    let analyzer = service.analyzer().clone();
-    let state = web::Data::new(AppState { service, analyzer, config, metrics: metrics::Metrics::default() });
+    let state = web::Data::new(AppState { service, config, metrics: metrics::Metrics::default() });
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
