@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::domain::{ItemError, Sentiment, TextItem, Verbatim};
+use crate::domain::{item_id, ItemError, Sentiment, TextItem, Verbatim};
 use crate::ingest::jsonl_records;
 use crate::nlp::language;
 use crate::nlp::sentiment::{analyze_batch, FastSentiment, SentenceSentiment, SentimentModel};
@@ -137,7 +137,7 @@ pub fn analyze_lines(input: impl Read + 'static, model: &str, mut out: impl Writ
     };
     for record in jsonl_records(input) {
         let (line, item) = record?;
-        let id = item.as_ref().ok().and_then(|v| v.get("id")).and_then(Value::as_str).map(str::to_string);
+        let id = item.as_ref().ok().and_then(item_id);
         pending.push((line, id, item.and_then(|value| Document::from_json(&value))));
         if pending.len() >= LINES_PER_BATCH {
             flush(&mut pending, &mut out)?;

@@ -212,6 +212,11 @@ impl Verbatim {
     }
 }
 
+/// The string `id` of a raw item, if it has one: what names a rejected item in an error.
+pub fn item_id(item: &Value) -> Option<String> {
+    item.get("id").and_then(Value::as_str).map(str::to_string)
+}
+
 /// What every text item has, wherever it arrives (a verbatim, a document to analyse):
 /// an id, a text within limits, and maybe a language. Checked one way for all.
 pub struct TextItem {

@@ -11,7 +11,7 @@ use chrono::Utc;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::domain::{ItemError, Verbatim};
+use crate::domain::{item_id, ItemError, Verbatim};
 use crate::service::Service;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -119,11 +119,7 @@ pub fn jsonl_records(input: impl Read) -> impl Iterator<Item = anyhow::Result<Ra
 
 fn validate((line, item): RawRecord, now: chrono::DateTime<Utc>) -> Result<Verbatim, RecordError> {
     let value = item.map_err(|error| RecordError { line, id: None, error })?;
-    Verbatim::from_json(&value, now).map_err(|error| RecordError {
-        line,
-        id: value.get("id").and_then(Value::as_str).map(str::to_string),
-        error,
-    })
+    Verbatim::from_json(&value, now).map_err(|error| RecordError { line, id: item_id(&value), error })
 }
 
 fn flush(service: &Service, batch: &mut Vec<Verbatim>, report: &mut IngestReport) -> anyhow::Result<()> {

@@ -22,7 +22,7 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 pub use error::ApiError;
 pub use ops::OPENAPI;
 
-use crate::domain::ItemError;
+use crate::domain::{item_id, ItemError};
 use crate::service::Service;
 
 /// One rejected item of a batch request, named by its position (and id, when it has one).
@@ -37,7 +37,7 @@ pub struct ItemRejection {
 
 impl ItemRejection {
     fn new(index: usize, item: &serde_json::Value, error: ItemError) -> ItemRejection {
-        ItemRejection { index, id: item.get("id").and_then(serde_json::Value::as_str).map(str::to_string), error }
+        ItemRejection { index, id: item_id(item), error }
     }
 }
 
