@@ -2,6 +2,7 @@
 //!
 //! ```sh
 //! cargo run --release --bin eval-sentiment -- --data ../shared/data --model fast
+//! cargo run --release --bin eval-sentiment -- --model accurate --models verbatim-data/models
 //! ```
 //!
 //! Prints Markdown for `eval/RESULTS.md`: per set accuracy, macro-F1 and confusion matrix
@@ -18,7 +19,7 @@ use clap::Parser;
 use verbatim::domain::SentimentLabel;
 use verbatim::nlp::corpora::{sentiment_data, EvalSet};
 use verbatim::nlp::language;
-use verbatim::nlp::sentiment::{analyze_batch, FastSentiment, SentimentModel};
+use verbatim::nlp::sentiment::{analyze_batch, AccurateSentiment, FastSentiment, SentimentModel};
 
 #[derive(Parser)]
 struct Args {
@@ -30,14 +31,21 @@ struct Args {
     /// Score this model file instead of the shipped one (fast tier)
     #[arg(long)]
     model_file: Option<PathBuf>,
+    /// Installed transformer models (accurate tier)
+    #[arg(long, env = "VERBATIM_MODELS", default_value = "verbatim-data/models")]
+    models: PathBuf,
 }
 
 fn main() -> anyhow::Result<()> {
+    verbatim::engine::keep_freed_buffers();
     let args = Args::parse();
     let model: Box<dyn SentimentModel> = match (args.model.as_str(), &args.model_file) {
         ("fast", None) => Box::new(FastSentiment::shipped()?),
         ("fast", Some(path)) => Box::new(FastSentiment::load(path)?),
-        (other, _) => anyhow::bail!("unknown model `{other}`; available: fast"),
+        ("accurate", None) => Box::new(AccurateSentiment::load(&args.models)?),
+        (other, _) => {
+            anyhow::bail!("unknown model `{other}` (or --model-file with accurate); available: fast, accurate")
+        }
     };
     let data = sentiment_data(&args.data)?;
     println!("Model: `{}`\n", model.name());
@@ -46,7 +54,8 @@ fn main() -> anyhow::Result<()> {
     let mut matrices = Vec::new();
     for set in &data.evals {
         let texts: Vec<&str> = set.items.iter().map(|i| i.text.as_str()).collect();
-        let predicted: Vec<SentimentLabel> = model.predict(&texts).into_iter().map(|p| decide(p, set.binary)).collect();
+        let predicted: Vec<SentimentLabel> =
+            model.predict(&texts)?.into_iter().map(|p| decide(p, set.binary)).collect();
         let scores = Scores::new(set, &predicted);
         println!(
             "| {} | {} | {:.3} | {:.3} |",
@@ -86,7 +95,7 @@ fn main() -> anyhow::Result<()> {
 
     let documents: Vec<&str> = data.evals.iter().flat_map(|s| s.items.iter().map(|i| i.text.as_str())).collect();
     let started = Instant::now();
-    let analysed = analyze_batch(model.as_ref(), &documents);
+    let analysed = analyze_batch(model.as_ref(), &documents)?;
     let seconds = started.elapsed().as_secs_f64();
     let sentences: usize = analysed.iter().map(|a| a.sentences.len()).sum();
     println!(

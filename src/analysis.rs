@@ -1,10 +1,15 @@
 //! The analysis stage: language first (it picks the analyzer), then sentiment, for documents
 //! from any entry point (`POST /v1/analyze`, `verbatim analyze`).
 //!
-//! Tiers: `fast` is the project's hashed linear model, built into the binary; `accurate`
-//! (the multilingual encoder) answers `model_unavailable` until its engine lands.
+//! Tiers: `fast` is the project's hashed linear model, built into the binary; `accurate` reads
+//! the multilingual encoder, loaded from the models folder on first use (it costs ~0.5 GB of
+//! memory that a service only ingesting does not need) and `model_unavailable` until installed.
+//! Ingestion always uses `fast`: it keeps up with the write path (~20,000 verbatims/s), where
+//! the encoder manages tens per second on two cores.
 
 use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -13,7 +18,7 @@ use serde_json::{json, Value};
 use crate::domain::{item_id, ItemError, Sentiment, TextItem, Verbatim};
 use crate::ingest::jsonl_records;
 use crate::nlp::language;
-use crate::nlp::sentiment::{analyze_batch, FastSentiment, SentenceSentiment, SentimentModel};
+use crate::nlp::sentiment::{analyze_batch, AccurateSentiment, FastSentiment, SentenceSentiment, SentimentModel};
 
 /// Most documents in one request: ten times Azure AI Language's 10, since ours run locally.
 pub const MAX_DOCUMENTS: usize = 1000;
@@ -21,8 +26,10 @@ const DOCUMENT_FIELDS: [&str; 3] = ["id", "text", "language"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum AnalysisError {
-    #[error("model `{0}` is not available; available: fast")]
-    ModelUnavailable(String),
+    #[error("unknown model `{0}`; models: fast, accurate")]
+    UnknownModel(String),
+    #[error("model `accurate` is not available: {0:#}")]
+    ModelUnavailable(anyhow::Error),
 }
 
 /// A document to analyse, validated.
@@ -52,17 +59,40 @@ pub struct AnalyzedDocument {
 /// Holds the loaded models; build once, share across threads.
 pub struct Analyzer {
     fast: FastSentiment,
+    models_dir: PathBuf,
+    accurate: OnceLock<AccurateSentiment>,
+    /// Held while loading `accurate`, so concurrent first requests load it once.
+    loading: Mutex<()>,
 }
 
 impl Analyzer {
-    pub fn new() -> anyhow::Result<Analyzer> {
-        Ok(Analyzer { fast: FastSentiment::shipped()? })
+    /// `models_dir` is where `verbatim models install` puts the transformer models.
+    pub fn new(models_dir: &Path) -> anyhow::Result<Analyzer> {
+        Ok(Analyzer {
+            fast: FastSentiment::shipped()?,
+            models_dir: models_dir.to_path_buf(),
+            accurate: OnceLock::new(),
+            loading: Mutex::new(()),
+        })
     }
 
+    /// The tier called `name`. A failed load is not remembered: installing the model makes
+    /// the next request succeed without a restart.
     pub fn model(&self, name: &str) -> Result<&dyn SentimentModel, AnalysisError> {
         match name {
             "fast" => Ok(&self.fast),
-            other => Err(AnalysisError::ModelUnavailable(other.to_string())),
+            "accurate" => {
+                if let Some(model) = self.accurate.get() {
+                    return Ok(model);
+                }
+                let _loading = self.loading.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                if let Some(model) = self.accurate.get() {
+                    return Ok(model);
+                }
+                let model = AccurateSentiment::load(&self.models_dir).map_err(AnalysisError::ModelUnavailable)?;
+                Ok(self.accurate.get_or_init(|| model))
+            }
+            other => Err(AnalysisError::UnknownModel(other.to_string())),
         }
     }
 
@@ -70,7 +100,7 @@ impl Analyzer {
     /// (it picks the stemmer), and the `fast` tier's document sentiment.
     pub fn enrich(&self, verbatims: &mut [Verbatim]) {
         let texts: Vec<&str> = verbatims.iter().map(|v| v.text.as_str()).collect();
-        let probabilities = self.fast.predict(&texts);
+        let probabilities = self.fast.probabilities(&texts);
         verbatims.par_iter_mut().zip(probabilities).for_each(|(verbatim, p)| {
             if verbatim.language.is_none() {
                 verbatim.language = Some(language::detect(&verbatim.text).to_string());
@@ -79,24 +109,24 @@ impl Analyzer {
         });
     }
 
-    pub fn analyze(&self, model: &dyn SentimentModel, documents: &[Document]) -> Vec<AnalyzedDocument> {
+    pub fn analyze(&self, model: &dyn SentimentModel, documents: &[Document]) -> anyhow::Result<Vec<AnalyzedDocument>> {
         let texts: Vec<&str> = documents.iter().map(|d| d.text.as_str()).collect();
         // Detection costs more than the fast model itself: spread it over the cores too.
         let languages: Vec<String> = documents
             .par_iter()
             .map(|d| d.language.clone().unwrap_or_else(|| language::detect(&d.text).to_string()))
             .collect();
-        documents
+        Ok(documents
             .iter()
             .zip(languages)
-            .zip(analyze_batch(model, &texts))
+            .zip(analyze_batch(model, &texts)?)
             .map(|((document, language), result)| AnalyzedDocument {
                 id: document.id.clone(),
                 language,
                 sentiment: result.sentiment,
                 sentences: result.sentences,
             })
-            .collect()
+            .collect())
     }
 }
 
@@ -106,8 +136,12 @@ const LINES_PER_BATCH: usize = 1000;
 /// Reads JSONL documents and writes one JSON line per input line, in order: the analysis,
 /// or `{"line","id","error"}` for a line that could not be analysed. Returns whether every
 /// line succeeded.
-pub fn analyze_lines(input: impl Read + 'static, model: &str, mut out: impl Write) -> anyhow::Result<bool> {
-    let analyzer = Analyzer::new()?;
+pub fn analyze_lines(
+    analyzer: &Analyzer,
+    input: impl Read + 'static,
+    model: &str,
+    mut out: impl Write,
+) -> anyhow::Result<bool> {
     let engine = analyzer.model(model)?;
     let mut all_ok = true;
     let mut pending: Vec<(u64, Option<String>, Result<Document, ItemError>)> = Vec::with_capacity(LINES_PER_BATCH);
@@ -118,7 +152,7 @@ pub fn analyze_lines(input: impl Read + 'static, model: &str, mut out: impl Writ
             pending.iter_mut().filter_map(|(_, _, d)| d.as_mut().ok().map(std::mem::take)).collect();
         // Encoding the answers costs as much as computing them: encode in parallel, write in order.
         let mut encoded = analyzer
-            .analyze(engine, &documents)
+            .analyze(engine, &documents)?
             .par_iter()
             .map(serde_json::to_string)
             .collect::<Result<Vec<String>, _>>()?

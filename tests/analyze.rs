@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{cli, data_dir, Server};
+use common::{cli, data_dir, installed_models, Server};
 use serde_json::{json, Value};
 
 const NEGATIVE_FR: &str = "Service client horrible, je suis très déçu. Je ne recommande pas cette boutique.";
@@ -97,7 +97,12 @@ fn unknown_models_empty_and_oversized_batches_are_refused() {
     let (_guard, data) = data_dir();
     let server = Server::start(&data, &[]);
     let reply = analyze(&server, json!({"documents": [{"id": "a", "text": "x"}], "model": "huge"}));
+    assert_eq!((reply.status, reply.body["code"].as_str()), (400, Some("unknown_model")));
+    // The data directory has no models folder: the accurate tier says how to get one.
+    let reply = analyze(&server, json!({"documents": [{"id": "a", "text": "x"}], "model": "accurate"}));
     assert_eq!((reply.status, reply.body["code"].as_str()), (400, Some("model_unavailable")));
+    let detail = reply.body["detail"].as_str().unwrap();
+    assert!(detail.contains("verbatim models install multilingual-e5-small"), "{detail}");
     let reply = analyze(&server, json!({"documents": []}));
     assert_eq!((reply.status, reply.body["code"].as_str()), (400, Some("empty_batch")));
     let many: Vec<Value> = (0..1001).map(|i| json!({"id": i.to_string(), "text": "x"})).collect();
@@ -126,4 +131,42 @@ fn the_cli_writes_one_line_per_input_line_and_goes_on_after_bad_ones() {
     let (code, _, stderr) = cli(&data, &["analyze", "--model", "accurate"], Some("{}\n"));
     assert_eq!(code, 1);
     assert!(stderr.contains("not available"), "{stderr}");
+}
+
+/// The accurate tier end to end: the real installed encoder and the shipped head, over HTTP and
+/// the CLI. Texts are unambiguous; accuracy is measured in eval/.
+#[test]
+fn the_accurate_tier_analyses_documents_and_their_sentences() {
+    let models = installed_models();
+    let (_guard, data) = data_dir();
+    let server = Server::start(&data, &["--models", models.to_str().unwrap()]);
+    let reply = analyze(
+        &server,
+        json!({"documents": [
+            {"id": "n", "text": NEGATIVE_FR},
+            {"id": "p", "text": POSITIVE_FR},
+            {"id": "e", "text": NEGATIVE_EN},
+            {"id": "bad", "text": ""}
+        ], "model": "accurate"}),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["model"], "accurate");
+    let labels: Vec<(&str, &str)> = reply.body["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["id"].as_str().unwrap(), d["sentiment"]["label"].as_str().unwrap()))
+        .collect();
+    assert_eq!(labels, [("n", "negative"), ("p", "positive"), ("e", "negative")]);
+    assert_eq!(reply.body["errors"][0]["id"], "bad");
+    let sentences = reply.body["documents"][0]["sentences"].as_array().unwrap();
+    assert_eq!(sentences.len(), 2);
+    assert_eq!(sentences[1]["sentiment"]["label"], "negative");
+
+    let input = format!("{}\n", json!({"id": "p", "text": POSITIVE_FR}));
+    let models_arg = models.to_str().unwrap();
+    let (code, stdout, stderr) = cli(&data, &["--models", models_arg, "analyze", "--model", "accurate"], Some(&input));
+    assert_eq!(code, 0, "{stderr}");
+    let line: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(line["sentiment"]["label"], "positive");
 }

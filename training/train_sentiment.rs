@@ -9,14 +9,13 @@
 //! learns that tweets are negative), then classes are balanced overall so the rarer neutral
 //! class is not ignored. Fixed seeds: the same data and flags give the same bytes.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
 use rayon::prelude::*;
 use verbatim::domain::SentimentLabel;
-use verbatim::nlp::corpora::{sentiment_data, Labeled};
+use verbatim::nlp::corpora::{balanced_weights, sentiment_data};
 use verbatim::nlp::features::FeatureHasher;
 use verbatim::nlp::linear::{Example, HashedLinear, TrainParams};
 
@@ -68,25 +67,4 @@ fn main() -> anyhow::Result<()> {
         bytes.len()
     );
     Ok(())
-}
-
-/// Per-example weights: within a source each present class carries equal total weight (the
-/// source keeps its size); then each class overall carries equal total weight.
-fn balanced_weights(items: &[Labeled]) -> Vec<f32> {
-    let mut per_source: HashMap<&str, [f32; 3]> = HashMap::new();
-    for item in items {
-        per_source.entry(item.source).or_default()[item.label.index()] += 1.0;
-    }
-    let within = |item: &Labeled| {
-        let counts = per_source[item.source];
-        let size: f32 = counts.iter().sum();
-        let classes = counts.iter().filter(|c| **c > 0.0).count() as f32;
-        size / (classes * counts[item.label.index()])
-    };
-    let mut class_mass = [0f32; 3];
-    for item in items {
-        class_mass[item.label.index()] += within(item);
-    }
-    let total: f32 = class_mass.iter().sum();
-    items.iter().map(|item| within(item) * total / (3.0 * class_mass[item.label.index()])).collect()
 }

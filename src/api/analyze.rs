@@ -1,6 +1,7 @@
 //! `POST /v1/analyze`: language and sentiment for a batch of documents, nothing stored.
 //! The shape follows Azure AI Language's: per-document results and per-document errors.
 
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -8,7 +9,7 @@ use serde_json::Value;
 use super::body::read_json;
 use super::error::ApiError;
 use super::{check_batch_size, AppState, ItemRejection};
-use crate::analysis::{AnalyzedDocument, Document, MAX_DOCUMENTS};
+use crate::analysis::{AnalysisError, AnalyzedDocument, Document, MAX_DOCUMENTS};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,11 +37,13 @@ pub async fn analyze(
 ) -> Result<HttpResponse, ApiError> {
     let request: AnalyzeRequest = read_json(&req, payload, state.config.max_body_bytes).await?;
     check_batch_size("documents", request.documents.len(), MAX_DOCUMENTS)?;
-    state
-        .service
-        .analyzer()
-        .model(&request.model)
-        .map_err(|e| ApiError::bad_request("model_unavailable", e.to_string()).with("model", request.model.clone()))?;
+    state.service.analyzer().model(&request.model).map_err(|e| {
+        let code = match e {
+            AnalysisError::UnknownModel(_) => "unknown_model",
+            AnalysisError::ModelUnavailable(_) => "model_unavailable",
+        };
+        ApiError::bad_request(code, e.to_string()).with("model", request.model.clone())
+    })?;
     let mut valid = Vec::with_capacity(request.documents.len());
     let mut errors = Vec::new();
     for (index, item) in request.documents.iter().enumerate() {
@@ -55,6 +58,10 @@ pub async fn analyze(
         let engine = analyzer.model(&model).expect("checked above");
         analyzer.analyze(engine, &valid)
     })
-    .await?;
+    .await?
+    .map_err(|e| {
+        tracing::error!(error = %format!("{e:#}"), "analysis failed");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "analysis_failed", format!("{e:#}"))
+    })?;
     Ok(HttpResponse::Ok().json(AnalyzeResponse { model: request.model, documents, errors }))
 }

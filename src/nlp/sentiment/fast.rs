@@ -40,14 +40,9 @@ impl FastSentiment {
         let p = self.model.probabilities(&self.model.hasher.features(text));
         [p[0], p[1], p[2]]
     }
-}
 
-impl SentimentModel for FastSentiment {
-    fn name(&self) -> &'static str {
-        "fast"
-    }
-
-    fn predict(&self, texts: &[&str]) -> Vec<[f32; 3]> {
+    /// [`SentimentModel::predict`] without the `Result`: this tier cannot fail.
+    pub fn probabilities(&self, texts: &[&str]) -> Vec<[f32; 3]> {
         if texts.len() < PARALLEL_FROM {
             texts.iter().map(|t| self.predict_one(t)).collect()
         } else {
@@ -56,12 +51,22 @@ impl SentimentModel for FastSentiment {
     }
 }
 
+impl SentimentModel for FastSentiment {
+    fn name(&self) -> &'static str {
+        "fast"
+    }
+
+    fn predict(&self, texts: &[&str]) -> anyhow::Result<Vec<[f32; 3]>> {
+        Ok(self.probabilities(texts))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn score(model: &FastSentiment, text: &str) -> f32 {
-        crate::domain::Sentiment::from_probabilities(model.predict(&[text])[0]).score
+        crate::domain::Sentiment::from_probabilities(model.probabilities(&[text])[0]).score
     }
 
     /// Negation reverses polarity in the shipped model; a bag of words, where `not` and `pas`

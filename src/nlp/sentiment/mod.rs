@@ -4,8 +4,10 @@
 //! document into sentences, asks the model once for all documents and sentences (so batching
 //! engines see one large batch), and assembles the results.
 
+pub mod accurate;
 mod fast;
 
+pub use accurate::AccurateSentiment;
 pub use fast::FastSentiment;
 
 use serde::Serialize;
@@ -17,7 +19,7 @@ use crate::domain::Sentiment;
 pub trait SentimentModel: Send + Sync {
     /// The tier's public name (`fast`, `accurate`).
     fn name(&self) -> &'static str;
-    fn predict(&self, texts: &[&str]) -> Vec<[f32; 3]>;
+    fn predict(&self, texts: &[&str]) -> anyhow::Result<Vec<[f32; 3]>>;
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -38,7 +40,7 @@ pub struct DocumentSentiment {
 
 /// Analyses documents; the whole text is judged as a whole (not averaged from sentences),
 /// since the verdict of "bien mais trop cher" is not the mean of its halves.
-pub fn analyze_batch(model: &dyn SentimentModel, documents: &[&str]) -> Vec<DocumentSentiment> {
+pub fn analyze_batch(model: &dyn SentimentModel, documents: &[&str]) -> anyhow::Result<Vec<DocumentSentiment>> {
     let split: Vec<Vec<sentences::Sentence<'_>>> = documents.iter().map(|d| sentences::split(d)).collect();
     let mut texts: Vec<&str> = documents.to_vec();
     for (document, sentences) in documents.iter().zip(&split) {
@@ -47,9 +49,9 @@ pub fn analyze_batch(model: &dyn SentimentModel, documents: &[&str]) -> Vec<Docu
             texts.extend(sentences.iter().map(|s| s.text));
         }
     }
-    let probabilities = model.predict(&texts);
+    let probabilities = model.predict(&texts)?;
     let mut next_sentence = documents.len();
-    documents
+    Ok(documents
         .iter()
         .zip(split)
         .enumerate()
@@ -70,5 +72,5 @@ pub fn analyze_batch(model: &dyn SentimentModel, documents: &[&str]) -> Vec<Docu
                 .collect();
             DocumentSentiment { sentiment: whole, sentences }
         })
-        .collect()
+        .collect())
 }

@@ -1,0 +1,38 @@
+"""The Python peer for benches/encoder_vs_sentence_transformers.sh: sentence-transformers on
+PyTorch (CPU), same model files, same texts, same timing rule as benches/encoder.rs (one warm-up
+pass, then the best of N rounds). Also reports how closely candle's embeddings agree."""
+
+import argparse
+import time
+
+import numpy as np
+import torch
+from sentence_transformers import SentenceTransformer
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--model", required=True, help="a sentence-transformers folder")
+parser.add_argument("--texts", required=True)
+parser.add_argument("--candle", help="candle's embeddings (f32 rows) to compare with")
+parser.add_argument("--rounds", type=int, default=3)
+parser.add_argument("--batch-size", type=int, default=32)
+args = parser.parse_args()
+
+# Split as Rust's str::lines does (on "\n" only, dropping a "\r" before it), not splitlines(),
+# which also splits on form feeds and other separators found in tweets.
+raw = open(args.texts, encoding="utf-8", newline="").read().split("\n")
+texts = [line.removesuffix("\r") for line in raw if line.strip()]
+model = SentenceTransformer(args.model, device="cpu")
+embeddings = model.encode(texts, batch_size=args.batch_size, normalize_embeddings=True)
+best = float("inf")
+for _ in range(args.rounds):
+    started = time.perf_counter()
+    model.encode(texts, batch_size=args.batch_size, normalize_embeddings=True)
+    best = min(best, time.perf_counter() - started)
+print(
+    f"sentence-transformers (PyTorch {torch.__version__}, {torch.get_num_threads()} threads, "
+    f"batch {args.batch_size}): {len(texts)} texts, best of {args.rounds}: {best:.2f} s = {len(texts) / best:.1f} texts/s"
+)
+if args.candle:
+    candle = np.fromfile(args.candle, dtype="<f4").reshape(len(texts), -1)
+    cosine = (candle * embeddings).sum(1) / (np.linalg.norm(candle, axis=1) * np.linalg.norm(embeddings, axis=1))
+    print(f"agreement: cosine(candle, PyTorch) min {cosine.min():.6f}, mean {cosine.mean():.6f}")

@@ -1,0 +1,56 @@
+//! Encoder engines: texts in, one embedding per text out.
+//!
+//! The [`Encoder`] trait is what the rest of verbatim sees; [`BertEncoder`] implements it with
+//! candle (tokenising, batching, pooling; the forward pass is in `transformer`) for any
+//! BERT-family model stored as a standard folder (`config.json`,
+//! `model.safetensors`, `tokenizer.json`, and optionally our `encoder.json`). The CPU is the
+//! default device; the `cuda` cargo feature runs the same code on an NVIDIA GPU.
+
+mod bert;
+mod transformer;
+
+pub use bert::{BertEncoder, EncoderSettings, Pooling};
+
+/// Texts in, embeddings out.
+pub trait Encoder: Send + Sync {
+    /// Length of every embedding this encoder returns.
+    fn dimension(&self) -> usize;
+    /// One embedding per text, in the order given.
+    fn encode(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EngineError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("reading model folder {path}: {message}")]
+    Load { path: String, message: String },
+    #[error("tokenising: {0}")]
+    Tokenize(String),
+    #[error("running the encoder: {0}")]
+    Compute(#[from] candle_core::Error),
+}
+
+/// The device encoders run on: the first CUDA GPU when built with `cuda` and one is present,
+/// else the CPU.
+pub fn device() -> candle_core::Device {
+    #[cfg(feature = "cuda")]
+    if let Ok(device) = candle_core::Device::new_cuda(0) {
+        return device;
+    }
+    candle_core::Device::Cpu
+}
+
+/// Keeps large freed buffers in the process instead of returning them to the OS at once.
+///
+/// glibc maps large blocks separately and unmaps them when freed, and trims the heap top
+/// back to the OS, so each forward pass page-faults its activation buffers back in and zeroes
+/// them (page faults were ~6 % of the encoder's time in a profile). Blocks up to 32 MB (glibc's
+/// ceiling, above every activation buffer of a 2,048-token batch) stay in the heap, and the heap
+/// is not trimmed. Process-wide, so binaries call it once at start-up; a no-op off glibc.
+pub fn keep_freed_buffers() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator tuning parameters; called before threads start.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+    }
+}
