@@ -20,8 +20,6 @@ use crate::ingest::jsonl_records;
 use crate::nlp::language;
 use crate::nlp::sentiment::{analyze_batch, AccurateSentiment, FastSentiment, SentenceSentiment, SentimentModel};
 
-/// Most documents in one request: ten times Azure AI Language's 10, since ours run locally.
-pub const MAX_DOCUMENTS: usize = 1000;
 const DOCUMENT_FIELDS: [&str; 3] = ["id", "text", "language"];
 
 #[derive(Debug, thiserror::Error)]

@@ -163,6 +163,13 @@ fn the_accurate_tier_analyses_documents_and_their_sentences() {
     assert_eq!(sentences.len(), 2);
     assert_eq!(sentences[1]["sentiment"]["label"], "negative");
 
+    let many: Vec<Value> = (0..101).map(|i| json!({"id": i.to_string(), "text": "x"})).collect();
+    let reply = analyze(&server, json!({ "documents": many, "model": "accurate" }));
+    assert_eq!(
+        (reply.status, reply.body["code"].as_str(), reply.body["limit"].as_u64()),
+        (413, Some("batch_too_large"), Some(100))
+    );
+
     let input = format!("{}\n", json!({"id": "p", "text": POSITIVE_FR}));
     let models_arg = models.to_str().unwrap();
     let (code, stdout, stderr) = cli(&data, &["--models", models_arg, "analyze", "--model", "accurate"], Some(&input));

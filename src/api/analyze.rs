@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::body::read_json;
 use super::error::ApiError;
 use super::{check_batch_size, AppState, ItemRejection};
-use crate::analysis::{AnalysisError, AnalyzedDocument, Document, MAX_DOCUMENTS};
+use crate::analysis::{AnalysisError, AnalyzedDocument, Document};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,14 +36,17 @@ pub async fn analyze(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let request: AnalyzeRequest = read_json(&req, payload, state.config.max_body_bytes).await?;
-    check_batch_size("documents", request.documents.len(), MAX_DOCUMENTS)?;
-    state.service.analyzer().model(&request.model).map_err(|e| {
+    // The first `accurate` request loads the encoder (about a second): off the async workers.
+    let analyzer = state.service.analyzer().clone();
+    let model = request.model.clone();
+    let max_documents = web::block(move || analyzer.model(&model).map(|m| m.max_documents())).await?.map_err(|e| {
         let code = match e {
             AnalysisError::UnknownModel(_) => "unknown_model",
             AnalysisError::ModelUnavailable(_) => "model_unavailable",
         };
         ApiError::bad_request(code, e.to_string()).with("model", request.model.clone())
     })?;
+    check_batch_size("documents", request.documents.len(), max_documents)?;
     let mut valid = Vec::with_capacity(request.documents.len());
     let mut errors = Vec::new();
     for (index, item) in request.documents.iter().enumerate() {

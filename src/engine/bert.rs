@@ -18,8 +18,12 @@ use super::transformer::{Bert, BertConfig};
 use super::{device, Encoder, EngineError};
 
 /// Padded tokens per forward pass: large enough to keep the matrix kernels busy, small enough
-/// that a batch of 512-token windows (attention scores grow with the square) stays near 200 MB.
+/// that every activation buffer stays under glibc's 32 MB mmap ceiling (see
+/// [`super::keep_freed_buffers`]).
 const BATCH_TOKENS: usize = 2048;
+/// Attention scores grow with the square of the length: sequences × length² per pass is capped
+/// too, so a batch of 512-token windows does not allocate 50 MB of scores (12 heads, f32).
+const BATCH_ATTENTION: usize = 2048 * 128;
 /// Sequences per forward pass, whatever their length.
 const BATCH_SEQUENCES: usize = 128;
 
@@ -185,14 +189,17 @@ impl BertEncoder {
     }
 }
 
-/// Splits length-sorted windows into batches under [`BATCH_TOKENS`] and [`BATCH_SEQUENCES`].
+/// Splits length-sorted windows into batches under [`BATCH_TOKENS`], [`BATCH_ATTENTION`] and
+/// [`BATCH_SEQUENCES`].
 fn split_into_batches(windows: &[Window]) -> Vec<&[Window]> {
     let mut batches = Vec::new();
     let mut start = 0;
     for end in 1..=windows.len() {
         // Sorted ascending, so the newest window is the longest: it sets the padded length.
-        let padded = (end - start) * windows[end - 1].ids.len();
-        if end - start > 1 && (padded > BATCH_TOKENS || end - start > BATCH_SEQUENCES) {
+        let (count, length) = (end - start, windows[end - 1].ids.len());
+        let over =
+            count * length > BATCH_TOKENS || count * length * length > BATCH_ATTENTION || count > BATCH_SEQUENCES;
+        if count > 1 && over {
             batches.push(&windows[start..end - 1]);
             start = end - 1;
         }
@@ -251,7 +258,9 @@ mod tests {
         assert_eq!(batches.iter().map(|b| b.len()).sum::<usize>(), windows.len());
         for batch in &batches {
             let padded = batch.len() * batch.last().unwrap().ids.len();
+            let length = batch.last().unwrap().ids.len();
             assert!(batch.len() == 1 || padded <= BATCH_TOKENS, "{padded} padded tokens");
+            assert!(batch.len() == 1 || batch.len() * length * length <= BATCH_ATTENTION);
             assert!(batch.len() <= BATCH_SEQUENCES);
         }
         // Short windows share batches up to the sequence cap.

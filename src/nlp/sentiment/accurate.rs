@@ -98,6 +98,12 @@ impl SentimentModel for AccurateSentiment {
         "accurate"
     }
 
+    /// 100 documents of 5,120 characters, with their sentences, take about two minutes on two
+    /// CPU cores; more would outlast any client's timeout.
+    fn max_documents(&self) -> usize {
+        100
+    }
+
     fn predict(&self, texts: &[&str]) -> anyhow::Result<Vec<[f32; 3]>> {
         if texts.is_empty() {
             return Ok(Vec::new());

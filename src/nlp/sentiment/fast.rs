@@ -56,6 +56,11 @@ impl SentimentModel for FastSentiment {
         "fast"
     }
 
+    /// Ten times Azure AI Language's 10: this tier runs locally at tens of thousands per second.
+    fn max_documents(&self) -> usize {
+        1000
+    }
+
     fn predict(&self, texts: &[&str]) -> anyhow::Result<Vec<[f32; 3]>> {
         Ok(self.probabilities(texts))
     }

@@ -19,6 +19,8 @@ use crate::domain::Sentiment;
 pub trait SentimentModel: Send + Sync {
     /// The tier's public name (`fast`, `accurate`).
     fn name(&self) -> &'static str;
+    /// Most documents one request may ask of this tier: what it analyses in seconds, not minutes.
+    fn max_documents(&self) -> usize;
     fn predict(&self, texts: &[&str]) -> anyhow::Result<Vec<[f32; 3]>>;
 }
 
