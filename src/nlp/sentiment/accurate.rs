@@ -98,8 +98,8 @@ impl SentimentModel for AccurateSentiment {
         "accurate"
     }
 
-    /// 100 documents of 5,120 characters, with their sentences, take about two minutes on two
-    /// CPU cores; more would outlast any client's timeout.
+    /// 100 documents of 5,120 characters, with their sentences, took 2 min 52 s on two CPU
+    /// cores; more would outlast any client's timeout.
     fn max_documents(&self) -> usize {
         100
     }
