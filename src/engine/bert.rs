@@ -96,11 +96,10 @@ impl SpecialTokens {
     }
 }
 
-/// One window of one text, ready to batch.
+/// One window of one text (special tokens included), ready to batch.
 struct Window {
     text: usize,
     ids: Vec<u32>,
-    type_ids: Vec<u32>,
 }
 
 impl BertEncoder {
@@ -153,7 +152,7 @@ impl BertEncoder {
             for chunk in chunks {
                 let ids: Vec<u32> =
                     self.special.prefix.iter().chain(chunk).chain(&self.special.suffix).copied().collect();
-                windows.push(Window { text, type_ids: vec![0; ids.len()], ids });
+                windows.push(Window { text, ids });
             }
         }
         windows.sort_by_key(|w| w.ids.len());
@@ -164,17 +163,16 @@ impl BertEncoder {
     fn forward(&self, batch: &[Window]) -> Result<Vec<(Vec<f32>, f32)>, EngineError> {
         let length = batch.iter().map(|w| w.ids.len()).max().unwrap_or(0);
         let mut ids = Vec::with_capacity(batch.len() * length);
-        let mut type_ids = Vec::with_capacity(batch.len() * length);
         let mut mask = Vec::with_capacity(batch.len() * length);
         for window in batch {
             let padding = length - window.ids.len();
             ids.extend(window.ids.iter().copied().chain(std::iter::repeat_n(0, padding)));
-            type_ids.extend(window.type_ids.iter().copied().chain(std::iter::repeat_n(0, padding)));
             mask.extend(std::iter::repeat_n(1u32, window.ids.len()).chain(std::iter::repeat_n(0, padding)));
         }
         let shape = (batch.len(), length);
         let ids = Tensor::from_vec(ids, shape, &self.device)?;
-        let type_ids = Tensor::from_vec(type_ids, shape, &self.device)?;
+        // One sequence per window: every token is of type 0.
+        let type_ids = Tensor::zeros(shape, DType::U32, &self.device)?;
         let mask = Tensor::from_vec(mask, shape, &self.device)?;
         let states = self.model.forward(&ids, &type_ids, &mask)?;
         let (pooled, weights): (Tensor, Vec<f32>) = match self.settings.pooling {
@@ -246,7 +244,7 @@ mod tests {
     use super::*;
 
     fn windows_of(lengths: &[usize]) -> Vec<Window> {
-        lengths.iter().map(|&n| Window { text: 0, ids: vec![0; n], type_ids: vec![0; n] }).collect()
+        lengths.iter().map(|&n| Window { text: 0, ids: vec![0; n] }).collect()
     }
 
     #[test]
