@@ -13,6 +13,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Parser;
@@ -42,7 +43,7 @@ fn main() -> anyhow::Result<()> {
     let model: Box<dyn SentimentModel> = match (args.model.as_str(), &args.model_file) {
         ("fast", None) => Box::new(FastSentiment::shipped()?),
         ("fast", Some(path)) => Box::new(FastSentiment::load(path)?),
-        ("accurate", None) => Box::new(AccurateSentiment::load(&args.models)?),
+        ("accurate", None) => Box::new(AccurateSentiment::load(&args.models, Arc::new(FastSentiment::shipped()?))?),
         (other, _) => {
             anyhow::bail!("unknown model `{other}` (or --model-file with accurate); available: fast, accurate")
         }

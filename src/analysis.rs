@@ -9,7 +9,7 @@
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -56,7 +56,7 @@ pub struct AnalyzedDocument {
 
 /// Holds the loaded models; build once, share across threads.
 pub struct Analyzer {
-    fast: FastSentiment,
+    fast: Arc<FastSentiment>,
     models_dir: PathBuf,
     accurate: OnceLock<AccurateSentiment>,
     /// Held while loading `accurate`, so concurrent first requests load it once.
@@ -67,7 +67,7 @@ impl Analyzer {
     /// `models_dir` is where `verbatim models install` puts the transformer models.
     pub fn new(models_dir: &Path) -> anyhow::Result<Analyzer> {
         Ok(Analyzer {
-            fast: FastSentiment::shipped()?,
+            fast: Arc::new(FastSentiment::shipped()?),
             models_dir: models_dir.to_path_buf(),
             accurate: OnceLock::new(),
             loading: Mutex::new(()),
@@ -78,7 +78,7 @@ impl Analyzer {
     /// the next request succeed without a restart.
     pub fn model(&self, name: &str) -> Result<&dyn SentimentModel, AnalysisError> {
         match name {
-            "fast" => Ok(&self.fast),
+            "fast" => Ok(self.fast.as_ref()),
             "accurate" => {
                 if let Some(model) = self.accurate.get() {
                     return Ok(model);
@@ -87,7 +87,8 @@ impl Analyzer {
                 if let Some(model) = self.accurate.get() {
                     return Ok(model);
                 }
-                let model = AccurateSentiment::load(&self.models_dir).map_err(AnalysisError::ModelUnavailable)?;
+                let model = AccurateSentiment::load(&self.models_dir, self.fast.clone())
+                    .map_err(AnalysisError::ModelUnavailable)?;
                 Ok(self.accurate.get_or_init(|| model))
             }
             other => Err(AnalysisError::UnknownModel(other.to_string())),

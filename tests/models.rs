@@ -5,6 +5,7 @@
 mod common;
 
 use std::process::Command;
+use std::sync::Arc;
 
 use common::{installed_models, BIN};
 use verbatim::engine::{BertEncoder, Encoder};
@@ -69,6 +70,40 @@ fn minilm_installs_from_its_wheel_folder_and_encodes_english() {
         .encode(&["How do I reset my password?", "I forgot my password, how can I change it?", "The pizza was cold."])
         .unwrap();
     assert!(cosine(&v[0], &v[1]) > cosine(&v[0], &v[2]) + 0.3);
+}
+
+/// Adapters are merged as W + B·A: a zero B leaves every embedding as it was, a non-zero one
+/// moves them, and adapters for a weight the model lacks are refused by name.
+#[test]
+fn low_rank_adapters_merge_into_the_named_weights() {
+    use candle_core::{Device, Tensor};
+    use verbatim::engine::LowRankAdapters;
+
+    let folder = installed_models().join("multilingual-e5-small");
+    // Alternating signs, so the update is not a constant shift that a LayerNorm would remove.
+    let alternating = |rows: usize, columns: usize, scale: f32| {
+        let values = (0..rows * columns).map(|i| if i % 2 == 0 { scale } else { -scale }).collect();
+        Tensor::from_vec(values, (rows, columns), &Device::Cpu).unwrap()
+    };
+    let adapters = |weight: &str, b_value: f32| {
+        let (a, b) = (alternating(1, 384, 1.0), alternating(384, 1, b_value));
+        let tensors = [(format!("{weight}.lora_a"), a), (format!("{weight}.lora_b"), b)].into_iter().collect();
+        LowRankAdapters::from_tensors(&tensors).unwrap()
+    };
+    let texts = ["la livraison était en retard", "great support, thank you"];
+    let plain = encoder("multilingual-e5-small").encode(&texts).unwrap();
+    let weight = "encoder.layer.0.attention.output.dense.weight";
+    let zero = BertEncoder::load_adapted(&folder, adapters(weight, 0.0)).unwrap().encode(&texts).unwrap();
+    let moved = BertEncoder::load_adapted(&folder, adapters(weight, 0.1)).unwrap().encode(&texts).unwrap();
+    for i in 0..texts.len() {
+        assert_eq!(plain[i], zero[i]);
+        assert!(cosine(&plain[i], &moved[i]) < 0.999, "{}", cosine(&plain[i], &moved[i]));
+    }
+    let error = BertEncoder::load_adapted(&folder, adapters("encoder.layer.99.output.dense.weight", 0.01))
+        .err()
+        .expect("an adapter for a missing weight must be refused")
+        .to_string();
+    assert!(error.contains("encoder.layer.99.output.dense.weight"), "{error}");
 }
 
 #[test]
@@ -140,16 +175,16 @@ fn the_forward_pass_matches_candle_transformers_reference_bert() {
     }
 }
 
-/// Negation and contrast in the accurate tier (installed encoder, shipped head): where a bag
-/// of words adds "not" to "bad" and gets something worse, the tier reverses it; the ending of
-/// "good but …" outweighs its opening. Known failure kept visible: "pas mal du tout" (a
-/// positive idiom) reads above "mal" but is still negative (eval/RESULTS.md).
+/// Negation and contrast in the accurate tier (installed encoder, shipped adapters and head):
+/// where a bag of words adds "not" to "bad" and gets something worse, the tier reverses it;
+/// the ending of "good but …" outweighs its opening, in French and English; "pas mal du tout"
+/// is read as the positive idiom it is.
 #[test]
 fn the_accurate_tier_handles_negation_and_contrast() {
     use verbatim::domain::Sentiment;
-    use verbatim::nlp::sentiment::{AccurateSentiment, SentimentModel};
+    use verbatim::nlp::sentiment::{AccurateSentiment, FastSentiment, SentimentModel};
 
-    let model = AccurateSentiment::load(&installed_models()).unwrap();
+    let model = AccurateSentiment::load(&installed_models(), Arc::new(FastSentiment::shipped().unwrap())).unwrap();
     let texts = [
         "not bad",
         "bad",
@@ -159,6 +194,7 @@ fn the_accurate_tier_handles_negation_and_contrast() {
         "Le produit est bien mais la livraison était catastrophique",
         "pas mal du tout",
         "mal",
+        "Great product but delivery was a disaster",
     ];
     let scores: Vec<f32> =
         model.predict(&texts).unwrap().into_iter().map(|p| Sentiment::from_probabilities(p).score).collect();
@@ -168,5 +204,6 @@ fn the_accurate_tier_handles_negation_and_contrast() {
     assert!(score("not good") < -0.5, "{scores:?}");
     assert!(score("Le produit est bien") > 0.3, "{scores:?}");
     assert!(score("Le produit est bien mais la livraison était catastrophique") < -0.2, "{scores:?}");
-    assert!(score("pas mal du tout") > score("mal") + 0.1, "{scores:?}");
+    assert!(score("pas mal du tout") > 0.2 && score("pas mal du tout") > score("mal") + 0.2, "{scores:?}");
+    assert!(score("Great product but delivery was a disaster") < -0.2, "{scores:?}");
 }

@@ -15,7 +15,7 @@ use anyhow::Context;
 use clap::Parser;
 use rayon::prelude::*;
 use verbatim::domain::SentimentLabel;
-use verbatim::nlp::corpora::{balanced_weights, sentiment_data};
+use verbatim::nlp::corpora::{balanced_weights, sentiment_data, Labeled};
 use verbatim::nlp::features::FeatureHasher;
 use verbatim::nlp::linear::{Example, HashedLinear, TrainParams};
 
@@ -38,14 +38,14 @@ struct Args {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let data = sentiment_data(&args.data)?;
-    let weights = balanced_weights(&data.train);
+    let train: Vec<Labeled> = data.train.into_iter().filter(Labeled::trains_fast_tier).collect();
+    let weights = balanced_weights(&train);
     let mut counts = [0usize; 3];
-    for item in &data.train {
+    for item in &train {
         counts[item.label.index()] += 1;
     }
     let hasher = FeatureHasher { buckets_log2: args.buckets_log2 };
-    let mut examples: Vec<Example> = data
-        .train
+    let mut examples: Vec<Example> = train
         .par_iter()
         .zip(&weights)
         .map(|(item, &weight)| Example { features: hasher.features(&item.text), label: item.label.index(), weight })
@@ -57,7 +57,7 @@ fn main() -> anyhow::Result<()> {
     std::fs::write(&args.out, &bytes).with_context(|| format!("writing {}", args.out.display()))?;
     println!(
         "trained on {} texts (negative {}, neutral {}, positive {}) in {:.1} s; {:?}; wrote {} ({} bytes)",
-        data.train.len(),
+        train.len(),
         counts[0],
         counts[1],
         counts[2],

@@ -8,12 +8,15 @@
 
 use std::path::Path;
 
+use candle_core::safetensors::MmapedSafetensors;
 use candle_core::{DType, Device, IndexOp, Tensor};
+use candle_nn::var_builder::SimpleBackend;
 use candle_nn::VarBuilder;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use tokenizers::Tokenizer;
 
+use super::adapters::{AdaptedWeights, LowRankAdapters};
 use super::transformer::{Bert, BertConfig};
 use super::{device, Encoder, EngineError};
 
@@ -106,6 +109,15 @@ impl BertEncoder {
     /// Loads a standard model folder. `encoder.json` is optional (mean pooling, normalised,
     /// no prefix); a tokenizer's own truncation and padding settings are replaced by ours.
     pub fn load(folder: &Path) -> Result<BertEncoder, EngineError> {
+        Self::load_from(folder, None)
+    }
+
+    /// Loads a standard model folder with fine-tuned [`LowRankAdapters`] merged into its weights.
+    pub fn load_adapted(folder: &Path, adapters: LowRankAdapters) -> Result<BertEncoder, EngineError> {
+        Self::load_from(folder, Some(adapters))
+    }
+
+    fn load_from(folder: &Path, adapters: Option<LowRankAdapters>) -> Result<BertEncoder, EngineError> {
         let fail = |message: String| EngineError::Load { path: folder.display().to_string(), message };
         let config_text =
             std::fs::read_to_string(folder.join("config.json")).map_err(|e| fail(format!("config.json: {e}")))?;
@@ -128,8 +140,16 @@ impl BertEncoder {
         let weights = folder.join("model.safetensors");
         // SAFETY: the file is memory-mapped read-only; verbatim never rewrites an installed
         // model in place (installation writes a new folder and renames it).
-        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &device) }
-            .map_err(|e| fail(format!("model.safetensors: {e}")))?;
+        let base = unsafe { MmapedSafetensors::new(&weights) }.map_err(|e| fail(format!("model.safetensors: {e}")))?;
+        let vb = match adapters {
+            None => VarBuilder::from_backend(Box::new(base), DType::F32, device.clone()),
+            Some(adapters) => {
+                if let Some(missing) = adapters.weights().find(|w| !SimpleBackend::contains_tensor(&base, w)) {
+                    return Err(fail(format!("the adapters change `{missing}`, which the model does not have")));
+                }
+                VarBuilder::from_backend(Box::new(AdaptedWeights { base, adapters }), DType::F32, device.clone())
+            }
+        };
         let model = Bert::load(vb, &config).map_err(|e| fail(format!("model.safetensors: {e}")))?;
         Ok(BertEncoder { model, tokenizer, special, settings, max_tokens, hidden_size: config.hidden_size, device })
     }

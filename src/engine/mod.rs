@@ -3,12 +3,15 @@
 //! The [`Encoder`] trait is what the rest of verbatim sees; [`BertEncoder`] implements it with
 //! candle (tokenising, batching, pooling; the forward pass is in `transformer`) for any
 //! BERT-family model stored as a standard folder (`config.json`,
-//! `model.safetensors`, `tokenizer.json`, and optionally our `encoder.json`). The CPU is the
+//! `model.safetensors`, `tokenizer.json`, and optionally our `encoder.json`), optionally with
+//! fine-tuned [`LowRankAdapters`] merged in. The CPU is the
 //! default device; the `cuda` cargo feature runs the same code on an NVIDIA GPU.
 
+mod adapters;
 mod bert;
 mod transformer;
 
+pub use adapters::LowRankAdapters;
 pub use bert::{BertEncoder, EncoderSettings, Pooling};
 
 /// Texts in, embeddings out.

