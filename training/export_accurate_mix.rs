@@ -5,8 +5,8 @@
 //! ```
 //!
 //! The mix, its labels and class weights are defined once (`verbatim::nlp::corpora`) for both
-//! tiers; the accurate tier also reads the sources the fast tier skips. Each training text also carries the `fast` tier's
-//! probabilities, which the accurate head reads beside the embedding. The fast tier was trained
+//! tiers; the accurate tier also reads the sources the fast tier skips. Each training text
+//! carries the `fast` tier's probabilities, which the accurate head reads beside the embedding. The fast tier was trained
 //! on these same texts, so its probabilities on them are overconfident; the export gives
 //! *out-of-fold* probabilities instead (K fast models, each trained without one fold), as
 //! stacking requires. Evaluation sets carry the shipped fast tier's probabilities, as at

@@ -82,8 +82,9 @@ def prepare(args):
 class Adapted(torch.nn.Module):
     """A frozen linear projection plus a trainable low-rank update B·A (B starts at zero)."""
 
-    def __init__(self, weight, bias, rank, alpha):
+    def __init__(self, name, weight, bias, rank, alpha):
         super().__init__()
+        self.name = name
         self.weight = torch.nn.Parameter(weight, requires_grad=False)
         self.bias = torch.nn.Parameter(bias, requires_grad=False)
         self.a = torch.nn.Parameter(torch.randn(rank, weight.shape[1]) / math.sqrt(weight.shape[1]))
@@ -117,7 +118,7 @@ class Encoder(torch.nn.Module):
         for i in range(config["num_hidden_layers"]):
             for name in ADAPTED:
                 key = f"encoder.layer.{i}.{name}"
-                self.adapted[key.replace(".", "_")] = Adapted(w[f"{key}.weight"], w[f"{key}.bias"], rank, alpha)
+                self.adapted[key.replace(".", "_")] = Adapted(key, w[f"{key}.weight"], w[f"{key}.bias"], rank, alpha)
             for name in ["attention.output.LayerNorm", "output.LayerNorm"]:
                 key = f"encoder.layer.{i}.{name}"
                 self.norms[key.replace(".", "_")] = frozen(torch.stack([w[f"{key}.weight"], w[f"{key}.bias"]]))
@@ -315,12 +316,10 @@ def train(args):
 
     model.load_state_dict(best[2])
     tensors = {}
-    for key, module in model.encoder.adapted.items():
+    for module in model.encoder.adapted.values():
         a, b = module.merged_factors()
-        name = next(f"encoder.layer.{i}.{n}" for i in range(config["num_hidden_layers"]) for n in ADAPTED
-                    if f"encoder.layer.{i}.{n}".replace(".", "_") == key)
-        tensors[f"{name}.weight.lora_a"] = a.contiguous()
-        tensors[f"{name}.weight.lora_b"] = b.contiguous()
+        tensors[f"{module.name}.weight.lora_a"] = a.contiguous()
+        tensors[f"{module.name}.weight.lora_b"] = b.contiguous()
     linears = [m for m in model.head if isinstance(m, torch.nn.Linear)]
     for i, linear in enumerate(linears):
         tensors[f"head.layer{i}.weight"] = linear.weight.detach().float().cpu().contiguous()

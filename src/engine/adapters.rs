@@ -45,11 +45,19 @@ impl LowRankAdapters {
 
 /// A model file read through its adapters: adapted weights come out merged.
 pub(super) struct AdaptedWeights {
-    pub base: MmapedSafetensors,
-    pub adapters: LowRankAdapters,
+    base: MmapedSafetensors,
+    adapters: LowRankAdapters,
 }
 
 impl AdaptedWeights {
+    /// Refuses adapters for a weight `base` does not have: they would silently change nothing.
+    pub fn new(base: MmapedSafetensors, adapters: LowRankAdapters) -> Result<AdaptedWeights, String> {
+        if let Some(missing) = adapters.weights().find(|w| !SimpleBackend::contains_tensor(&base, w)) {
+            return Err(format!("the adapters change `{missing}`, which the model does not have"));
+        }
+        Ok(AdaptedWeights { base, adapters })
+    }
+
     fn merge(&self, name: &str, weight: Tensor) -> candle_core::Result<Tensor> {
         match self.adapters.updates.get(name) {
             None => Ok(weight),

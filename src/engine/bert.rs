@@ -10,7 +10,6 @@ use std::path::Path;
 
 use candle_core::safetensors::MmapedSafetensors;
 use candle_core::{DType, Device, IndexOp, Tensor};
-use candle_nn::var_builder::SimpleBackend;
 use candle_nn::VarBuilder;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -144,10 +143,8 @@ impl BertEncoder {
         let vb = match adapters {
             None => VarBuilder::from_backend(Box::new(base), DType::F32, device.clone()),
             Some(adapters) => {
-                if let Some(missing) = adapters.weights().find(|w| !SimpleBackend::contains_tensor(&base, w)) {
-                    return Err(fail(format!("the adapters change `{missing}`, which the model does not have")));
-                }
-                VarBuilder::from_backend(Box::new(AdaptedWeights { base, adapters }), DType::F32, device.clone())
+                let adapted = AdaptedWeights::new(base, adapters).map_err(fail)?;
+                VarBuilder::from_backend(Box::new(adapted), DType::F32, device.clone())
             }
         };
         let model = Bert::load(vb, &config).map_err(|e| fail(format!("model.safetensors: {e}")))?;
