@@ -29,7 +29,7 @@ use verbatim::domain::SentimentLabel;
 use verbatim::nlp::corpora::{balanced_weights, sentiment_data, Labeled};
 use verbatim::nlp::features::FeatureHasher;
 use verbatim::nlp::linear::{Example, HashedLinear, TrainParams};
-use verbatim::nlp::sentiment::FastSentiment;
+use verbatim::nlp::sentiment::{fast_tier_examples, FastSentiment, FAST_BUCKETS_LOG2};
 
 #[derive(Parser)]
 struct Args {
@@ -83,12 +83,10 @@ fn write_jsonl(path: &Path, rows: impl Iterator<Item = serde_json::Value>) -> an
 }
 
 /// Fast-tier probabilities for each training text from a fast model that never saw it: K
-/// models trained as the fast tier is (its sources, its weights), each without one fold.
+/// models trained as the fast tier is ([`fast_tier_examples`]), each without one fold.
 fn out_of_fold_fast(items: &[Labeled], folds: usize) -> Vec<[f32; 3]> {
-    let hasher = FeatureHasher { buckets_log2: 18 };
-    let fast_rows: Vec<usize> = (0..items.len()).filter(|&i| items[i].trains_fast_tier()).collect();
-    let fast_items: Vec<Labeled> = fast_rows.iter().map(|&i| items[i].clone()).collect();
-    let weights = balanced_weights(&fast_items);
+    let hasher = FeatureHasher { buckets_log2: FAST_BUCKETS_LOG2 };
+    let examples = fast_tier_examples(items, hasher);
     let fold_of: Vec<usize> = {
         let mut rng = ChaCha8Rng::seed_from_u64(SEED ^ 0xF01D);
         (0..items.len()).map(|_| rng.random_range(0..folds)).collect()
@@ -96,13 +94,12 @@ fn out_of_fold_fast(items: &[Labeled], folds: usize) -> Vec<[f32; 3]> {
     let features: Vec<Vec<u32>> = items.par_iter().map(|i| hasher.features(&i.text)).collect();
     let mut probabilities = vec![[0f32; 3]; items.len()];
     for fold in 0..folds {
-        let mut examples: Vec<Example> = fast_rows
+        let mut training: Vec<Example> = examples
             .iter()
-            .zip(&weights)
-            .filter(|(&i, _)| fold_of[i] != fold)
-            .map(|(&i, &weight)| Example { features: features[i].clone(), label: items[i].label.index(), weight })
+            .filter(|(i, _)| fold_of[*i] != fold)
+            .map(|(_, example)| example.clone())
             .collect();
-        let model = HashedLinear::train(hasher, SentimentLabel::ALL.len(), &mut examples, TrainParams::default());
+        let model = HashedLinear::train(hasher, SentimentLabel::ALL.len(), &mut training, TrainParams::default());
         for i in (0..items.len()).filter(|&i| fold_of[i] == fold) {
             let p = model.probabilities(&features[i]);
             probabilities[i] = [p[0], p[1], p[2]];

@@ -13,11 +13,11 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
-use rayon::prelude::*;
 use verbatim::domain::SentimentLabel;
-use verbatim::nlp::corpora::{balanced_weights, sentiment_data, Labeled};
+use verbatim::nlp::corpora::sentiment_data;
 use verbatim::nlp::features::FeatureHasher;
 use verbatim::nlp::linear::{Example, HashedLinear, TrainParams};
+use verbatim::nlp::sentiment::{fast_tier_examples, FAST_BUCKETS_LOG2};
 
 #[derive(Parser)]
 struct Args {
@@ -27,7 +27,7 @@ struct Args {
     #[arg(long, default_value = "models/sentiment-fast.bin")]
     out: PathBuf,
     /// Model size: 2^N hash buckets
-    #[arg(long, default_value_t = 18)]
+    #[arg(long, default_value_t = FAST_BUCKETS_LOG2)]
     buckets_log2: u32,
     #[arg(long, default_value_t = TrainParams::default().epochs)]
     epochs: usize,
@@ -38,18 +38,12 @@ struct Args {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let data = sentiment_data(&args.data)?;
-    let train: Vec<Labeled> = data.train.into_iter().filter(Labeled::trains_fast_tier).collect();
-    let weights = balanced_weights(&train);
-    let mut counts = [0usize; 3];
-    for item in &train {
-        counts[item.label.index()] += 1;
-    }
     let hasher = FeatureHasher { buckets_log2: args.buckets_log2 };
-    let mut examples: Vec<Example> = train
-        .par_iter()
-        .zip(&weights)
-        .map(|(item, &weight)| Example { features: hasher.features(&item.text), label: item.label.index(), weight })
-        .collect();
+    let mut examples: Vec<Example> = fast_tier_examples(&data.train, hasher).into_iter().map(|(_, e)| e).collect();
+    let mut counts = [0usize; 3];
+    for example in &examples {
+        counts[example.label] += 1;
+    }
     let params = TrainParams { epochs: args.epochs, learning_rate: args.learning_rate, ..TrainParams::default() };
     let started = std::time::Instant::now();
     let model = HashedLinear::train(hasher, SentimentLabel::ALL.len(), &mut examples, params);
@@ -57,7 +51,7 @@ fn main() -> anyhow::Result<()> {
     std::fs::write(&args.out, &bytes).with_context(|| format!("writing {}", args.out.display()))?;
     println!(
         "trained on {} texts (negative {}, neutral {}, positive {}) in {:.1} s; {:?}; wrote {} ({} bytes)",
-        train.len(),
+        examples.len(),
         counts[0],
         counts[1],
         counts[2],

@@ -22,6 +22,7 @@ pub struct HashedLinear {
 }
 
 /// One training example: its features, its class, and how much it counts.
+#[derive(Clone)]
 pub struct Example {
     pub features: Vec<u32>,
     pub label: usize,

@@ -6,10 +6,14 @@ use anyhow::Context;
 use rayon::prelude::*;
 
 use super::SentimentModel;
-use crate::nlp::linear::HashedLinear;
+use crate::nlp::corpora::{balanced_weights, Labeled};
+use crate::nlp::features::FeatureHasher;
+use crate::nlp::linear::{Example, HashedLinear};
 
 /// Trained by `cargo run --release --bin train-sentiment` (see training/README.md).
 const SHIPPED_MODEL: &[u8] = include_bytes!("../../../models/sentiment-fast.bin");
+/// The shipped model's size: 2^18 hash buckets (3 MB for three classes).
+pub const FAST_BUCKETS_LOG2: u32 = 18;
 /// Below this many texts, spreading over threads costs more than it saves.
 const PARALLEL_FROM: usize = 64;
 
@@ -49,6 +53,22 @@ impl FastSentiment {
             texts.par_iter().map(|t| self.predict_one(t)).collect()
         }
     }
+}
+
+/// The fast tier's training examples, one recipe for `train-sentiment` and for the accurate
+/// tier's out-of-fold fast models, so the two cannot drift apart: the items the tier trains on
+/// ([`Labeled::trains_fast_tier`]), weighted by [`balanced_weights`] among themselves, each
+/// paired with its index in `items`.
+pub fn fast_tier_examples(items: &[Labeled], hasher: FeatureHasher) -> Vec<(usize, Example)> {
+    let rows: Vec<usize> = (0..items.len()).filter(|&i| items[i].trains_fast_tier()).collect();
+    let kept: Vec<Labeled> = rows.iter().map(|&i| items[i].clone()).collect();
+    let weights = balanced_weights(&kept);
+    rows.into_par_iter()
+        .zip(weights)
+        .map(|(i, weight)| {
+            (i, Example { features: hasher.features(&items[i].text), label: items[i].label.index(), weight })
+        })
+        .collect()
 }
 
 impl SentimentModel for FastSentiment {

@@ -8,7 +8,7 @@ pub mod accurate;
 mod fast;
 
 pub use accurate::AccurateSentiment;
-pub use fast::FastSentiment;
+pub use fast::{fast_tier_examples, FastSentiment, FAST_BUCKETS_LOG2};
 
 use serde::Serialize;
 
