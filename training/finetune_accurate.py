@@ -227,6 +227,16 @@ class Split:
         )
 
 
+def weighted_cross_entropy(logits, labels, weights):
+    """Σ weight · cross-entropy / Σ weight: the loss of a training step and of a validation."""
+    return (F.cross_entropy(logits, labels, reduction="none") * weights).sum() / weights.sum()
+
+
+def described(results):
+    """One line of `name acc … F1 …` for {name: (accuracy, macro-F1)}."""
+    return ", ".join("{} acc {:.3f} F1 {:.3f}".format(name, *result) for name, result in results.items())
+
+
 def weighted_loss(model, split, rows, device, tokens):
     """Weighted mean cross-entropy over `rows` (no gradient)."""
     model.eval()
@@ -275,10 +285,9 @@ def autocast(device):
 def load_pack(path):
     """The encoder's weights and config, the training mix and the evaluation splits."""
     pack = load_file(path)
-    with open(path, "rb") as f:
-        header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
-    config = json.loads(header["__metadata__"]["config"])
-    evaluation_names = [n for n in json.loads(header["__metadata__"]["splits"]) if n.startswith("eval-")]
+    metadata = load_metadata(path)
+    config = json.loads(metadata["config"])
+    evaluation_names = [n for n in json.loads(metadata["splits"]) if n.startswith("eval-")]
     weights = {k.removeprefix("weights."): v for k, v in pack.items() if k.startswith("weights.")}
     evaluations = {n.removeprefix("eval-"): Split(pack, n) for n in evaluation_names}
     return weights, config, Split(pack, "train"), evaluations
@@ -349,17 +358,15 @@ def train(args):
             ids, mask, fast, labels, weights_ = mix.tensors(batch, device)
             with autocast(device):
                 logits = model(ids, mask, fast).float()
-            loss = (F.cross_entropy(logits, labels, reduction="none") * weights_).sum() / weights_.sum()
+            loss = weighted_cross_entropy(logits, labels, weights_)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             schedule.step()
         validation_loss = weighted_loss(model, mix, validation, device, args.batch_tokens * 4)
-        report = ", ".join(
-            "{} acc {:.3f} F1 {:.3f}".format(name, *scores(model, split, device, args.batch_tokens * 4))
-            for name, split in evaluations.items()
-        )
+        report = described({name: scores(model, split, device, args.batch_tokens * 4)
+                            for name, split in evaluations.items()})
         print(f"epoch {epoch}: validation loss {validation_loss:.4f}; {report} ({time.time() - started:.0f} s)",
               flush=True)
         if validation_loss < best[0]:
@@ -418,24 +425,21 @@ def refit_head(args):
         rng.shuffle(order)
         for start in range(0, len(order), args.batch_rows):
             rows = torch.tensor(order[start : start + args.batch_rows])
-            logits = model.logits(*inputs("train", rows))
-            weights_ = mix.weights[rows].to(device)
-            loss = (F.cross_entropy(logits, mix.labels[rows].to(device), reduction="none") * weights_).sum()
+            loss = weighted_cross_entropy(model.logits(*inputs("train", rows)), mix.labels[rows].to(device),
+                                          mix.weights[rows].to(device))
             optimizer.zero_grad(set_to_none=True)
-            (loss / weights_.sum()).backward()
+            loss.backward()
             optimizer.step()
             schedule.step()
         model.head.eval()
         with torch.no_grad():
             rows = torch.tensor(validation)
-            losses = F.cross_entropy(model.logits(*inputs("train", rows)), mix.labels[rows].to(device), reduction="none")
-            weights_ = mix.weights[rows].to(device)
-            validation_loss = float((losses * weights_).sum() / weights_.sum())
-            report = ", ".join(
-                "{} acc {:.3f} F1 {:.3f}".format(
-                    name, *scores_of(model.logits(*inputs(name, torch.arange(len(split.labels)))).cpu(), split))
+            validation_loss = float(weighted_cross_entropy(model.logits(*inputs("train", rows)),
+                                                           mix.labels[rows].to(device), mix.weights[rows].to(device)))
+            report = described({
+                name: scores_of(model.logits(*inputs(name, torch.arange(len(split.labels)))).cpu(), split)
                 for name, split in evaluations.items()
-            )
+            })
         print(f"epoch {epoch}: validation loss {validation_loss:.4f}; {report}", flush=True)
         if validation_loss < best[0]:
             best = (validation_loss, epoch, {k: v.detach().clone() for k, v in model.head.state_dict().items()})
