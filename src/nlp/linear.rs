@@ -2,8 +2,10 @@
 //! buckets. Small (buckets × classes floats), fast (a few hundred additions per text), and
 //! trained here from labeled files in seconds.
 //!
-//! File format (little-endian): `VHL1`, `u32` buckets_log2, `u32` classes, `f32` bias per
-//! class, then `f32` weights bucket-major (`bucket * classes + class`).
+//! File format (little-endian): `VHL2`, `u32` buckets_log2, `u32` classes, `f32` bias per
+//! class, then `f32` weights bucket-major (`bucket * classes + class`). The magic names the
+//! feature set as well as the layout: `VHL1` files were trained before the lexicon features
+//! and would read today's features wrong, so they are refused rather than loaded.
 
 use anyhow::{bail, ensure};
 use rand::seq::SliceRandom;
@@ -12,7 +14,9 @@ use rand_chacha::ChaCha8Rng;
 
 use super::features::{FeatureHasher, FLIPPED};
 
-const MAGIC: &[u8; 4] = b"VHL1";
+const MAGIC: &[u8; 4] = b"VHL2";
+/// The previous feature set's magic, named in the error that refuses it.
+const BEFORE_LEXICON: &[u8; 4] = b"VHL1";
 
 pub struct HashedLinear {
     pub hasher: FeatureHasher,
@@ -102,6 +106,11 @@ impl HashedLinear {
     }
 
     pub fn from_bytes(bytes: &[u8]) -> anyhow::Result<HashedLinear> {
+        ensure!(
+            !bytes.starts_with(BEFORE_LEXICON),
+            "a hashed linear model from an older feature set (before the lexicon features): retrain it with \
+             `train-sentiment`"
+        );
         ensure!(bytes.len() >= 12 && &bytes[..4] == MAGIC, "not a hashed linear model (bad magic)");
         let word = |i: usize| u32::from_le_bytes(bytes[i..i + 4].try_into().expect("4 bytes"));
         let (buckets_log2, classes) = (word(4), word(8) as usize);
@@ -171,5 +180,9 @@ mod tests {
             model.probabilities(&hasher.features("horrible"))
         );
         assert!(HashedLinear::from_bytes(b"nope").is_err());
+        let mut older = model.to_bytes();
+        older[..4].copy_from_slice(BEFORE_LEXICON);
+        let refused = HashedLinear::from_bytes(&older).err().expect("a VHL1 file is refused").to_string();
+        assert!(refused.contains("older feature set"), "{refused}");
     }
 }

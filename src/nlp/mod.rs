@@ -3,6 +3,7 @@
 //! - [`language`]: French, English or other;
 //! - [`sentences`]: sentence boundaries with code-point offsets;
 //! - [`features`]: the hashed n-gram features the lightweight models read;
+//! - [`lexicon`]: prior polarity of English words and emoticons, one of those features;
 //! - [`linear`]: the hashed linear classifier, its training and its file format;
 //! - [`sentiment`]: document and sentence sentiment behind one trait, one engine per tier;
 //! - [`corpora`]: readers for the labeled files that training and evaluation use.
@@ -10,6 +11,7 @@
 pub mod corpora;
 pub mod features;
 pub mod language;
+pub mod lexicon;
 pub mod linear;
 pub mod sentences;
 pub mod sentiment;
