@@ -57,6 +57,14 @@ struct Args {
 fn main() -> anyhow::Result<()> {
     verbatim::engine::keep_freed_buffers();
     let args = Args::parse();
+    if let Some(folds) = args.cross_validate {
+        anyhow::ensure!(folds >= 2, "--cross-validate needs at least 2 folds");
+        anyhow::ensure!(
+            args.model == "fast" && args.model_file.is_none(),
+            "--cross-validate retrains the fast tier's recipe: it takes no --model accurate or --model-file"
+        );
+        return cross_validate(sentiment_data(&args.data)?, folds);
+    }
     let model: Box<dyn SentimentModel> = match (args.model.as_str(), &args.model_file) {
         ("fast", None) => Box::new(FastSentiment::shipped()?),
         ("fast", Some(path)) => Box::new(FastSentiment::load(path)?),
@@ -66,10 +74,6 @@ fn main() -> anyhow::Result<()> {
         }
     };
     let data = sentiment_data(&args.data)?;
-    if let Some(folds) = args.cross_validate {
-        anyhow::ensure!(folds >= 2, "--cross-validate needs at least 2 folds");
-        return cross_validate(data, folds);
-    }
     println!("Model: `{}`\n", model.name());
     println!("| set | n | accuracy | macro-F1 |\n|---|---|---|---|");
     let mut by_language: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
@@ -177,7 +181,13 @@ fn cross_validate(data: SentimentData, folds: usize) -> anyhow::Result<()> {
     println!("| file (whole) | n | accuracy | macro-F1 |\n|---|---|---|---|");
     for (set, predicted) in sets.iter().zip(&predicted) {
         let scores = Scores::new(set, predicted);
-        println!("| {} | {} | {:.3} | {:.3} |", set.name, set.items.len(), scores.accuracy(), scores.macro_f1(set.binary));
+        println!(
+            "| {} | {} | {:.3} | {:.3} |",
+            set.name,
+            set.items.len(),
+            scores.accuracy(),
+            scores.macro_f1(set.binary)
+        );
     }
     Ok(())
 }

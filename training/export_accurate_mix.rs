@@ -94,11 +94,8 @@ fn out_of_fold_fast(items: &[Labeled], folds: usize) -> Vec<[f32; 3]> {
     let features: Vec<Vec<u32>> = items.par_iter().map(|i| hasher.features(&i.text)).collect();
     let mut probabilities = vec![[0f32; 3]; items.len()];
     for fold in 0..folds {
-        let mut training: Vec<Example> = examples
-            .iter()
-            .filter(|(i, _)| fold_of[*i] != fold)
-            .map(|(_, example)| example.clone())
-            .collect();
+        let mut training: Vec<Example> =
+            examples.iter().filter(|(i, _)| fold_of[*i] != fold).map(|(_, example)| example.clone()).collect();
         let model = HashedLinear::train(hasher, SentimentLabel::ALL.len(), &mut training, TrainParams::default());
         for i in (0..items.len()).filter(|&i| fold_of[i] == fold) {
             let p = model.probabilities(&features[i]);
