@@ -33,6 +33,9 @@ struct Args {
     epochs: usize,
     #[arg(long, default_value_t = TrainParams::default().learning_rate)]
     learning_rate: f32,
+    /// Training runs (differently shuffled) whose weights are averaged
+    #[arg(long, default_value_t = TrainParams::default().runs)]
+    runs: usize,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -44,7 +47,13 @@ fn main() -> anyhow::Result<()> {
     for example in &examples {
         counts[example.label] += 1;
     }
-    let params = TrainParams { epochs: args.epochs, learning_rate: args.learning_rate, ..TrainParams::default() };
+    anyhow::ensure!(args.runs > 0, "--runs must be at least 1");
+    let params = TrainParams {
+        epochs: args.epochs,
+        learning_rate: args.learning_rate,
+        runs: args.runs,
+        ..TrainParams::default()
+    };
     let started = std::time::Instant::now();
     let model = HashedLinear::train(hasher, SentimentLabel::ALL.len(), &mut examples, params);
     let bytes = model.to_bytes();

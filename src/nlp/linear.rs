@@ -40,11 +40,13 @@ pub struct TrainParams {
     pub learning_rate: f32,
     pub l2: f32,
     pub seed: u64,
+    /// Runs averaged into the model, each shuffling from its own seed (`seed`, `seed + 1`, …).
+    pub runs: usize,
 }
 
 impl Default for TrainParams {
     fn default() -> TrainParams {
-        TrainParams { epochs: 12, learning_rate: 0.4, l2: 1e-6, seed: 20261124 }
+        TrainParams { epochs: 12, learning_rate: 0.4, l2: 1e-6, seed: 20261124, runs: 5 }
     }
 }
 
@@ -64,8 +66,34 @@ impl HashedLinear {
         logits
     }
 
-    /// Trains with AdaGrad from a fixed seed, so the same data gives the same model.
+    /// Trains `params.runs` times with AdaGrad and averages the runs' weights. Each run ends at a
+    /// different point near the optimum, depending on the order it met the examples in; their
+    /// mean is closer to it (5-fold check: TweetEval macro-F1 0.518 for one run, 0.527 for the
+    /// mean of 3 or 5; training/README.md). Fixed seeds: the same data gives the same model.
     pub fn train(hasher: FeatureHasher, classes: usize, examples: &mut [Example], params: TrainParams) -> HashedLinear {
+        assert!(params.runs > 0, "training needs at least one run");
+        let mut mean =
+            HashedLinear { hasher, classes, bias: vec![0.0; classes], weights: vec![0.0; hasher.buckets() * classes] };
+        let share = 1.0 / params.runs as f32;
+        for run in 0..params.runs {
+            let model =
+                Self::train_once(hasher, classes, examples, TrainParams { seed: params.seed + run as u64, ..params });
+            for (total, value) in
+                mean.bias.iter_mut().chain(&mut mean.weights).zip(model.bias.iter().chain(&model.weights))
+            {
+                *total += value * share;
+            }
+        }
+        mean
+    }
+
+    /// One AdaGrad run, shuffling from `params.seed` (`params.runs` is not read).
+    fn train_once(
+        hasher: FeatureHasher,
+        classes: usize,
+        examples: &mut [Example],
+        params: TrainParams,
+    ) -> HashedLinear {
         let mut model =
             HashedLinear { hasher, classes, bias: vec![0.0; classes], weights: vec![0.0; hasher.buckets() * classes] };
         let mut weight_sq = vec![1e-8f32; model.weights.len()];
