@@ -2,7 +2,10 @@
 //!
 //! 1. ingest N generated verbatims through `POST /v1/verbatims` (batches of 1,000, 2 clients);
 //! 2. ingest the same N through `verbatim ingest FILE` into a fresh data directory;
-//! 3. run 1,000 searches (words, phrases, filters, newest-first) against the server.
+//! 3. run 1,000 searches (words, phrases, filters, newest-first) against the server;
+//! 4. ingest the same N through many small concurrent requests (16 clients, 50 items each)
+//!    into a fresh data directory while one client searches, measuring search latency under
+//!    write load (group commit).
 //!
 //! Run: `cargo bench --bench e2e` (N defaults to 100,000; `E2E_VERBATIMS=20000` for a quick run).
 //! Prints a Markdown table for `benches/RESULTS.md`.
@@ -18,6 +21,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_verbatim");
 const BATCH: usize = 1_000;
 const CLIENTS: usize = 2;
 const SEARCHES: usize = 1_000;
+const SMALL_CLIENTS: usize = 16;
+const SMALL_BATCH: usize = 50;
 
 const FR: [&str; 10] = [
     "La livraison est arrivée avec {n} jours de retard, {verdict}",
@@ -150,6 +155,67 @@ fn ingest_http(base: &str, items: &[Value]) -> Duration {
     started.elapsed()
 }
 
+/// Many clients posting small batches (how feedback tools push in real time), retrying on 429
+/// as `Retry-After` says, while one more client searches. Returns the ingest time, the search
+/// latencies, and how many 429 answers there were.
+fn ingest_small_batches_while_searching(base: &str, items: &[Value]) -> (Duration, Vec<Duration>, usize) {
+    let batches: Vec<&[Value]> = items.chunks(SMALL_BATCH).collect();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let refused = std::sync::atomic::AtomicUsize::new(0);
+    let started = Instant::now();
+    let mut latencies = Vec::new();
+    let mut elapsed = Duration::ZERO;
+    std::thread::scope(|scope| {
+        let writers: Vec<_> = (0..SMALL_CLIENTS)
+            .map(|client| {
+                let (batches, refused) = (&batches, &refused);
+                scope.spawn(move || {
+                    let agent = agent();
+                    for batch in batches.iter().skip(client).step_by(SMALL_CLIENTS) {
+                        loop {
+                            let response = agent
+                                .post(format!("{base}/v1/verbatims"))
+                                .send_json(json!({ "verbatims": batch }))
+                                .expect("POST");
+                            match response.status().as_u16() {
+                                200 => break,
+                                429 => {
+                                    refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                    std::thread::sleep(Duration::from_millis(100));
+                                }
+                                other => panic!("POST answered {other}"),
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        let searcher = scope.spawn(|| {
+            let agent = agent();
+            let mut latencies = Vec::new();
+            for query in search_queries().iter().cycle() {
+                if done.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                let started = Instant::now();
+                let response = agent.get(format!("{base}/v1/search?{query}")).call().expect("GET");
+                latencies.push(started.elapsed());
+                assert_eq!(response.status(), 200);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            latencies
+        });
+        for writer in writers {
+            writer.join().unwrap();
+        }
+        elapsed = started.elapsed();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        latencies = searcher.join().unwrap();
+    });
+    latencies.sort();
+    (elapsed, latencies, refused.into_inner())
+}
+
 fn ingest_cli(data: &Path, file: &Path) -> Duration {
     let started = Instant::now();
     let status = Command::new(BIN)
@@ -222,6 +288,10 @@ fn main() {
     stop(server);
     latencies.sort();
 
+    let (server, base) = start_server(&work.path().join("small-batches"));
+    let (small, loaded_latencies, refused) = ingest_small_batches_while_searching(&base, &items);
+    stop(server);
+
     let rate = |d: Duration| n as f64 / d.as_secs_f64();
     println!("| measure | value |");
     println!("|---|---|");
@@ -244,4 +314,15 @@ fn main() {
     println!("| search latency p50 | {:.2} ms |", percentile(&latencies, 0.50).as_secs_f64() * 1e3);
     println!("| search latency p99 | {:.2} ms |", percentile(&latencies, 0.99).as_secs_f64() * 1e3);
     println!("| mean matches per search | {:.0} |", total_hits as f64 / SEARCHES as f64);
+    println!(
+        "| HTTP ingest ({SMALL_CLIENTS} clients, batches of {SMALL_BATCH}) | {:.0} verbatims/s ({:.1} s, {refused} answers 429) |",
+        rate(small),
+        small.as_secs_f64()
+    );
+    println!(
+        "| search latency under that load, p50 / p99 ({} searches) | {:.2} / {:.2} ms |",
+        loaded_latencies.len(),
+        percentile(&loaded_latencies, 0.50).as_secs_f64() * 1e3,
+        percentile(&loaded_latencies, 0.99).as_secs_f64() * 1e3
+    );
 }

@@ -6,11 +6,17 @@
 //! # verbatim.toml
 //! data = "/var/lib/verbatim"
 //! addr = "0.0.0.0:8080"
-//! api_keys = ["change-me"]
+//! api_keys = ["admin-key", "reader-key:read", "collector-key:write"]   # KEY[:SCOPE+SCOPE]
 //! max_body_bytes = 33554432
 //! max_batch_items = 1000
 //! max_store_bytes = 10737418240   # optional quota on the SQLite file
 //! models = "/var/lib/verbatim/models"   # installed transformer models [default: DATA/models]
+//! durability = "full"             # or "normal": faster, may lose the last writes on power loss
+//! max_pending_writes = 64         # writes waiting at once; more get 429
+//! body_timeout_secs = 30          # a request body must arrive within this
+//! max_connections = 1000          # open connections at once
+//! allowed_hosts = ["verbatim.internal"]      # Host header names accepted ("*": any)
+//! allowed_origins = ["https://cx.example.com"]   # browser origins allowed to write
 //! ```
 
 use std::net::SocketAddr;
@@ -19,11 +25,17 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::Deserialize;
 
+use crate::store::Durability;
+
 pub const DEFAULT_DATA_DIR: &str = "verbatim-data";
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 /// Room for a full batch of long verbatims (1,000 × ~30 KB), well short of memory trouble.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 pub const DEFAULT_MAX_BATCH_ITEMS: usize = 1000;
+/// Long enough for a 32 MiB body over a slow link, short enough that idle uploads let go.
+pub const DEFAULT_BODY_TIMEOUT_SECS: u64 = 30;
+/// Well below the usual 1,024 open files a process may have, with the store and index files.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1000;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,6 +48,14 @@ pub struct ConfigFile {
     pub max_batch_items: Option<usize>,
     pub max_store_bytes: Option<u64>,
     pub models: Option<PathBuf>,
+    pub durability: Option<Durability>,
+    pub max_pending_writes: Option<usize>,
+    pub body_timeout_secs: Option<u64>,
+    pub max_connections: Option<usize>,
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
 }
 
 impl ConfigFile {
@@ -54,10 +74,13 @@ mod tests {
     #[test]
     fn reads_every_setting_and_refuses_unknown_ones() {
         let config: ConfigFile = toml::from_str(
-            "data = \"/srv/v\"\naddr = \"0.0.0.0:9000\"\napi_keys = [\"k\"]\nmax_body_bytes = 10\nmax_batch_items = 5\n",
+            "data = \"/srv/v\"\naddr = \"0.0.0.0:9000\"\napi_keys = [\"k\"]\nmax_body_bytes = 10\nmax_batch_items = 5\n\
+             durability = \"normal\"\nallowed_hosts = [\"cx.local\"]\n",
         )
         .unwrap();
         assert_eq!(config.addr.unwrap().port(), 9000);
+        assert_eq!(config.durability, Some(Durability::Normal));
+        assert_eq!(config.allowed_hosts, vec!["cx.local"]);
         assert_eq!(config.api_keys, vec!["k"]);
         assert!(toml::from_str::<ConfigFile>("adress = \"x\"").is_err());
     }

@@ -123,9 +123,8 @@ fn validate((line, item): RawRecord, now: chrono::DateTime<Utc>) -> Result<Verba
 }
 
 fn flush(service: &Service, batch: &mut Vec<Verbatim>, report: &mut IngestReport) -> anyhow::Result<()> {
-    service.upsert(batch)?;
     report.accepted += batch.len() as u64;
-    batch.clear();
+    service.upsert(std::mem::take(batch))?;
     Ok(())
 }
 

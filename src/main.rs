@@ -11,12 +11,14 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use verbatim::analysis::{self as analyze, Analyzer};
+use verbatim::api::access::{ApiKey, HostPolicy};
 use verbatim::api::{self, ApiConfig};
 use verbatim::config::{self, ConfigFile};
 use verbatim::ingest::{self, Format};
 use verbatim::models;
 use verbatim::search::SearchRequest;
-use verbatim::service::Service;
+use verbatim::service::{Service, WriteSettings, DEFAULT_MAX_PENDING_WRITES};
+use verbatim::store::Durability;
 
 #[derive(Parser)]
 #[command(name = "verbatim", version, about = "Text analytics for customer feedback")]
@@ -33,6 +35,10 @@ struct Cli {
     /// Folder of installed transformer models [default: DATA/models]
     #[arg(long, global = true, env = "VERBATIM_MODELS")]
     models: Option<PathBuf>,
+    /// `full` syncs every commit (survives a power loss); `normal` is faster but a power loss
+    /// may drop the last acknowledged writes [default: full]
+    #[arg(long, global = true, env = "VERBATIM_DURABILITY", value_enum)]
+    durability: Option<Durability>,
     #[command(subcommand)]
     command: Command,
 }
@@ -44,9 +50,26 @@ enum Command {
         /// Address to listen on [default: 127.0.0.1:8080]; port 0 picks a free one
         #[arg(long, env = "VERBATIM_ADDR")]
         addr: Option<SocketAddr>,
-        /// API key required as `Authorization: Bearer KEY` (repeatable; none = no auth)
+        /// API key required as `Authorization: Bearer KEY`, as KEY (every scope) or
+        /// KEY:SCOPE+SCOPE with scopes read, write, admin (repeatable; none = no auth)
         #[arg(long = "api-key", env = "VERBATIM_API_KEYS", value_delimiter = ',')]
         api_keys: Vec<String>,
+        /// Writes accepted at once (being analysed or queued); more get 429 [default: 64]
+        #[arg(long, env = "VERBATIM_MAX_PENDING_WRITES")]
+        max_pending_writes: Option<usize>,
+        /// Seconds a request body may take to arrive before 408 [default: 30]
+        #[arg(long, env = "VERBATIM_BODY_TIMEOUT_SECS")]
+        body_timeout_secs: Option<u64>,
+        /// Open connections at once; more wait to be accepted [default: 1000]
+        #[arg(long, env = "VERBATIM_MAX_CONNECTIONS")]
+        max_connections: Option<usize>,
+        /// Host names accepted in the Host header (repeatable; `*` any) [default: loopback
+        /// names when listening on loopback, else any]
+        #[arg(long = "allowed-host", env = "VERBATIM_ALLOWED_HOSTS", value_delimiter = ',')]
+        allowed_hosts: Vec<String>,
+        /// Browser origins allowed to send writes, e.g. https://cx.example.com (repeatable)
+        #[arg(long = "allowed-origin", env = "VERBATIM_ALLOWED_ORIGINS", value_delimiter = ',')]
+        allowed_origins: Vec<String>,
         /// Largest accepted request body, in bytes [default: 33554432]
         #[arg(long, env = "VERBATIM_MAX_BODY_BYTES")]
         max_body_bytes: Option<usize>,
@@ -136,18 +159,47 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let file = ConfigFile::load(cli.config.as_deref())?;
     let data = cli.data.or(file.data.clone()).unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA_DIR));
-    let max_store_bytes = cli.max_store_bytes.or(file.max_store_bytes);
+    let write_settings = |max_pending_writes: Option<usize>| WriteSettings {
+        max_store_bytes: cli.max_store_bytes.or(file.max_store_bytes),
+        durability: cli.durability.or(file.durability).unwrap_or_default(),
+        max_pending_writes: max_pending_writes.or(file.max_pending_writes).unwrap_or(DEFAULT_MAX_PENDING_WRITES),
+    };
     let models_dir = cli.models.or(file.models.clone()).unwrap_or_else(|| data.join("models"));
     let analyzer = || Analyzer::new(&models_dir).map(Arc::new);
     match cli.command {
-        Command::Serve { addr, api_keys, max_body_bytes, max_batch_items } => {
+        Command::Serve {
+            addr,
+            api_keys,
+            max_body_bytes,
+            max_batch_items,
+            max_pending_writes,
+            body_timeout_secs,
+            max_connections,
+            allowed_hosts,
+            allowed_origins,
+        } => {
             let addr = addr.or(file.addr).unwrap_or_else(|| config::DEFAULT_ADDR.parse().expect("valid default"));
+            let or_file = |flag: Vec<String>, file: &[String]| if flag.is_empty() { file.to_vec() } else { flag };
+            let api_keys = or_file(api_keys, &file.api_keys)
+                .iter()
+                .map(|spec| ApiKey::parse(spec))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(anyhow::Error::msg)?;
             let api_config = ApiConfig {
                 max_body_bytes: max_body_bytes.or(file.max_body_bytes).unwrap_or(config::DEFAULT_MAX_BODY_BYTES),
                 max_batch_items: max_batch_items.or(file.max_batch_items).unwrap_or(config::DEFAULT_MAX_BATCH_ITEMS),
-                api_keys: if api_keys.is_empty() { file.api_keys } else { api_keys },
+                api_keys,
+                body_timeout: std::time::Duration::from_secs(
+                    body_timeout_secs.or(file.body_timeout_secs).unwrap_or(config::DEFAULT_BODY_TIMEOUT_SECS).max(1),
+                ),
+                max_connections: max_connections.or(file.max_connections).unwrap_or(config::DEFAULT_MAX_CONNECTIONS),
+                hosts: HostPolicy::new(
+                    addr,
+                    &or_file(allowed_hosts, &file.allowed_hosts),
+                    &or_file(allowed_origins, &file.allowed_origins),
+                ),
             };
-            let service = Arc::new(Service::open(&data, max_store_bytes, analyzer()?)?);
+            let service = Arc::new(Service::open(&data, write_settings(max_pending_writes), analyzer()?)?);
             tracing::info!(data = %data.display(), verbatims = service.indexed_count(), auth = !api_config.api_keys.is_empty(), "data directory ready");
             actix_web::rt::System::new().block_on(api::serve(service, addr, api_config, |bound| {
                 println!("verbatim listening on http://{bound}");
@@ -155,7 +207,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tracing::info!("stopped");
         }
         Command::Ingest { file: path, format, batch_size } => {
-            let service = Service::open(&data, max_store_bytes, analyzer()?)?;
+            let service = Service::open(&data, write_settings(None), analyzer()?)?;
             let format = format.unwrap_or_else(|| Format::guess(&path));
             let input: Box<dyn Read> = if path == "-" {
                 Box::new(std::io::stdin().lock())
@@ -193,7 +245,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Models { action } => models_command(action, &models_dir)?,
         Command::Reindex => {
-            let service = Service::open(&data, max_store_bytes, analyzer()?)?;
+            let service = Service::open(&data, write_settings(None), analyzer()?)?;
             let count = service.reindex()?;
             println!("{}", serde_json::json!({ "reindexed": count }));
         }

@@ -1,28 +1,54 @@
 //! The one path by which verbatims are written, erased and searched.
 //!
-//! Writes go to the store first (the system of record, one transaction per batch), then to
-//! the index, under one lock so index commits follow store `seq` order. If the process dies
-//! between the two, [`Service::open`] repairs the index before serving:
+//! **Writes** (upserts and erasures) go through one writer thread fed by a bounded queue. The
+//! writer takes every write waiting in the queue as one *group*: one SQLite transaction, then
+//! one index commit, then every caller in the group gets its answer. Concurrent clients so share
+//! the cost of a durable commit (group commit) while "acknowledged" still means durable and
+//! searchable. A full queue refuses new writes at once ([`ServiceError::Overloaded`]) instead
+//! of letting them pile up. **Reads** (search, get) never wait for the writer: they use the
+//! store's connection pool and the index's last committed state.
+//!
+//! If the process dies between the store commit and the index commit, [`Service::open`]
+//! repairs the index before serving:
 //!
 //! 1. rows whose `seq` is above the index's last applied `seq` are (re)indexed;
 //! 2. if the index then holds a different number of verbatims than the store (an erasure
 //!    that reached the store but not the index), ids are reconciled one by one.
+//!
+//! **Erasure** leaves the files too: after a group that erased anything, a purger thread
+//! truncates SQLite's write-ahead log and merges away the index segments that still hold the
+//! deleted documents (see [`Store::purge_wal`], [`SearchIndex::purge_deleted`]); it runs again at
+//! every start-up, so a crash in between does not leave erased data behind.
 
 use std::collections::HashSet;
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
-use anyhow::Context;
+use anyhow::Context as _;
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
 use crate::analysis::Analyzer;
 use crate::domain::Verbatim;
 use crate::index::{IndexError, SearchIndex};
 use crate::search::{SearchHit, SearchRequest, SearchResponse};
-use crate::store::{Store, StoreError};
+use crate::store::{Durability, Erasure, Store, StoreError};
 
 /// Rows per index commit when catching up or rebuilding.
 const REPAIR_PAGE: usize = 5_000;
+/// A group stops taking writes from the queue past this many verbatims, so one commit stays
+/// short enough that the callers at its head are not kept waiting.
+const MAX_GROUP_VERBATIMS: usize = 20_000;
+/// Writes accepted (being analysed or queued) before new ones are refused, by default.
+pub const DEFAULT_MAX_PENDING_WRITES: usize = 64;
+/// How long the purger keeps retrying while a reader or a background merge is in its way.
+const PURGE_PATIENCE: Duration = Duration::from_secs(45);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -32,6 +58,93 @@ pub enum ServiceError {
     Index(#[from] IndexError),
     #[error("{0:#}")]
     Other(#[from] anyhow::Error),
+    #[error("too many writes are waiting; retry in a moment")]
+    Overloaded,
+    #[error("the service is shutting down")]
+    ShuttingDown,
+}
+
+/// A change to the stored verbatims.
+pub enum Write {
+    /// Stores (or replaces) verbatims already analysed ([`Service::analyze`]).
+    Upsert(Vec<Verbatim>),
+    /// Erases one verbatim by its id.
+    Delete(String),
+    /// Erases every verbatim of a customer.
+    DeleteCustomer(String),
+}
+
+impl Write {
+    fn verbatims(&self) -> usize {
+        match self {
+            Write::Upsert(batch) => batch.len(),
+            Write::Delete(_) | Write::DeleteCustomer(_) => 1,
+        }
+    }
+
+    fn erases(&self) -> bool {
+        !matches!(self, Write::Upsert(_))
+    }
+}
+
+/// What a [`Write`] did, once durable and searchable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    Upserted,
+    /// Whether the verbatim existed.
+    Deleted(bool),
+    /// How many verbatims the customer had.
+    DeletedCustomer(usize),
+}
+
+/// A place in the write queue, taken before the work of a write starts (see [`Service::admit`]).
+pub struct WritePermit {
+    /// Returned to the queue when dropped; `None` for callers that bypass admission.
+    _place: Option<OwnedSemaphorePermit>,
+}
+
+/// The answer to a submitted write: await it, or [`WriteTicket::wait`] outside async code.
+pub struct WriteTicket(oneshot::Receiver<Result<Written, ServiceError>>);
+
+impl WriteTicket {
+    pub fn wait(self) -> Result<Written, ServiceError> {
+        self.0.blocking_recv().unwrap_or(Err(ServiceError::ShuttingDown))
+    }
+}
+
+impl Future for WriteTicket {
+    type Output = Result<Written, ServiceError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0).poll(cx).map(|reply| reply.unwrap_or(Err(ServiceError::ShuttingDown)))
+    }
+}
+
+struct PendingWrite {
+    write: Write,
+    reply: oneshot::Sender<Result<Written, ServiceError>>,
+    /// Frees the queue place when the write is answered.
+    _permit: WritePermit,
+}
+
+/// How the service is opened for writing.
+#[derive(Debug, Clone, Copy)]
+pub struct WriteSettings {
+    /// Caps the SQLite file (writes past it fail as a full disk does).
+    pub max_store_bytes: Option<u64>,
+    pub durability: Durability,
+    /// Writes accepted at once (analysing or queued); more get [`ServiceError::Overloaded`].
+    pub max_pending_writes: usize,
+}
+
+impl Default for WriteSettings {
+    fn default() -> WriteSettings {
+        WriteSettings {
+            max_store_bytes: None,
+            durability: Durability::default(),
+            max_pending_writes: DEFAULT_MAX_PENDING_WRITES,
+        }
+    }
 }
 
 /// Where a data directory keeps each part.
@@ -47,28 +160,50 @@ impl DataPaths {
 }
 
 pub struct Service {
+    parts: Arc<Parts>,
+    /// `None` when opened read-only.
+    writer: Option<Writer>,
+}
+
+/// The writer thread, its queue, and the purger it wakes after erasures.
+struct Writer {
+    queue: Option<mpsc::Sender<PendingWrite>>,
+    admission: Arc<Semaphore>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// What the reader side and the writer thread share.
+struct Parts {
     store: Store,
     index: SearchIndex,
     analyzer: Arc<Analyzer>,
-    /// Serialises writes so index commits follow store order.
+    /// Held by whoever writes (the writer thread, repair, reindex), so index commits follow
+    /// store order.
     write_lock: Mutex<()>,
     /// Set when an index write failed after its store write succeeded.
     index_behind: AtomicBool,
 }
 
 impl Service {
-    /// Opens the data directory for reading and writing, repairing the index if needed.
-    /// Fails if another process already holds it. `max_store_bytes` caps the SQLite file.
-    pub fn open(data_dir: &Path, max_store_bytes: Option<u64>, analyzer: Arc<Analyzer>) -> anyhow::Result<Service> {
+    /// Opens the data directory for reading and writing, repairing the index and purging
+    /// erased data if needed. Fails if another process already holds it.
+    pub fn open(data_dir: &Path, settings: WriteSettings, analyzer: Arc<Analyzer>) -> anyhow::Result<Service> {
         std::fs::create_dir_all(data_dir).with_context(|| format!("creating data directory {}", data_dir.display()))?;
         let paths = DataPaths::new(data_dir);
         // The index writer's lock is the data directory's lock: take it before touching the store.
         let index = SearchIndex::open(&paths.index)?;
-        let store = Store::open(&paths.store, max_store_bytes)
+        let store = Store::open(&paths.store, settings.max_store_bytes, settings.durability)
             .with_context(|| format!("opening store {}", paths.store.display()))?;
-        let service =
-            Service { store, index, analyzer, write_lock: Mutex::new(()), index_behind: AtomicBool::new(false) };
-        service.repair_index()?;
+        let parts = Arc::new(Parts {
+            store,
+            index,
+            analyzer,
+            write_lock: Mutex::new(()),
+            index_behind: AtomicBool::new(false),
+        });
+        parts.repair_index()?;
+        parts.purge_erased();
+        let service = Service { writer: Some(Writer::start(parts.clone(), settings.max_pending_writes)?), parts };
         service.analyse_backlog()?;
         Ok(service)
     }
@@ -81,57 +216,71 @@ impl Service {
         }
         let store = Store::open_read_only(&paths.store)?;
         let index = SearchIndex::open_read_only(&paths.index)?;
-        Ok(Service { store, index, analyzer, write_lock: Mutex::new(()), index_behind: AtomicBool::new(false) })
+        let parts = Parts { store, index, analyzer, write_lock: Mutex::new(()), index_behind: AtomicBool::new(false) };
+        Ok(Service { parts: Arc::new(parts), writer: None })
     }
 
     pub fn store(&self) -> &Store {
-        &self.store
+        &self.parts.store
     }
 
     pub fn analyzer(&self) -> &Arc<Analyzer> {
-        &self.analyzer
+        &self.parts.analyzer
     }
 
-    /// Analyses, stores, then indexes a batch. Once this returns `Ok`, the batch is durable
-    /// and searchable, with its language and sentiment.
-    pub fn upsert(&self, batch: &mut [Verbatim]) -> Result<(), ServiceError> {
+    /// Takes a place in the write queue, or refuses at once when it is full: callers learn
+    /// they must slow down before doing any work for the write.
+    pub fn admit(&self) -> Result<WritePermit, ServiceError> {
+        let writer = self.writer.as_ref().ok_or(ServiceError::ShuttingDown)?;
+        writer
+            .admission
+            .clone()
+            .try_acquire_owned()
+            .map(|permit| WritePermit { _place: Some(permit) })
+            .map_err(|_| ServiceError::Overloaded)
+    }
+
+    /// Adds what ingestion computes to each verbatim: its language when the client gave none,
+    /// and the `fast` tier's sentiment. Runs on the caller's thread, beside other callers and
+    /// the writer's commits.
+    pub fn analyze(&self, batch: &mut [Verbatim]) {
+        self.parts.analyzer.enrich(batch);
+    }
+
+    /// Queues a write; the ticket answers once it is durable and searchable.
+    pub fn submit(&self, write: Write, permit: WritePermit) -> WriteTicket {
+        let (reply, answer) = oneshot::channel();
+        let pending = PendingWrite { write, reply, _permit: permit };
+        // A write no writer takes drops its reply, which the ticket reads as shutting down.
+        if let Some(queue) = self.writer.as_ref().and_then(|w| w.queue.as_ref()) {
+            let _ = queue.send(pending);
+        }
+        WriteTicket(answer)
+    }
+
+    /// Analyses, stores, then indexes a batch (the command line's path: one caller, so no
+    /// queue place is needed). Once this returns `Ok`, the batch is durable and searchable.
+    pub fn upsert(&self, mut batch: Vec<Verbatim>) -> Result<(), ServiceError> {
         if batch.is_empty() {
             return Ok(());
         }
-        self.analyzer.enrich(batch);
-        let _writing = self.lock();
-        self.catch_up_if_behind()?;
-        let seq = self.store.upsert(batch)?;
-        self.index.upsert(batch, seq).inspect_err(|_| self.index_behind.store(true, Ordering::SeqCst))?;
-        Ok(())
-    }
-
-    /// Erases one verbatim; returns whether it existed.
-    pub fn delete(&self, id: &str) -> Result<bool, ServiceError> {
-        let _writing = self.lock();
-        self.catch_up_if_behind()?;
-        let existed = self.store.delete(id)?;
-        self.index.delete(&[id.to_string()]).inspect_err(|_| self.index_behind.store(true, Ordering::SeqCst))?;
-        Ok(existed)
-    }
-
-    /// Erases every verbatim of a customer; returns how many there were.
-    pub fn delete_customer(&self, customer_id: &str) -> Result<usize, ServiceError> {
-        let _writing = self.lock();
-        self.catch_up_if_behind()?;
-        let deleted = self.store.delete_customer(customer_id)?;
-        self.index.delete_customer(customer_id).inspect_err(|_| self.index_behind.store(true, Ordering::SeqCst))?;
-        Ok(deleted)
+        self.analyze(&mut batch);
+        self.submit(Write::Upsert(batch), WritePermit { _place: None }).wait().map(|_| ())
     }
 
     pub fn get(&self, id: &str) -> Result<Option<Verbatim>, ServiceError> {
-        Ok(self.store.get(id)?)
+        Ok(self.parts.store.get(id)?)
+    }
+
+    /// The newest erasure audit rows.
+    pub fn erasures(&self, limit: usize) -> Result<Vec<Erasure>, ServiceError> {
+        Ok(self.parts.store.erasures(limit)?)
     }
 
     pub fn search(&self, request: &SearchRequest) -> Result<SearchResponse, ServiceError> {
-        let results = self.index.search(request)?;
+        let results = self.parts.index.search(request)?;
         let ids: Vec<String> = results.hits.iter().map(|(id, _)| id.clone()).collect();
-        let mut verbatims = self.store.get_many(&ids)?;
+        let mut verbatims = self.parts.store.get_many(&ids)?;
         let hits = results
             .hits
             .into_iter()
@@ -147,32 +296,178 @@ impl Service {
 
     /// Rebuilds the whole index from the store; returns how many verbatims it holds.
     pub fn reindex(&self) -> Result<u64, ServiceError> {
-        let _writing = self.lock();
-        self.index.clear()?;
-        self.catch_up()?;
-        Ok(self.index.num_docs())
+        let parts = &self.parts;
+        let _writing = parts.lock();
+        parts.index.clear()?;
+        parts.catch_up()?;
+        Ok(parts.index.num_docs())
     }
 
     /// How many verbatims the index holds (equal to the store's count when healthy).
     pub fn indexed_count(&self) -> u64 {
-        self.index.num_docs()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
-        // A panic mid-write leaves nothing half-done that the lock protects: both parts roll back.
-        self.write_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.parts.index.num_docs()
     }
 
     /// Analyses rows stored before ingestion computed sentiment (schema 1), page by page,
     /// through the normal write path.
     fn analyse_backlog(&self) -> Result<(), ServiceError> {
         loop {
-            let mut page = self.store.unanalysed(REPAIR_PAGE)?;
+            let page = self.parts.store.unanalysed(REPAIR_PAGE)?;
             if page.is_empty() {
                 return Ok(());
             }
             tracing::info!(verbatims = page.len(), "analysing verbatims stored before sentiment analysis");
-            self.upsert(&mut page)?;
+            self.upsert(page)?;
+        }
+    }
+}
+
+impl Drop for Service {
+    /// Lets the writer answer what is queued, then waits for it and the purger to finish.
+    fn drop(&mut self) {
+        if let Some(writer) = self.writer.as_mut() {
+            writer.queue.take();
+            for thread in writer.threads.drain(..) {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+impl Writer {
+    fn start(parts: Arc<Parts>, max_pending_writes: usize) -> anyhow::Result<Writer> {
+        let (queue, pending) = mpsc::channel::<PendingWrite>();
+        let (wake_purger, erased) = mpsc::channel::<()>();
+        let writer_parts = parts.clone();
+        let writer = std::thread::Builder::new()
+            .name("verbatim-writer".into())
+            .spawn(move || writer_parts.write_groups(pending, wake_purger))
+            .context("starting the writer thread")?;
+        let purger = std::thread::Builder::new()
+            .name("verbatim-purger".into())
+            .spawn(move || {
+                while erased.recv().is_ok() {
+                    // Erasures that arrived meanwhile are covered by this one purge.
+                    while erased.try_recv().is_ok() {}
+                    parts.purge_erased();
+                }
+            })
+            .context("starting the purger thread")?;
+        Ok(Writer {
+            queue: Some(queue),
+            admission: Arc::new(Semaphore::new(max_pending_writes.max(1))),
+            threads: vec![writer, purger],
+        })
+    }
+}
+
+impl Parts {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        // A panic mid-write leaves nothing half-done that the lock protects: both parts roll back.
+        self.write_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The writer thread: each turn takes what the queue holds as one group and commits it.
+    fn write_groups(&self, pending: mpsc::Receiver<PendingWrite>, wake_purger: mpsc::Sender<()>) {
+        while let Ok(first) = pending.recv() {
+            let mut size = first.write.verbatims();
+            let mut group = vec![first];
+            while size < MAX_GROUP_VERBATIMS {
+                let Ok(next) = pending.try_recv() else { break };
+                size += next.write.verbatims();
+                group.push(next);
+            }
+            let erased = group.iter().any(|p| p.write.erases());
+            let answers = self.commit_group(&group);
+            for (pending, answer) in group.into_iter().zip(answers) {
+                let _ = pending.reply.send(answer);
+            }
+            if erased {
+                let _ = wake_purger.send(());
+            }
+        }
+    }
+
+    /// Commits a group in one transaction and one index commit. If the store refuses the
+    /// group (say, it would overflow the size quota), each write is tried alone, so one
+    /// write's failure is not its neighbours'.
+    fn commit_group(&self, group: &[PendingWrite]) -> Vec<Result<Written, ServiceError>> {
+        let _writing = self.lock();
+        let writes: Vec<&Write> = group.iter().map(|p| &p.write).collect();
+        match self.commit(&writes) {
+            Ok(written) => written.into_iter().map(Ok).collect(),
+            Err(err) if writes.len() == 1 => vec![Err(err)],
+            Err(err @ ServiceError::Store(_)) => {
+                tracing::warn!(error = %err, writes = writes.len(), "group refused by the store; committing its writes one by one");
+                writes.iter().map(|write| self.commit(&[write]).map(|mut written| written.remove(0))).collect()
+            }
+            Err(err) => {
+                // The store has the group (the index will catch up); every caller hears of the failure.
+                let message = format!("{err:#}");
+                group.iter().map(|_| Err(ServiceError::Other(anyhow::anyhow!("{message}")))).collect()
+            }
+        }
+    }
+
+    fn commit(&self, writes: &[&Write]) -> Result<Vec<Written>, ServiceError> {
+        self.catch_up_if_behind()?;
+        let (written, seq) = self.store.write(|store| {
+            writes
+                .iter()
+                .map(|write| match write {
+                    Write::Upsert(batch) => store.upsert(batch).map(|()| Written::Upserted),
+                    Write::Delete(id) => store.delete(id).map(Written::Deleted),
+                    Write::DeleteCustomer(customer) => store.delete_customer(customer).map(Written::DeletedCustomer),
+                })
+                .collect::<Result<Vec<_>, StoreError>>()
+        })?;
+        self.index
+            .write(seq, |index| {
+                for write in writes {
+                    match write {
+                        Write::Upsert(batch) => index.upsert(batch)?,
+                        Write::Delete(id) => index.delete(id),
+                        Write::DeleteCustomer(customer) => index.delete_customer(customer),
+                    }
+                }
+                Ok(())
+            })
+            .inspect_err(|_| self.index_behind.store(true, Ordering::SeqCst))?;
+        Ok(written)
+    }
+
+    /// Removes erased data from the files: index segments holding deleted documents are
+    /// merged away and the write-ahead log is truncated. Retries while a reader or a
+    /// background merge is in the way, up to [`PURGE_PATIENCE`].
+    fn purge_erased(&self) {
+        let started = Instant::now();
+        let mut index_done = false;
+        let mut store_done = false;
+        while !(index_done && store_done) && started.elapsed() < PURGE_PATIENCE {
+            if !index_done {
+                match self.index.purge_deleted() {
+                    Ok(_) => index_done = true,
+                    Err(err) => tracing::warn!(error = %err, "purging deleted documents from the index; will retry"),
+                }
+            }
+            if !store_done {
+                match self.store.purge_wal() {
+                    Ok(done) => store_done = done,
+                    Err(err) => tracing::warn!(error = %err, "truncating the store's write-ahead log; will retry"),
+                }
+            }
+            if !(index_done && store_done) {
+                std::thread::sleep(Duration::from_millis(250));
+            }
+        }
+        if index_done && store_done {
+            tracing::debug!(seconds = started.elapsed().as_secs_f64(), "erased data purged from the data files");
+        } else {
+            tracing::error!(
+                index_done,
+                store_done,
+                "erased data could not be purged from every file; it will be at the next erasure or start-up"
+            );
         }
     }
 

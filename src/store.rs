@@ -4,6 +4,11 @@
 //! kills the process. Each stored row carries a `seq` drawn from a counter that only grows;
 //! the search index remembers the last `seq` it has applied, which is how start-up finds the
 //! rows a crash left unindexed (see [`crate::service`]).
+//!
+//! Erasure must leave no trace in the files: connections run with `secure_delete`, so SQLite
+//! zeroes the cells and pages it frees, and [`Store::purge_wal`] truncates the write-ahead log,
+//! which still holds the pages as they were before the erasure. Each erasure leaves an audit
+//! row (when, what kind, the SHA-256 of the subject's id, how many verbatims) and nothing else.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -39,7 +44,8 @@ type Result<T> = std::result::Result<T, StoreError>;
 
 /// Bumped when the table layout changes; `open` migrates older files.
 /// 2: `sentiment` (JSON of the fast tier's document sentiment; NULL until analysed).
-const SCHEMA_VERSION: i64 = 2;
+/// 3: `erasures` (the audit record of erasures, without personal data).
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS verbatims (
@@ -59,7 +65,55 @@ CREATE TABLE IF NOT EXISTS verbatims (
 CREATE INDEX IF NOT EXISTS verbatims_by_customer ON verbatims(customer_id);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO counters(name, value) VALUES ('seq', 0);
+CREATE TABLE IF NOT EXISTS erasures (
+    at             TEXT NOT NULL,
+    kind           TEXT NOT NULL,
+    subject_sha256 TEXT NOT NULL,
+    deleted        INTEGER NOT NULL
+);
 ";
+
+/// How hard SQLite works to keep an acknowledged write through a power loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// `synchronous = FULL`: the write-ahead log is synced at every commit, so an acknowledged
+    /// write survives a power loss. The default: the store is the system of record.
+    #[default]
+    Full,
+    /// `synchronous = NORMAL`: survives a killed process, but a power loss may drop the last
+    /// acknowledged commits. For those who prefer speed and can replay their input.
+    Normal,
+}
+
+impl Durability {
+    fn pragma(self) -> &'static str {
+        match self {
+            Durability::Full => "FULL",
+            Durability::Normal => "NORMAL",
+        }
+    }
+}
+
+/// What an erasure removed: one verbatim by its id, or every verbatim of a customer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ErasureKind {
+    Verbatim,
+    Customer,
+}
+
+/// One audit row: enough to prove an erasure happened, nothing of what was erased.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Erasure {
+    #[serde(with = "rfc3339")]
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub kind: ErasureKind,
+    /// SHA-256 of the verbatim id or customer id, in hex: a requester's id can be checked
+    /// against it, but it cannot be read back.
+    pub subject_sha256: String,
+    pub deleted: u64,
+}
 
 const COLUMNS: &str = "id, text, language, channel, created_at, customer_id, nps, csat, ces, metadata, sentiment";
 
@@ -71,10 +125,13 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the store for reading and writing. With `max_bytes`, a
     /// write that would grow the database past it fails as [`StoreError::DiskFull`] does.
-    pub fn open(path: &Path, max_bytes: Option<u64>) -> Result<Store> {
+    pub fn open(path: &Path, max_bytes: Option<u64>, durability: Durability) -> Result<Store> {
         let manager = SqliteConnectionManager::file(path).with_init(move |conn| {
             conn.busy_timeout(Duration::from_secs(10))?;
-            conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+            conn.execute_batch(&format!(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;",
+                durability.pragma()
+            ))?;
             if let Some(max_bytes) = max_bytes {
                 let page_size = conn.query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0))?.max(512) as u64;
                 conn.execute_batch(&format!("PRAGMA max_page_count = {}", (max_bytes / page_size).max(1)))?;
@@ -110,47 +167,57 @@ impl Store {
         Ok(Store { pool, path: path.to_path_buf() })
     }
 
-    /// Inserts or replaces the batch in one transaction and returns the new last `seq`.
-    /// Within a batch, a later item with the same id wins.
-    pub fn upsert(&self, batch: &[Verbatim]) -> Result<u64> {
+    /// Runs `writes` in one transaction and returns their result with the last `seq` after
+    /// them: the whole group is stored, or nothing of it.
+    pub fn write<T>(&self, writes: impl FnOnce(&mut StoreWriter<'_>) -> Result<T>) -> Result<(T, u64)> {
         let mut conn = self.pool.get()?;
         let tx = conn.transaction()?;
-        let mut seq = read_seq(&tx)?;
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO verbatims (id, text, language, channel, created_at, customer_id, nps, csat, ces, metadata, seq, sentiment)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-                 ON CONFLICT(id) DO UPDATE SET text = excluded.text, language = excluded.language,
-                   channel = excluded.channel, created_at = excluded.created_at,
-                   customer_id = excluded.customer_id, nps = excluded.nps, csat = excluded.csat,
-                   ces = excluded.ces, metadata = excluded.metadata, seq = excluded.seq,
-                   sentiment = excluded.sentiment",
-            )?;
-            for v in batch {
-                seq += 1;
-                let metadata = serde_json::to_string(&v.metadata).expect("string map serialises");
-                let sentiment = v.sentiment.map(|s| serde_json::to_string(&s).expect("sentiment serialises"));
-                insert
-                    .execute(params![
-                        v.id,
-                        v.text,
-                        v.language,
-                        v.channel.as_str(),
-                        rfc3339::format(&v.created_at),
-                        v.customer_id,
-                        v.nps,
-                        v.csat,
-                        v.ces,
-                        metadata,
-                        seq as i64,
-                        sentiment
-                    ])
-                    .map_err(StoreError::classify)?;
-            }
-        }
+        let seq = read_seq(&tx)?;
+        let mut writer = StoreWriter { tx: &tx, seq };
+        let result = writes(&mut writer)?;
+        let seq = writer.seq;
         write_seq(&tx, seq)?;
         tx.commit().map_err(StoreError::classify)?;
-        Ok(seq)
+        Ok((result, seq))
+    }
+
+    /// Inserts or replaces one batch in its own transaction; returns the new last `seq`.
+    pub fn upsert(&self, batch: &[Verbatim]) -> Result<u64> {
+        Ok(self.write(|writer| writer.upsert(batch))?.1)
+    }
+
+    /// Copies the write-ahead log into the database and truncates it to zero bytes, so the
+    /// page images it kept from before an erasure are gone from disk. Returns false when a
+    /// reader still used an older snapshot and the log could not be emptied (try again).
+    pub fn purge_wal(&self) -> Result<bool> {
+        let conn = self.pool.get()?;
+        let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+        Ok(busy == 0)
+    }
+
+    /// The newest `limit` erasure audit rows, newest first.
+    pub fn erasures(&self, limit: usize) -> Result<Vec<Erasure>> {
+        let conn = self.pool.get()?;
+        let mut stmt =
+            conn.prepare("SELECT at, kind, subject_sha256, deleted FROM erasures ORDER BY rowid DESC LIMIT ?1")?;
+        let rows = stmt.query_map([limit as i64], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?))
+        })?;
+        rows.map(|row| {
+            let (at, kind, subject_sha256, deleted) = row?;
+            let corrupt = |reason: String| StoreError::Corrupt { id: format!("erasure {subject_sha256}"), reason };
+            Ok(Erasure {
+                at: crate::domain::parse_timestamp(&at).ok_or_else(|| corrupt(format!("at `{at}`")))?,
+                kind: match kind.as_str() {
+                    "verbatim" => ErasureKind::Verbatim,
+                    "customer" => ErasureKind::Customer,
+                    other => return Err(corrupt(format!("kind `{other}`"))),
+                },
+                subject_sha256,
+                deleted: deleted as u64,
+            })
+        })
+        .collect()
     }
 
     pub fn get(&self, id: &str) -> Result<Option<Verbatim>> {
@@ -175,19 +242,6 @@ impl Store {
             }
         }
         Ok(found)
-    }
-
-    /// Deletes one verbatim; returns whether it existed.
-    pub fn delete(&self, id: &str) -> Result<bool> {
-        let conn = self.pool.get()?;
-        let deleted = conn.execute("DELETE FROM verbatims WHERE id = ?1", [id]).map_err(StoreError::classify)?;
-        Ok(deleted > 0)
-    }
-
-    /// Deletes every verbatim of a customer (erasure); returns how many there were.
-    pub fn delete_customer(&self, customer_id: &str) -> Result<usize> {
-        let conn = self.pool.get()?;
-        conn.execute("DELETE FROM verbatims WHERE customer_id = ?1", [customer_id]).map_err(StoreError::classify)
     }
 
     /// Visits, in `seq` order, every verbatim written after `after_seq`, in pages of `page`,
@@ -256,6 +310,85 @@ impl Store {
     }
 }
 
+/// The writes of one transaction (see [`Store::write`]); each row written takes the next `seq`.
+pub struct StoreWriter<'a> {
+    tx: &'a rusqlite::Transaction<'a>,
+    seq: u64,
+}
+
+impl StoreWriter<'_> {
+    /// Inserts or replaces the batch. Within a batch, a later item with the same id wins.
+    pub fn upsert(&mut self, batch: &[Verbatim]) -> Result<()> {
+        let mut insert = self.tx.prepare_cached(
+            "INSERT INTO verbatims (id, text, language, channel, created_at, customer_id, nps, csat, ces, metadata, seq, sentiment)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+             ON CONFLICT(id) DO UPDATE SET text = excluded.text, language = excluded.language,
+               channel = excluded.channel, created_at = excluded.created_at,
+               customer_id = excluded.customer_id, nps = excluded.nps, csat = excluded.csat,
+               ces = excluded.ces, metadata = excluded.metadata, seq = excluded.seq,
+               sentiment = excluded.sentiment",
+        )?;
+        for v in batch {
+            self.seq += 1;
+            let metadata = serde_json::to_string(&v.metadata).expect("string map serialises");
+            let sentiment = v.sentiment.map(|s| serde_json::to_string(&s).expect("sentiment serialises"));
+            insert
+                .execute(params![
+                    v.id,
+                    v.text,
+                    v.language,
+                    v.channel.as_str(),
+                    rfc3339::format(&v.created_at),
+                    v.customer_id,
+                    v.nps,
+                    v.csat,
+                    v.ces,
+                    metadata,
+                    self.seq as i64,
+                    sentiment
+                ])
+                .map_err(StoreError::classify)?;
+        }
+        Ok(())
+    }
+
+    /// Erases one verbatim and records the erasure; returns whether it existed.
+    pub fn delete(&mut self, id: &str) -> Result<bool> {
+        let deleted = self.tx.execute("DELETE FROM verbatims WHERE id = ?1", [id]).map_err(StoreError::classify)?;
+        self.audit(ErasureKind::Verbatim, id, deleted)?;
+        Ok(deleted > 0)
+    }
+
+    /// Erases every verbatim of a customer and records the erasure; returns how many there were.
+    pub fn delete_customer(&mut self, customer_id: &str) -> Result<usize> {
+        let deleted = self
+            .tx
+            .execute("DELETE FROM verbatims WHERE customer_id = ?1", [customer_id])
+            .map_err(StoreError::classify)?;
+        self.audit(ErasureKind::Customer, customer_id, deleted)?;
+        Ok(deleted)
+    }
+
+    fn audit(&self, kind: ErasureKind, subject: &str, deleted: usize) -> Result<()> {
+        let kind = match kind {
+            ErasureKind::Verbatim => "verbatim",
+            ErasureKind::Customer => "customer",
+        };
+        self.tx
+            .execute(
+                "INSERT INTO erasures (at, kind, subject_sha256, deleted) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    rfc3339::format(&chrono::Utc::now()),
+                    kind,
+                    crate::models::sha256_hex(subject.as_bytes()),
+                    deleted as i64
+                ],
+            )
+            .map_err(StoreError::classify)?;
+        Ok(())
+    }
+}
+
 fn read_seq(conn: &Connection) -> Result<u64> {
     Ok(conn.query_row("SELECT value FROM counters WHERE name = 'seq'", [], |r| r.get::<_, i64>(0))? as u64)
 }
@@ -319,5 +452,21 @@ impl RawRow {
             metadata,
             sentiment,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_connection_syncs_as_configured_and_zeroes_what_it_frees() {
+        let dir = tempfile::tempdir().unwrap();
+        for (durability, synchronous) in [(Durability::Full, 2), (Durability::Normal, 1)] {
+            let store = Store::open(&dir.path().join(format!("{synchronous}.sqlite3")), None, durability).unwrap();
+            let conn = store.pool.get().unwrap();
+            let read = |pragma: &str| conn.query_row(&format!("PRAGMA {pragma}"), [], |r| r.get::<_, i64>(0)).unwrap();
+            assert_eq!((read("synchronous"), read("secure_delete")), (synchronous, 1));
+        }
     }
 }

@@ -11,7 +11,11 @@ use common::{data_dir, Server};
 use serde_json::{json, Value};
 use verbatim::domain::Verbatim;
 use verbatim::service::DataPaths;
-use verbatim::store::Store;
+use verbatim::store::{Durability, Store};
+
+fn open_store(data: &std::path::Path) -> Store {
+    Store::open(&DataPaths::new(data).store, None, Durability::Full).unwrap()
+}
 
 fn batch(prefix: &str, n: usize) -> Vec<Value> {
     (0..n)
@@ -41,7 +45,7 @@ fn startup_indexes_what_the_store_has_and_the_index_lacks() {
     server.ingest(json!([{"id":"a","text":"premier avis","language":"fr"}]));
     server.stop();
     // The state a crash between the store commit and the index commit leaves behind.
-    Store::open(&DataPaths::new(&data).store, None).unwrap().upsert(&[stored_verbatim("b", "colis abîmé")]).unwrap();
+    open_store(&data).upsert(&[stored_verbatim("b", "colis abîmé")]).unwrap();
     let server = Server::start(&data, &[]);
     assert_eq!(server.search_ids("q=colis"), ["b"]);
     assert_eq!(server.search("")["total"], 2);
@@ -58,7 +62,7 @@ fn startup_drops_from_the_index_what_the_store_erased() {
     );
     server.stop();
     // An erasure that reached the store but not the index.
-    assert!(Store::open(&DataPaths::new(&data).store, None).unwrap().delete("gone").unwrap());
+    assert!(open_store(&data).write(|store| store.delete("gone")).unwrap().0);
     let server = Server::start(&data, &[]);
     assert!(server.search_ids("q=secret").is_empty());
     assert_eq!(server.search("")["total"], 1);

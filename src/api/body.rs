@@ -1,4 +1,6 @@
-//! Reading a JSON body with a size limit and errors that say exactly what is wrong.
+//! Reading a JSON body with a size limit, a time limit, and errors that say exactly what is
+//! wrong. The body must be declared JSON: a browser can send a form or plain text to any site
+//! without asking, but not `application/json`, so this also keeps cross-site forms out.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest};
@@ -6,21 +8,24 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
+use super::AppState;
 
 pub async fn read_json<T: DeserializeOwned>(
     req: &HttpRequest,
     mut payload: web::Payload,
     limit: usize,
 ) -> Result<T, ApiError> {
-    if let Some(content_type) = req.headers().get(header::CONTENT_TYPE) {
-        let media = content_type.to_str().unwrap_or_default().split(';').next().unwrap_or_default().trim();
-        if !(media.eq_ignore_ascii_case("application/json") || media.ends_with("+json")) {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                format!("expected Content-Type: application/json, got `{media}`"),
-            ));
-        }
+    let media = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap_or_default().split(';').next().unwrap_or_default().trim().to_ascii_lowercase());
+    if !media.as_deref().is_some_and(|m| m == "application/json" || m.ends_with("+json")) {
+        let got = media.map_or("no Content-Type".to_string(), |m| format!("`{m}`"));
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("expected Content-Type: application/json, got {got}"),
+        ));
     }
     let too_large = || {
         ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("the body exceeds {limit} bytes"))
@@ -30,14 +35,25 @@ pub async fn read_json<T: DeserializeOwned>(
     if declared.is_some_and(|len| len > limit) {
         return Err(too_large());
     }
-    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0));
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::bad_request("unreadable_body", e.to_string()))?;
-        if body.len() + chunk.len() > limit {
-            return Err(too_large());
+    let timeout = req.app_data::<web::Data<AppState>>().expect("state is registered").config.body_timeout;
+    let read = async {
+        let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0));
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|e| ApiError::bad_request("unreadable_body", e.to_string()))?;
+            if body.len() + chunk.len() > limit {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
-    }
+        Ok(body)
+    };
+    let body = actix_web::rt::time::timeout(timeout, read).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            format!("the request body did not arrive within {} s", timeout.as_secs()),
+        )
+    })??;
     if body.is_empty() {
         return Err(ApiError::bad_request("malformed_json", "the body is empty; expected a JSON object"));
     }

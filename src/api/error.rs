@@ -1,5 +1,6 @@
 //! Errors as RFC 9457 problem documents with a stable machine-readable `code`.
 
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::{json, Map, Value};
@@ -15,11 +16,38 @@ pub struct ApiError {
     pub detail: String,
     /// Extra members, such as `line` and `column` of a JSON syntax error.
     pub extra: Map<String, Value>,
+    /// Response headers the status calls for (`Allow` on 405, `Retry-After` on 429).
+    headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> ApiError {
-        ApiError { status, code, detail: detail.into(), extra: Map::new() }
+        ApiError { status, code, detail: detail.into(), extra: Map::new(), headers: Vec::new() }
+    }
+
+    /// 405, naming the methods the resource has in `Allow`.
+    pub fn method_not_allowed(allow: &'static str) -> ApiError {
+        ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("this resource allows {allow}"))
+            .with_header(header::ALLOW, HeaderValue::from_static(allow))
+    }
+
+    /// 500 without the internal error's text (it may name files or internals): the log has it.
+    pub fn internal(code: &'static str, logged: &dyn std::fmt::Display) -> ApiError {
+        tracing::error!(error = %logged, code, "request failed");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            code,
+            "the server failed to complete the request; its log has the details",
+        )
+    }
+
+    fn shutting_down() -> ApiError {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", "the server is shutting down")
+    }
+
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> ApiError {
+        self.headers.push((name, value));
+        self
     }
 
     pub fn bad_request(code: &'static str, detail: impl Into<String>) -> ApiError {
@@ -61,6 +89,9 @@ impl ResponseError for ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
+        for (name, value) in &self.headers {
+            response.insert_header((name.clone(), value.clone()));
+        }
         response.body(body.to_string())
     }
 }
@@ -74,16 +105,16 @@ impl From<ServiceError> for ApiError {
             ServiceError::Index(IndexError::InvalidQuery(detail)) => {
                 ApiError::bad_request("invalid_query", detail.clone())
             }
-            _ => {
-                tracing::error!(error = %err, "request failed");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", err.to_string())
-            }
+            ServiceError::Overloaded => ApiError::new(StatusCode::TOO_MANY_REQUESTS, "overloaded", err.to_string())
+                .with_header(header::RETRY_AFTER, HeaderValue::from_static("1")),
+            ServiceError::ShuttingDown => ApiError::shutting_down(),
+            _ => ApiError::internal("internal", &err),
         }
     }
 }
 
 impl From<actix_web::error::BlockingError> for ApiError {
     fn from(_: actix_web::error::BlockingError) -> ApiError {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", "the server is shutting down")
+        ApiError::shutting_down()
     }
 }

@@ -1,25 +1,62 @@
-//! Cross-cutting request handling: API-key authentication and Prometheus metrics.
+//! Cross-cutting request handling: host and origin checks, API keys and their scopes, and
+//! Prometheus metrics.
 
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::{header, StatusCode};
+use actix_web::http::{header, Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, Error};
 
+use super::access::Scope;
 use super::error::ApiError;
 use super::AppState;
 
 /// Paths open without a key: probes, scraping and the API description.
-const PUBLIC_PATHS: [&str; 4] = ["/health", "/ready", "/metrics", "/v1/openapi.json"];
+pub const PUBLIC_PATHS: [&str; 4] = ["/health", "/ready", "/metrics", "/v1/openapi.json"];
 
-/// Requires `Authorization: Bearer <key>` on every non-public path when keys are configured.
+fn state(req: &ServiceRequest) -> web::Data<AppState> {
+    req.app_data::<web::Data<AppState>>().expect("state is registered").clone()
+}
+
+/// Refuses requests for a host we do not serve (DNS rebinding) and browser writes from a
+/// foreign origin (cross-site requests), before anything else looks at them.
+pub async fn guard_host_and_origin(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let state = state(&req);
+    let header_text = |name| req.headers().get(name).and_then(|v: &header::HeaderValue| v.to_str().ok());
+    let host = header_text(header::HOST);
+    if !state.config.hosts.host_allowed(host) {
+        return Err(ApiError::new(
+            StatusCode::MISDIRECTED_REQUEST,
+            "host_not_allowed",
+            "this server does not answer for that Host; add it to `allowed_hosts` if it is yours",
+        )
+        .into());
+    }
+    if let Some(origin) = header_text(header::ORIGIN) {
+        if !state.config.hosts.origin_allowed(req.method(), origin, host) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "cross_origin",
+                "writes from a web page of another origin are refused; add the origin to `allowed_origins` to allow them",
+            )
+            .into());
+        }
+    }
+    next.call(req).await
+}
+
+/// Requires `Authorization: Bearer <key>` on every non-public path when keys are configured,
+/// and a key that grants the operation's scope.
 pub async fn authenticate(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let state = req.app_data::<web::Data<AppState>>().expect("state is registered");
+    let state = state(&req);
     let keys = &state.config.api_keys;
     if !keys.is_empty() && !PUBLIC_PATHS.contains(&req.path()) {
         let presented = req
@@ -36,8 +73,28 @@ pub async fn authenticate(
             )
             .into());
         };
-        if !keys.iter().any(|key| constant_time_eq(key.as_bytes(), presented.as_bytes())) {
+        // Compare with every key, not stopping at the first match, so timing says nothing.
+        let key = keys.iter().fold(None, |found, key| {
+            if constant_time_eq(key.secret.as_bytes(), presented.as_bytes()) {
+                Some(key)
+            } else {
+                found
+            }
+        });
+        let Some(key) = key else {
             return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "the API key is not valid").into());
+        };
+        let pattern = req.match_pattern().unwrap_or_else(|| req.path().to_string());
+        if let Some(scope) = Scope::required(req.method(), &pattern) {
+            if !key.grants(scope) {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    format!("this API key lacks the `{}` scope this operation needs", scope.as_str()),
+                )
+                .with("scope", scope.as_str())
+                .into());
+            }
         }
     }
     next.call(req).await
@@ -48,20 +105,34 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Counts requests and times them, labelled by route pattern (not raw path, to bound cardinality).
+/// Counts requests and times them, labelled by route pattern (not raw path) and by a fixed
+/// set of methods, so no request can add a label value of its own making.
 pub async fn track(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
-    let state = req.app_data::<web::Data<AppState>>().expect("state is registered").clone();
-    let method = req.method().to_string();
+    let state = state(&req);
+    let method = method_label(req.method());
     let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_string());
     let result = next.call(req).await;
     let status = match &result {
         Ok(response) => response.status(),
         Err(err) => err.as_response_error().status_code(),
     };
-    state.metrics.observe(&method, &route, status.as_u16(), started.elapsed().as_secs_f64());
+    state.metrics.observe(method, &route, status.as_u16(), started.elapsed().as_secs_f64());
     result
+}
+
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }

@@ -1,8 +1,10 @@
 //! The HTTP API (v1): thin handlers that parse, call the [`Service`], and map errors.
 //!
-//! One file per resource; cross-cutting concerns (authentication, metrics) live in
-//! [`middleware`]. Errors are problem documents ([`error::ApiError`]).
+//! One file per resource; cross-cutting concerns (hosts and origins, keys and scopes, metrics)
+//! live in [`middleware`], the rules they apply in [`access`]. Errors are problem documents
+//! ([`error::ApiError`]).
 
+pub mod access;
 mod analyze;
 mod body;
 mod error;
@@ -14,13 +16,14 @@ mod verbatims;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpResponse, HttpServer};
 
+use access::{ApiKey, HostPolicy};
 pub use error::ApiError;
-pub use ops::OPENAPI;
 
 use crate::domain::{item_id, ItemError};
 use crate::service::Service;
@@ -46,8 +49,13 @@ impl ItemRejection {
 pub struct ApiConfig {
     pub max_body_bytes: usize,
     pub max_batch_items: usize,
-    /// Accepted bearer keys; empty means no authentication.
-    pub api_keys: Vec<String>,
+    /// Accepted bearer keys and their scopes; empty means no authentication.
+    pub api_keys: Vec<ApiKey>,
+    /// A request body must have arrived within this, or the request gets 408.
+    pub body_timeout: Duration,
+    /// Open connections at once, over all workers; more wait in the listen queue.
+    pub max_connections: usize,
+    pub hosts: HostPolicy,
 }
 
 pub struct AppState {
@@ -56,26 +64,26 @@ pub struct AppState {
     metrics: metrics::Metrics,
 }
 
-/// Mounts every route; shared by the server and by in-process tests.
+/// Mounts every route; shared by the server and by in-process tests. Every resource answers
+/// other methods with 405 and the `Allow` header listing its own.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health", web::get().to(ops::health))
-        .route("/ready", web::get().to(ops::ready))
-        .route("/metrics", web::get().to(ops::metrics))
-        .route("/v1/openapi.json", web::get().to(ops::openapi))
-        .service(web::resource("/v1/verbatims").post(verbatims::upsert).default_service(web::to(method_not_allowed)))
-        .service(
-            web::resource("/v1/verbatims/{id}")
-                .get(verbatims::get)
-                .delete(verbatims::delete)
-                .default_service(web::to(method_not_allowed)),
-        )
-        .service(
-            web::resource("/v1/customers/{customer_id}")
-                .delete(verbatims::delete_customer)
-                .default_service(web::to(method_not_allowed)),
-        )
-        .service(web::resource("/v1/analyze").post(analyze::analyze).default_service(web::to(method_not_allowed)))
-        .service(web::resource("/v1/search").get(search::search).default_service(web::to(method_not_allowed)));
+    cfg.service(resource("/health", "GET").get(ops::health))
+        .service(resource("/ready", "GET").get(ops::ready))
+        .service(resource("/metrics", "GET").get(ops::metrics))
+        .service(resource("/v1/openapi.json", "GET").get(ops::openapi))
+        .service(resource("/v1/verbatims", "POST").post(verbatims::upsert))
+        .service(resource("/v1/verbatims/{id}", "GET, DELETE").get(verbatims::get).delete(verbatims::delete))
+        .service(resource("/v1/customers/{customer_id}", "DELETE").delete(verbatims::delete_customer))
+        .service(resource("/v1/erasures", "GET").get(verbatims::erasures))
+        .service(resource("/v1/analyze", "POST").post(analyze::analyze))
+        .service(resource("/v1/search", "GET").get(search::search));
+}
+
+/// A resource whose unhandled methods get 405 naming `allow`.
+fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move || async move {
+        Err::<HttpResponse, ApiError>(ApiError::method_not_allowed(allow))
+    }))
 }
 
 /// Refuses a batch with no items (400) or more than `max` (413), naming its `field`.
@@ -94,10 +102,6 @@ fn check_batch_size(field: &str, len: usize, max: usize) -> Result<(), ApiError>
     Ok(())
 }
 
-async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this method is not allowed here"))
-}
-
 async fn no_route() -> Result<HttpResponse, ApiError> {
     Err(ApiError::not_found("no such endpoint; see /v1/openapi.json"))
 }
@@ -110,19 +114,46 @@ pub async fn serve(
     config: ApiConfig,
     on_bound: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
+    allow_open_files(config.max_connections);
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per_worker = config.max_connections.div_ceil(workers).max(1);
     let state = web::Data::new(AppState { service, config, metrics: metrics::Metrics::default() });
     let server = HttpServer::new(move || {
+        // The last `wrap` runs first: metrics see every request, hosts are checked before keys.
         App::new()
             .app_data(state.clone())
             .wrap(from_fn(middleware::authenticate))
+            .wrap(from_fn(middleware::guard_host_and_origin))
             .wrap(from_fn(middleware::track))
             .configure(routes)
             .default_service(web::to(no_route))
     })
+    .workers(workers)
+    .max_connections(per_worker)
     .shutdown_timeout(30)
     .bind(addr)?;
     let bound = *server.addrs().first().expect("bound to one address");
     on_bound(bound);
     server.run().await?;
     Ok(())
+}
+
+/// Raises the soft limit on open files to the hard one when it is too low for the connection
+/// cap plus the store's and index's files: past it, even `/health` fails.
+fn allow_open_files(max_connections: usize) {
+    #[cfg(unix)]
+    // SAFETY: getrlimit/setrlimit read and write a plain struct we own.
+    unsafe {
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return;
+        }
+        let wanted = (max_connections as libc::rlim_t).saturating_add(512).min(limit.rlim_max);
+        if limit.rlim_cur < wanted {
+            limit.rlim_cur = wanted;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                tracing::warn!(wanted, "could not raise the open-file limit; lower max_connections if /health fails");
+            }
+        }
+    }
 }

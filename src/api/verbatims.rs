@@ -1,4 +1,5 @@
-//! `/v1/verbatims` and `/v1/customers`: batch upsert, read, and erasure.
+//! `/v1/verbatims`, `/v1/customers` and `/v1/erasures`: batch upsert, read, erasure and the
+//! erasure audit record.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
@@ -9,6 +10,7 @@ use super::body::read_json;
 use super::error::ApiError;
 use super::{check_batch_size, AppState, ItemRejection};
 use crate::domain::Verbatim;
+use crate::service::{Write, Written};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -28,6 +30,8 @@ pub async fn upsert(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    // Take a queue place first: an overloaded server refuses before reading a large body.
+    let permit = state.service.admit()?;
     let batch: Batch = read_json(&req, payload, state.config.max_body_bytes).await?;
     check_batch_size("verbatims", batch.verbatims.len(), state.config.max_batch_items)?;
     let now = Utc::now();
@@ -40,8 +44,15 @@ pub async fn upsert(
         }
     }
     let accepted: Vec<String> = valid.iter().map(|v| v.id.clone()).collect();
-    let service = state.service.clone();
-    web::block(move || service.upsert(&mut valid)).await??;
+    if !valid.is_empty() {
+        let service = state.service.clone();
+        let written = web::block(move || {
+            service.analyze(&mut valid);
+            service.submit(Write::Upsert(valid), permit)
+        })
+        .await?;
+        written.await?;
+    }
     state.metrics.accepted.inc_by(accepted.len() as u64);
     state.metrics.rejected.inc_by(errors.len() as u64);
     Ok(HttpResponse::Ok().json(BatchResult { accepted, errors }))
@@ -59,13 +70,11 @@ pub async fn get(state: web::Data<AppState>, id: web::Path<String>) -> Result<Ht
 
 /// 204 once the verbatim is gone from the store and from search; 404 if there was none.
 pub async fn delete(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let service = state.service.clone();
     let id = id.into_inner();
-    let target = id.clone();
-    if web::block(move || service.delete(&target)).await?? {
-        Ok(HttpResponse::NoContent().finish())
-    } else {
-        Err(ApiError::not_found(format!("no verbatim with id `{id}`")))
+    let permit = state.service.admit()?;
+    match state.service.submit(Write::Delete(id.clone()), permit).await? {
+        Written::Deleted(true) => Ok(HttpResponse::NoContent().finish()),
+        _ => Err(ApiError::not_found(format!("no verbatim with id `{id}`"))),
     }
 }
 
@@ -74,9 +83,36 @@ pub async fn delete_customer(
     state: web::Data<AppState>,
     customer_id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let service = state.service.clone();
     let customer_id = customer_id.into_inner();
-    let target = customer_id.clone();
-    let deleted = web::block(move || service.delete_customer(&target)).await??;
+    let permit = state.service.admit()?;
+    let deleted = match state.service.submit(Write::DeleteCustomer(customer_id.clone()), permit).await? {
+        Written::DeletedCustomer(count) => count,
+        other => unreachable!("a customer erasure answered {other:?}"),
+    };
     Ok(HttpResponse::Ok().json(serde_json::json!({ "customer_id": customer_id, "deleted": deleted })))
+}
+
+/// Most audit rows one request returns.
+const MAX_ERASURES: usize = 1000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErasuresQuery {
+    limit: Option<String>,
+}
+
+/// The erasure audit record, newest first: when, what kind, the hashed subject, how many.
+pub async fn erasures(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let query = web::Query::<ErasuresQuery>::from_query(req.query_string())
+        .map_err(|e| ApiError::bad_request("invalid_parameter", e.to_string()))?;
+    let limit = match query.limit.as_deref() {
+        None => 100,
+        Some(raw) => raw.parse::<usize>().ok().filter(|n| (1..=MAX_ERASURES).contains(n)).ok_or_else(|| {
+            ApiError::bad_request("invalid_parameter", format!("parameter `limit`: expected 1 to {MAX_ERASURES}"))
+                .with("parameter", "limit")
+        })?,
+    };
+    let service = state.service.clone();
+    let erasures = web::block(move || service.erasures(limit)).await??;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "erasures": erasures })))
 }

@@ -3,6 +3,10 @@
 //! The index holds no data the store lacks, so it can always be rebuilt. Each commit records,
 //! in Tantivy's commit payload, the store `seq` it has caught up to; [`crate::service`] uses
 //! that to repair the index after a crash.
+//!
+//! Deleting a document only marks it deleted: its terms and columns stay in the segment's
+//! files until the segment is merged. [`SearchIndex::purge_deleted`] merges every segment that
+//! holds deleted documents and removes the old files, which is how an erasure leaves the disk.
 
 mod highlight;
 mod query;
@@ -130,49 +134,23 @@ impl SearchIndex {
     /// Replaces or adds these verbatims and commits, recording `seq` as caught up to.
     /// Searches see the change when this returns.
     pub fn upsert(&self, batch: &[Verbatim], seq: u64) -> Result<(), IndexError> {
-        self.write(seq, |writer, fields| {
-            for verbatim in batch {
-                writer.delete_term(Term::from_field_text(fields.id, &verbatim.id));
-                writer.add_document(document(fields, verbatim))?;
-            }
-            Ok(())
-        })
+        self.write(seq, |edits| edits.upsert(batch))
     }
 
     pub fn delete(&self, ids: &[String]) -> Result<(), IndexError> {
-        self.write(self.applied_seq(), |writer, fields| {
-            for id in ids {
-                writer.delete_term(Term::from_field_text(fields.id, id));
-            }
+        self.write(self.applied_seq(), |edits| {
+            ids.iter().for_each(|id| edits.delete(id));
             Ok(())
         })
     }
 
-    pub fn delete_customer(&self, customer_id: &str) -> Result<(), IndexError> {
-        self.write(self.applied_seq(), |writer, fields| {
-            writer.delete_term(Term::from_field_text(fields.customer_id, customer_id));
-            Ok(())
-        })
-    }
-
-    /// Empties the index (the start of a rebuild), recording that nothing is applied.
-    pub fn clear(&self) -> Result<(), IndexError> {
-        self.write(0, |writer, _| {
-            writer.delete_all_documents()?;
-            Ok(())
-        })
-    }
-
-    /// Runs `edit` on the writer then commits with `seq` as payload; on any failure the
+    /// Applies `edit` and commits once, recording `seq` as caught up to; on any failure the
     /// uncommitted edits are rolled back so the next commit cannot carry them half-done.
-    fn write(
-        &self,
-        seq: u64,
-        edit: impl FnOnce(&IndexWriter, &Fields) -> tantivy::Result<()>,
-    ) -> Result<(), IndexError> {
+    /// Searches see the change when this returns.
+    pub fn write(&self, seq: u64, edit: impl FnOnce(&IndexEdits<'_>) -> tantivy::Result<()>) -> Result<(), IndexError> {
         let writer = self.writer.as_ref().expect("write on an index opened read-only");
         let mut writer = writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let result = edit(&writer, &self.fields).and_then(|()| {
+        let result = edit(&IndexEdits { writer: &writer, fields: &self.fields }).and_then(|()| {
             let mut commit = writer.prepare_commit()?;
             commit.set_payload(&seq.to_string());
             commit.commit()
@@ -186,6 +164,36 @@ impl SearchIndex {
         self.applied_seq.store(seq, Ordering::SeqCst);
         self.reader.reload()?;
         Ok(())
+    }
+
+    /// Rewrites every segment that holds deleted documents without them, then removes the
+    /// files no segment uses any more. Returns how many segments were rewritten.
+    pub fn purge_deleted(&self) -> Result<usize, IndexError> {
+        let with_deletes: Vec<_> = self
+            .index
+            .searchable_segment_metas()?
+            .into_iter()
+            .filter(|meta| meta.has_deletes())
+            .map(|meta| meta.id())
+            .collect();
+        let writer = self.writer.as_ref().expect("purge on an index opened read-only");
+        if !with_deletes.is_empty() {
+            // Start the merge under the lock, wait for it outside, so writes go on meanwhile.
+            let merge = writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).merge(&with_deletes);
+            merge.wait()?;
+        }
+        let collect = writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).garbage_collect_files();
+        collect.wait()?;
+        self.reader.reload()?;
+        Ok(with_deletes.len())
+    }
+
+    /// Empties the index (the start of a rebuild), recording that nothing is applied.
+    pub fn clear(&self) -> Result<(), IndexError> {
+        self.write(0, |edits| {
+            edits.writer.delete_all_documents()?;
+            Ok(())
+        })
     }
 
     /// Every verbatim id in the index, for reconciling with the store.
@@ -259,6 +267,31 @@ impl SearchIndex {
             }
         }
         Ok(out)
+    }
+}
+
+/// The edits of one commit (see [`SearchIndex::write`]), applied in order.
+pub struct IndexEdits<'a> {
+    writer: &'a IndexWriter,
+    fields: &'a Fields,
+}
+
+impl IndexEdits<'_> {
+    /// Replaces or adds these verbatims.
+    pub fn upsert(&self, batch: &[Verbatim]) -> tantivy::Result<()> {
+        for verbatim in batch {
+            self.delete(&verbatim.id);
+            self.writer.add_document(document(self.fields, verbatim))?;
+        }
+        Ok(())
+    }
+
+    pub fn delete(&self, id: &str) {
+        self.writer.delete_term(Term::from_field_text(self.fields.id, id));
+    }
+
+    pub fn delete_customer(&self, customer_id: &str) {
+        self.writer.delete_term(Term::from_field_text(self.fields.customer_id, customer_id));
     }
 }
 

@@ -92,6 +92,14 @@ impl Server {
         reply(self.agent.delete(self.url(path)).call())
     }
 
+    pub fn delete_with(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        let mut request = self.agent.delete(self.url(path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        reply(request.call())
+    }
+
     /// Searches with a raw query string and asserts success.
     pub fn search(&self, query: &str) -> Value {
         let reply = self.get(&format!("/v1/search?{query}"));
