@@ -74,6 +74,11 @@ impl From<ServiceError> for ApiError {
             ServiceError::Index(IndexError::InvalidQuery(detail)) => {
                 ApiError::bad_request("invalid_query", detail.clone())
             }
+            ServiceError::Index(IndexError::QueryTooLarge(too_large)) => {
+                ApiError::bad_request("invalid_query", too_large.to_string())
+                    .with("limit", too_large.limit.name())
+                    .with("max", too_large.limit.max())
+            }
             _ => {
                 tracing::error!(error = %err, "request failed");
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", err.to_string())
