@@ -120,14 +120,58 @@ const PIECES: &[&str] = &[
     "😀",
 ];
 
+/// Words of the corpus in several spellings, some as prefixes.
+const WORDS: &[&str] = &[
+    "livraison",
+    "Livraisons",
+    "livr",
+    "retard",
+    "e\u{301}te\u{301}",
+    "été",
+    "ete",
+    "İstanbul",
+    "istanbul",
+    "deliver",
+    "refund",
+    "late",
+    "colis",
+    "spät",
+    "Straße",
+    "l'appli",
+    "tre\u{300}s",
+    "x",
+];
+
+/// Queries that mostly parse: words and prefixes under operators, groups, phrases, fields.
+fn well_formed() -> impl Strategy<Value = String> {
+    let word =
+        (select(WORDS), any::<bool>()).prop_map(|(w, prefix)| if prefix { format!("{w}*") } else { w.to_string() });
+    word.prop_recursive(5, 32, 4, |inner| {
+        prop_oneof![
+            vec(inner.clone(), 1..4).prop_map(|q| q.join(" ")),
+            (inner.clone(), select(&[" AND ", " OR ", " -", " +"][..]), inner.clone())
+                .prop_map(|(a, op, b)| format!("{a}{op}{b}")),
+            inner.clone().prop_map(|q| format!("({q})")),
+            inner.clone().prop_map(|q| format!("NOT {q}")),
+            inner.clone().prop_map(|q| format!("text_fr:({q})")),
+            (vec(select(WORDS), 1..4), any::<bool>()).prop_map(|(w, prefix)| format!(
+                "\"{}\"{}",
+                w.join(" "),
+                if prefix { "*" } else { "" }
+            )),
+        ]
+    })
+}
+
 fn query() -> impl Strategy<Value = String> {
     let piece = || prop_oneof![select(PIECES).prop_map(String::from), any::<char>().prop_map(String::from)];
     prop_oneof![
-        vec(piece(), 0..120).prop_map(|pieces| pieces.concat()),
+        3 => well_formed(),
+        2 => vec(piece(), 0..120).prop_map(|pieces| pieces.concat()),
         // Long runs of one piece: deep nesting, many clauses, long text.
-        (select(PIECES), 1..2_500usize).prop_map(|(piece, n)| piece.repeat(n)),
+        1 => (select(PIECES), 1..2_500usize).prop_map(|(piece, n)| piece.repeat(n)),
         // Nesting near the limit, then anything.
-        (select(&["(", "NOT ", "(a OR ", "-(", "+(", "text:(", "NOT ("][..]), 20..40usize, vec(piece(), 0..30))
+        1 => (select(&["(", "NOT ", "(a OR ", "-(", "+(", "text:(", "NOT ("][..]), 20..40usize, vec(piece(), 0..30))
             .prop_map(|(opener, n, tail)| format!("{}{}", opener.repeat(n), tail.concat())),
     ]
 }
@@ -136,7 +180,7 @@ fn query() -> impl Strategy<Value = String> {
 fn generated_queries_never_panic_nor_overflow() {
     on_server_stack(|| {
         let (_dir, index, texts) = corpus_index();
-        let mut runner = TestRunner::new(Config { cases: 300, failure_persistence: None, ..Config::default() });
+        let mut runner = TestRunner::new(Config { cases: 400, failure_persistence: None, ..Config::default() });
         runner.run(&query(), |query| search_answers(&index, &texts, &query)).unwrap();
     });
 }
@@ -172,8 +216,7 @@ fn json_value() -> impl Strategy<Value = Value> {
         text().prop_map(Value::from),
     ];
     leaf.prop_recursive(4, 64, 8, move |inner| {
-        let key =
-            prop_oneof![
+        let key = prop_oneof![
                 select(
                     &[
                         "id",

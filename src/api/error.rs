@@ -76,8 +76,8 @@ impl From<ServiceError> for ApiError {
             }
             ServiceError::Index(IndexError::QueryTooLarge(too_large)) => {
                 ApiError::bad_request("invalid_query", too_large.to_string())
-                    .with("limit", too_large.limit.name())
-                    .with("max", too_large.limit.max())
+                    .with("query_limit", too_large.limit.name())
+                    .with("limit", too_large.limit.max())
             }
             _ => {
                 tracing::error!(error = %err, "request failed");

@@ -18,7 +18,8 @@ use crate::search::Highlight;
 
 /// Length of the display snippet, in characters.
 const SNIPPET_CHARS: usize = 200;
-/// Words a prefix may light up, per index segment: enough for any one text.
+/// Words a prefix may light up, per index segment, so that `a*` cannot list a whole
+/// dictionary; a word past these still matches but is not highlighted.
 const MAX_PREFIX_WORDS: usize = 256;
 
 pub struct Highlighter {
