@@ -73,8 +73,8 @@ fn rewrite_prefixes(
 /// `livr*` (or `"livr"*`) as, on each text field it targets, a match of the indexed words
 /// (stems) that start with its folded form or with its own stem. The folded form alone would
 /// miss `livraisons*` (indexed as `livraison`) and `happy*` (indexed as `happi`); the stem
-/// alone is not always a prefix of what the analyst typed. Several words (`l'appli*`) keep
-/// Tantivy's phrase-prefix meaning.
+/// alone would miss `happyhour` for `happy*`. Several words (`l'appli*`) keep Tantivy's
+/// phrase-prefix meaning.
 fn prefix_match(literal: UserInputLiteral, fields: &Fields, prefixes: &mut Vec<(Field, String)>) -> UserInputAst {
     let unchanged = |literal| UserInputAst::Leaf(Box::new(UserInputLeaf::Literal(literal)));
     let word = match (literal.delimiter, literal.prefix, literal.phrase.strip_suffix('*')) {
@@ -119,7 +119,8 @@ fn analyse(mut analyzer: TextAnalyzer, text: &str) -> Vec<String> {
     out
 }
 
-/// Analysed words are letters and digits, but folding may yield anything: escape it all.
+/// Analysed words are mostly letters and digits, but compatibility decomposition can yield
+/// punctuation (`⑴` is `(1)`): escape what the regular-expression syntax reserves.
 fn escape_regex(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -190,4 +191,30 @@ fn score_range(field: Field, range: ScoreRange) -> Box<dyn Query> {
     let bound =
         |v: Option<u8>| v.map_or(Bound::Unbounded, |v| Bound::Included(Term::from_field_u64(field, u64::from(v))));
     Box::new(RangeQuery::new(bound(range.min), bound(range.max)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::schema::{register_analyzers, schema};
+
+    fn prefixes_of(text: &str) -> Vec<String> {
+        let index = Index::create_in_ram(schema());
+        register_analyzers(&index);
+        let fields = Fields::resolve(&index.schema()).unwrap();
+        let query = text_query(&index, &fields, Some(text)).unwrap();
+        let mut starts: Vec<String> = query.prefixes.into_iter().map(|(_, start)| start).collect();
+        starts.sort();
+        starts.dedup();
+        starts
+    }
+
+    #[test]
+    fn a_prefix_is_folded_and_stemmed_and_reserved_characters_are_escaped() {
+        assert_eq!(prefixes_of("Livraisons*"), ["livraison", "livraisons"]);
+        assert_eq!(prefixes_of("happy* OR e\u{301}te\u{301}*"), ["ete", "happi", "happy"]);
+        assert_eq!(prefixes_of("text_en:deliver*"), ["deliv", "deliver"]);
+        assert_eq!(prefixes_of("\u{2474}*"), ["(1)"]);
+        assert!(prefixes_of("\"livraison rap\"* livr").is_empty(), "a phrase prefix stays Tantivy's");
+    }
 }
