@@ -3,7 +3,8 @@
 //! The HTTP API (`GET /v1/search?…`) and the `verbatim search` command share one parser,
 //! [`SearchRequest::from_params`], so a filter means the same thing everywhere.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::ops::RangeInclusive;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -61,6 +62,10 @@ pub struct SearchRequest {
     pub offset: usize,
 }
 
+/// Parameters that take a list: repeating one adds to it (`channel=email&channel=chat`).
+/// Any other parameter given twice is refused rather than one value silently winning.
+const LIST_PARAMETERS: [&str; 4] = ["language", "channel", "nps_group", "sentiment"];
+
 /// A parameter the parser refused, named so the caller can fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("parameter `{parameter}`: {message}")]
@@ -75,10 +80,15 @@ fn param_error(parameter: &str, message: impl Into<String>) -> ParamError {
 
 impl SearchRequest {
     /// Parses `key=value` pairs. Lists are comma-separated (`channel=email,chat`); metadata
-    /// filters are `metadata.store=Lyon`; an unknown key is an error, not silently ignored.
+    /// filters are `metadata.store=Lyon`; an unknown or repeated single-valued key is an
+    /// error, not silently ignored.
     pub fn from_params<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<SearchRequest, ParamError> {
         let mut request = SearchRequest { limit: DEFAULT_LIMIT, ..SearchRequest::default() };
+        let mut seen = HashSet::new();
         for (key, value) in params {
+            if !LIST_PARAMETERS.contains(&key) && !seen.insert(key) {
+                return Err(param_error(key, "given more than once; it takes a single value"));
+            }
             match key {
                 "q" => request.query = Some(value.to_string()).filter(|q| !q.trim().is_empty()),
                 "language" => request.languages.extend(parse_list(key, value, |l| Some(l.to_string()), "a language")?),
@@ -100,12 +110,12 @@ impl SearchRequest {
                 "customer_id" => request.customer_id = Some(value.to_string()),
                 "from" => request.from = Some(timestamp(key, value)?),
                 "to" => request.to = Some(timestamp(key, value)?),
-                "nps_min" => request.nps.min = Some(number(key, value, 10)? as u8),
-                "nps_max" => request.nps.max = Some(number(key, value, 10)? as u8),
-                "csat_min" => request.csat.min = Some(number(key, value, 5)? as u8),
-                "csat_max" => request.csat.max = Some(number(key, value, 5)? as u8),
-                "ces_min" => request.ces.min = Some(number(key, value, 7)? as u8),
-                "ces_max" => request.ces.max = Some(number(key, value, 7)? as u8),
+                "nps_min" => request.nps.min = Some(number(key, value, 0..=10)? as u8),
+                "nps_max" => request.nps.max = Some(number(key, value, 0..=10)? as u8),
+                "csat_min" => request.csat.min = Some(number(key, value, 0..=5)? as u8),
+                "csat_max" => request.csat.max = Some(number(key, value, 0..=5)? as u8),
+                "ces_min" => request.ces.min = Some(number(key, value, 0..=7)? as u8),
+                "ces_max" => request.ces.max = Some(number(key, value, 0..=7)? as u8),
                 "sort" => {
                     request.sort = match value {
                         "relevance" => Sort::Relevance,
@@ -113,13 +123,8 @@ impl SearchRequest {
                         _ => return Err(param_error(key, "expected `relevance` or `newest`")),
                     }
                 }
-                "limit" => {
-                    request.limit = number(key, value, MAX_LIMIT)?;
-                    if request.limit == 0 {
-                        return Err(param_error(key, format!("expected 1 to {MAX_LIMIT}")));
-                    }
-                }
-                "offset" => request.offset = number(key, value, MAX_OFFSET)?,
+                "limit" => request.limit = number(key, value, 1..=MAX_LIMIT)?,
+                "offset" => request.offset = number(key, value, 0..=MAX_OFFSET)?,
                 _ => match key.strip_prefix("metadata.") {
                     Some(meta_key) if !meta_key.is_empty() => {
                         request.metadata.push((meta_key.to_string(), value.to_string()))
@@ -162,12 +167,12 @@ fn score(key: &str, value: &str) -> Result<f64, ParamError> {
         .ok_or_else(|| param_error(key, "expected a number from -1 to 1"))
 }
 
-fn number(key: &str, value: &str, max: usize) -> Result<usize, ParamError> {
+fn number(key: &str, value: &str, allowed: RangeInclusive<usize>) -> Result<usize, ParamError> {
     value
         .parse::<usize>()
         .ok()
-        .filter(|n| *n <= max)
-        .ok_or_else(|| param_error(key, format!("expected an integer from 0 to {max}")))
+        .filter(|n| allowed.contains(n))
+        .ok_or_else(|| param_error(key, format!("expected an integer from {} to {}", allowed.start(), allowed.end())))
 }
 
 /// A span of the verbatim's text that matched, in Unicode code points.
@@ -240,5 +245,25 @@ mod tests {
             let err = SearchRequest::from_params([(key, value)]).unwrap_err();
             assert_eq!(err.parameter, key);
         }
+        let err = SearchRequest::from_params([("limit", "101")]).unwrap_err();
+        assert_eq!(err.message, "expected an integer from 1 to 100");
+    }
+
+    #[test]
+    fn a_single_valued_parameter_given_twice_is_refused_and_lists_add_up() {
+        for (key, value) in
+            [("q", "a"), ("limit", "5"), ("sort", "newest"), ("from", "2026-10-01"), ("metadata.store", "Lyon")]
+        {
+            assert!(SearchRequest::from_params([(key, value)]).is_ok());
+            let err = SearchRequest::from_params([(key, value), (key, value)]).unwrap_err();
+            assert_eq!(err.parameter, key);
+            assert!(err.message.contains("more than once"), "{err}");
+        }
+        let r =
+            SearchRequest::from_params([("channel", "email"), ("channel", "chat"), ("sentiment", "negative")]).unwrap();
+        assert_eq!(r.channels, vec![Channel::Email, Channel::Chat]);
+        // Distinct metadata keys are distinct parameters.
+        let r = SearchRequest::from_params([("metadata.store", "Lyon"), ("metadata.region", "Sud")]).unwrap();
+        assert_eq!(r.metadata.len(), 2);
     }
 }

@@ -1,5 +1,5 @@
-//! Ingest and search round trips through the real server: stemming, accents, filters,
-//! facets, sorting, pagination, highlights, upsert and erasure.
+//! Ingest and search round trips through the real server: stemming, accents, Unicode
+//! forms, prefixes, filters, facets, sorting, pagination, highlights, upsert and erasure.
 
 mod common;
 
@@ -113,6 +113,63 @@ fn highlight_offsets_count_code_points_not_bytes() {
     let offset = text[..byte_offset].chars().count();
     assert_ne!(offset, byte_offset, "the text must have multi-byte characters before the match");
     assert_eq!(found["hits"][0]["highlights"], json!([{"offset": offset, "length": 4}]));
+}
+
+#[test]
+fn decomposed_accents_and_dotted_capitals_meet_their_plain_spellings() {
+    let (_guard, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    server.ingest(json!([
+        {"id":"nfd","text":"Un e\u{301}te\u{301} sans livraison","language":"fr"},
+        {"id":"ist","text":"Livraison à İstanbul annulée","language":"fr"},
+        {"id":"en","text":"Straße closed in ISTANBUL","language":"en"}
+    ]));
+    // été composed, plain, upper-case decomposed.
+    for query in ["%C3%A9t%C3%A9", "ete", "E%CC%81TE%CC%81"] {
+        assert_eq!(server.search_ids(&format!("q={query}")), ["nfd"], "query {query}");
+    }
+    for query in ["istanbul", "ISTANBUL", "%C4%B0stanbul"] {
+        assert_eq!(sorted(server.search_ids(&format!("q={query}"))), ["en", "ist"], "query {query}");
+    }
+    assert_eq!(server.search_ids("q=strasse"), ["en"]);
+    // Offsets count the code points of the stored text: the accent is two of them.
+    let found = server.search("q=ete");
+    assert_eq!(found["hits"][0]["highlights"], json!([{"offset":3,"length":5}]));
+    assert_eq!(found["hits"][0]["snippet"], "Un <em>e\u{301}te\u{301}</em> sans livraison");
+}
+
+#[test]
+fn a_trailing_star_matches_words_that_start_so() {
+    let (_guard, server) = server_with_corpus();
+    assert_eq!(sorted(server.search_ids("q=livr*")), ["fr1", "fr2"]);
+    assert_eq!(sorted(server.search_ids("q=LIVRAISONS*")), ["fr1", "fr2"]);
+    assert_eq!(sorted(server.search_ids("q=deliver*")), ["en1", "en2"]);
+    assert_eq!(server.search_ids("q=refun*"), ["en3"]);
+    assert_eq!(server.search_ids("q=livr*%20-rapide"), ["fr1"]);
+    assert_eq!(server.search_ids("q=text_en:deliver*%20AND%20late"), ["en1"]);
+    assert_eq!(server.search_ids("q=%22livraison%20rap%22*"), ["fr2"]);
+    let found = server.search("q=livr*&channel=email");
+    assert_eq!(hit_ids(&found), ["fr1"]);
+    assert_eq!(found["hits"][0]["highlights"], json!([{"offset":4,"length":10}]));
+    // Regular expressions stay refused: only prefixes are offered.
+    let refused = server.get("/v1/search?q=%2Fliv.*%2F");
+    assert_eq!((refused.status, refused.body["code"].as_str()), (400, Some("invalid_query")));
+}
+
+#[test]
+fn an_index_from_before_the_unicode_analyzers_is_rebuilt_at_start_up() {
+    let (_guard, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    server.ingest(json!([{"id":"old","text":"Un e\u{301}te\u{301} pluvieux","language":"fr"}]));
+    server.stop();
+    // What the previous version wrote: the same fields with the analyzers of before.
+    let meta = data.join("index").join("meta.json");
+    let current = std::fs::read_to_string(&meta).unwrap();
+    assert!(current.contains("verbatim_fr_v2"), "the analyzers carry their version");
+    std::fs::write(&meta, current.replace("_v2\"", "\"")).unwrap();
+    let server = Server::start(&data, &[]);
+    assert_eq!(server.search_ids("q=ete"), ["old"]);
+    assert!(server.server_log().contains("rebuilding"), "{}", server.server_log());
 }
 
 #[test]

@@ -105,6 +105,11 @@ impl From<ServiceError> for ApiError {
             ServiceError::Index(IndexError::InvalidQuery(detail)) => {
                 ApiError::bad_request("invalid_query", detail.clone())
             }
+            ServiceError::Index(IndexError::QueryTooLarge(too_large)) => {
+                ApiError::bad_request("invalid_query", too_large.to_string())
+                    .with("query_limit", too_large.limit.name())
+                    .with("limit", too_large.limit.max())
+            }
             ServiceError::Overloaded => ApiError::new(StatusCode::TOO_MANY_REQUESTS, "overloaded", err.to_string())
                 .with_header(header::RETRY_AFTER, HeaderValue::from_static("1")),
             ServiceError::ShuttingDown => ApiError::shutting_down(),

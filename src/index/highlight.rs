@@ -2,17 +2,25 @@
 //!
 //! Both come from Tantivy's snippet generator, which re-analyses the text with the field's
 //! analyzer, so highlights agree with what matched (`livraisons` lights up for `livraison`).
+//! Offsets come from the tokenizer, which keeps them in the stored text even where folding
+//! changed the word (`e` + U+0301 is two code points of the highlight).
 
-use tantivy::query::Query;
+use std::collections::{BTreeMap, BTreeSet};
+
+use tantivy::schema::Field;
 use tantivy::snippet::SnippetGenerator;
-use tantivy::Searcher;
+use tantivy::{Score, Searcher, Term};
 
+use super::query::TextQuery;
 use super::schema::{Fields, TextField};
 use crate::domain::MAX_TEXT_CHARS;
 use crate::search::Highlight;
 
 /// Length of the display snippet, in characters.
 const SNIPPET_CHARS: usize = 200;
+/// Words a prefix may light up, per index segment, so that `a*` cannot list a whole
+/// dictionary; a word past these still matches but is not highlighted.
+const MAX_PREFIX_WORDS: usize = 256;
 
 pub struct Highlighter {
     /// Per text field: a generator for the short snippet, one spanning the whole text.
@@ -20,16 +28,16 @@ pub struct Highlighter {
 }
 
 impl Highlighter {
-    pub fn new(searcher: &Searcher, query: &dyn Query, fields: &Fields) -> tantivy::Result<Highlighter> {
+    pub fn new(searcher: &Searcher, query: &TextQuery, fields: &Fields) -> tantivy::Result<Highlighter> {
         let generators = TextField::ALL
             .into_iter()
             .map(|text| {
                 let field = fields.text(text);
-                let mut short = SnippetGenerator::create(searcher, query, field)?;
-                short.set_max_num_chars(SNIPPET_CHARS);
-                let mut whole = SnippetGenerator::create(searcher, query, field)?;
+                let words = words_to_highlight(searcher, query, field)?;
+                let analyzer = searcher.index().tokenizer_for_field(field)?;
+                let short = SnippetGenerator::new(words.clone(), analyzer.clone(), field, SNIPPET_CHARS);
                 // Bytes, so 4 per character covers any text we accept.
-                whole.set_max_num_chars(4 * MAX_TEXT_CHARS);
+                let whole = SnippetGenerator::new(words, analyzer, field, 4 * MAX_TEXT_CHARS);
                 Ok((text, short, whole))
             })
             .collect::<tantivy::Result<_>>()?;
@@ -62,6 +70,44 @@ impl Highlighter {
         }
         (html, highlights)
     }
+}
+
+/// What `SnippetGenerator::create` would take (the query's terms on `field`, rarer ones
+/// weighing more), plus the indexed words each prefix matched, which a prefix query does not
+/// list as terms.
+fn words_to_highlight(
+    searcher: &Searcher,
+    query: &TextQuery,
+    field: Field,
+) -> tantivy::Result<BTreeMap<String, Score>> {
+    let mut terms = BTreeSet::new();
+    query.query.query_terms(&mut |term, _| {
+        if term.field() == field {
+            terms.insert(term.clone());
+        }
+    });
+    for (_, prefix) in query.prefixes.iter().filter(|(f, _)| *f == field) {
+        for segment in searcher.segment_readers() {
+            let index = segment.inverted_index(field)?;
+            let mut words = index.terms().range().ge(prefix.as_bytes()).into_stream()?;
+            let mut taken = 0;
+            while taken < MAX_PREFIX_WORDS && words.advance() && words.key().starts_with(prefix.as_bytes()) {
+                if let Ok(word) = std::str::from_utf8(words.key()) {
+                    terms.insert(Term::from_field_text(field, word));
+                }
+                taken += 1;
+            }
+        }
+    }
+    let mut weights = BTreeMap::new();
+    for term in terms {
+        let Some(word) = term.value().as_str().map(str::to_string) else { continue };
+        let doc_freq = searcher.doc_freq(&term)?;
+        if doc_freq > 0 {
+            weights.insert(word, 1.0 / (1.0 + doc_freq as Score));
+        }
+    }
+    Ok(weights)
 }
 
 fn escape_html(text: &str) -> String {

@@ -9,8 +9,10 @@
 //! holds deleted documents and removes the old files, which is how an erasure leaves the disk.
 
 mod highlight;
+mod limits;
 mod query;
 mod schema;
+mod tokenizer;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -26,6 +28,7 @@ use tantivy::{
 };
 
 pub use highlight::Highlighter;
+pub use limits::{QueryLimit, QueryTooLarge};
 use schema::Fields;
 pub use schema::TextField;
 
@@ -45,6 +48,8 @@ pub enum IndexError {
     Locked(String),
     #[error("invalid query: {0}")]
     InvalidQuery(String),
+    #[error("invalid query: {0}")]
+    QueryTooLarge(#[from] QueryTooLarge),
     #[error("search index error: {0}")]
     Tantivy(#[from] tantivy::TantivyError),
     #[error("search index I/O error: {0}")]
@@ -217,7 +222,7 @@ impl SearchIndex {
     pub fn search(&self, request: &SearchRequest) -> Result<IndexResults, IndexError> {
         let searcher = self.reader.searcher();
         let text_query = query::text_query(&self.index, &self.fields, request.query.as_deref())?;
-        let query = query::with_filters(&self.fields, text_query.box_clone(), request);
+        let query = query::with_filters(&self.fields, text_query.query.box_clone(), request);
 
         let mut facet_collector = FacetCollector::for_field("facets");
         for facet in FACETS {
@@ -247,7 +252,7 @@ impl SearchIndex {
                 (*facet, counts)
             })
             .collect();
-        let highlighter = Highlighter::new(&searcher, &*text_query, &self.fields)?;
+        let highlighter = Highlighter::new(&searcher, &text_query, &self.fields)?;
         Ok(IndexResults { total, hits, facets, highlighter })
     }
 

@@ -1,18 +1,19 @@
 //! The index layout and its text analyzers.
 //!
 //! Text goes into one of three fields according to the verbatim's language, each with its
-//! own analyzer (lower-casing, ASCII folding, then Snowball stemming, so `Livraisons`,
-//! `livraison`, `très` and `tres` meet). A query runs against all three: each field analyses
-//! the query words its own way, so one search box serves French and English at once.
+//! own analyzer (Unicode normalisation and case folding, ASCII folding, then Snowball
+//! stemming, so `Livraisons`, `livraison`, `très`, `tres` and a decomposed `tre\u{300}s`
+//! meet). A query runs against all three: each field analyses the query words its own way,
+//! so one search box serves French and English at once.
 
 use tantivy::schema::{
     DateOptions, DateTimePrecision, FacetOptions, Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions,
     FAST, INDEXED, STRING,
 };
-use tantivy::tokenizer::{
-    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, TextAnalyzer,
-};
+use tantivy::tokenizer::{AsciiFoldingFilter, Language, RemoveLongFilter, Stemmer, TextAnalyzer};
 use tantivy::Index;
+
+use super::tokenizer::FoldingTokenizer;
 
 /// Tokens longer than this are noise (URLs, hashes) and would bloat the term dictionary.
 const MAX_TOKEN_BYTES: usize = 40;
@@ -45,20 +46,23 @@ impl TextField {
         }
     }
 
+    /// The version suffix is part of the schema: changing what an analyzer does means a new
+    /// name, so `SearchIndex::open` sees another schema and rebuilds the index from the store.
     fn analyzer_name(self) -> &'static str {
         match self {
-            TextField::French => "verbatim_fr",
-            TextField::English => "verbatim_en",
-            TextField::Plain => "verbatim_plain",
+            TextField::French => "verbatim_fr_v2",
+            TextField::English => "verbatim_en_v2",
+            TextField::Plain => "verbatim_plain_v2",
         }
     }
 
     pub fn analyzer(self) -> TextAnalyzer {
         // Fold before stemming: customers often type without accents, and the stemmer must
         // see `très` and `tres` alike (stemmed first, they become `tres` and `tre`).
-        let folded = TextAnalyzer::builder(SimpleTokenizer::default())
+        // The tokenizer folds case and accents Unicode-wide; ASCII folding then catches the
+        // letters with no decomposition (`ø`, `ß`, `œ`).
+        let folded = TextAnalyzer::builder(FoldingTokenizer::default())
             .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
-            .filter(LowerCaser)
             .filter(AsciiFoldingFilter)
             .dynamic();
         match self {
@@ -178,5 +182,15 @@ mod tests {
     fn english_stems_and_plain_only_folds() {
         assert_eq!(tokens(TextField::English, "Deliveries delayed"), tokens(TextField::English, "delivery delay"));
         assert_eq!(tokens(TextField::Plain, "Café"), vec!["cafe"]);
+    }
+
+    #[test]
+    fn decomposed_accents_and_dotted_capital_i_meet_their_plain_forms() {
+        for field in TextField::ALL {
+            assert_eq!(tokens(field, "e\u{301}te\u{301}"), tokens(field, "ete"), "{field:?}");
+            assert_eq!(tokens(field, "été"), tokens(field, "ETE"), "{field:?}");
+            assert_eq!(tokens(field, "İstanbul"), tokens(field, "istanbul"), "{field:?}");
+            assert_eq!(tokens(field, "Straße Œuvre"), tokens(field, "strasse oeuvre"), "{field:?}");
+        }
     }
 }
