@@ -67,8 +67,17 @@ pub fn create(data_dir: &Path, target: &Path) -> anyhow::Result<Manifest> {
         bail!("no verbatim data in {} to back up", data_dir.display());
     }
     prepare_target(target)?;
-    let partial = target.join(format!("{STORE_FILE}.partial"));
-    snapshot(&source, &partial)?;
+    write_backup(&source, target).inspect_err(|_| {
+        // The folder was empty: what it holds now is this backup's, unfinished.
+        for name in [STORE_FILE, MANIFEST_FILE].into_iter().flat_map(|name| [name.to_string(), partial_name(name)]) {
+            let _ = std::fs::remove_file(target.join(name));
+        }
+    })
+}
+
+fn write_backup(source: &Path, target: &Path) -> anyhow::Result<Manifest> {
+    let partial = target.join(partial_name(STORE_FILE));
+    snapshot(source, &partial)?;
     sync_file(&partial)?;
     let (verbatims, last_seq) = check_store(&partial)?;
     let manifest = Manifest {
@@ -81,7 +90,7 @@ pub fn create(data_dir: &Path, target: &Path) -> anyhow::Result<Manifest> {
         store_sha256: file_sha256(&partial)?,
     };
     rename(&partial, &target.join(STORE_FILE))?;
-    let manifest_partial = target.join(format!("{MANIFEST_FILE}.partial"));
+    let manifest_partial = target.join(partial_name(MANIFEST_FILE));
     let json = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
     File::create(&manifest_partial)
         .and_then(|mut file| file.write_all(&json).and_then(|_| file.sync_all()))
@@ -119,18 +128,20 @@ pub fn restore(
     // An index without its store is left from other data; the restored store must not inherit it.
     lock.clear()?;
     let partial = data_dir.join(format!("{STORE_FILE}.restoring"));
-    std::fs::copy(&snapshot, &partial)
-        .with_context(|| format!("copying {} to {}", snapshot.display(), partial.display()))?;
-    let checked = sync_file(&partial).and_then(|_| check_store(&partial)).and_then(|(verbatims, last_seq)| {
-        ensure!(
-            (verbatims, last_seq) == (manifest.verbatims, manifest.last_seq),
-            "{} holds {verbatims} verbatims up to seq {last_seq}, but its manifest says {} up to seq {}",
-            snapshot.display(),
-            manifest.verbatims,
-            manifest.last_seq
-        );
-        Ok(())
-    });
+    let checked = std::fs::copy(&snapshot, &partial)
+        .with_context(|| format!("copying {} to {}", snapshot.display(), partial.display()))
+        .and_then(|_| sync_file(&partial))
+        .and_then(|_| check_store(&partial))
+        .and_then(|(verbatims, last_seq)| {
+            ensure!(
+                (verbatims, last_seq) == (manifest.verbatims, manifest.last_seq),
+                "{} holds {verbatims} verbatims up to seq {last_seq}, but its manifest says {} up to seq {}",
+                snapshot.display(),
+                manifest.verbatims,
+                manifest.last_seq
+            );
+            Ok(())
+        });
     if let Err(err) = checked {
         let _ = std::fs::remove_file(&partial);
         return Err(err.context(format!("refusing to restore {}", backup_dir.display())));
@@ -234,6 +245,11 @@ fn check_checksum(snapshot: &Path, manifest: &Manifest) -> anyhow::Result<()> {
         bail!("{} does not match its manifest's sha256: the backup is damaged", snapshot.display());
     }
     Ok(())
+}
+
+/// Where a backup file is written before it is complete.
+fn partial_name(name: &str) -> String {
+    format!("{name}.partial")
 }
 
 fn rename(from: &Path, to: &Path) -> anyhow::Result<()> {
