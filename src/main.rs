@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 use verbatim::analysis::{self as analyze, Analyzer};
 use verbatim::api::access::{ApiKey, HostPolicy};
 use verbatim::api::{self, ApiConfig};
+use verbatim::backup;
 use verbatim::config::{self, ConfigFile};
 use verbatim::ingest::{self, Format};
 use verbatim::models;
@@ -99,6 +100,16 @@ enum Command {
     },
     /// Rebuild the search index from the store
     Reindex,
+    /// Copy the store into DIR (new or empty), consistently, while a server may be running
+    Backup {
+        /// Folder that receives verbatim.sqlite3 and its manifest backup.json
+        dir: PathBuf,
+    },
+    /// Restore a backup into the data directory, which must hold no store; rebuilds the index
+    Restore {
+        /// A folder written by `verbatim backup`
+        dir: PathBuf,
+    },
     /// Analyse JSONL documents {"id","text","language"?}: one JSON line out per line in;
     /// a bad line gets an error line with its line number; exits 2 if any line was bad
     Analyze {
@@ -248,6 +259,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let service = Service::open(&data, write_settings(None), analyzer()?)?;
             let count = service.reindex()?;
             println!("{}", serde_json::json!({ "reindexed": count }));
+        }
+        Command::Backup { dir } => {
+            let mut summary = serde_json::to_value(backup::create(&data, &dir)?)?;
+            summary["backup"] = serde_json::json!(dir);
+            println!("{summary}");
+        }
+        Command::Restore { dir } => {
+            let report = backup::restore(&dir, &data, max_store_bytes, analyzer()?)?;
+            println!("{}", serde_json::to_string(&report)?);
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -23,7 +23,7 @@ use anyhow::{bail, ensure, Context};
 use serde::Deserialize;
 
 pub use e5s1::E5s1;
-pub use wheel::sha256_hex;
+pub use wheel::{file_sha256, sha256_hex};
 
 use crate::engine::EncoderSettings;
 
