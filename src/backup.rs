@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::analysis::Analyzer;
 use crate::index::SearchIndex;
 use crate::models::file_sha256;
-use crate::service::{DataPaths, Service};
+use crate::service::{DataPaths, Service, WriteSettings};
 use crate::store::Store;
 
 /// Bumped when the layout of a backup folder changes; restore refuses formats it does not know.
@@ -101,11 +101,12 @@ fn write_backup(source: &Path, target: &Path) -> anyhow::Result<Manifest> {
 }
 
 /// Restores the backup in `backup_dir` into `data_dir`, which must hold no store and no
-/// running server, then opens it as the server would, which rebuilds the search index.
+/// running server, then opens it as the server would (with `settings`), which rebuilds the
+/// search index.
 pub fn restore(
     backup_dir: &Path,
     data_dir: &Path,
-    max_store_bytes: Option<u64>,
+    settings: WriteSettings,
     analyzer: Arc<Analyzer>,
 ) -> anyhow::Result<RestoreReport> {
     let manifest = read_manifest(backup_dir)?;
@@ -150,7 +151,7 @@ pub fn restore(
     sync_file(data_dir)?;
     drop(lock);
 
-    let service = Service::open(data_dir, max_store_bytes, analyzer)?;
+    let service = Service::open(data_dir, settings, analyzer)?;
     Ok(RestoreReport {
         restored: service.store().count()?,
         indexed: service.indexed_count(),

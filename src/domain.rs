@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -180,13 +180,23 @@ impl Verbatim {
         };
         let created_at = match optional_string(fields, "created_at")? {
             None => now,
-            Some(raw) => parse_timestamp(&raw).ok_or_else(|| {
-                ItemError::new(
-                    "invalid_date",
-                    "created_at",
-                    format!("`{raw}` is not an RFC 3339 timestamp or a YYYY-MM-DD date"),
-                )
-            })?,
+            Some(raw) => match parse_timestamp(&raw) {
+                Some(ts) if SUPPORTED_YEARS.contains(&ts.year()) => ts,
+                Some(_) => {
+                    return Err(ItemError::new(
+                        "invalid_date",
+                        "created_at",
+                        format!("`{raw}` is outside the years {} to {}", SUPPORTED_YEARS.start(), SUPPORTED_YEARS.end()),
+                    ))
+                }
+                None => {
+                    return Err(ItemError::new(
+                        "invalid_date",
+                        "created_at",
+                        format!("`{raw}` is not an RFC 3339 timestamp or a YYYY-MM-DD date"),
+                    ))
+                }
+            },
         };
         let customer_id = optional_string(fields, "customer_id")?;
         if let Some(customer) = &customer_id {
@@ -259,6 +269,18 @@ impl TextItem {
 }
 
 /// Accepts an RFC 3339 timestamp, or a plain date taken as midnight UTC.
+/// Years a `created_at` may fall in. The index counts nanoseconds in 64 bits (1677 to 2262);
+/// feedback dated outside these years is a typo, refused before it can overflow anything.
+pub const SUPPORTED_YEARS: std::ops::RangeInclusive<i32> = 1900..=2199;
+
+/// Brings a search bound into [`SUPPORTED_YEARS`]: a bound before or after every storable
+/// date selects the same verbatims as the first or last supported instant.
+pub fn clamp_to_supported(ts: DateTime<Utc>) -> DateTime<Utc> {
+    let first = NaiveDate::from_ymd_opt(*SUPPORTED_YEARS.start(), 1, 1).expect("valid date");
+    let after = NaiveDate::from_ymd_opt(SUPPORTED_YEARS.end() + 1, 1, 1).expect("valid date");
+    ts.clamp(first.and_time(Default::default()).and_utc(), after.and_time(Default::default()).and_utc())
+}
+
 pub fn parse_timestamp(raw: &str) -> Option<DateTime<Utc>> {
     if let Ok(ts) = DateTime::parse_from_rfc3339(raw.trim()) {
         return Some(ts.with_timezone(&Utc));
@@ -506,6 +528,8 @@ mod tests {
         assert_eq!(code_of(json!({"id":"a","text":"x","csat":0})), "invalid_score");
         assert_eq!(code_of(json!({"id":"a","text":"x","ces":2.5})), "invalid_score");
         assert_eq!(code_of(json!({"id":"a","text":"x","created_at":"yesterday"})), "invalid_date");
+        assert_eq!(code_of(json!({"id":"a","text":"x","created_at":"0042-01-01"})), "invalid_date");
+        assert_eq!(code_of(json!({"id":"a","text":"x","created_at":"9999-12-31T00:00:00Z"})), "invalid_date");
         assert_eq!(code_of(json!({"id":"a","text":"x","colour":"red"})), "unknown_field");
         assert_eq!(code_of(json!({"id":7,"text":"x"})), "invalid_field");
         assert_eq!(code_of(json!({"id":"a","text":"x","channel":"fax"})), "invalid_field");

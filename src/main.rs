@@ -266,7 +266,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{summary}");
         }
         Command::Restore { dir } => {
-            let report = backup::restore(&dir, &data, max_store_bytes, analyzer()?)?;
+            let report = backup::restore(&dir, &data, write_settings(None), analyzer()?)?;
             println!("{}", serde_json::to_string(&report)?);
         }
     }

@@ -9,7 +9,7 @@ use std::ops::RangeInclusive;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::domain::{parse_timestamp, Channel, NpsGroup, SentimentLabel, Verbatim};
+use crate::domain::{clamp_to_supported, parse_timestamp, Channel, NpsGroup, SentimentLabel, Verbatim};
 
 pub const DEFAULT_LIMIT: usize = 10;
 pub const MAX_LIMIT: usize = 100;
@@ -137,8 +137,10 @@ impl SearchRequest {
     }
 }
 
+/// A date bound, brought into the years a verbatim can be dated in.
 fn timestamp(key: &str, value: &str) -> Result<DateTime<Utc>, ParamError> {
     parse_timestamp(value)
+        .map(clamp_to_supported)
         .ok_or_else(|| param_error(key, format!("`{value}` is not an RFC 3339 timestamp or YYYY-MM-DD")))
 }
 
@@ -203,6 +205,13 @@ pub struct SearchResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn date_bounds_beyond_storable_years_are_clamped_not_overflowed() {
+        let r = SearchRequest::from_params([("from", "1000-01-01"), ("to", "9999-12-31T00:00:00Z")]).unwrap();
+        assert_eq!(r.from.unwrap().to_rfc3339(), "1900-01-01T00:00:00+00:00");
+        assert_eq!(r.to.unwrap().to_rfc3339(), "2200-01-01T00:00:00+00:00");
+    }
 
     #[test]
     fn parses_every_filter() {

@@ -171,7 +171,9 @@ impl Store {
     /// them: the whole group is stored, or nothing of it.
     pub fn write<T>(&self, writes: impl FnOnce(&mut StoreWriter<'_>) -> Result<T>) -> Result<(T, u64)> {
         let mut conn = self.pool.get()?;
-        let tx = conn.transaction()?;
+        // IMMEDIATE takes the write lock first (waiting up to the busy timeout): a deferred
+        // transaction that read first could not upgrade after another process checkpointed.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let seq = read_seq(&tx)?;
         let mut writer = StoreWriter { tx: &tx, seq };
         let result = writes(&mut writer)?;

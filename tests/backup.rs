@@ -118,7 +118,7 @@ fn a_backup_taken_while_serving_and_writing_restores_every_verbatim_and_search_t
                     .post(format!("{base}/v1/verbatims"))
                     .send_json(json!({ "verbatims": live_batch(round) }))
                     .expect("live batch posted");
-                assert_eq!(response.status(), 200);
+                assert_eq!(response.status(), 200, "{:?}", response.into_body().read_to_string());
                 acked_tx.send(round).unwrap();
             }
             MAX_LIVE_ROUNDS

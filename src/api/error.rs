@@ -118,8 +118,10 @@ impl From<ServiceError> for ApiError {
     }
 }
 
+/// The blocking task panicked (or its pool is gone): a bug to find in the log, not a reason
+/// for the client to wait.
 impl From<actix_web::error::BlockingError> for ApiError {
-    fn from(_: actix_web::error::BlockingError) -> ApiError {
-        ApiError::shutting_down()
+    fn from(err: actix_web::error::BlockingError) -> ApiError {
+        ApiError::internal("internal", &err)
     }
 }
