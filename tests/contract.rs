@@ -15,6 +15,7 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use common::{data_dir, installed_models, Server};
+use serde_json::Value;
 
 /// Every package pinned, so the same seed generates the same requests on every machine.
 const REQUIREMENTS: &str = include_str!("schemathesis-requirements.txt");
@@ -73,7 +74,9 @@ fn conforms(server: &Server, extra: &[&str]) {
         .arg("run")
         .arg(server.url("/v1/openapi.json"))
         .args(["--checks", "all", "--max-examples", MAX_EXAMPLES, "--seed", SEED])
-        .args(["--generation-database", "none", "--request-timeout", "120", "--no-color"])
+        .args(["--generation-database", "none", "--request-timeout", "120", "--no-color", "--workers", "1"])
+        .args(["--report", "har", "--report-har-path"])
+        .arg(work.path().join("exchanges.har"))
         .args(extra)
         .current_dir(work.path())
         .env("PYTHONPATH", schemathesis())
@@ -87,6 +90,23 @@ fn conforms(server: &Server, extra: &[&str]) {
         output.status,
         server.server_log()
     );
+    let har: Value = serde_json::from_slice(&std::fs::read(work.path().join("exchanges.har")).unwrap()).unwrap();
+    assert!(analysed_with_accurate(&har), "no request analysed documents with `model: accurate`:\n{report}");
+}
+
+/// Whether some exchange was a 200 from `/v1/analyze` with documents analysed by `accurate`:
+/// the proof that the run reached the encoder rather than `model_unavailable`.
+fn analysed_with_accurate(har: &Value) -> bool {
+    har["log"]["entries"].as_array().unwrap().iter().any(|entry| {
+        let body: Value = entry["response"]["content"]["text"]
+            .as_str()
+            .and_then(|t| serde_json::from_str(t).ok())
+            .unwrap_or_default();
+        entry["request"]["url"].as_str().unwrap_or_default().ends_with("/v1/analyze")
+            && entry["response"]["status"] == 200
+            && body["model"] == "accurate"
+            && body["documents"].as_array().is_some_and(|d| !d.is_empty())
+    })
 }
 
 fn models_args(models: &Path) -> [&str; 2] {
