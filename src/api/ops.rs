@@ -16,8 +16,13 @@ use super::AppState;
 /// handlers it describes.
 pub const OPENAPI: &str = include_str!("openapi.json");
 
-/// The answers that exist only when keys are configured (the other 403, `cross_origin`, stays).
-const KEYED_RESPONSES: [&str; 2] = ["#/components/responses/Unauthorized", "#/components/responses/Forbidden"];
+/// The shared answers that exist only when keys are configured (the other 403, `cross_origin`,
+/// stays).
+const KEYED_RESPONSES: [&str; 2] = ["Unauthorized", "Forbidden"];
+
+fn is_keyed_response(reference: &str) -> bool {
+    reference.strip_prefix("#/components/responses/").is_some_and(|name| KEYED_RESPONSES.contains(&name))
+}
 
 /// The description as a server without API keys serves it, derived once from [`OPENAPI`].
 static WITHOUT_KEYS: LazyLock<String> = LazyLock::new(|| {
@@ -30,7 +35,7 @@ fn without_authentication(mut document: Value) -> Value {
     if let Some(components) = document.get_mut("components").and_then(Value::as_object_mut) {
         components.remove("securitySchemes");
         if let Some(responses) = components.get_mut("responses").and_then(Value::as_object_mut) {
-            responses.retain(|name, _| !KEYED_RESPONSES.contains(&format!("#/components/responses/{name}").as_str()));
+            responses.retain(|name, _| !KEYED_RESPONSES.contains(&name.as_str()));
         }
     }
     document.as_object_mut().expect("the document is an object").remove("security");
@@ -40,9 +45,8 @@ fn without_authentication(mut document: Value) -> Value {
         let Some(operation) = operation.as_object_mut() else { continue };
         operation.remove("security");
         if let Some(responses) = operation.get_mut("responses").and_then(Value::as_object_mut) {
-            responses.retain(|_, response| {
-                !response.get("$ref").and_then(Value::as_str).is_some_and(|r| KEYED_RESPONSES.contains(&r))
-            });
+            responses
+                .retain(|_, response| !response.get("$ref").and_then(Value::as_str).is_some_and(is_keyed_response));
         }
     }
     document
