@@ -1,8 +1,8 @@
 //! `POST /v1/analyze`: language and sentiment for a batch of documents, nothing stored.
 //! The shape follows Azure AI Language's: per-document results and per-document errors.
 //!
-//! The answer is streamed, [`DOCUMENTS_PER_CHUNK`] documents at a time, each chunk analysed and
-//! encoded on a blocking thread when the connection is ready for it. Every sentence gets its
+//! The answer is streamed a chunk of documents at a time ([`CHUNK_TEXT_BYTES`]), each chunk
+//! analysed and encoded on a blocking thread when the connection is ready for it. Every sentence gets its
 //! text, offsets and scores, so a document of short sentences answers over 30 times its size:
 //! built whole, a full request's answer took gigabytes. Streamed, memory is bounded by a chunk
 //! and the bytes are those of the body built whole.
@@ -21,10 +21,13 @@ use super::error::ApiError;
 use super::{check_batch_size, AppState, ItemRejection};
 use crate::analysis::{AnalysisError, Analyzer, Document};
 use crate::domain::ItemError;
+use crate::engine;
 
-/// Documents analysed and written per step: enough to spread over the cores, few enough that
-/// a chunk of 50,000-character documents of short sentences stays within tens of megabytes.
-const DOCUMENTS_PER_CHUNK: usize = 16;
+/// Text analysed and written per step, in bytes (a chunk holds at least one document). The
+/// answer grows with the text, up to ~35 times for the shortest sentences: a chunk's stays
+/// within tens of megabytes. Counted in text, not documents, so short documents still come in
+/// batches large enough to keep the cores and the encoder's batches full.
+const CHUNK_TEXT_BYTES: usize = 512 * 1024;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -106,14 +109,28 @@ struct Answer {
     written: usize,
 }
 
+/// Once the answer is written or abandoned, the analysis buffers go back to the OS (see
+/// [`engine::keep_freed_buffers`]), off the async workers: trimming walks the whole heap.
+impl Drop for Answer {
+    fn drop(&mut self) {
+        actix_web::rt::task::spawn_blocking(engine::release_freed_buffers);
+    }
+}
+
 /// Positions and ids of a chunk's documents, and their encoded analyses.
 type AnalyzedChunk = (Vec<(usize, String)>, anyhow::Result<Vec<String>>);
 
 impl Answer {
     /// Analyses and encodes the next chunk on a blocking thread; `None` when none is left.
     async fn analyze_next(&mut self) -> Option<AnalyzedChunk> {
-        let (positions, documents): (Vec<(usize, String)>, Vec<Document>) =
-            self.pending.by_ref().take(DOCUMENTS_PER_CHUNK).map(|(index, d)| ((index, d.id.clone()), d)).unzip();
+        let (mut positions, mut documents) = (Vec::new(), Vec::new());
+        let mut text_bytes = 0;
+        while text_bytes < CHUNK_TEXT_BYTES {
+            let Some((index, document)) = self.pending.next() else { break };
+            text_bytes += document.text.len();
+            positions.push((index, document.id.clone()));
+            documents.push(document);
+        }
         if documents.is_empty() {
             return None;
         }
