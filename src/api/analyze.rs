@@ -2,10 +2,13 @@
 //! The shape follows Azure AI Language's: per-document results and per-document errors.
 //!
 //! The answer is streamed a chunk of documents at a time ([`CHUNK_TEXT_BYTES`]), each chunk
-//! analysed and encoded on a blocking thread when the connection is ready for it. Every sentence gets its
-//! text, offsets and scores, so a document of short sentences answers over 30 times its size:
-//! built whole, a full request's answer took gigabytes. Streamed, memory is bounded by a chunk
-//! and the bytes are those of the body built whole.
+//! analysed and encoded on a blocking thread when the connection is ready for it. Every
+//! sentence gets its text, offsets and scores, so a document of short sentences answers over
+//! 30 times its size: built whole, a full request's answer took gigabytes. Streamed, memory is
+//! bounded by a chunk and the bytes are those of the body built whole.
+
+use std::convert::Infallible;
+use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::web::Bytes;
@@ -13,8 +16,6 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::{stream, StreamExt};
 use serde::Deserialize;
 use serde_json::Value;
-use std::convert::Infallible;
-use std::sync::Arc;
 
 use super::body::read_json;
 use super::error::ApiError;
