@@ -127,6 +127,12 @@ impl Analyzer {
             })
             .collect())
     }
+
+    /// [`Analyzer::analyze`], each result encoded as JSON, in order. Encoding the answers
+    /// costs as much as computing them: encode in parallel.
+    pub fn analyze_to_json(&self, model: &dyn SentimentModel, documents: &[Document]) -> anyhow::Result<Vec<String>> {
+        Ok(self.analyze(model, documents)?.par_iter().map(serde_json::to_string).collect::<Result<Vec<String>, _>>()?)
+    }
 }
 
 /// Documents analysed together by [`analyze_lines`]: large enough to spread over cores.
@@ -149,13 +155,7 @@ pub fn analyze_lines(
      -> anyhow::Result<()> {
         let documents: Vec<Document> =
             pending.iter_mut().filter_map(|(_, _, d)| d.as_mut().ok().map(std::mem::take)).collect();
-        // Encoding the answers costs as much as computing them: encode in parallel, write in order.
-        let mut encoded = analyzer
-            .analyze(engine, &documents)?
-            .par_iter()
-            .map(serde_json::to_string)
-            .collect::<Result<Vec<String>, _>>()?
-            .into_iter();
+        let mut encoded = analyzer.analyze_to_json(engine, &documents)?.into_iter();
         for (line, id, document) in pending.drain(..) {
             match document {
                 Ok(_) => out.write_all(encoded.next().expect("one result per document").as_bytes())?,

@@ -150,7 +150,12 @@ enum ModelsCommand {
 }
 
 fn main() -> ExitCode {
-    verbatim::engine::keep_freed_buffers();
+    let cli = Cli::parse();
+    // Only the commands that may run the encoder, before any thread starts (mallopt is not
+    // thread-safe); `serve` hands the memory back after each `/v1/analyze` answer.
+    if matches!(cli.command, Command::Serve { .. } | Command::Analyze { .. }) {
+        verbatim::engine::keep_freed_buffers();
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tantivy=warn".into()),
@@ -158,7 +163,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    match run(Cli::parse()) {
+    match run(cli) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");

@@ -4,7 +4,11 @@
 
 mod common;
 
+use std::io::BufReader;
+
 use common::{cli, data_dir, installed_models, Server};
+use serde::de::IgnoredAny;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 const NEGATIVE_FR: &str = "Service client horrible, je suis très déçu. Je ne recommande pas cette boutique.";
@@ -90,6 +94,55 @@ fn a_hundred_long_documents_fit_in_one_request() {
     let reply = analyze(&server, json!({ "documents": documents }));
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.body["documents"].as_array().unwrap().len(), 100);
+}
+
+/// The largest request of short sentences answers ~35 times its size (570 MB): the answer is
+/// streamed, so the server's peak memory is bounded by a few documents, not by the request.
+#[test]
+fn a_full_request_of_short_sentences_is_answered_in_bounded_memory() {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Answer {
+        model: String,
+        documents: Vec<AnsweredDocument>,
+        errors: Vec<Value>,
+    }
+    #[derive(Deserialize)]
+    struct AnsweredDocument {
+        id: String,
+        sentences: Vec<IgnoredAny>,
+    }
+
+    let (_guard, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    let text = "Bon. ".repeat(6_600);
+    // Every hundredth document is refused: the errors' positions span the streamed chunks.
+    let documents: Vec<Value> =
+        (0..500).map(|i| json!({"id": i.to_string(), "text": if i % 100 == 7 { "" } else { text.as_str() }})).collect();
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let mut response = agent
+        .post(server.url("/v1/analyze"))
+        .header("content-type", "application/json")
+        .send(json!({ "documents": documents, "model": "fast" }).to_string())
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let reader = BufReader::new(response.body_mut().with_config().limit(u64::MAX).reader());
+    let answer: Answer = serde_json::from_reader(reader).unwrap();
+
+    let peak_kb = std::fs::read_to_string(format!("/proc/{}/status", server.pid()))
+        .unwrap()
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:")?.trim().strip_suffix(" kB")?.parse::<u64>().ok())
+        .unwrap();
+    assert!(peak_kb <= 300 * 1000, "the server peaked at {peak_kb} kB");
+    assert_eq!(answer.model, "fast");
+    let expected: Vec<String> = (0..500).filter(|i| i % 100 != 7).map(|i| i.to_string()).collect();
+    let ids: Vec<&str> = answer.documents.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(ids, expected);
+    assert!(answer.documents.iter().all(|d| d.sentences.len() == 6_600));
+    let refused: Vec<(u64, &str)> =
+        answer.errors.iter().map(|e| (e["index"].as_u64().unwrap(), e["code"].as_str().unwrap())).collect();
+    assert_eq!(refused, [7, 107, 207, 307, 407].map(|i| (i, "empty_text")));
 }
 
 #[test]

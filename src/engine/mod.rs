@@ -48,12 +48,24 @@ pub fn device() -> candle_core::Device {
 /// back to the OS, so each forward pass page-faults its activation buffers back in and zeroes
 /// them (page faults were ~6 % of the encoder's time in a profile). Blocks up to 32 MB (glibc's
 /// ceiling, above every activation buffer of a 2,048-token batch) stay in the heap, and the heap
-/// is not trimmed. Process-wide, so binaries call it once at start-up; a no-op off glibc.
+/// is not trimmed. Process-wide, so binaries that run the encoder call it once at start-up; a
+/// long-lived process pairs it with [`release_freed_buffers`]. A no-op off glibc.
 pub fn keep_freed_buffers() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator tuning parameters; called before threads start.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+    }
+}
+
+/// Returns the free memory that [`keep_freed_buffers`] keeps to the OS, so a server does not
+/// hold its largest request's peak for its life; the next request faults its buffers back in
+/// once, not on every forward pass. A no-op off glibc.
+pub fn release_freed_buffers() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only hands free pages back to the OS; it locks each arena it trims.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
