@@ -186,7 +186,11 @@ impl Verbatim {
                     return Err(ItemError::new(
                         "invalid_date",
                         "created_at",
-                        format!("`{raw}` is outside the years {} to {}", SUPPORTED_YEARS.start(), SUPPORTED_YEARS.end()),
+                        format!(
+                            "`{raw}` is outside the years {} to {}",
+                            SUPPORTED_YEARS.start(),
+                            SUPPORTED_YEARS.end()
+                        ),
                     ))
                 }
                 None => {

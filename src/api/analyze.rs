@@ -23,6 +23,7 @@ use super::{check_batch_size, AppState, ItemRejection};
 use crate::analysis::{AnalysisError, Analyzer, Document};
 use crate::domain::ItemError;
 use crate::engine;
+use crate::nlp::sentiment::accurate::ENCODER;
 
 /// Text analysed and written per step, in bytes (a chunk holds at least one document). The
 /// answer grows with the text, up to ~35 times for the shortest sentences: a chunk's stays
@@ -52,11 +53,21 @@ pub async fn analyze(
     let analyzer = state.service.analyzer().clone();
     let model = request.model.clone();
     let max_documents = web::block(move || analyzer.model(&model).map(|m| m.max_documents())).await?.map_err(|e| {
-        let code = match e {
-            AnalysisError::UnknownModel(_) => "unknown_model",
-            AnalysisError::ModelUnavailable(_) => "model_unavailable",
+        let refusal = match &e {
+            AnalysisError::UnknownModel(_) => ApiError::bad_request("unknown_model", e.to_string()),
+            // The load error names server folders and files: it goes to the log, not the client.
+            AnalysisError::ModelUnavailable(cause) => {
+                tracing::warn!(error = %format!("{cause:#}"), "the accurate tier is unavailable");
+                ApiError::bad_request(
+                    "model_unavailable",
+                    format!(
+                        "model `accurate` is not available on this server: its encoder is not installed or did not \
+                         load; run `verbatim models install {ENCODER}` (the server log has the details)"
+                    ),
+                )
+            }
         };
-        ApiError::bad_request(code, e.to_string()).with("model", request.model.clone())
+        refusal.with("model", request.model.clone())
     })?;
     check_batch_size("documents", request.documents.len(), max_documents)?;
     let mut valid = Vec::with_capacity(request.documents.len());
