@@ -37,6 +37,10 @@ use crate::search::{SearchRequest, Sort};
 
 /// Memory the writer may buffer before it flushes a segment.
 const WRITER_HEAP_BYTES: usize = 64 * 1024 * 1024;
+/// One indexing thread: every commit flushes one segment per thread, and with group commit
+/// committing many times a second, a second thread doubled the tiny segments (and the merges
+/// after them) without indexing faster (benches/RESULTS.md, issue 11).
+const WRITER_THREADS: usize = 1;
 /// Facets counted for every search, in the order of the response.
 pub const FACETS: [&str; 4] = ["channel", "language", "nps_group", "sentiment"];
 /// What the `language` field and facet hold for a verbatim of unknown language.
@@ -95,7 +99,7 @@ impl SearchIndex {
                 recreate(dir, expected)?
             }
         };
-        let writer = index.writer(WRITER_HEAP_BYTES).map_err(|err| match err {
+        let writer = index.writer_with_num_threads(WRITER_THREADS, WRITER_HEAP_BYTES).map_err(|err| match err {
             tantivy::TantivyError::LockFailure(..) => IndexError::Locked(err.to_string()),
             other => IndexError::Tantivy(other),
         })?;
