@@ -10,7 +10,6 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use actix_web::http::StatusCode;
 use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::{stream, StreamExt};
@@ -91,10 +90,7 @@ pub async fn analyze(
     let first = match answer.analyze_next().await {
         None => Vec::new(),
         Some((_, Ok(encoded))) => answer.join(encoded),
-        Some((_, Err(e))) => {
-            tracing::error!(error = %format!("{e:#}"), "analysis failed");
-            return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "analysis_failed", format!("{e:#}")));
-        }
+        Some((_, Err(e))) => return Err(ApiError::internal("analysis_failed", &format!("{e:#}"))),
     };
     let head =
         [format!("{{\"model\":{},\"documents\":[", Value::from(answer.model.as_str())).into_bytes(), first].concat();
@@ -174,12 +170,18 @@ impl Answer {
             match encoded {
                 Ok(encoded) => return Some(self.join(encoded)),
                 Err(e) => {
-                    let message = format!("{e:#}");
-                    tracing::error!(error = %message, documents = positions.len(), "analysis failed mid-answer");
-                    self.errors.extend(positions.into_iter().map(|(index, id)| ItemRejection {
-                        index,
-                        id: Some(id),
-                        error: ItemError { code: "analysis_failed", field: None, message: message.clone() },
+                    tracing::error!(error = %format!("{e:#}"), documents = positions.len(), "analysis failed mid-answer");
+                    self.errors.extend(positions.into_iter().map(|(index, id)| {
+                        ItemRejection {
+                            index,
+                            id: Some(id),
+                            error: ItemError {
+                                code: "analysis_failed",
+                                field: None,
+                                message: "the analysis engine failed on this document; the server log has the details"
+                                    .to_string(),
+                            },
+                        }
                     }));
                 }
             }
