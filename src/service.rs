@@ -1,11 +1,10 @@
 //! The one path by which verbatims are written, erased and searched.
 //!
-//! **Writes** (upserts and erasures) go through one writer fed by a bounded queue. The writer
-//! takes every write waiting in the queue as one *group*: one SQLite transaction, then one index
-//! commit, then every caller in the group gets its answer. Concurrent clients so share the cost
-//! of a durable commit (group commit) while "acknowledged" still means durable and searchable.
-//! The writer runs as two stages, a store thread and an index thread, so one group's store sync
-//! overlaps the previous group's index commit; the index stage keeps store order. A full queue refuses new writes at once ([`ServiceError::Overloaded`]) instead
+//! **Writes** (upserts and erasures) go through one writer thread fed by a bounded queue. The
+//! writer takes every write waiting in the queue as one *group*: one SQLite transaction, then
+//! one index commit, then every caller in the group gets its answer. Concurrent clients so share
+//! the cost of a durable commit (group commit) while "acknowledged" still means durable and
+//! searchable. A full queue refuses new writes at once ([`ServiceError::Overloaded`]) instead
 //! of letting them pile up. **Reads** (search, get) never wait for the writer: they use the
 //! store's connection pool and the index's last committed state.
 //!
@@ -37,9 +36,9 @@ use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
 use crate::analysis::Analyzer;
 use crate::domain::Verbatim;
-use crate::index::{IndexEdits, IndexError, SearchIndex};
+use crate::index::{IndexError, SearchIndex};
 use crate::search::{SearchHit, SearchRequest, SearchResponse};
-use crate::store::{Durability, Erasure, Store, StoreError, StoreWriter};
+use crate::store::{Durability, Erasure, Store, StoreError};
 
 /// Rows per index commit when catching up or rebuilding.
 const REPAIR_PAGE: usize = 5_000;
@@ -86,23 +85,6 @@ impl Write {
     fn erases(&self) -> bool {
         !matches!(self, Write::Upsert(_))
     }
-
-    fn to_store(&self, store: &mut StoreWriter<'_>) -> Result<Written, StoreError> {
-        match self {
-            Write::Upsert(batch) => store.upsert(batch).map(|()| Written::Upserted),
-            Write::Delete(id) => store.delete(id).map(Written::Deleted),
-            Write::DeleteCustomer(customer) => store.delete_customer(customer).map(Written::DeletedCustomer),
-        }
-    }
-
-    fn to_index(&self, index: &IndexEdits<'_>) -> tantivy::Result<()> {
-        match self {
-            Write::Upsert(batch) => index.upsert(batch)?,
-            Write::Delete(id) => index.delete(id),
-            Write::DeleteCustomer(customer) => index.delete_customer(customer),
-        }
-        Ok(())
-    }
 }
 
 /// What a [`Write`] did, once durable and searchable.
@@ -145,14 +127,6 @@ struct PendingWrite {
     _permit: WritePermit,
 }
 
-/// A group on its way from the store stage to the index stage: each write's outcome in the
-/// store, and the store `seq` after the last one that committed (`None`: none did).
-struct StoredGroup {
-    group: Vec<PendingWrite>,
-    outcomes: Vec<Result<Written, ServiceError>>,
-    seq: Option<u64>,
-}
-
 /// How the service is opened for writing.
 #[derive(Debug, Clone, Copy)]
 pub struct WriteSettings {
@@ -191,20 +165,19 @@ pub struct Service {
     writer: Option<Writer>,
 }
 
-/// The writer's two threads (store, then index), its queue, and the purger it wakes after
-/// erasures.
+/// The writer thread, its queue, and the purger it wakes after erasures.
 struct Writer {
     queue: Option<mpsc::Sender<PendingWrite>>,
     admission: Arc<Semaphore>,
     threads: Vec<JoinHandle<()>>,
 }
 
-/// What the reader side and the writer's threads share.
+/// What the reader side and the writer thread share.
 struct Parts {
     store: Store,
     index: SearchIndex,
     analyzer: Arc<Analyzer>,
-    /// Held by whoever writes (the writer's stages, repair, reindex), so index commits follow
+    /// Held by whoever writes (the writer thread, repair, reindex), so index commits follow
     /// store order.
     write_lock: Mutex<()>,
     /// Set when an index write failed after its store write succeeded.
@@ -362,34 +335,29 @@ impl Drop for Service {
 }
 
 impl Writer {
-    /// Starts the two stages of the write path and the purger. The store stage commits one
-    /// group while the index stage commits the group before it, so the store's sync and the
-    /// index's commit overlap; the index stage takes groups in store order and answers.
     fn start(parts: Arc<Parts>, max_pending_writes: usize) -> anyhow::Result<Writer> {
         let (queue, pending) = mpsc::channel::<PendingWrite>();
-        // One group waits for the index while the next is stored: more would only add latency.
-        let (to_index, stored) = mpsc::sync_channel::<StoredGroup>(1);
         let (wake_purger, erased) = mpsc::channel::<()>();
-        let spawn = |name: &str, work: Box<dyn FnOnce() + Send>| {
-            std::thread::Builder::new().name(name.into()).spawn(work).with_context(|| format!("starting thread {name}"))
-        };
-        let store_parts = parts.clone();
-        let index_parts = parts.clone();
-        let threads = vec![
-            spawn("verbatim-store", Box::new(move || store_parts.store_groups(pending, to_index)))?,
-            spawn("verbatim-index", Box::new(move || index_parts.index_groups(stored, wake_purger)))?,
-            spawn(
-                "verbatim-purger",
-                Box::new(move || {
-                    while erased.recv().is_ok() {
-                        // Erasures that arrived meanwhile are covered by this one purge.
-                        while erased.try_recv().is_ok() {}
-                        parts.purge_erased();
-                    }
-                }),
-            )?,
-        ];
-        Ok(Writer { queue: Some(queue), admission: Arc::new(Semaphore::new(max_pending_writes.max(1))), threads })
+        let writer_parts = parts.clone();
+        let writer = std::thread::Builder::new()
+            .name("verbatim-writer".into())
+            .spawn(move || writer_parts.write_groups(pending, wake_purger))
+            .context("starting the writer thread")?;
+        let purger = std::thread::Builder::new()
+            .name("verbatim-purger".into())
+            .spawn(move || {
+                while erased.recv().is_ok() {
+                    // Erasures that arrived meanwhile are covered by this one purge.
+                    while erased.try_recv().is_ok() {}
+                    parts.purge_erased();
+                }
+            })
+            .context("starting the purger thread")?;
+        Ok(Writer {
+            queue: Some(queue),
+            admission: Arc::new(Semaphore::new(max_pending_writes.max(1))),
+            threads: vec![writer, purger],
+        })
     }
 }
 
@@ -399,9 +367,8 @@ impl Parts {
         self.write_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The store stage: each turn takes what the queue holds as one group and commits it in
-    /// one transaction, then hands it to the index stage.
-    fn store_groups(&self, pending: mpsc::Receiver<PendingWrite>, to_index: mpsc::SyncSender<StoredGroup>) {
+    /// The writer thread: each turn takes what the queue holds as one group and commits it.
+    fn write_groups(&self, pending: mpsc::Receiver<PendingWrite>, wake_purger: mpsc::Sender<()>) {
         while let Ok(first) = pending.recv() {
             let mut size = first.write.verbatims();
             let mut group = vec![first];
@@ -410,55 +377,10 @@ impl Parts {
                 size += next.write.verbatims();
                 group.push(next);
             }
-            let (outcomes, seq) = self.store_group(&group);
-            if to_index.send(StoredGroup { group, outcomes, seq }).is_err() {
-                return;
-            }
-        }
-    }
-
-    /// Commits a group in one transaction. If the store refuses the group (say, it would
-    /// overflow the size quota), each write is tried alone, so one write's failure is not its
-    /// neighbours'.
-    fn store_group(&self, group: &[PendingWrite]) -> (Vec<Result<Written, ServiceError>>, Option<u64>) {
-        let _writing = self.lock();
-        let all =
-            self.store.write(|store| group.iter().map(|p| p.write.to_store(store)).collect::<Result<Vec<_>, _>>());
-        match all {
-            Ok((written, seq)) => (written.into_iter().map(Ok).collect(), Some(seq)),
-            Err(err) if group.len() == 1 => (vec![Err(err.into())], None),
-            Err(err) => {
-                tracing::warn!(error = %err, writes = group.len(), "group refused by the store; committing its writes one by one");
-                let mut last_seq = None;
-                let outcomes = group
-                    .iter()
-                    .map(|p| {
-                        let (written, seq) = self.store.write(|store| p.write.to_store(store))?;
-                        last_seq = Some(seq);
-                        Ok(written)
-                    })
-                    .collect();
-                (outcomes, last_seq)
-            }
-        }
-    }
-
-    /// The index stage: applies each stored group's committed writes in one index commit, in
-    /// store order, then answers every caller of the group and wakes the purger after erasures.
-    fn index_groups(&self, stored: mpsc::Receiver<StoredGroup>, wake_purger: mpsc::Sender<()>) {
-        for StoredGroup { group, mut outcomes, seq } in stored {
-            if let Some(seq) = seq {
-                if let Err(err) = self.index_group(&group, &outcomes, seq) {
-                    // The store has these writes (the index will catch up); their callers hear of the failure.
-                    let message = format!("{err:#}");
-                    for outcome in outcomes.iter_mut().filter(|o| o.is_ok()) {
-                        *outcome = Err(ServiceError::Other(anyhow::anyhow!("{message}")));
-                    }
-                }
-            }
-            let erased = group.iter().zip(&outcomes).any(|(p, outcome)| p.write.erases() && outcome.is_ok());
-            for (pending, outcome) in group.into_iter().zip(outcomes) {
-                let _ = pending.reply.send(outcome);
+            let erased = group.iter().any(|p| p.write.erases());
+            let answers = self.commit_group(&group);
+            for (pending, answer) in group.into_iter().zip(answers) {
+                let _ = pending.reply.send(answer);
             }
             if erased {
                 let _ = wake_purger.send(());
@@ -466,23 +388,52 @@ impl Parts {
         }
     }
 
-    fn index_group(
-        &self,
-        group: &[PendingWrite],
-        outcomes: &[Result<Written, ServiceError>],
-        seq: u64,
-    ) -> Result<(), ServiceError> {
+    /// Commits a group in one transaction and one index commit. If the store refuses the
+    /// group (say, it would overflow the size quota), each write is tried alone, so one
+    /// write's failure is not its neighbours'.
+    fn commit_group(&self, group: &[PendingWrite]) -> Vec<Result<Written, ServiceError>> {
         let _writing = self.lock();
+        let writes: Vec<&Write> = group.iter().map(|p| &p.write).collect();
+        match self.commit(&writes) {
+            Ok(written) => written.into_iter().map(Ok).collect(),
+            Err(err) if writes.len() == 1 => vec![Err(err)],
+            Err(err @ ServiceError::Store(_)) => {
+                tracing::warn!(error = %err, writes = writes.len(), "group refused by the store; committing its writes one by one");
+                writes.iter().map(|write| self.commit(&[write]).map(|mut written| written.remove(0))).collect()
+            }
+            Err(err) => {
+                // The store has the group (the index will catch up); every caller hears of the failure.
+                let message = format!("{err:#}");
+                group.iter().map(|_| Err(ServiceError::Other(anyhow::anyhow!("{message}")))).collect()
+            }
+        }
+    }
+
+    fn commit(&self, writes: &[&Write]) -> Result<Vec<Written>, ServiceError> {
         self.catch_up_if_behind()?;
+        let (written, seq) = self.store.write(|store| {
+            writes
+                .iter()
+                .map(|write| match write {
+                    Write::Upsert(batch) => store.upsert(batch).map(|()| Written::Upserted),
+                    Write::Delete(id) => store.delete(id).map(Written::Deleted),
+                    Write::DeleteCustomer(customer) => store.delete_customer(customer).map(Written::DeletedCustomer),
+                })
+                .collect::<Result<Vec<_>, StoreError>>()
+        })?;
         self.index
             .write(seq, |index| {
-                for (pending, _) in group.iter().zip(outcomes).filter(|(_, outcome)| outcome.is_ok()) {
-                    pending.write.to_index(index)?;
+                for write in writes {
+                    match write {
+                        Write::Upsert(batch) => index.upsert(batch)?,
+                        Write::Delete(id) => index.delete(id),
+                        Write::DeleteCustomer(customer) => index.delete_customer(customer),
+                    }
                 }
                 Ok(())
             })
             .inspect_err(|_| self.index_behind.store(true, Ordering::SeqCst))?;
-        Ok(())
+        Ok(written)
     }
 
     /// Removes erased data from the files: index segments holding deleted documents are
