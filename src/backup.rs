@@ -12,7 +12,7 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -119,10 +119,12 @@ pub fn restore(
     // while the store is put in place.
     let lock = SearchIndex::open(&paths.index)
         .with_context(|| format!("cannot restore into {}: stop the process using it first", data_dir.display()))?;
-    if paths.store.exists() {
+    // A write-ahead log left without its database would be replayed into the restored one.
+    let leftovers = ["", "-wal", "-shm"].map(|suffix| PathBuf::from(format!("{}{suffix}", paths.store.display())));
+    if leftovers.iter().any(|file| file.exists()) {
         bail!(
-            "{} already holds a verbatim store; restore into a new or empty data directory \
-             (move the current one aside first if it is to be replaced)",
+            "{} already holds a verbatim store (or its -wal/-shm files); restore into a new or empty data \
+             directory (move the whole directory aside first if it is to be replaced)",
             data_dir.display()
         );
     }

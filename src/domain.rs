@@ -272,19 +272,20 @@ impl TextItem {
     }
 }
 
-/// Accepts an RFC 3339 timestamp, or a plain date taken as midnight UTC.
 /// Years a `created_at` may fall in. The index counts nanoseconds in 64 bits (1677 to 2262);
 /// feedback dated outside these years is a typo, refused before it can overflow anything.
 pub const SUPPORTED_YEARS: std::ops::RangeInclusive<i32> = 1900..=2199;
 
-/// Brings a search bound into [`SUPPORTED_YEARS`]: a bound before or after every storable
-/// date selects the same verbatims as the first or last supported instant.
+/// Brings a date into [`SUPPORTED_YEARS`]: a search bound before or after every storable date
+/// selects the same verbatims as the first or last supported instant, and a row stored before
+/// dates were checked can still be indexed.
 pub fn clamp_to_supported(ts: DateTime<Utc>) -> DateTime<Utc> {
     let first = NaiveDate::from_ymd_opt(*SUPPORTED_YEARS.start(), 1, 1).expect("valid date");
     let after = NaiveDate::from_ymd_opt(SUPPORTED_YEARS.end() + 1, 1, 1).expect("valid date");
     ts.clamp(first.and_time(Default::default()).and_utc(), after.and_time(Default::default()).and_utc())
 }
 
+/// Accepts an RFC 3339 timestamp, or a plain date taken as midnight UTC.
 pub fn parse_timestamp(raw: &str) -> Option<DateTime<Utc>> {
     if let Ok(ts) = DateTime::parse_from_rfc3339(raw.trim()) {
         return Some(ts.with_timezone(&Utc));

@@ -47,8 +47,12 @@ const REPAIR_PAGE: usize = 5_000;
 const MAX_GROUP_VERBATIMS: usize = 20_000;
 /// Writes accepted (being analysed or queued) before new ones are refused, by default.
 pub const DEFAULT_MAX_PENDING_WRITES: usize = 64;
-/// How long the purger keeps retrying while a reader or a background merge is in its way.
-const PURGE_PATIENCE: Duration = Duration::from_secs(45);
+/// Erasures queued at once, apart from other writes.
+const ERASURE_PLACES: usize = 16;
+/// How long one purge keeps retrying while a reader or a background merge is in its way.
+const PURGE_PATIENCE: Duration = Duration::from_secs(20);
+/// How soon a purge that could not finish is tried again, until it does.
+const PURGE_RETRY: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -169,6 +173,8 @@ pub struct Service {
 struct Writer {
     queue: Option<mpsc::Sender<PendingWrite>>,
     admission: Arc<Semaphore>,
+    /// Places of their own for erasures, so heavy ingestion never refuses a GDPR request.
+    erasure_admission: Arc<Semaphore>,
     threads: Vec<JoinHandle<()>>,
 }
 
@@ -202,8 +208,9 @@ impl Service {
             index_behind: AtomicBool::new(false),
         });
         parts.repair_index()?;
-        parts.purge_erased();
-        let service = Service { writer: Some(Writer::start(parts.clone(), settings.max_pending_writes)?), parts };
+        let purge_owed = !parts.purge_erased();
+        let service =
+            Service { writer: Some(Writer::start(parts.clone(), settings.max_pending_writes, purge_owed)?), parts };
         service.analyse_backlog()?;
         Ok(service)
     }
@@ -229,15 +236,16 @@ impl Service {
     }
 
     /// Takes a place in the write queue, or refuses at once when it is full: callers learn
-    /// they must slow down before doing any work for the write.
+    /// they must slow down before the work of analysing and committing.
     pub fn admit(&self) -> Result<WritePermit, ServiceError> {
         let writer = self.writer.as_ref().ok_or(ServiceError::ShuttingDown)?;
-        writer
-            .admission
-            .clone()
-            .try_acquire_owned()
-            .map(|permit| WritePermit { _place: Some(permit) })
-            .map_err(|_| ServiceError::Overloaded)
+        take_place(&writer.admission)
+    }
+
+    /// Takes one of the places kept for erasures (see [`Service::admit`]).
+    pub fn admit_erasure(&self) -> Result<WritePermit, ServiceError> {
+        let writer = self.writer.as_ref().ok_or(ServiceError::ShuttingDown)?;
+        take_place(&writer.erasure_admission)
     }
 
     /// Adds what ingestion computes to each verbatim: its language when the client gave none,
@@ -322,6 +330,14 @@ impl Service {
     }
 }
 
+fn take_place(places: &Arc<Semaphore>) -> Result<WritePermit, ServiceError> {
+    places
+        .clone()
+        .try_acquire_owned()
+        .map(|place| WritePermit { _place: Some(place) })
+        .map_err(|_| ServiceError::Overloaded)
+}
+
 impl Drop for Service {
     /// Lets the writer answer what is queued, then waits for it and the purger to finish.
     fn drop(&mut self) {
@@ -335,7 +351,8 @@ impl Drop for Service {
 }
 
 impl Writer {
-    fn start(parts: Arc<Parts>, max_pending_writes: usize) -> anyhow::Result<Writer> {
+    /// `purge_owed`: erased data is still in some file (the purge at start-up could not finish).
+    fn start(parts: Arc<Parts>, max_pending_writes: usize, purge_owed: bool) -> anyhow::Result<Writer> {
         let (queue, pending) = mpsc::channel::<PendingWrite>();
         let (wake_purger, erased) = mpsc::channel::<()>();
         let writer_parts = parts.clone();
@@ -346,16 +363,26 @@ impl Writer {
         let purger = std::thread::Builder::new()
             .name("verbatim-purger".into())
             .spawn(move || {
-                while erased.recv().is_ok() {
+                let mut owed = purge_owed;
+                loop {
+                    // Owed a purge, it tries again every few seconds until it finishes.
+                    let woken = match owed {
+                        true => erased.recv_timeout(PURGE_RETRY),
+                        false => erased.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+                    };
+                    if woken == Err(mpsc::RecvTimeoutError::Disconnected) {
+                        return; // Shutting down: the next start-up purges what is left.
+                    }
                     // Erasures that arrived meanwhile are covered by this one purge.
                     while erased.try_recv().is_ok() {}
-                    parts.purge_erased();
+                    owed = !parts.purge_erased();
                 }
             })
             .context("starting the purger thread")?;
         Ok(Writer {
             queue: Some(queue),
             admission: Arc::new(Semaphore::new(max_pending_writes.max(1))),
+            erasure_admission: Arc::new(Semaphore::new(ERASURE_PLACES)),
             threads: vec![writer, purger],
         })
     }
@@ -397,12 +424,15 @@ impl Parts {
         match self.commit(&writes) {
             Ok(written) => written.into_iter().map(Ok).collect(),
             Err(err) if writes.len() == 1 => vec![Err(err)],
-            Err(err @ ServiceError::Store(_)) => {
+            // Only a full store can refuse a group that its writes alone would fit in; other
+            // errors (a lock held too long) would fail each write again, one timeout each.
+            Err(err @ ServiceError::Store(StoreError::DiskFull)) => {
                 tracing::warn!(error = %err, writes = writes.len(), "group refused by the store; committing its writes one by one");
                 writes.iter().map(|write| self.commit(&[write]).map(|mut written| written.remove(0))).collect()
             }
             Err(err) => {
-                // The store has the group (the index will catch up); every caller hears of the failure.
+                // Nothing of the group is acknowledged; if the index step failed, the store has the
+                // group and the index catches up before the next commit.
                 let message = format!("{err:#}");
                 group.iter().map(|_| Err(ServiceError::Other(anyhow::anyhow!("{message}")))).collect()
             }
@@ -438,8 +468,8 @@ impl Parts {
 
     /// Removes erased data from the files: index segments holding deleted documents are
     /// merged away and the write-ahead log is truncated. Retries while a reader or a
-    /// background merge is in the way, up to [`PURGE_PATIENCE`].
-    fn purge_erased(&self) {
+    /// background merge is in the way, up to [`PURGE_PATIENCE`]; returns whether it finished.
+    fn purge_erased(&self) -> bool {
         let started = Instant::now();
         let mut index_done = false;
         let mut store_done = false;
@@ -463,12 +493,9 @@ impl Parts {
         if index_done && store_done {
             tracing::debug!(seconds = started.elapsed().as_secs_f64(), "erased data purged from the data files");
         } else {
-            tracing::error!(
-                index_done,
-                store_done,
-                "erased data could not be purged from every file; it will be at the next erasure or start-up"
-            );
+            tracing::warn!(index_done, store_done, "erased data is not yet purged from every file; retrying");
         }
+        index_done && store_done
     }
 
     fn repair_index(&self) -> anyhow::Result<()> {

@@ -42,6 +42,11 @@ impl StoreError {
 
 type Result<T> = std::result::Result<T, StoreError>;
 
+/// How long a statement waits for a lock another connection or process holds.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// The erasure purge's checkpoint waits less: it is retried, writes are not.
+const PURGE_BUSY_TIMEOUT: Duration = Duration::from_millis(200);
+
 /// Bumped when the table layout changes; `open` migrates older files.
 /// 2: `sentiment` (JSON of the fast tier's document sentiment; NULL until analysed).
 /// 3: `erasures` (the audit record of erasures, without personal data).
@@ -127,7 +132,7 @@ impl Store {
     /// write that would grow the database past it fails as [`StoreError::DiskFull`] does.
     pub fn open(path: &Path, max_bytes: Option<u64>, durability: Durability) -> Result<Store> {
         let manager = SqliteConnectionManager::file(path).with_init(move |conn| {
-            conn.busy_timeout(Duration::from_secs(10))?;
+            conn.busy_timeout(BUSY_TIMEOUT)?;
             conn.execute_batch(&format!(
                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;",
                 durability.pragma()
@@ -151,6 +156,12 @@ impl Store {
             if !has_sentiment {
                 conn.execute_batch("ALTER TABLE verbatims ADD COLUMN sentiment TEXT").map_err(StoreError::classify)?;
             }
+            if version < 3 {
+                // Stores written before `secure_delete` keep erased rows in their free pages:
+                // rewrite the file once, leaving the free pages behind.
+                tracing::info!(path = %path.display(), "rewriting the store once to clear what earlier erasures left in free pages");
+                conn.execute_batch("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);").map_err(StoreError::classify)?;
+            }
             if version < SCHEMA_VERSION {
                 conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
             }
@@ -162,7 +173,7 @@ impl Store {
     pub fn open_read_only(path: &Path) -> Result<Store> {
         let manager = SqliteConnectionManager::file(path)
             .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-            .with_init(|conn| conn.busy_timeout(Duration::from_secs(10)));
+            .with_init(|conn| conn.busy_timeout(BUSY_TIMEOUT));
         let pool = r2d2::Pool::builder().max_size(2).build(manager)?;
         Ok(Store { pool, path: path.to_path_buf() })
     }
@@ -193,8 +204,12 @@ impl Store {
     /// reader still used an older snapshot and the log could not be emptied (try again).
     pub fn purge_wal(&self) -> Result<bool> {
         let conn = self.pool.get()?;
-        let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
-        Ok(busy == 0)
+        // A truncating checkpoint holds the write lock while it waits for readers: wait briefly
+        // and try again later rather than stall every write behind a long reader (a backup).
+        conn.busy_timeout(PURGE_BUSY_TIMEOUT)?;
+        let busy = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0));
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        Ok(busy? == 0)
     }
 
     /// The newest `limit` erasure audit rows, newest first.

@@ -71,8 +71,9 @@ impl ApiKey {
             }
             None => (spec, Scope::ALL.to_vec()),
         };
-        if secret.trim().is_empty() {
-            return Err("an API key is empty".to_string());
+        let secret = secret.trim();
+        if secret.is_empty() || secret.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err("an API key is empty or holds white space".to_string());
         }
         Ok(ApiKey { secret: secret.to_string(), scopes })
     }
@@ -99,7 +100,7 @@ impl HostPolicy {
         let hosts = if allowed_hosts.iter().any(|h| h == "*") {
             None
         } else if !allowed_hosts.is_empty() {
-            Some(allowed_hosts.iter().map(|h| normalise_host(h)).collect())
+            Some(allowed_hosts.iter().map(|h| normalise_host(strip_port(h.trim()))).collect())
         } else if addr.ip().is_loopback() {
             let mut names: Vec<String> = ["localhost", "127.0.0.1", "::1"].map(String::from).to_vec();
             names.push(normalise_host(&addr.ip().to_string()));
@@ -164,6 +165,8 @@ mod tests {
         assert!(key.grants(Scope::Write) && !key.grants(Scope::Admin));
         assert!(ApiKey::parse("k:root").is_err());
         assert!(ApiKey::parse(":read").is_err());
+        assert_eq!(ApiKey::parse(" admin-key :admin").unwrap().secret, "admin-key");
+        assert!(ApiKey::parse("two words").is_err());
     }
 
     #[test]
@@ -185,7 +188,7 @@ mod tests {
         assert!(!policy.host_allowed(None));
         let open = HostPolicy::new("0.0.0.0:8080".parse().unwrap(), &[], &[]);
         assert!(open.host_allowed(Some("verbatim.internal")));
-        let listed = HostPolicy::new("0.0.0.0:8080".parse().unwrap(), &["cx.internal".into()], &[]);
+        let listed = HostPolicy::new("0.0.0.0:8080".parse().unwrap(), &["cx.internal:443".into()], &[]);
         assert!(listed.host_allowed(Some("CX.internal:443")) && !listed.host_allowed(Some("other")));
     }
 

@@ -60,9 +60,14 @@ pub async fn health() -> HttpResponse {
 /// Ready: the store answers (the index was repaired before the server started listening).
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let service = state.service.clone();
-    web::block(move || service.store().ping())
-        .await?
-        .map_err(|e| ApiError::new(actix_web::http::StatusCode::SERVICE_UNAVAILABLE, "not_ready", e.to_string()))?;
+    web::block(move || service.store().ping()).await?.map_err(|e| {
+        tracing::warn!(error = %e, "not ready: the store does not answer");
+        ApiError::new(
+            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "the store does not answer; the server log has the details",
+        )
+    })?;
     Ok(HttpResponse::Ok().json(json!({ "status": "ready" })))
 }
 

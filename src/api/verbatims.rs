@@ -30,8 +30,6 @@ pub async fn upsert(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    // Take a queue place first: an overloaded server refuses before reading a large body.
-    let permit = state.service.admit()?;
     let batch: Batch = read_json(&req, payload, state.config.max_body_bytes).await?;
     check_batch_size("verbatims", batch.verbatims.len(), state.config.max_batch_items)?;
     let now = Utc::now();
@@ -45,6 +43,8 @@ pub async fn upsert(
     }
     let accepted: Vec<String> = valid.iter().map(|v| v.id.clone()).collect();
     if !valid.is_empty() {
+        // A place is taken once the body is in: a client slow to send holds no place.
+        let permit = state.service.admit()?;
         let service = state.service.clone();
         let written = web::block(move || {
             service.analyze(&mut valid);
@@ -71,7 +71,7 @@ pub async fn get(state: web::Data<AppState>, id: web::Path<String>) -> Result<Ht
 /// 204 once the verbatim is gone from the store and from search; 404 if there was none.
 pub async fn delete(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let permit = state.service.admit()?;
+    let permit = state.service.admit_erasure()?;
     match state.service.submit(Write::Delete(id.clone()), permit).await? {
         Written::Deleted(true) => Ok(HttpResponse::NoContent().finish()),
         _ => Err(ApiError::not_found(format!("no verbatim with id `{id}`"))),
@@ -84,7 +84,7 @@ pub async fn delete_customer(
     customer_id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let customer_id = customer_id.into_inner();
-    let permit = state.service.admit()?;
+    let permit = state.service.admit_erasure()?;
     let deleted = match state.service.submit(Write::DeleteCustomer(customer_id.clone()), permit).await? {
         Written::DeletedCustomer(count) => count,
         other => unreachable!("a customer erasure answered {other:?}"),

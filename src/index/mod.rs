@@ -319,7 +319,9 @@ fn document(fields: &Fields, v: &Verbatim) -> TantivyDocument {
     let language = v.language.as_deref().unwrap_or(UNKNOWN_LANGUAGE);
     doc.add_text(fields.language, language);
     doc.add_text(fields.channel, v.channel.as_str());
-    doc.add_date(fields.created_at, DateTime::from_timestamp_micros(v.created_at.timestamp_micros()));
+    // Rows stored before dates were range-checked may lie outside what the index can count.
+    let created_at = crate::domain::clamp_to_supported(v.created_at);
+    doc.add_date(fields.created_at, DateTime::from_timestamp_micros(created_at.timestamp_micros()));
     for (field, score) in [(fields.nps, v.nps), (fields.csat, v.csat), (fields.ces, v.ces)] {
         if let Some(score) = score {
             doc.add_u64(field, u64::from(score));
