@@ -229,6 +229,13 @@ fn restore_refuses_a_data_directory_that_holds_a_store_or_a_server() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(common::hit_ids(&serde_json::from_str(&stdout).unwrap()), ["mine"]);
 
+    // A write-ahead log left behind without its database would be replayed into the restore.
+    let leftover = guard.path().join("leftover");
+    std::fs::create_dir_all(&leftover).unwrap();
+    std::fs::write(leftover.join("verbatim.sqlite3-wal"), b"stale").unwrap();
+    let stderr = run_refused(&leftover, "restore", &backup);
+    assert!(stderr.contains("-wal/-shm"), "{stderr}");
+
     let served = guard.path().join("served");
     let server = Server::start(&served, &[]);
     let stderr = run_refused(&served, "restore", &backup);

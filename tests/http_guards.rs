@@ -241,7 +241,16 @@ fn a_full_write_queue_answers_429_and_loses_nothing_it_acknowledged() {
             })
         })
         .collect();
+    // Erasures keep places of their own: the flood of ingestion never refuses them.
+    let erasures = {
+        let url = server.url("/v1/customers/someone");
+        std::thread::spawn(move || {
+            let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+            (0..20).map(|_| agent.delete(&url).call().unwrap().status().as_u16()).collect::<Vec<_>>()
+        })
+    };
     let outcomes: Vec<_> = clients.into_iter().flat_map(|c| c.join().unwrap()).collect();
+    assert_eq!(erasures.join().unwrap(), vec![200; 20]);
     let accepted: Vec<_> = outcomes.iter().filter(|(_, status, _)| *status == 200).collect();
     let refused: Vec<_> = outcomes.iter().filter(|(_, status, _)| *status == 429).collect();
     assert_eq!(accepted.len() + refused.len(), outcomes.len(), "{outcomes:?}");
