@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::RangeInclusive;
 
 use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
@@ -19,6 +20,12 @@ pub const MAX_ID_BYTES: usize = 256;
 pub const MAX_METADATA_ENTRIES: usize = 64;
 pub const MAX_METADATA_KEY_BYTES: usize = 64;
 pub const MAX_METADATA_VALUE_BYTES: usize = 1024;
+
+/// The survey scales, defined once for validation and for search filters: NPS 0–10 (the
+/// likelihood to recommend), CSAT 1–5 (satisfaction stars), CES 1–7 (customer effort).
+pub const NPS_SCALE: RangeInclusive<u8> = 0..=10;
+pub const CSAT_SCALE: RangeInclusive<u8> = 1..=5;
+pub const CES_SCALE: RangeInclusive<u8> = 1..=7;
 
 /// Where the customer said it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -213,9 +220,9 @@ impl Verbatim {
             channel,
             created_at,
             customer_id,
-            nps: score(fields, "nps", 0, 10)?,
-            csat: score(fields, "csat", 1, 5)?,
-            ces: score(fields, "ces", 1, 7)?,
+            nps: score(fields, "nps", NPS_SCALE)?,
+            csat: score(fields, "csat", CSAT_SCALE)?,
+            ces: score(fields, "ces", CES_SCALE)?,
             metadata: metadata(fields)?,
             sentiment: None,
         })
@@ -337,7 +344,8 @@ fn optional_string(fields: &Map<String, Value>, name: &str) -> Result<Option<Str
     }
 }
 
-fn score(fields: &Map<String, Value>, name: &str, min: u8, max: u8) -> Result<Option<u8>, ItemError> {
+fn score(fields: &Map<String, Value>, name: &str, scale: RangeInclusive<u8>) -> Result<Option<u8>, ItemError> {
+    let (min, max) = (*scale.start(), *scale.end());
     let invalid = || ItemError::new("invalid_score", name, format!("`{name}` must be an integer from {min} to {max}"));
     match fields.get(name) {
         None | Some(Value::Null) => Ok(None),

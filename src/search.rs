@@ -9,7 +9,9 @@ use std::ops::RangeInclusive;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::domain::{clamp_to_supported, parse_timestamp, Channel, NpsGroup, SentimentLabel, Verbatim};
+use crate::domain::{
+    clamp_to_supported, parse_timestamp, Channel, NpsGroup, SentimentLabel, Verbatim, CES_SCALE, CSAT_SCALE, NPS_SCALE,
+};
 
 pub const DEFAULT_LIMIT: usize = 10;
 pub const MAX_LIMIT: usize = 100;
@@ -110,12 +112,12 @@ impl SearchRequest {
                 "customer_id" => request.customer_id = Some(value.to_string()),
                 "from" => request.from = Some(timestamp(key, value)?),
                 "to" => request.to = Some(timestamp(key, value)?),
-                "nps_min" => request.nps.min = Some(number(key, value, 0..=10)? as u8),
-                "nps_max" => request.nps.max = Some(number(key, value, 0..=10)? as u8),
-                "csat_min" => request.csat.min = Some(number(key, value, 0..=5)? as u8),
-                "csat_max" => request.csat.max = Some(number(key, value, 0..=5)? as u8),
-                "ces_min" => request.ces.min = Some(number(key, value, 0..=7)? as u8),
-                "ces_max" => request.ces.max = Some(number(key, value, 0..=7)? as u8),
+                "nps_min" => request.nps.min = Some(on_scale(key, value, NPS_SCALE)?),
+                "nps_max" => request.nps.max = Some(on_scale(key, value, NPS_SCALE)?),
+                "csat_min" => request.csat.min = Some(on_scale(key, value, CSAT_SCALE)?),
+                "csat_max" => request.csat.max = Some(on_scale(key, value, CSAT_SCALE)?),
+                "ces_min" => request.ces.min = Some(on_scale(key, value, CES_SCALE)?),
+                "ces_max" => request.ces.max = Some(on_scale(key, value, CES_SCALE)?),
                 "sort" => {
                     request.sort = match value {
                         "relevance" => Sort::Relevance,
@@ -167,6 +169,12 @@ fn score(key: &str, value: &str) -> Result<f64, ParamError> {
         .ok()
         .filter(|v| (-1.0..=1.0).contains(v))
         .ok_or_else(|| param_error(key, "expected a number from -1 to 1"))
+}
+
+/// A bound on a survey score, which must lie on the score's own scale.
+fn on_scale(key: &str, value: &str, scale: RangeInclusive<u8>) -> Result<u8, ParamError> {
+    let allowed = usize::from(*scale.start())..=usize::from(*scale.end());
+    number(key, value, allowed).map(|n| n as u8)
 }
 
 fn number(key: &str, value: &str, allowed: RangeInclusive<usize>) -> Result<usize, ParamError> {
@@ -245,6 +253,8 @@ mod tests {
         for (key, value) in [
             ("colour", "red"),
             ("nps_min", "11"),
+            ("csat_min", "0"),
+            ("ces_max", "8"),
             ("limit", "0"),
             ("limit", "500"),
             ("channel", "fax"),
