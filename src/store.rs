@@ -29,6 +29,8 @@ pub enum StoreError {
     Pool(#[from] r2d2::Error),
     #[error("stored row {id} is unreadable: {reason}")]
     Corrupt { id: String, reason: String },
+    #[error("the store is at version {found}, written by a newer verbatim (this one reads up to {supported}); upgrade verbatim")]
+    NewerVersion { found: i64, supported: i64 },
 }
 
 impl StoreError {
@@ -47,36 +49,43 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// The erasure purge's checkpoint waits less: it is retried, writes are not.
 const PURGE_BUSY_TIMEOUT: Duration = Duration::from_millis(200);
 
-/// Bumped when the table layout changes; `open` migrates older files.
-/// 2: `sentiment` (JSON of the fast tier's document sentiment; NULL until analysed).
-/// 3: `erasures` (the audit record of erasures, without personal data).
-const SCHEMA_VERSION: i64 = 3;
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS verbatims (
-    id          TEXT PRIMARY KEY,
-    text        TEXT NOT NULL,
-    language    TEXT,
-    channel     TEXT NOT NULL,
-    created_at  TEXT NOT NULL,
-    customer_id TEXT,
-    nps         INTEGER,
-    csat        INTEGER,
-    ces         INTEGER,
-    metadata    TEXT NOT NULL,
-    seq         INTEGER NOT NULL UNIQUE,
-    sentiment   TEXT
-);
-CREATE INDEX IF NOT EXISTS verbatims_by_customer ON verbatims(customer_id);
-CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-INSERT OR IGNORE INTO counters(name, value) VALUES ('seq', 0);
-CREATE TABLE IF NOT EXISTS erasures (
-    at             TEXT NOT NULL,
-    kind           TEXT NOT NULL,
-    subject_sha256 TEXT NOT NULL,
-    deleted        INTEGER NOT NULL
-);
-";
+/// The store's layout, one step per version: step N takes a file at version N - 1 (SQLite's
+/// `user_version`; 0 is a new file) to version N. [`Store::open`] applies the steps above the
+/// file's version in order, each in one transaction with the version it reaches, so an upgrade
+/// cut short resumes at the step it stopped. Steps are never edited once released; a change
+/// is a new step.
+const MIGRATIONS: [&str; 3] = [
+    // 1: verbatims, the customer index, and the `seq` counter.
+    "CREATE TABLE verbatims (
+        id          TEXT PRIMARY KEY,
+        text        TEXT NOT NULL,
+        language    TEXT,
+        channel     TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        customer_id TEXT,
+        nps         INTEGER,
+        csat        INTEGER,
+        ces         INTEGER,
+        metadata    TEXT NOT NULL,
+        seq         INTEGER NOT NULL UNIQUE
+    );
+    CREATE INDEX verbatims_by_customer ON verbatims(customer_id);
+    CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    INSERT INTO counters(name, value) VALUES ('seq', 0);",
+    // 2: the fast tier's document sentiment (JSON; NULL until analysed).
+    "ALTER TABLE verbatims ADD COLUMN sentiment TEXT;",
+    // 3: the erasure audit record, without personal data.
+    "CREATE TABLE erasures (
+        at             TEXT NOT NULL,
+        kind           TEXT NOT NULL,
+        subject_sha256 TEXT NOT NULL,
+        deleted        INTEGER NOT NULL
+    );",
+];
+/// The version this build writes.
+const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+/// The first version whose connections zero what they free (`secure_delete`).
+const SECURE_DELETE_VERSION: i64 = 3;
 
 /// How hard SQLite works to keep an acknowledged write through a power loss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, clap::ValueEnum)]
@@ -144,28 +153,7 @@ impl Store {
             Ok(())
         });
         let pool = r2d2::Pool::builder().max_size(8).build(manager)?;
-        {
-            let conn = pool.get()?;
-            let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-            conn.execute_batch(SCHEMA).map_err(StoreError::classify)?;
-            let has_sentiment: bool = conn.query_row(
-                "SELECT COUNT(*) FROM pragma_table_info('verbatims') WHERE name = 'sentiment'",
-                [],
-                |r| r.get(0),
-            )?;
-            if !has_sentiment {
-                conn.execute_batch("ALTER TABLE verbatims ADD COLUMN sentiment TEXT").map_err(StoreError::classify)?;
-            }
-            if version < 3 {
-                // Stores written before `secure_delete` keep erased rows in their free pages:
-                // rewrite the file once, leaving the free pages behind.
-                tracing::info!(path = %path.display(), "rewriting the store once to clear what earlier erasures left in free pages");
-                conn.execute_batch("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);").map_err(StoreError::classify)?;
-            }
-            if version < SCHEMA_VERSION {
-                conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
-            }
-        }
+        migrate(&mut *pool.get()?, path)?;
         Ok(Store { pool, path: path.to_path_buf() })
     }
 
@@ -406,6 +394,30 @@ impl StoreWriter<'_> {
     }
 }
 
+/// Brings the file to [`SCHEMA_VERSION`] (see [`MIGRATIONS`]); refuses a file from a newer build.
+fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::NewerVersion { found: version, supported: SCHEMA_VERSION });
+    }
+    for (reached, step) in (1..).zip(MIGRATIONS).skip(version as usize) {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute_batch(step).map_err(StoreError::classify)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {reached}"))?;
+        tx.commit().map_err(StoreError::classify)?;
+        if version > 0 {
+            tracing::info!(path = %path.display(), from = version, to = reached, "store migrated");
+        }
+    }
+    if (1..SECURE_DELETE_VERSION).contains(&version) {
+        // Stores written before `secure_delete` keep erased rows in their free pages: rewrite
+        // the file once, leaving the free pages behind.
+        tracing::info!(path = %path.display(), "rewriting the store once to clear what earlier erasures left in free pages");
+        conn.execute_batch("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);").map_err(StoreError::classify)?;
+    }
+    Ok(())
+}
+
 fn read_seq(conn: &Connection) -> Result<u64> {
     Ok(conn.query_row("SELECT value FROM counters WHERE name = 'seq'", [], |r| r.get::<_, i64>(0))? as u64)
 }
@@ -485,5 +497,66 @@ mod tests {
             let read = |pragma: &str| conn.query_row(&format!("PRAGMA {pragma}"), [], |r| r.get::<_, i64>(0)).unwrap();
             assert_eq!((read("synchronous"), read("secure_delete")), (synchronous, 1));
         }
+    }
+
+    /// The layout releases before versioned migrations wrote, as their sources had it
+    /// (fd31f14 wrote version 1, fc6c002 version 2), with the row each would have stored.
+    const RELEASED: [(i64, &str); 2] = [
+        (
+            1,
+            "CREATE TABLE verbatims (id TEXT PRIMARY KEY, text TEXT NOT NULL, language TEXT,
+                channel TEXT NOT NULL, created_at TEXT NOT NULL, customer_id TEXT, nps INTEGER,
+                csat INTEGER, ces INTEGER, metadata TEXT NOT NULL, seq INTEGER NOT NULL UNIQUE);
+             CREATE INDEX verbatims_by_customer ON verbatims(customer_id);
+             CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+             INSERT INTO counters(name, value) VALUES ('seq', 1);
+             INSERT INTO verbatims VALUES ('old', 'Colis abîmé', 'fr', 'email', '2026-10-01T00:00:00.000Z',
+                'c1', 3, NULL, NULL, '{}', 1);
+             PRAGMA user_version = 1;",
+        ),
+        (
+            2,
+            "CREATE TABLE verbatims (id TEXT PRIMARY KEY, text TEXT NOT NULL, language TEXT,
+                channel TEXT NOT NULL, created_at TEXT NOT NULL, customer_id TEXT, nps INTEGER,
+                csat INTEGER, ces INTEGER, metadata TEXT NOT NULL, seq INTEGER NOT NULL UNIQUE,
+                sentiment TEXT);
+             CREATE INDEX verbatims_by_customer ON verbatims(customer_id);
+             CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+             INSERT INTO counters(name, value) VALUES ('seq', 1);
+             INSERT INTO verbatims VALUES ('old', 'Colis abîmé', 'fr', 'email', '2026-10-01T00:00:00.000Z',
+                'c1', 3, NULL, NULL, '{}', 1, NULL);
+             PRAGMA user_version = 2;",
+        ),
+    ];
+
+    #[test]
+    fn every_released_layout_migrates_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        for (version, layout) in RELEASED {
+            let path = dir.path().join(format!("v{version}.sqlite3"));
+            Connection::open(&path).unwrap().execute_batch(layout).unwrap();
+            let store = Store::open(&path, None, Durability::Full).unwrap();
+            let conn = store.pool.get().unwrap();
+            assert_eq!(conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).unwrap(), SCHEMA_VERSION);
+            drop(conn);
+            let old = store.get("old").unwrap().expect("the row survives");
+            assert_eq!((old.text.as_str(), old.nps, old.sentiment), ("Colis abîmé", Some(3), None));
+            assert_eq!(store.last_seq().unwrap(), 1, "from version {version}");
+            // What later versions added works on the migrated file.
+            assert_eq!(store.write(|w| w.delete_customer("c1")).unwrap().0, 1);
+            assert_eq!(store.erasures(10).unwrap().len(), 1);
+        }
+    }
+
+    #[test]
+    fn a_store_from_a_newer_build_is_refused_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("future.sqlite3");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(&format!("PRAGMA user_version = {}", SCHEMA_VERSION + 1))
+            .unwrap();
+        let err = Store::open(&path, None, Durability::Full).err().expect("refused");
+        assert!(matches!(err, StoreError::NewerVersion { .. }), "{err}");
     }
 }
