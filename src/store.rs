@@ -117,6 +117,22 @@ pub enum ErasureKind {
     Customer,
 }
 
+impl ErasureKind {
+    const ALL: [ErasureKind; 2] = [ErasureKind::Verbatim, ErasureKind::Customer];
+
+    /// The name stored in the audit table (and serialised in the API).
+    fn as_str(self) -> &'static str {
+        match self {
+            ErasureKind::Verbatim => "verbatim",
+            ErasureKind::Customer => "customer",
+        }
+    }
+
+    fn parse(name: &str) -> Option<ErasureKind> {
+        ErasureKind::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
+}
+
 /// One audit row: enough to prove an erasure happened, nothing of what was erased.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Erasure {
@@ -213,11 +229,7 @@ impl Store {
             let corrupt = |reason: String| StoreError::Corrupt { id: format!("erasure {subject_sha256}"), reason };
             Ok(Erasure {
                 at: crate::domain::parse_timestamp(&at).ok_or_else(|| corrupt(format!("at `{at}`")))?,
-                kind: match kind.as_str() {
-                    "verbatim" => ErasureKind::Verbatim,
-                    "customer" => ErasureKind::Customer,
-                    other => return Err(corrupt(format!("kind `{other}`"))),
-                },
+                kind: ErasureKind::parse(&kind).ok_or_else(|| corrupt(format!("kind `{kind}`")))?,
                 subject_sha256,
                 deleted: deleted as u64,
             })
@@ -375,16 +387,12 @@ impl StoreWriter<'_> {
     }
 
     fn audit(&self, kind: ErasureKind, subject: &str, deleted: usize) -> Result<()> {
-        let kind = match kind {
-            ErasureKind::Verbatim => "verbatim",
-            ErasureKind::Customer => "customer",
-        };
         self.tx
             .execute(
                 "INSERT INTO erasures (at, kind, subject_sha256, deleted) VALUES (?1, ?2, ?3, ?4)",
                 params![
                     rfc3339::format(&chrono::Utc::now()),
-                    kind,
+                    kind.as_str(),
                     crate::models::sha256_hex(subject.as_bytes()),
                     deleted as i64
                 ],

@@ -157,8 +157,7 @@ impl SearchIndex {
     /// uncommitted edits are rolled back so the next commit cannot carry them half-done.
     /// Searches see the change when this returns.
     pub fn write(&self, seq: u64, edit: impl FnOnce(&IndexEdits<'_>) -> tantivy::Result<()>) -> Result<(), IndexError> {
-        let writer = self.writer.as_ref().expect("write on an index opened read-only");
-        let mut writer = writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut writer = self.lock_writer();
         let result = edit(&IndexEdits { writer: &writer, fields: &self.fields }).and_then(|()| {
             let mut commit = writer.prepare_commit()?;
             commit.set_payload(&seq.to_string());
@@ -185,16 +184,20 @@ impl SearchIndex {
             .filter(|meta| meta.has_deletes())
             .map(|meta| meta.id())
             .collect();
-        let writer = self.writer.as_ref().expect("purge on an index opened read-only");
         if !with_deletes.is_empty() {
             // Start the merge under the lock, wait for it outside, so writes go on meanwhile.
-            let merge = writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).merge(&with_deletes);
+            let merge = self.lock_writer().merge(&with_deletes);
             merge.wait()?;
         }
-        let collect = writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).garbage_collect_files();
+        let collect = self.lock_writer().garbage_collect_files();
         collect.wait()?;
         self.reader.reload()?;
         Ok(with_deletes.len())
+    }
+
+    fn lock_writer(&self) -> std::sync::MutexGuard<'_, IndexWriter> {
+        let writer = self.writer.as_ref().expect("a write on an index opened read-only");
+        writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Empties the index (the start of a rebuild), recording that nothing is applied.
