@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use verbatim::nlp::corpora::sentiment_data;
+use verbatim::training::corpora::sentiment_data;
 
 const BIN: &str = env!("CARGO_BIN_EXE_verbatim");
 

@@ -28,12 +28,13 @@ use std::time::Instant;
 
 use clap::Parser;
 use verbatim::domain::SentimentLabel;
-use verbatim::nlp::corpora::{sentiment_data, EvalSet, Labeled, SentimentData};
+use verbatim::training::corpora::{sentiment_data, EvalSet, Labeled, SentimentData};
 use verbatim::nlp::features::FeatureHasher;
 use verbatim::nlp::language;
 use verbatim::nlp::linear::{Example, HashedLinear, TrainParams};
+use verbatim::training::fast_tier_examples;
 use verbatim::nlp::sentiment::{
-    analyze_batch, fast_tier_examples, AccurateSentiment, FastSentiment, SentimentModel, FAST_BUCKETS_LOG2,
+    analyze_batch, AccurateSentiment, FastSentiment, SentimentModel, FAST_BUCKETS_LOG2,
 };
 
 #[derive(Parser)]
@@ -74,7 +75,7 @@ fn main() -> anyhow::Result<()> {
         }
     };
     let data = sentiment_data(&args.data)?;
-    println!("Model: `{}`\n", model.name());
+    println!("Model: `{}`\n", model.tier());
     println!("| set | n | accuracy | macro-F1 |\n|---|---|---|---|");
     let mut by_language: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     let mut matrices = Vec::new();

@@ -21,9 +21,9 @@ use chrono::{DateTime, Utc};
 use r2d2_sqlite::rusqlite::{Connection, OpenFlags};
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::Analyzer;
 use crate::index::SearchIndex;
 use crate::models::file_sha256;
+use crate::pipeline::Analyzer;
 use crate::service::{DataPaths, Service, WriteSettings};
 use crate::store::Store;
 
@@ -155,9 +155,9 @@ pub fn restore(
 
     let service = Service::open(data_dir, settings, analyzer)?;
     Ok(RestoreReport {
-        restored: service.store().count()?,
-        indexed: service.indexed_count(),
-        last_seq: service.store().last_seq()?,
+        restored: service.reader().stored_count()?,
+        indexed: service.reader().indexed_count(),
+        last_seq: service.reader().last_seq()?,
         backup_created_at: manifest.created_at,
     })
 }

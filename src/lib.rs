@@ -1,22 +1,34 @@
 //! verbatim: text analytics for customer feedback.
 //!
-//! Data flows one way: [`ingest`] and [`api`] take verbatims in; [`domain`] validates them;
-//! [`service`] writes them to the [`store`] (SQLite, the system of record) and then to the
-//! [`index`] (Tantivy, derived and rebuildable); [`search`] describes queries and results.
-//! [`analysis`] runs the [`nlp`] models (and the transformer [`engine`], whose weights [`models`]
-//! installs) on the way in and on demand. [`backup`] copies the store out while the server runs,
-//! and back into a fresh data directory.
+//! Data flows one way: read → validate → analyse → store → index → search.
+//!
+//! - [`domain`]: the shared vocabulary (a verbatim, a channel, a sentiment, a tier), types only;
+//! - [`input`]: file readers (JSONL, CSV) and validation of raw items into domain types;
+//! - [`pipeline`]: analysis as ordered stages, inline at ingestion or deferred to jobs, over the
+//!   models of [`nlp`] and the transformer [`engine`] (whose weights [`models`] installs);
+//! - [`service`]: the one write path (a writer thread, group commit) into the [`store`]
+//!   (SQLite, the system of record) and the [`index`] (Tantivy, derived, rebuildable), and the
+//!   read side; [`consumers`] are the views derived from the store that follow it by `seq`;
+//! - [`search`]: what a query asks and what comes back;
+//! - [`api`]: the HTTP API; [`ingest`] and [`analyze`]: the file-based commands;
+//!   [`backup`]: copies of the store, out and back in;
+//! - `training` (cargo feature `training`): the labeled data readers training and evaluation use.
 
-pub mod analysis;
+pub mod analyze;
 pub mod api;
 pub mod backup;
 pub mod config;
+pub mod consumers;
 pub mod domain;
 pub mod engine;
 pub mod index;
 pub mod ingest;
+pub mod input;
 pub mod models;
 pub mod nlp;
+pub mod pipeline;
 pub mod search;
 pub mod service;
 pub mod store;
+#[cfg(feature = "training")]
+pub mod training;

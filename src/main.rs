@@ -10,15 +10,17 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use verbatim::analysis::{self as analyze, Analyzer};
 use verbatim::api::access::{ApiKey, HostPolicy};
 use verbatim::api::{self, ApiConfig};
 use verbatim::backup;
 use verbatim::config::{self, ConfigFile};
-use verbatim::ingest::{self, Format};
+use verbatim::domain::Tier;
+use verbatim::ingest;
+use verbatim::input::Format;
 use verbatim::models;
+use verbatim::pipeline::Analyzer;
 use verbatim::search::SearchRequest;
-use verbatim::service::{Service, WriteSettings, DEFAULT_MAX_PENDING_WRITES};
+use verbatim::service::{Reader, Service, WriteSettings, DEFAULT_MAX_PENDING_WRITES};
 use verbatim::store::Durability;
 
 #[derive(Parser)]
@@ -114,8 +116,8 @@ enum Command {
     /// a bad line gets an error line with its line number; exits 2 if any line was bad
     Analyze {
         /// Sentiment tier
-        #[arg(long, default_value = "fast")]
-        model: String,
+        #[arg(long, value_enum, default_value_t = Tier::Fast)]
+        model: Tier,
         /// JSONL input [default: stdin]
         #[arg(long)]
         input: Option<PathBuf>,
@@ -215,9 +217,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     &or_file(allowed_origins, &file.allowed_origins),
                 ),
             };
-            let service = Arc::new(Service::open(&data, write_settings(max_pending_writes), analyzer()?)?);
-            tracing::info!(data = %data.display(), verbatims = service.indexed_count(), auth = !api_config.api_keys.is_empty(), "data directory ready");
-            actix_web::rt::System::new().block_on(api::serve(service, addr, api_config, |bound| {
+            let analyzer = analyzer()?;
+            let service = Arc::new(Service::open(&data, write_settings(max_pending_writes), analyzer.clone())?);
+            tracing::info!(data = %data.display(), verbatims = service.reader().indexed_count(), auth = !api_config.api_keys.is_empty(), "data directory ready");
+            actix_web::rt::System::new().block_on(api::serve(service, analyzer, addr, api_config, |bound| {
                 println!("verbatim listening on http://{bound}");
             }))?;
             tracing::info!("stopped");
@@ -239,7 +242,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Search { query, filters } => {
-            let service = Service::open_read_only(&data, analyzer()?)?;
+            let reader = Reader::open(&data)?;
             let mut params = vec![("q", query.as_str())];
             for filter in &filters {
                 let (key, value) =
@@ -247,7 +250,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 params.push((key, value));
             }
             let request = SearchRequest::from_params(params)?;
-            let response = service.search(&request)?;
+            let response = reader.search(&request)?;
             println!("{}", serde_json::to_string_pretty(&response)?);
         }
         Command::Analyze { model, input } => {
@@ -255,7 +258,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Some(path) => Box::new(File::open(&path).with_context(|| format!("opening {}", path.display()))?),
                 None => Box::new(std::io::stdin().lock()),
             };
-            if !analyze::analyze_lines(&*analyzer()?, input, &model, std::io::stdout().lock())? {
+            if !verbatim::analyze::analyze_lines(&*analyzer()?, input, model, std::io::stdout().lock())? {
                 return Ok(ExitCode::from(2));
             }
         }

@@ -1,4 +1,5 @@
-//! The one path by which verbatims are written, erased and searched.
+//! The one path by which verbatims are written and erased ([`Service`]), and the read side
+//! that searches them ([`Reader`]): a process that only reads cannot write by mistake.
 //!
 //! **Writes** (upserts and erasures) go through one writer thread fed by a bounded queue. The
 //! writer takes every write waiting in the queue as one *group*: one SQLite transaction, then
@@ -34,9 +35,10 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
-use crate::analysis::Analyzer;
+use crate::consumers::{self, Consumer};
 use crate::domain::Verbatim;
 use crate::index::{IndexError, SearchIndex};
+use crate::pipeline::Analyzer;
 use crate::search::{SearchHit, SearchRequest, SearchResponse};
 use crate::store::{Durability, Erasure, Store, StoreError};
 
@@ -163,10 +165,18 @@ impl DataPaths {
     }
 }
 
+/// The read side: searches and lookups on the store's connection pool and the index's last
+/// committed state. Never waits for the writer.
+pub struct Reader {
+    store: Store,
+    index: SearchIndex,
+}
+
+/// The write side: analyses, stores and indexes verbatims through one writer thread, and
+/// reads through its [`Reader`].
 pub struct Service {
     parts: Arc<Parts>,
-    /// `None` when opened read-only.
-    writer: Option<Writer>,
+    writer: Writer,
 }
 
 /// The writer thread, its queue, and the purger it wakes after erasures.
@@ -178,10 +188,9 @@ struct Writer {
     threads: Vec<JoinHandle<()>>,
 }
 
-/// What the reader side and the writer thread share.
+/// What the service's callers and its writer thread share.
 struct Parts {
-    store: Store,
-    index: SearchIndex,
+    reader: Reader,
     analyzer: Arc<Analyzer>,
     /// Held by whoever writes (the writer thread, repair, reindex), so index commits follow
     /// store order.
@@ -201,58 +210,38 @@ impl Service {
         let store = Store::open(&paths.store, settings.max_store_bytes, settings.durability)
             .with_context(|| format!("opening store {}", paths.store.display()))?;
         let parts = Arc::new(Parts {
-            store,
-            index,
+            reader: Reader { store, index },
             analyzer,
             write_lock: Mutex::new(()),
             index_behind: AtomicBool::new(false),
         });
         parts.repair_index()?;
         let purge_owed = !parts.purge_erased();
-        let service =
-            Service { writer: Some(Writer::start(parts.clone(), settings.max_pending_writes, purge_owed)?), parts };
+        let service = Service { writer: Writer::start(parts.clone(), settings.max_pending_writes, purge_owed)?, parts };
         service.analyse_backlog()?;
         Ok(service)
     }
 
-    /// Opens for searching only, beside a running server; no repair.
-    pub fn open_read_only(data_dir: &Path, analyzer: Arc<Analyzer>) -> anyhow::Result<Service> {
-        let paths = DataPaths::new(data_dir);
-        if !paths.store.exists() {
-            anyhow::bail!("no verbatim data in {}; ingest some first", data_dir.display());
-        }
-        let store = Store::open_read_only(&paths.store)?;
-        let index = SearchIndex::open_read_only(&paths.index)?;
-        let parts = Parts { store, index, analyzer, write_lock: Mutex::new(()), index_behind: AtomicBool::new(false) };
-        Ok(Service { parts: Arc::new(parts), writer: None })
-    }
-
-    pub fn store(&self) -> &Store {
-        &self.parts.store
-    }
-
-    pub fn analyzer(&self) -> &Arc<Analyzer> {
-        &self.parts.analyzer
+    /// The read side of this service.
+    pub fn reader(&self) -> &Reader {
+        &self.parts.reader
     }
 
     /// Takes a place in the write queue, or refuses at once when it is full: callers learn
     /// they must slow down before the work of analysing and committing.
     pub fn admit(&self) -> Result<WritePermit, ServiceError> {
-        let writer = self.writer.as_ref().ok_or(ServiceError::ShuttingDown)?;
-        take_place(&writer.admission)
+        take_place(&self.writer.admission)
     }
 
     /// Takes one of the places kept for erasures (see [`Service::admit`]).
     pub fn admit_erasure(&self) -> Result<WritePermit, ServiceError> {
-        let writer = self.writer.as_ref().ok_or(ServiceError::ShuttingDown)?;
-        take_place(&writer.erasure_admission)
+        take_place(&self.writer.erasure_admission)
     }
 
-    /// Adds what ingestion computes to each verbatim: its language when the client gave none,
-    /// and the `fast` tier's sentiment. Runs on the caller's thread, beside other callers and
-    /// the writer's commits.
-    pub fn analyze(&self, batch: &mut [Verbatim]) {
-        self.parts.analyzer.enrich(batch);
+    /// Runs the inline analysis stages on each verbatim (see [`Analyzer::enrich`]), on the
+    /// caller's thread, beside other callers and the writer's commits.
+    pub fn analyze(&self, batch: &mut [Verbatim]) -> Result<(), ServiceError> {
+        Ok(self.parts.analyzer.enrich(batch)?)
     }
 
     /// Queues a write; the ticket answers once it is durable and searchable.
@@ -260,7 +249,7 @@ impl Service {
         let (reply, answer) = oneshot::channel();
         let pending = PendingWrite { write, reply, _permit: permit };
         // A write no writer takes drops its reply, which the ticket reads as shutting down.
-        if let Some(queue) = self.writer.as_ref().and_then(|w| w.queue.as_ref()) {
+        if let Some(queue) = self.writer.queue.as_ref() {
             let _ = queue.send(pending);
         }
         WriteTicket(answer)
@@ -272,23 +261,56 @@ impl Service {
         if batch.is_empty() {
             return Ok(());
         }
-        self.analyze(&mut batch);
+        self.analyze(&mut batch)?;
         self.submit(Write::Upsert(batch), WritePermit { _place: None }).wait().map(|_| ())
     }
 
+    /// Rebuilds the whole index from the store; returns how many verbatims it holds.
+    pub fn reindex(&self) -> Result<u64, ServiceError> {
+        let parts = &self.parts;
+        let _writing = parts.lock();
+        parts.reader.index.clear()?;
+        parts.catch_up()?;
+        Ok(parts.reader.index.num_docs())
+    }
+
+    /// Analyses rows stored before ingestion computed sentiment (schema 1), page by page,
+    /// through the normal write path.
+    fn analyse_backlog(&self) -> Result<(), ServiceError> {
+        loop {
+            let page = self.parts.reader.store.unanalysed(REPAIR_PAGE)?;
+            if page.is_empty() {
+                return Ok(());
+            }
+            tracing::info!(verbatims = page.len(), "analysing verbatims stored before sentiment analysis");
+            self.upsert(page)?;
+        }
+    }
+}
+
+impl Reader {
+    /// Opens a data directory for searching only, beside a running server; no repair.
+    pub fn open(data_dir: &Path) -> anyhow::Result<Reader> {
+        let paths = DataPaths::new(data_dir);
+        if !paths.store.exists() {
+            anyhow::bail!("no verbatim data in {}; ingest some first", data_dir.display());
+        }
+        Ok(Reader { store: Store::open_read_only(&paths.store)?, index: SearchIndex::open_read_only(&paths.index)? })
+    }
+
     pub fn get(&self, id: &str) -> Result<Option<Verbatim>, ServiceError> {
-        Ok(self.parts.store.get(id)?)
+        Ok(self.store.get(id)?)
     }
 
     /// The newest erasure audit rows.
     pub fn erasures(&self, limit: usize) -> Result<Vec<Erasure>, ServiceError> {
-        Ok(self.parts.store.erasures(limit)?)
+        Ok(self.store.erasures(limit)?)
     }
 
     pub fn search(&self, request: &SearchRequest) -> Result<SearchResponse, ServiceError> {
-        let results = self.parts.index.search(request)?;
+        let results = self.index.search(request)?;
         let ids: Vec<String> = results.hits.iter().map(|(id, _)| id.clone()).collect();
-        let mut verbatims = self.parts.store.get_many(&ids)?;
+        let mut verbatims = self.store.get_many(&ids)?;
         let hits = results
             .hits
             .into_iter()
@@ -302,31 +324,29 @@ impl Service {
         Ok(SearchResponse { total: results.total, hits, facets: results.facets })
     }
 
-    /// Rebuilds the whole index from the store; returns how many verbatims it holds.
-    pub fn reindex(&self) -> Result<u64, ServiceError> {
-        let parts = &self.parts;
-        let _writing = parts.lock();
-        parts.index.clear()?;
-        parts.catch_up()?;
-        Ok(parts.index.num_docs())
-    }
-
     /// How many verbatims the index holds (equal to the store's count when healthy).
     pub fn indexed_count(&self) -> u64 {
-        self.parts.index.num_docs()
+        self.index.num_docs()
     }
 
-    /// Analyses rows stored before ingestion computed sentiment (schema 1), page by page,
-    /// through the normal write path.
-    fn analyse_backlog(&self) -> Result<(), ServiceError> {
-        loop {
-            let page = self.parts.store.unanalysed(REPAIR_PAGE)?;
-            if page.is_empty() {
-                return Ok(());
-            }
-            tracing::info!(verbatims = page.len(), "analysing verbatims stored before sentiment analysis");
-            self.upsert(page)?;
-        }
+    /// How many verbatims the store holds.
+    pub fn stored_count(&self) -> Result<u64, ServiceError> {
+        Ok(self.store.count()?)
+    }
+
+    /// The store's last `seq`: every write so far is at or below it.
+    pub fn last_seq(&self) -> Result<u64, ServiceError> {
+        Ok(self.store.last_seq()?)
+    }
+
+    /// The store file's size in bytes.
+    pub fn store_bytes(&self) -> u64 {
+        self.store.size_bytes()
+    }
+
+    /// Whether the store answers a query.
+    pub fn ping(&self) -> Result<(), ServiceError> {
+        Ok(self.store.ping()?)
     }
 }
 
@@ -341,11 +361,9 @@ fn take_place(places: &Arc<Semaphore>) -> Result<WritePermit, ServiceError> {
 impl Drop for Service {
     /// Lets the writer answer what is queued, then waits for it and the purger to finish.
     fn drop(&mut self) {
-        if let Some(writer) = self.writer.as_mut() {
-            writer.queue.take();
-            for thread in writer.threads.drain(..) {
-                let _ = thread.join();
-            }
+        self.writer.queue.take();
+        for thread in self.writer.threads.drain(..) {
+            let _ = thread.join();
         }
     }
 }
@@ -441,7 +459,7 @@ impl Parts {
 
     fn commit(&self, writes: &[&Write]) -> Result<Vec<Written>, ServiceError> {
         self.catch_up_if_behind()?;
-        let (written, seq) = self.store.write(|store| {
+        let (written, seq) = self.reader.store.write(|store| {
             writes
                 .iter()
                 .map(|write| match write {
@@ -451,7 +469,7 @@ impl Parts {
                 })
                 .collect::<Result<Vec<_>, StoreError>>()
         })?;
-        self.index
+        self.reader.index
             .write(seq, |index| {
                 for write in writes {
                     match write {
@@ -475,13 +493,13 @@ impl Parts {
         let mut store_done = false;
         while !(index_done && store_done) && started.elapsed() < PURGE_PATIENCE {
             if !index_done {
-                match self.index.purge_deleted() {
+                match self.reader.index.purge_deleted() {
                     Ok(_) => index_done = true,
                     Err(err) => tracing::warn!(error = %err, "purging deleted documents from the index; will retry"),
                 }
             }
             if !store_done {
-                match self.store.purge_wal() {
+                match self.reader.store.purge_wal() {
                     Ok(done) => store_done = done,
                     Err(err) => tracing::warn!(error = %err, "truncating the store's write-ahead log; will retry"),
                 }
@@ -500,12 +518,12 @@ impl Parts {
 
     fn repair_index(&self) -> anyhow::Result<()> {
         let _writing = self.lock();
-        let behind = self.store.last_seq()?.saturating_sub(self.index.applied_seq());
+        let behind = self.reader.store.last_seq()?.saturating_sub(self.reader.index.applied_seq());
         if behind > 0 {
             tracing::info!(behind, "index is behind the store; catching up");
         }
         self.catch_up()?;
-        let (stored, indexed) = (self.store.count()?, self.index.num_docs());
+        let (stored, indexed) = (self.reader.store.count()?, self.reader.index.num_docs());
         if stored != indexed {
             tracing::warn!(stored, indexed, "index and store disagree; reconciling ids");
             self.reconcile_ids()?;
@@ -522,33 +540,28 @@ impl Parts {
         Ok(())
     }
 
-    /// Indexes every row the index has not applied yet, page by page.
+    /// Indexes every row the index has not applied yet, page by page (see [`consumers`]).
     fn catch_up(&self) -> Result<(), ServiceError> {
-        let target = self.store.last_seq()?;
-        // Each page commits with its own last seq, so a crash mid-way resumes where it stopped.
-        self.store.for_each_since(self.index.applied_seq(), REPAIR_PAGE, |page, page_seq| {
-            self.index.upsert(&page, page_seq)?;
-            Ok(())
-        })?;
-        if self.index.applied_seq() != target {
-            // Deletions consume no seq of their own rows; align so the payload matches the store.
-            self.index.upsert(&[], target)?;
+        let index: &dyn Consumer = &self.reader.index;
+        let applied = consumers::catch_up(&self.reader.store, index, REPAIR_PAGE)?;
+        if applied > 0 {
+            tracing::info!(verbatims = applied, "index caught up with the store");
         }
         Ok(())
     }
 
     /// Removes from the index what the store no longer has, and adds what it lacks.
     fn reconcile_ids(&self) -> Result<(), ServiceError> {
-        let stored: HashSet<String> = self.store.ids()?.into_iter().collect();
-        let indexed = self.index.ids()?;
+        let stored: HashSet<String> = self.reader.store.ids()?.into_iter().collect();
+        let indexed = self.reader.index.ids()?;
         let extra: Vec<String> = indexed.difference(&stored).cloned().collect();
         if !extra.is_empty() {
-            self.index.delete(&extra)?;
+            self.reader.index.delete(&extra)?;
         }
         let missing: Vec<String> = stored.difference(&indexed).cloned().collect();
         for chunk in missing.chunks(REPAIR_PAGE) {
-            let verbatims: Vec<Verbatim> = self.store.get_many(chunk)?.into_values().collect();
-            self.index.upsert(&verbatims, self.index.applied_seq())?;
+            let verbatims: Vec<Verbatim> = self.reader.store.get_many(chunk)?.into_values().collect();
+            self.reader.index.upsert(&verbatims, self.reader.index.applied_seq())?;
         }
         tracing::info!(removed = extra.len(), added = missing.len(), "index reconciled with the store");
         Ok(())

@@ -64,7 +64,7 @@ fn bad_items_are_rejected_one_by_one_and_good_ones_stored() {
         {"id":"ces","text":"x","ces":0},
         {"id":"date","text":"x","created_at":"31/12/2026"},
         {"id":"unknown","text":"x","sentiment":"angry"},
-        {"id":"channel","text":"x","channel":"pigeon"},
+        {"id":"channel","text":"x","channel":"carrier/pigeon"},
         {"text":"no id"},
         {"id":42,"text":"numeric id"},
         "just a string",
@@ -124,7 +124,7 @@ fn bad_search_parameters_and_queries_are_named() {
         ("nps_min=11", "nps_min"),
         ("limit=1000", "limit"),
         ("from=yesterday", "from"),
-        ("channel=pigeon", "channel"),
+        ("channel=carrier%2Fpigeon", "channel"),
         ("sort=random", "sort"),
     ] {
         let reply = server.get(&format!("/v1/search?{query}"));

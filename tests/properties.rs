@@ -11,7 +11,7 @@ use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{json, Value};
-use verbatim::analysis::Document;
+use verbatim::domain::Document;
 use verbatim::domain::Verbatim;
 use verbatim::index::{IndexError, SearchIndex};
 use verbatim::search::SearchRequest;

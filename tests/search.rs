@@ -263,3 +263,23 @@ fn ingestion_detects_language_and_sentiment_becomes_a_filter_and_facet() {
     }
     assert_eq!(all["facets"]["sentiment"], json!({"negative":2,"positive":1}));
 }
+
+/// Feedback programmes name their own channels: any name is kept, in one spelling, faceted and
+/// filterable, and common synonyms fold into the usual name.
+#[test]
+fn channels_are_an_open_vocabulary_with_aliases() {
+    let (_guard, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    server.ingest(json!([
+        {"id":"p","text":"Rappelé deux fois, personne","language":"fr","channel":"Phone"},
+        {"id":"t","text":"Hotline injoignable","language":"fr","channel":"téléphone"},
+        {"id":"a","text":"The app crashes","language":"en","channel":"app"},
+        {"id":"s","text":"Code reçu trop tard","language":"fr","channel":"SMS"},
+        {"id":"w","text":"Checkout page broken","language":"en","channel":"Web Form"}
+    ]));
+    assert_eq!(server.search("")["facets"]["channel"], json!({"call":2,"app":1,"sms":1,"web_form":1}));
+    assert_eq!(sorted(server.search_ids("channel=phone")), ["p", "t"]);
+    assert_eq!(sorted(server.search_ids("channel=call,sms")), ["p", "s", "t"]);
+    assert_eq!(server.search_ids("channel=web%20form"), ["w"]);
+    assert_eq!(server.get("/v1/verbatims/s").body["channel"], "sms");
+}

@@ -4,7 +4,7 @@
 //! cargo run --release --bin export-accurate-mix -- --data ../shared/data --out target/accurate-mix
 //! ```
 //!
-//! The mix, its labels and class weights are defined once (`verbatim::nlp::corpora`) for both
+//! The mix, its labels and class weights are defined once (`verbatim::training::corpora`) for both
 //! tiers; the accurate tier also reads the sources the fast tier skips. Each training text
 //! carries the `fast` tier's probabilities, which the accurate head reads beside the embedding. The fast tier was trained
 //! on these same texts, so its probabilities on them are overconfident; the export gives
@@ -26,10 +26,11 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde_json::json;
 use verbatim::domain::SentimentLabel;
-use verbatim::nlp::corpora::{balanced_weights, sentiment_data, Labeled};
+use verbatim::training::corpora::{balanced_weights, sentiment_data, Labeled};
 use verbatim::nlp::features::FeatureHasher;
 use verbatim::nlp::linear::{Example, HashedLinear, TrainParams};
-use verbatim::nlp::sentiment::{fast_tier_examples, FastSentiment, FAST_BUCKETS_LOG2};
+use verbatim::nlp::sentiment::{FastSentiment, FAST_BUCKETS_LOG2};
+use verbatim::training::fast_tier_examples;
 
 #[derive(Parser)]
 struct Args {

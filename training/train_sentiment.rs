@@ -4,7 +4,7 @@
 //! cargo run --release --bin train-sentiment -- --data ../shared/data --out models/sentiment-fast.bin
 //! ```
 //!
-//! The training mix and label mapping are defined once in `verbatim::nlp::corpora`. Classes
+//! The training mix and label mapping are defined once in `verbatim::training::corpora`. Classes
 //! are balanced within each source (airline tweets are 63 % negative: unbalanced, the model
 //! learns that tweets are negative), then classes are balanced overall so the rarer neutral
 //! class is not ignored. Fixed seeds: the same data and flags give the same bytes.
@@ -14,10 +14,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Parser;
 use verbatim::domain::SentimentLabel;
-use verbatim::nlp::corpora::sentiment_data;
+use verbatim::training::corpora::sentiment_data;
 use verbatim::nlp::features::FeatureHasher;
 use verbatim::nlp::linear::{Example, HashedLinear, TrainParams};
-use verbatim::nlp::sentiment::{fast_tier_examples, FAST_BUCKETS_LOG2};
+use verbatim::nlp::sentiment::FAST_BUCKETS_LOG2;
+use verbatim::training::fast_tier_examples;
 
 #[derive(Parser)]
 struct Args {

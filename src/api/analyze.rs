@@ -19,8 +19,9 @@ use serde_json::Value;
 use super::body::read_json;
 use super::error::ApiError;
 use super::{check_batch_size, AppState, ItemRejection};
-use crate::analysis::{AnalysisError, Analyzer, Document};
-use crate::domain::ItemError;
+use crate::domain::Document;
+use crate::input::ItemError;
+use crate::pipeline::{AnalysisError, Analyzer};
 use crate::engine;
 use crate::nlp::sentiment::accurate::ENCODER;
 
@@ -49,9 +50,9 @@ pub async fn analyze(
 ) -> Result<HttpResponse, ApiError> {
     let request: AnalyzeRequest = read_json(&req, payload, state.config.max_body_bytes).await?;
     // The first `accurate` request loads the encoder (about a second): off the async workers.
-    let analyzer = state.service.analyzer().clone();
+    let analyzer = state.analyzer.clone();
     let model = request.model.clone();
-    let max_documents = web::block(move || analyzer.model(&model).map(|m| m.max_documents())).await?.map_err(|e| {
+    let max_documents = web::block(move || analyzer.model_named(&model).map(|m| m.max_documents())).await?.map_err(|e| {
         let refusal = match &e {
             AnalysisError::UnknownModel(_) => ApiError::bad_request("unknown_model", e.to_string()),
             // The load error names server folders and files: it goes to the log, not the client.
@@ -79,7 +80,7 @@ pub async fn analyze(
         }
     }
     let mut answer = Answer {
-        analyzer: state.service.analyzer().clone(),
+        analyzer: state.analyzer.clone(),
         model: request.model,
         pending: valid.into_iter(),
         errors,
@@ -144,7 +145,7 @@ impl Answer {
         }
         let analyzer = self.analyzer.clone();
         let model = self.model.clone();
-        let encoded = web::block(move || analyzer.analyze_to_json(analyzer.model(&model)?, &documents)).await;
+        let encoded = web::block(move || analyzer.analyze_to_json(analyzer.model_named(&model)?, &documents)).await;
         Some((positions, encoded.map_err(anyhow::Error::from).and_then(|result| result)))
     }
 

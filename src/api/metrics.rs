@@ -59,11 +59,11 @@ impl Metrics {
 
     /// The text exposition, with store gauges read now.
     pub fn render(&self, service: &Service) -> String {
-        if let Ok(count) = service.store().count() {
+        if let Ok(count) = service.reader().stored_count() {
             self.stored.set(count as i64);
         }
-        self.indexed.set(service.indexed_count() as i64);
-        self.store_bytes.set(service.store().size_bytes() as i64);
+        self.indexed.set(service.reader().indexed_count() as i64);
+        self.store_bytes.set(service.reader().store_bytes() as i64);
         let mut out = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut out).expect("text encoding cannot fail");
         String::from_utf8(out).expect("prometheus text is UTF-8")

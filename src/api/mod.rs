@@ -25,7 +25,8 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 use access::{ApiKey, HostPolicy};
 pub use error::ApiError;
 
-use crate::domain::{item_id, ItemError};
+use crate::input::{item_id, ItemError};
+use crate::pipeline::Analyzer;
 use crate::service::Service;
 
 /// One rejected item of a batch request, named by its position (and id, when it has one).
@@ -60,6 +61,8 @@ pub struct ApiConfig {
 
 pub struct AppState {
     pub service: Arc<Service>,
+    /// The models `/v1/analyze` runs (ingestion's run inside the service).
+    pub analyzer: Arc<Analyzer>,
     pub config: ApiConfig,
     metrics: metrics::Metrics,
 }
@@ -110,6 +113,7 @@ async fn no_route() -> Result<HttpResponse, ApiError> {
 /// `on_bound` receives the listening address (useful with port 0).
 pub async fn serve(
     service: Arc<Service>,
+    analyzer: Arc<Analyzer>,
     addr: SocketAddr,
     config: ApiConfig,
     on_bound: impl FnOnce(SocketAddr),
@@ -117,7 +121,7 @@ pub async fn serve(
     allow_open_files(config.max_connections);
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let per_worker = config.max_connections.div_ceil(workers).max(1);
-    let state = web::Data::new(AppState { service, config, metrics: metrics::Metrics::default() });
+    let state = web::Data::new(AppState { service, analyzer, config, metrics: metrics::Metrics::default() });
     let server = HttpServer::new(move || {
         // The last `wrap` runs first: metrics see every request, hosts are checked before keys.
         App::new()

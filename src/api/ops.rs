@@ -60,7 +60,7 @@ pub async fn health() -> HttpResponse {
 /// Ready: the store answers (the index was repaired before the server started listening).
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let service = state.service.clone();
-    web::block(move || service.store().ping()).await?.map_err(|e| {
+    web::block(move || service.reader().ping()).await?.map_err(|e| {
         tracing::warn!(error = %e, "not ready: the store does not answer");
         ApiError::new(
             actix_web::http::StatusCode::SERVICE_UNAVAILABLE,

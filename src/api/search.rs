@@ -12,6 +12,6 @@ pub async fn search(state: web::Data<AppState>, req: HttpRequest) -> Result<Http
     let request = SearchRequest::from_params(params.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .map_err(|e| ApiError::bad_request("invalid_parameter", e.to_string()).with("parameter", e.parameter))?;
     let service = state.service.clone();
-    let response = web::block(move || service.search(&request)).await??;
+    let response = web::block(move || service.reader().search(&request)).await??;
     Ok(HttpResponse::Ok().json(response))
 }

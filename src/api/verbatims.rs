@@ -47,10 +47,9 @@ pub async fn upsert(
         let permit = state.service.admit()?;
         let service = state.service.clone();
         let written = web::block(move || {
-            service.analyze(&mut valid);
-            service.submit(Write::Upsert(valid), permit)
+            service.analyze(&mut valid).map(|()| service.submit(Write::Upsert(valid), permit))
         })
-        .await?;
+        .await??;
         written.await?;
     }
     state.metrics.accepted.inc_by(accepted.len() as u64);
@@ -62,7 +61,7 @@ pub async fn get(state: web::Data<AppState>, id: web::Path<String>) -> Result<Ht
     let service = state.service.clone();
     let id = id.into_inner();
     let lookup = id.clone();
-    match web::block(move || service.get(&lookup)).await?? {
+    match web::block(move || service.reader().get(&lookup)).await?? {
         Some(verbatim) => Ok(HttpResponse::Ok().json(verbatim)),
         None => Err(ApiError::not_found(format!("no verbatim with id `{id}`"))),
     }
@@ -113,6 +112,6 @@ pub async fn erasures(state: web::Data<AppState>, req: HttpRequest) -> Result<Ht
         })?,
     };
     let service = state.service.clone();
-    let erasures = web::block(move || service.erasures(limit)).await??;
+    let erasures = web::block(move || service.reader().erasures(limit)).await??;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "erasures": erasures })))
 }

@@ -32,6 +32,7 @@ pub use limits::{QueryLimit, QueryTooLarge};
 use schema::Fields;
 pub use schema::TextField;
 
+use crate::consumers::Consumer;
 use crate::domain::Verbatim;
 use crate::search::{SearchRequest, Sort};
 
@@ -345,4 +346,20 @@ fn document(fields: &Fields, v: &Verbatim) -> TantivyDocument {
     }
     doc.add_text(fields.text(TextField::for_language(v.language.as_deref())), &v.text);
     doc
+}
+
+/// The index follows the store as the consumer `index`; its checkpoint is its commit payload,
+/// written in the same commit as the documents.
+impl Consumer for SearchIndex {
+    fn name(&self) -> &str {
+        "index"
+    }
+
+    fn checkpoint(&self) -> anyhow::Result<u64> {
+        Ok(self.applied_seq())
+    }
+
+    fn apply(&self, page: &[Verbatim], seq: u64) -> anyhow::Result<()> {
+        Ok(self.upsert(page, seq)?)
+    }
 }

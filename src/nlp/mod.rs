@@ -5,10 +5,11 @@
 //! - [`features`]: the hashed n-gram features the lightweight models read;
 //! - [`lexicon`]: prior polarity of English words and emoticons, one of those features;
 //! - [`linear`]: the hashed linear classifier, its training and its file format;
-//! - [`sentiment`]: document and sentence sentiment behind one trait, one engine per tier;
-//! - [`corpora`]: readers for the labeled files that training and evaluation use.
+//! - [`sentiment`]: document and sentence sentiment behind one trait, one engine per tier.
+//!
+//! The labeled data sets that train and evaluate these models are read by `crate::training`,
+//! which only the `training` cargo feature builds.
 
-pub mod corpora;
 pub mod features;
 pub mod language;
 pub mod lexicon;

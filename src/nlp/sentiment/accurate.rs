@@ -17,6 +17,7 @@ use candle_core::{Device, Module, Tensor};
 use candle_nn::Linear;
 
 use super::{FastSentiment, SentimentModel};
+use crate::domain::Tier;
 use crate::engine::{BertEncoder, Encoder, LowRankAdapters};
 
 /// The encoder the shipped adapters were trained on.
@@ -100,8 +101,8 @@ impl AccurateSentiment {
 }
 
 impl SentimentModel for AccurateSentiment {
-    fn name(&self) -> &'static str {
-        "accurate"
+    fn tier(&self) -> Tier {
+        Tier::Accurate
     }
 
     /// 100 documents of 5,120 characters, with their sentences, took 2 min 52 s on two CPU

@@ -6,9 +6,8 @@ use anyhow::Context;
 use rayon::prelude::*;
 
 use super::SentimentModel;
-use crate::nlp::corpora::{balanced_weights, Labeled};
-use crate::nlp::features::FeatureHasher;
-use crate::nlp::linear::{Example, HashedLinear};
+use crate::domain::Tier;
+use crate::nlp::linear::HashedLinear;
 
 /// Trained by `cargo run --release --bin train-sentiment` (see training/README.md).
 const SHIPPED_MODEL: &[u8] = include_bytes!("../../../models/sentiment-fast.bin");
@@ -55,25 +54,9 @@ impl FastSentiment {
     }
 }
 
-/// The fast tier's training examples, one recipe for `train-sentiment` and for the accurate
-/// tier's out-of-fold fast models, so the two cannot drift apart: the items the tier trains on
-/// ([`Labeled::trains_fast_tier`]), weighted by [`balanced_weights`] among themselves, each
-/// paired with its index in `items`.
-pub fn fast_tier_examples(items: &[Labeled], hasher: FeatureHasher) -> Vec<(usize, Example)> {
-    let rows: Vec<usize> = (0..items.len()).filter(|&i| items[i].trains_fast_tier()).collect();
-    let kept: Vec<Labeled> = rows.iter().map(|&i| items[i].clone()).collect();
-    let weights = balanced_weights(&kept);
-    rows.into_par_iter()
-        .zip(weights)
-        .map(|(i, weight)| {
-            (i, Example { features: hasher.features(&items[i].text), label: items[i].label.index(), weight })
-        })
-        .collect()
-}
-
 impl SentimentModel for FastSentiment {
-    fn name(&self) -> &'static str {
-        "fast"
+    fn tier(&self) -> Tier {
+        Tier::Fast
     }
 
     /// Ten times Azure AI Language's 10: this tier runs locally at tens of thousands per second.

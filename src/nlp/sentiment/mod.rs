@@ -8,17 +8,16 @@ pub mod accurate;
 mod fast;
 
 pub use accurate::AccurateSentiment;
-pub use fast::{fast_tier_examples, FastSentiment, FAST_BUCKETS_LOG2};
+pub use fast::{FastSentiment, FAST_BUCKETS_LOG2};
 
 use serde::Serialize;
 
 use super::sentences;
-use crate::domain::Sentiment;
+use crate::domain::{Sentiment, Tier};
 
 /// Texts in, probabilities out, in [`crate::domain::SentimentLabel::ALL`] order.
 pub trait SentimentModel: Send + Sync {
-    /// The tier's public name (`fast`, `accurate`).
-    fn name(&self) -> &'static str;
+    fn tier(&self) -> Tier;
     /// Most documents one request may ask of this tier: what it analyses in seconds, not minutes.
     fn max_documents(&self) -> usize;
     fn predict(&self, texts: &[&str]) -> anyhow::Result<Vec<[f32; 3]>>;

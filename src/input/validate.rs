@@ -1,148 +1,21 @@
-//! The shared vocabulary: what a verbatim is, and how raw input becomes one.
+//! Validation: a loosely typed JSON object in, a domain type or an [`ItemError`] out.
 //!
-//! Every entry point (HTTP batch, JSONL or CSV file) hands a loosely typed JSON object to
-//! [`Verbatim::from_json`], so the same item is accepted or rejected, with the same error
+//! Every entry point (HTTP batch, JSONL or CSV file) hands its items to [`Verbatim::from_json`]
+//! or [`Document::from_json`], so the same item is accepted or rejected, with the same error
 //! code, whichever way it arrives.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::RangeInclusive;
 
-use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::{DateTime, Datelike, Utc};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
-/// Longest accepted text, in Unicode code points (characters as a person counts them).
-pub const MAX_TEXT_CHARS: usize = 50_000;
-/// Longest client id or customer id, in bytes.
-pub const MAX_ID_BYTES: usize = 256;
-/// Metadata bounds: enough for store, product, segment and the like, not a document store.
-pub const MAX_METADATA_ENTRIES: usize = 64;
-pub const MAX_METADATA_KEY_BYTES: usize = 64;
-pub const MAX_METADATA_VALUE_BYTES: usize = 1024;
-
-/// The survey scales, defined once for validation and for search filters: NPS 0–10 (the
-/// likelihood to recommend), CSAT 1–5 (satisfaction stars), CES 1–7 (customer effort).
-pub const NPS_SCALE: RangeInclusive<u8> = 0..=10;
-pub const CSAT_SCALE: RangeInclusive<u8> = 1..=5;
-pub const CES_SCALE: RangeInclusive<u8> = 1..=7;
-
-/// Where the customer said it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Channel {
-    Survey,
-    Email,
-    Review,
-    Social,
-    Chat,
-    Ticket,
-    Call,
-    Other,
-}
-
-impl Channel {
-    pub const ALL: [Channel; 8] = [
-        Channel::Survey,
-        Channel::Email,
-        Channel::Review,
-        Channel::Social,
-        Channel::Chat,
-        Channel::Ticket,
-        Channel::Call,
-        Channel::Other,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Survey => "survey",
-            Channel::Email => "email",
-            Channel::Review => "review",
-            Channel::Social => "social",
-            Channel::Chat => "chat",
-            Channel::Ticket => "ticket",
-            Channel::Call => "call",
-            Channel::Other => "other",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Channel> {
-        Channel::ALL.into_iter().find(|c| c.as_str() == name)
-    }
-}
-
-impl fmt::Display for Channel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The NPS bucket of a 0–10 score: what CX teams filter on to call detractors back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum NpsGroup {
-    Detractor,
-    Passive,
-    Promoter,
-}
-
-impl NpsGroup {
-    pub fn of(nps: u8) -> NpsGroup {
-        match nps {
-            0..=6 => NpsGroup::Detractor,
-            7..=8 => NpsGroup::Passive,
-            _ => NpsGroup::Promoter,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NpsGroup::Detractor => "detractor",
-            NpsGroup::Passive => "passive",
-            NpsGroup::Promoter => "promoter",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<NpsGroup> {
-        [NpsGroup::Detractor, NpsGroup::Passive, NpsGroup::Promoter].into_iter().find(|g| g.as_str() == name)
-    }
-
-    /// The inclusive NPS range this group covers.
-    pub fn score_range(self) -> (u8, u8) {
-        match self {
-            NpsGroup::Detractor => (0, 6),
-            NpsGroup::Passive => (7, 8),
-            NpsGroup::Promoter => (9, 10),
-        }
-    }
-}
-
-/// One piece of customer feedback, validated. The client's `id` is the key: sending the
-/// same id again replaces the verbatim.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Verbatim {
-    pub id: String,
-    pub text: String,
-    /// Lower-case ISO 639 code (`fr`, `en`, …) when known.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub language: Option<String>,
-    pub channel: Channel,
-    #[serde(with = "rfc3339")]
-    pub created_at: DateTime<Utc>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub customer_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub nps: Option<u8>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub csat: Option<u8>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ces: Option<u8>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub metadata: BTreeMap<String, String>,
-    /// Document sentiment from the `fast` tier, computed at ingestion (never taken from input).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sentiment: Option<Sentiment>,
-}
+use crate::domain::{
+    parse_timestamp, Channel, Document, Verbatim, CES_SCALE, CSAT_SCALE, MAX_ID_BYTES, MAX_METADATA_ENTRIES,
+    MAX_METADATA_KEY_BYTES, MAX_METADATA_VALUE_BYTES, MAX_TEXT_CHARS, NPS_SCALE, SUPPORTED_YEARS,
+};
 
 /// Why one input item was rejected. `code` is stable and documented; `message` is for people.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -173,17 +46,8 @@ impl Verbatim {
     pub fn from_json(item: &Value, now: DateTime<Utc>) -> Result<Verbatim, ItemError> {
         let (TextItem { id, text, language }, fields) = TextItem::from_json(item, &KNOWN_FIELDS)?;
         let channel = match optional_string(fields, "channel")? {
-            None => Channel::Other,
-            Some(name) => Channel::parse(&name.to_ascii_lowercase()).ok_or_else(|| {
-                ItemError::new(
-                    "invalid_field",
-                    "channel",
-                    format!(
-                        "unknown channel `{name}`; expected one of {}",
-                        Channel::ALL.map(Channel::as_str).join(", ")
-                    ),
-                )
-            })?,
+            None => Channel::other(),
+            Some(name) => Channel::parse(&name).map_err(|why| ItemError::new("invalid_field", "channel", why))?,
         };
         let created_at = match optional_string(fields, "created_at")? {
             None => now,
@@ -228,8 +92,15 @@ impl Verbatim {
         })
     }
 
-    pub fn nps_group(&self) -> Option<NpsGroup> {
-        self.nps.map(NpsGroup::of)
+}
+
+const DOCUMENT_FIELDS: [&str; 3] = ["id", "text", "language"];
+
+impl Document {
+    /// Validates one document to analyse: the fields every text item has, and no others.
+    pub fn from_json(item: &Value) -> Result<Document, ItemError> {
+        let (TextItem { id, text, language }, _) = TextItem::from_json(item, &DOCUMENT_FIELDS)?;
+        Ok(Document { id, text, language })
     }
 }
 
@@ -277,28 +148,6 @@ impl TextItem {
         let language = optional_string(fields, "language")?.map(|l| parse_language(&l)).transpose()?;
         Ok((TextItem { id, text, language }, fields))
     }
-}
-
-/// Years a `created_at` may fall in. The index counts nanoseconds in 64 bits (1677 to 2262);
-/// feedback dated outside these years is a typo, refused before it can overflow anything.
-pub const SUPPORTED_YEARS: std::ops::RangeInclusive<i32> = 1900..=2199;
-
-/// Brings a date into [`SUPPORTED_YEARS`]: a search bound before or after every storable date
-/// selects the same verbatims as the first or last supported instant, and a row stored before
-/// dates were checked can still be indexed.
-pub fn clamp_to_supported(ts: DateTime<Utc>) -> DateTime<Utc> {
-    let first = NaiveDate::from_ymd_opt(*SUPPORTED_YEARS.start(), 1, 1).expect("valid date");
-    let after = NaiveDate::from_ymd_opt(SUPPORTED_YEARS.end() + 1, 1, 1).expect("valid date");
-    ts.clamp(first.and_time(Default::default()).and_utc(), after.and_time(Default::default()).and_utc())
-}
-
-/// Accepts an RFC 3339 timestamp, or a plain date taken as midnight UTC.
-pub fn parse_timestamp(raw: &str) -> Option<DateTime<Utc>> {
-    if let Ok(ts) = DateTime::parse_from_rfc3339(raw.trim()) {
-        return Some(ts.with_timezone(&Utc));
-    }
-    let date = NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d").ok()?;
-    Some(date.and_hms_opt(0, 0, 0)?.and_utc())
 }
 
 /// `fr`, `FR`, `fr-CA` and `fr_FR` all mean French: keep the primary subtag, lower-cased.
@@ -422,86 +271,10 @@ fn json_kind(value: &Value) -> &'static str {
     }
 }
 
-/// The three sentiment classes, in the order models emit their probabilities.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SentimentLabel {
-    Negative,
-    Neutral,
-    Positive,
-}
-
-impl SentimentLabel {
-    pub const ALL: [SentimentLabel; 3] = [SentimentLabel::Negative, SentimentLabel::Neutral, SentimentLabel::Positive];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SentimentLabel::Negative => "negative",
-            SentimentLabel::Neutral => "neutral",
-            SentimentLabel::Positive => "positive",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<SentimentLabel> {
-        SentimentLabel::ALL.into_iter().find(|l| l.as_str() == name)
-    }
-
-    pub fn index(self) -> usize {
-        self as usize
-    }
-}
-
-/// Per-class probabilities; they sum to 1.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Confidence {
-    pub negative: f32,
-    pub neutral: f32,
-    pub positive: f32,
-}
-
-/// A sentiment judgement: the likeliest class, a signed score, and every class's probability.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Sentiment {
-    pub label: SentimentLabel,
-    /// `positive - negative`, in [-1, 1]: sortable and averageable across verbatims.
-    pub score: f32,
-    pub confidence: Confidence,
-}
-
-impl Sentiment {
-    /// From probabilities in [`SentimentLabel::ALL`] order.
-    pub fn from_probabilities(p: [f32; 3]) -> Sentiment {
-        let best = (0..3).fold(0, |best, i| if p[i] > p[best] { i } else { best });
-        Sentiment {
-            label: SentimentLabel::ALL[best],
-            score: (p[2] - p[0]).clamp(-1.0, 1.0),
-            confidence: Confidence { negative: p[0], neutral: p[1], positive: p[2] },
-        }
-    }
-}
-
-/// Timestamps travel and rest as RFC 3339 in UTC with millisecond precision.
-pub mod rfc3339 {
-    use super::*;
-    use serde::{Deserializer, Serializer};
-
-    pub fn format(ts: &DateTime<Utc>) -> String {
-        ts.to_rfc3339_opts(SecondsFormat::Millis, true)
-    }
-
-    pub fn serialize<S: Serializer>(ts: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&format(ts))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<DateTime<Utc>, D::Error> {
-        let raw = String::deserialize(deserializer)?;
-        parse_timestamp(&raw).ok_or_else(|| serde::de::Error::custom(format!("bad timestamp `{raw}`")))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{rfc3339, NpsGroup};
     use serde_json::json;
 
     fn now() -> DateTime<Utc> {
@@ -519,7 +292,7 @@ mod tests {
             "metadata":{"store":"Lyon"}});
         let v = Verbatim::from_json(&item, now()).unwrap();
         assert_eq!(v.language.as_deref(), Some("fr"));
-        assert_eq!(v.channel, Channel::Email);
+        assert_eq!(v.channel.as_str(), "email");
         assert_eq!(rfc3339::format(&v.created_at), "2026-10-03T08:00:00.000Z");
         assert_eq!(v.nps_group(), Some(NpsGroup::Detractor));
         assert_eq!(v.metadata["store"], "Lyon");
@@ -528,7 +301,7 @@ mod tests {
     #[test]
     fn defaults_fill_channel_and_date() {
         let v = Verbatim::from_json(&json!({"id":"a","text":"ok"}), now()).unwrap();
-        assert_eq!(v.channel, Channel::Other);
+        assert_eq!(v.channel, Channel::other());
         assert_eq!(v.created_at, now());
     }
 
@@ -545,7 +318,7 @@ mod tests {
         assert_eq!(code_of(json!({"id":"a","text":"x","created_at":"9999-12-31T00:00:00Z"})), "invalid_date");
         assert_eq!(code_of(json!({"id":"a","text":"x","colour":"red"})), "unknown_field");
         assert_eq!(code_of(json!({"id":7,"text":"x"})), "invalid_field");
-        assert_eq!(code_of(json!({"id":"a","text":"x","channel":"fax"})), "invalid_field");
+        assert_eq!(code_of(json!({"id":"a","text":"x","channel":"fax/modem"})), "invalid_field");
         assert_eq!(code_of(json!({"id":"a","text":"x","metadata":{"k":1}})), "invalid_field");
         assert_eq!(code_of(json!(["a"])), "invalid_item");
     }

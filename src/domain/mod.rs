@@ -1,0 +1,16 @@
+//! The shared vocabulary: what a verbatim is, what analysis says about it, and the scales and
+//! limits every part agrees on. Types only, no I/O: turning raw input into these types is
+//! [`crate::input`]'s job, analysing them [`crate::pipeline`]'s.
+
+mod channel;
+mod sentiment;
+mod time;
+mod verbatim;
+
+pub use channel::Channel;
+pub use sentiment::{Confidence, Sentiment, SentimentLabel, Tier};
+pub use time::{clamp_to_supported, parse_timestamp, rfc3339, SUPPORTED_YEARS};
+pub use verbatim::{
+    Document, NpsGroup, Verbatim, CES_SCALE, CSAT_SCALE, MAX_ID_BYTES, MAX_METADATA_ENTRIES, MAX_METADATA_KEY_BYTES,
+    MAX_METADATA_VALUE_BYTES, MAX_TEXT_CHARS, NPS_SCALE,
+};

@@ -1,0 +1,128 @@
+//! The analyzer holds the models and builds the pipelines that use them: the inline stages
+//! ingestion runs on every verbatim, and the full pipeline `/v1/analyze` runs for a tier.
+//!
+//! `fast` is the project's hashed linear model, built into the binary; `accurate` reads the
+//! multilingual encoder, loaded from the models folder on first use (it costs ~0.5 GB of
+//! memory that a service only ingesting does not need) and `model_unavailable` until installed.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::{Annotated, LanguageStage, Pipeline, Placement, SentimentStage};
+use crate::domain::{Document, Sentiment, Tier, Verbatim};
+use crate::nlp::sentiment::{AccurateSentiment, FastSentiment, SentenceSentiment, SentimentModel};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AnalysisError {
+    #[error("unknown model `{0}`; models: fast, accurate")]
+    UnknownModel(String),
+    #[error("model `accurate` is not available: {0:#}")]
+    ModelUnavailable(anyhow::Error),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AnalyzedDocument {
+    pub id: String,
+    /// As given, or detected: `fr`, `en` or `other`.
+    pub language: String,
+    pub sentiment: Sentiment,
+    pub sentences: Vec<SentenceSentiment>,
+}
+
+/// Holds the loaded models; build once, share across threads.
+pub struct Analyzer {
+    fast: Arc<FastSentiment>,
+    models_dir: PathBuf,
+    accurate: OnceLock<AccurateSentiment>,
+    /// Held while loading `accurate`, so concurrent first requests load it once.
+    loading: Mutex<()>,
+}
+
+impl Analyzer {
+    /// `models_dir` is where `verbatim models install` puts the transformer models.
+    pub fn new(models_dir: &Path) -> anyhow::Result<Analyzer> {
+        Ok(Analyzer {
+            fast: Arc::new(FastSentiment::shipped()?),
+            models_dir: models_dir.to_path_buf(),
+            accurate: OnceLock::new(),
+            loading: Mutex::new(()),
+        })
+    }
+
+    /// The sentiment model of `tier`. A failed load is not remembered: installing the model
+    /// makes the next request succeed without a restart.
+    pub fn model(&self, tier: Tier) -> Result<&dyn SentimentModel, AnalysisError> {
+        match tier {
+            Tier::Fast => Ok(self.fast.as_ref()),
+            Tier::Accurate => {
+                if let Some(model) = self.accurate.get() {
+                    return Ok(model);
+                }
+                let _loading = self.loading.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                if let Some(model) = self.accurate.get() {
+                    return Ok(model);
+                }
+                let model = AccurateSentiment::load(&self.models_dir, self.fast.clone())
+                    .map_err(AnalysisError::ModelUnavailable)?;
+                Ok(self.accurate.get_or_init(|| model))
+            }
+        }
+    }
+
+    /// The tier called `name` (as a client spells it).
+    pub fn model_named(&self, name: &str) -> Result<&dyn SentimentModel, AnalysisError> {
+        self.model(Tier::parse(name).ok_or_else(|| AnalysisError::UnknownModel(name.to_string()))?)
+    }
+
+    /// What ingestion runs on every verbatim: the language when the client gave none (it picks
+    /// the stemmer), then the `fast` tier's document sentiment. Its stages are all inline.
+    pub fn ingest_pipeline(&self) -> Pipeline<'_> {
+        Pipeline::new(vec![Box::new(LanguageStage), Box::new(SentimentStage::documents(self.fast.as_ref()))])
+    }
+
+    /// What `/v1/analyze` runs with `model`: the language, then document and sentence sentiment.
+    pub fn document_pipeline<'m>(&self, model: &'m dyn SentimentModel) -> Pipeline<'m> {
+        Pipeline::new(vec![Box::new(LanguageStage), Box::new(SentimentStage::with_sentences(model))])
+    }
+
+    /// Runs the inline stages of [`Analyzer::ingest_pipeline`] and keeps their findings.
+    pub fn enrich(&self, verbatims: &mut [Verbatim]) -> anyhow::Result<()> {
+        let found: Vec<(Option<String>, Option<Sentiment>)> = {
+            let mut batch: Vec<Annotated<'_>> =
+                verbatims.iter().map(|v| Annotated::new(&v.text, v.language.clone())).collect();
+            self.ingest_pipeline().run(Placement::Inline, &mut batch)?;
+            batch.into_iter().map(|item| (item.language, item.sentiment)).collect()
+        };
+        for (verbatim, (language, sentiment)) in verbatims.iter_mut().zip(found) {
+            verbatim.language = language;
+            verbatim.sentiment = sentiment;
+        }
+        Ok(())
+    }
+
+    /// Every stage of the document pipeline for `model`, on each document, in order.
+    pub fn analyze(&self, model: &dyn SentimentModel, documents: &[Document]) -> anyhow::Result<Vec<AnalyzedDocument>> {
+        let mut batch: Vec<Annotated<'_>> =
+            documents.iter().map(|d| Annotated::new(&d.text, d.language.clone())).collect();
+        self.document_pipeline(model).run_all(&mut batch)?;
+        Ok(documents
+            .iter()
+            .zip(batch)
+            .map(|(document, item)| AnalyzedDocument {
+                id: document.id.clone(),
+                language: item.language.expect("the language stage labels every text"),
+                sentiment: item.sentiment.expect("the sentiment stage judges every text"),
+                sentences: item.sentences.unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// [`Analyzer::analyze`], each result encoded as JSON, in order. Encoding the answers
+    /// costs as much as computing them: encode in parallel.
+    pub fn analyze_to_json(&self, model: &dyn SentimentModel, documents: &[Document]) -> anyhow::Result<Vec<String>> {
+        Ok(self.analyze(model, documents)?.par_iter().map(serde_json::to_string).collect::<Result<Vec<String>, _>>()?)
+    }
+}

@@ -1,0 +1,86 @@
+//! Analysis as a pipeline of stages: each stage reads a batch of texts and adds what it knows
+//! (the language, the sentiment; next: PII spans, emotions, topics, aspects).
+//!
+//! A stage declares its [`Placement`]: **inline** stages are cheap enough to run on every
+//! verbatim as it is ingested (thousands a second on two cores); **deferred** stages are
+//! encoder-bound (tens a second) and run later, in jobs that follow the store. A new capability
+//! is a new [`Stage`] added to the [`Analyzer`]'s lists, without touching the others. Stages
+//! run in list order, so a stage may read what an earlier one added (sentiment reads nothing
+//! yet; PII redaction will run first so no later stage sees what it removes).
+
+mod analyzer;
+mod language;
+mod sentiment;
+
+pub use analyzer::{AnalysisError, AnalyzedDocument, Analyzer};
+pub use language::LanguageStage;
+pub use sentiment::SentimentStage;
+
+use crate::domain::Sentiment;
+use crate::nlp::sentiment::SentenceSentiment;
+
+/// When a stage runs: on the write path, or later in a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// At ingestion, before the verbatim is stored: the stage must keep up with the write path.
+    Inline,
+    /// After storage, by a job that follows the store: the stage is too slow for the write path.
+    Deferred,
+}
+
+/// One text going through the pipeline, and what the stages have found so far.
+#[derive(Debug, Clone, Default)]
+pub struct Annotated<'t> {
+    pub text: &'t str,
+    /// Given by the client, or found by [`LanguageStage`]: `fr`, `en`, or another code.
+    pub language: Option<String>,
+    pub sentiment: Option<Sentiment>,
+    /// Per-sentence sentiment, for the stages asked to give it.
+    pub sentences: Option<Vec<SentenceSentiment>>,
+}
+
+impl<'t> Annotated<'t> {
+    pub fn new(text: &'t str, language: Option<String>) -> Annotated<'t> {
+        Annotated { text, language, ..Annotated::default() }
+    }
+}
+
+/// One step of analysis over a batch. Stages parallelise within the batch themselves: each
+/// knows whether its work is worth spreading over the cores.
+pub trait Stage: Send + Sync {
+    /// Short and stable: names the stage in logs, and later in job names and checkpoints.
+    fn name(&self) -> &'static str;
+    fn placement(&self) -> Placement;
+    fn run(&self, batch: &mut [Annotated<'_>]) -> anyhow::Result<()>;
+}
+
+/// Stages in the order they run.
+pub struct Pipeline<'m> {
+    stages: Vec<Box<dyn Stage + 'm>>,
+}
+
+impl<'m> Pipeline<'m> {
+    pub fn new(stages: Vec<Box<dyn Stage + 'm>>) -> Pipeline<'m> {
+        Pipeline { stages }
+    }
+
+    /// Runs every stage placed `where_`, in order.
+    pub fn run(&self, placement: Placement, batch: &mut [Annotated<'_>]) -> anyhow::Result<()> {
+        for stage in self.stages.iter().filter(|s| s.placement() == placement) {
+            stage.run(batch).map_err(|e| e.context(format!("analysis stage `{}`", stage.name())))?;
+        }
+        Ok(())
+    }
+
+    /// Runs every stage, whatever its placement: on-demand analysis waits for all of them.
+    pub fn run_all(&self, batch: &mut [Annotated<'_>]) -> anyhow::Result<()> {
+        for stage in &self.stages {
+            stage.run(batch).map_err(|e| e.context(format!("analysis stage `{}`", stage.name())))?;
+        }
+        Ok(())
+    }
+
+    pub fn stages(&self) -> impl Iterator<Item = &dyn Stage> {
+        self.stages.iter().map(|s| s.as_ref() as &dyn Stage)
+    }
+}
