@@ -10,6 +10,8 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
+use actix_web::http::header::{HeaderValue, RETRY_AFTER};
+use actix_web::http::StatusCode;
 use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::{stream, StreamExt};
@@ -22,7 +24,7 @@ use super::{check_batch_size, AppState, ItemRejection};
 use crate::domain::Document;
 use crate::input::ItemError;
 use crate::pipeline::{AnalysisError, Analyzer};
-use crate::engine;
+use crate::engine::{self, EngineError};
 use crate::nlp::sentiment::accurate::ENCODER;
 
 /// Text analysed and written per step, in bytes (a chunk holds at least one document). The
@@ -91,7 +93,7 @@ pub async fn analyze(
     let first = match answer.analyze_next().await {
         None => Vec::new(),
         Some((_, Ok(encoded))) => answer.join(encoded),
-        Some((_, Err(e))) => return Err(ApiError::internal("analysis_failed", &format!("{e:#}"))),
+        Some((_, Err(e))) => return Err(analysis_error(&e)),
     };
     let head =
         [format!("{{\"model\":{},\"documents\":[", Value::from(answer.model.as_str())).into_bytes(), first].concat();
@@ -171,19 +173,25 @@ impl Answer {
             match encoded {
                 Ok(encoded) => return Some(self.join(encoded)),
                 Err(e) => {
-                    tracing::error!(error = %format!("{e:#}"), documents = positions.len(), "analysis failed mid-answer");
-                    self.errors.extend(positions.into_iter().map(|(index, id)| {
-                        ItemRejection {
-                            index,
-                            id: Some(id),
-                            error: ItemError {
+                    let error = match encoder_wait(&e) {
+                        Some(wait) => ItemError {
+                            code: "encoder_busy",
+                            field: None,
+                            message: format!("the encoder is busy ({} s of work queued); send this document again", wait.as_secs()),
+                        },
+                        None => {
+                            tracing::error!(error = %format!("{e:#}"), documents = positions.len(), "analysis failed mid-answer");
+                            ItemError {
                                 code: "analysis_failed",
                                 field: None,
                                 message: "the analysis engine failed on this document; the server log has the details"
                                     .to_string(),
-                            },
+                            }
                         }
-                    }));
+                    };
+                    self.errors.extend(
+                        positions.into_iter().map(|(index, id)| ItemRejection { index, id: Some(id), error: error.clone() }),
+                    );
                 }
             }
         }
@@ -194,5 +202,27 @@ impl Answer {
         self.errors.sort_by_key(|rejection| rejection.index);
         let errors = serde_json::to_vec(&self.errors).expect("rejections serialise");
         [&b"],\"errors\":"[..], &errors, b"}"].concat()
+    }
+}
+
+/// How long the work queued ahead would take, when the encoder refused the chunk for it.
+fn encoder_wait(error: &anyhow::Error) -> Option<std::time::Duration> {
+    error.chain().find_map(|cause| match cause.downcast_ref::<EngineError>() {
+        Some(EngineError::Busy { wait }) => Some(*wait),
+        _ => None,
+    })
+}
+
+/// The answer to a request whose first chunk failed: `503 encoder_busy` (retry shortly) when
+/// the encoder's queue refused it, else `500 analysis_failed`.
+fn analysis_error(error: &anyhow::Error) -> ApiError {
+    match encoder_wait(error) {
+        Some(wait) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "encoder_busy",
+            format!("the encoder has {} s of work queued; retry in a moment", wait.as_secs()),
+        )
+        .with_header(RETRY_AFTER, HeaderValue::from(wait.as_secs().clamp(1, 60))),
+        None => ApiError::internal("analysis_failed", &format!("{error:#}")),
     }
 }

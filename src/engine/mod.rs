@@ -9,10 +9,12 @@
 
 mod adapters;
 mod bert;
+mod queue;
 mod transformer;
 
 pub use adapters::LowRankAdapters;
 pub use bert::{BertEncoder, EncoderSettings, Pooling};
+pub use queue::{EncoderQueue, QueueSettings};
 
 /// Texts in, embeddings out.
 pub trait Encoder: Send + Sync {
@@ -30,6 +32,8 @@ pub enum EngineError {
     Tokenize(String),
     #[error("running the encoder: {0}")]
     Compute(#[from] candle_core::Error),
+    #[error("the encoder is busy: the work queued ahead would take {} s", .wait.as_secs())]
+    Busy { wait: std::time::Duration },
 }
 
 /// The device encoders run on: the first CUDA GPU when built with `cuda` and one is present,

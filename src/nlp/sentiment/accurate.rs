@@ -18,7 +18,7 @@ use candle_nn::Linear;
 
 use super::{FastSentiment, SentimentModel};
 use crate::domain::Tier;
-use crate::engine::{BertEncoder, Encoder, LowRankAdapters};
+use crate::engine::{BertEncoder, Encoder, EncoderQueue, LowRankAdapters, QueueSettings};
 
 /// The encoder the shipped adapters were trained on.
 pub const ENCODER: &str = "multilingual-e5-small";
@@ -73,7 +73,8 @@ impl Head {
 }
 
 pub struct AccurateSentiment {
-    encoder: BertEncoder,
+    /// Shared by every caller: concurrent requests fill the same forward passes.
+    encoder: EncoderQueue,
     fast: Arc<FastSentiment>,
     head: Head,
 }
@@ -96,6 +97,8 @@ impl AccurateSentiment {
             head.inputs(),
             encoder.dimension()
         );
+        let encoder = EncoderQueue::new(Box::new(encoder), QueueSettings::default())
+            .context("starting the encoder queue")?;
         Ok(AccurateSentiment { encoder, fast, head })
     }
 }
