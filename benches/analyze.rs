@@ -1,7 +1,7 @@
 //! Throughput of `verbatim analyze` (fast tier), end to end through the release binary:
 //! JSONL in, one JSON line out per document, sentences included.
 //!
-//! Run: `cargo bench --bench analyze` (needs ../shared/data; `ANALYZE_DOCUMENTS` sets the count,
+//! Run: `cargo bench --features training --bench analyze` (needs ../shared/data; `ANALYZE_DOCUMENTS` sets the count,
 //! default 100,000). Documents are real customer texts, cycled: airline tweets, French
 //! Trustpilot reviews and French TV-series reviews.
 

@@ -10,14 +10,16 @@
 //! Run: `cargo bench --bench e2e` (N defaults to 100,000; `E2E_VERBATIMS=20000` for a quick run).
 //! Prints a Markdown table for `benches/RESULTS.md`.
 
-use std::io::{BufRead, BufReader, Write};
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{Server, BIN};
 use serde_json::{json, Value};
-
-const BIN: &str = env!("CARGO_BIN_EXE_verbatim");
 const BATCH: usize = 1_000;
 const CLIENTS: usize = 2;
 const SEARCHES: usize = 1_000;
@@ -110,24 +112,6 @@ fn date_of(day: u64) -> String {
         left -= days;
     }
     "12-31".to_string()
-}
-
-fn start_server(data: &Path) -> (Child, String) {
-    let mut child = Command::new(BIN)
-        .args(["--data", data.to_str().unwrap(), "serve", "--addr", "127.0.0.1:0"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let base = line.trim().strip_prefix("verbatim listening on ").expect("server started").to_string();
-    (child, base)
-}
-
-fn stop(mut child: Child) {
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    child.wait().unwrap();
 }
 
 fn agent() -> ureq::Agent {
@@ -265,13 +249,14 @@ fn main() {
     drop(out);
 
     let http_data = work.path().join("http");
-    let (server, base) = start_server(&http_data);
-    let http = ingest_http(&base, &items);
-    stop(server);
+    let server = Server::start(&http_data, &[]);
+    let http = ingest_http(&server.base, &items);
+    server.stop();
 
     let cli = ingest_cli(&work.path().join("cli"), &file);
 
-    let (server, base) = start_server(&http_data);
+    let server = Server::start(&http_data, &[]);
+    let base = &server.base;
     let agent = agent();
     let mut latencies = Vec::with_capacity(SEARCHES);
     let mut total_hits = 0u64;
@@ -285,12 +270,12 @@ fn main() {
         total_hits += body["total"].as_u64().unwrap();
     }
     let search_wall = searching.elapsed();
-    stop(server);
+    server.stop();
     latencies.sort();
 
-    let (server, base) = start_server(&work.path().join("small-batches"));
-    let (small, loaded_latencies, refused) = ingest_small_batches_while_searching(&base, &items);
-    stop(server);
+    let server = Server::start(&work.path().join("small-batches"), &[]);
+    let (small, loaded_latencies, refused) = ingest_small_batches_while_searching(&server.base, &items);
+    server.stop();
 
     let rate = |d: Duration| n as f64 / d.as_secs_f64();
     println!("| measure | value |");

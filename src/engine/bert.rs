@@ -151,10 +151,6 @@ impl BertEncoder {
         Ok(BertEncoder { model, tokenizer, special, settings, max_tokens, hidden_size: config.hidden_size, device })
     }
 
-    pub fn settings(&self) -> &EncoderSettings {
-        &self.settings
-    }
-
     /// Every window of every text, sorted by length so batches pad little. Windows are cut
     /// here rather than by the tokenizer's truncation, whose overflow loses most of a long text.
     fn windows(&self, texts: &[&str]) -> Result<Vec<Window>, EngineError> {

@@ -14,6 +14,7 @@ use tantivy::{Score, Searcher, Term};
 use super::query::TextQuery;
 use super::schema::{Fields, TextField};
 use crate::domain::MAX_TEXT_CHARS;
+use crate::nlp::offsets::CodePoints;
 use crate::search::Highlight;
 
 /// Length of the display snippet, in characters.
@@ -57,17 +58,15 @@ impl Highlighter {
         };
         let full = whole.snippet(text);
         let base = full.fragment_range().start;
-        let mut highlights = Vec::with_capacity(full.highlighted().len());
-        let mut chars_before = 0;
-        let mut scanned = 0;
-        for range in full.highlighted() {
-            let (start, end) = (base + range.start, base + range.end);
-            chars_before += text[scanned..start].chars().count();
-            let length = text[start..end].chars().count();
-            highlights.push(Highlight { offset: chars_before, length });
-            chars_before += length;
-            scanned = end;
-        }
+        let mut points = CodePoints::new(text);
+        let highlights = full
+            .highlighted()
+            .iter()
+            .map(|range| {
+                let (offset, length) = points.span(base + range.start..base + range.end);
+                Highlight { offset, length }
+            })
+            .collect();
         (html, highlights)
     }
 }

@@ -1,7 +1,7 @@
 //! Text analysis: pure functions over text and models, no I/O beyond loading a model.
 //!
 //! - [`language`]: French, English or other;
-//! - [`sentences`]: sentence boundaries with code-point offsets;
+//! - [`sentences`]: sentence boundaries with code-point offsets ([`offsets`] converts them);
 //! - [`features`]: the hashed n-gram features the lightweight models read;
 //! - [`lexicon`]: prior polarity of English words and emoticons, one of those features;
 //! - [`linear`]: the hashed linear classifier, its training and its file format;
@@ -14,5 +14,6 @@ pub mod features;
 pub mod language;
 pub mod lexicon;
 pub mod linear;
+pub mod offsets;
 pub mod sentences;
 pub mod sentiment;

@@ -2,6 +2,8 @@
 
 use unicode_segmentation::UnicodeSegmentation;
 
+use super::offsets::CodePoints;
+
 /// One sentence of a text, trimmed of surrounding white space.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sentence<'a> {
@@ -14,20 +16,15 @@ pub struct Sentence<'a> {
 
 pub fn split(text: &str) -> Vec<Sentence<'_>> {
     let mut sentences = Vec::new();
-    let mut chars_before = 0;
-    let mut scanned = 0;
+    let mut points = CodePoints::new(text);
     for (start, raw) in text.split_sentence_bound_indices() {
         let trimmed = raw.trim();
         if trimmed.is_empty() {
             continue;
         }
-        let lead = raw.len() - raw.trim_start().len();
-        let sentence_start = start + lead;
-        chars_before += text[scanned..sentence_start].chars().count();
-        let length = trimmed.chars().count();
-        sentences.push(Sentence { text: trimmed, offset: chars_before, length });
-        chars_before += length;
-        scanned = sentence_start + trimmed.len();
+        let sentence_start = start + raw.len() - raw.trim_start().len();
+        let (offset, length) = points.span(sentence_start..sentence_start + trimmed.len());
+        sentences.push(Sentence { text: trimmed, offset, length });
     }
     sentences
 }

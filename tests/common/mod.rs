@@ -1,4 +1,5 @@
 //! Test harness: the real `verbatim` binary, on a loopback port, over a temporary data dir.
+//! The benchmarks use it too (`#[path = "../tests/common/mod.rs"]`).
 #![allow(dead_code)] // each test file uses a different part of the harness
 
 use std::io::{BufRead, BufReader};
@@ -28,8 +29,13 @@ pub struct Reply {
 impl Server {
     /// Starts `verbatim serve` on a free loopback port and waits until it listens.
     pub fn start(data: &Path, extra: &[&str]) -> Server {
+        Server::start_binary(Path::new(BIN), data, extra)
+    }
+
+    /// [`Server::start`] with another build of `verbatim` (a benchmark's baseline).
+    pub fn start_binary(binary: &Path, data: &Path, extra: &[&str]) -> Server {
         let log = data.with_extension("log");
-        let mut child = Command::new(BIN)
+        let mut child = Command::new(binary)
             .args(["--data", data.to_str().unwrap(), "serve", "--addr", "127.0.0.1:0"])
             .args(extra)
             .env_remove("VERBATIM_DATA")
@@ -113,9 +119,19 @@ impl Server {
     }
 
     /// Stops with SIGTERM (graceful) and waits for the exit.
-    pub fn stop(mut self) {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    pub fn stop(self) {
+        self.terminate();
+        self.wait_exit();
+    }
+
+    /// Sends SIGTERM without waiting: the server stops taking connections and finishes the
+    /// requests it has.
+    pub fn terminate(&self) {
+        Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+    }
+
+    /// Waits for the server to exit, and asserts it exited cleanly.
+    pub fn wait_exit(mut self) {
         let status = self.child.wait().unwrap();
         assert!(status.success(), "server exited with {status}:\n{}", self.server_log());
     }

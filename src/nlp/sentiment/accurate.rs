@@ -108,8 +108,8 @@ impl SentimentModel for AccurateSentiment {
         Tier::Accurate
     }
 
-    /// 100 documents of 5,120 characters, with their sentences, took 2 min 52 s on two CPU
-    /// cores; more would outlast any client's timeout.
+    /// What two CPU cores analyse within a client's usual timeout, sentences included: the
+    /// measurement is in benches/RESULTS.md (`/v1/analyze` accurate limits).
     fn max_documents(&self) -> usize {
         100
     }
