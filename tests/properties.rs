@@ -25,7 +25,10 @@ fn on_server_stack(check: impl FnOnce() + Send + 'static) {
 }
 
 /// A small real index, and each verbatim's language and text for highlighting.
-fn corpus_index() -> (tempfile::TempDir, SearchIndex, HashMap<String, (Option<String>, String)>) {
+/// Each verbatim's language and text, by id.
+type Texts = HashMap<String, (Option<String>, String)>;
+
+fn corpus_index() -> (tempfile::TempDir, SearchIndex, Texts) {
     let dir = tempfile::tempdir().unwrap();
     let index = SearchIndex::open(&dir.path().join("index")).unwrap();
     let items = json!([

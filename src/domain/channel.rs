@@ -43,7 +43,7 @@ impl Channel {
 
     /// Normalises a client's channel name, or says why it cannot be one.
     pub fn parse(raw: &str) -> Result<Channel, String> {
-        let name: String = raw.trim().split_whitespace().collect::<Vec<_>>().join("_").to_lowercase();
+        let name: String = raw.split_whitespace().collect::<Vec<_>>().join("_").to_lowercase();
         if name.is_empty() {
             return Err("a channel name is empty".to_string());
         }
