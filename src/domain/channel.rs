@@ -5,6 +5,7 @@
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize};
+use unicode_normalization::UnicodeNormalization;
 
 /// Longest channel name, in characters.
 pub const MAX_CHANNEL_CHARS: usize = 32;
@@ -43,7 +44,9 @@ impl Channel {
 
     /// Normalises a client's channel name, or says why it cannot be one.
     pub fn parse(raw: &str) -> Result<Channel, String> {
-        let name: String = raw.split_whitespace().collect::<Vec<_>>().join("_").to_lowercase();
+        // Composed first: a decomposed "Te\u{301}le\u{301}phone" (macOS exports) is still a letter run.
+        let composed: String = raw.nfc().collect();
+        let name: String = composed.split_whitespace().collect::<Vec<_>>().join("_").to_lowercase();
         if name.is_empty() {
             return Err("a channel name is empty".to_string());
         }
@@ -96,6 +99,7 @@ mod tests {
     fn synonyms_fold_into_the_usual_names() {
         assert_eq!(name("Phone"), "call");
         assert_eq!(name("Téléphone"), "call");
+        assert_eq!(name("Te\u{301}le\u{301}phone"), "call");
         assert_eq!(name("e-mail"), "email");
         assert_eq!(name("Live Chat"), "chat");
         assert_eq!(name("avis"), "review");

@@ -53,9 +53,10 @@ struct Job {
 
 struct State {
     jobs: VecDeque<Job>,
-    /// Estimated tokens waiting, and in the group being encoded.
+    /// Estimated tokens waiting, and in the group being encoded (since when).
     queued_tokens: usize,
     running_tokens: usize,
+    running_since: Instant,
     /// Measured throughput, smoothed over groups.
     tokens_per_second: f64,
     closed: bool,
@@ -87,6 +88,7 @@ impl EncoderQueue {
                 jobs: VecDeque::new(),
                 queued_tokens: 0,
                 running_tokens: 0,
+                running_since: Instant::now(),
                 tokens_per_second: settings.initial_tokens_per_second,
                 closed: false,
             }),
@@ -118,18 +120,25 @@ impl Encoder for EncoderQueue {
         }
         let tokens = texts.iter().map(|t| estimated_tokens(t)).sum();
         let (reply, answer) = mpsc::sync_channel(1);
+        let job = Job { texts: texts.iter().map(|t| t.to_string()).collect(), tokens, reply };
         {
             let mut state = self.shared.lock();
-            let ahead = state.queued_tokens + state.running_tokens;
-            let wait = Duration::from_secs_f64(ahead as f64 / state.tokens_per_second);
-            if ahead > 0 && wait > self.shared.settings.max_wait {
+            if state.closed {
+                return Err(stopped());
+            }
+            // The running group is partly done: count only what is left of it.
+            let done = state.running_since.elapsed().as_secs_f64() * state.tokens_per_second;
+            let ahead = state.queued_tokens as f64 + (state.running_tokens as f64 - done).max(0.0);
+            let wait = Duration::from_secs_f64(ahead / state.tokens_per_second);
+            if ahead > 0.0 && wait > self.shared.settings.max_wait {
                 return Err(EngineError::Busy { wait });
             }
             state.queued_tokens += tokens;
-            state.jobs.push_back(Job { texts: texts.iter().map(|t| t.to_string()).collect(), tokens, reply });
+            state.jobs.push_back(job);
         }
         self.shared.work.notify_one();
-        answer.recv().unwrap_or(Err(EngineError::Compute(candle_core::Error::Msg("the encoder queue stopped".into()))))
+        // A worker that stopped drops every reply it still holds: no caller waits forever.
+        answer.recv().unwrap_or(Err(stopped()))
     }
 }
 
@@ -143,8 +152,28 @@ impl Drop for EncoderQueue {
     }
 }
 
-/// The worker: takes groups in arrival order and encodes each in one call.
+fn stopped() -> EngineError {
+    EngineError::Compute(candle_core::Error::Msg("the encoder queue stopped".into()))
+}
+
+/// Closes the queue when the worker leaves, however it leaves: the jobs still queued are
+/// dropped (their callers get an error) and later callers are refused.
+struct CloseOnExit<'s>(&'s Shared);
+
+impl Drop for CloseOnExit<'_> {
+    fn drop(&mut self) {
+        let mut state = self.0.lock();
+        state.closed = true;
+        state.jobs.clear();
+        state.queued_tokens = 0;
+        state.running_tokens = 0;
+    }
+}
+
+/// The worker: takes groups in arrival order and encodes each in one call. A panic in the
+/// encoder fails its group only; the worker goes on with the next.
 fn run(shared: &Shared, encoder: &dyn Encoder) {
+    let _close = CloseOnExit(shared);
     loop {
         let group: Vec<Job> = {
             let mut state = shared.lock();
@@ -165,12 +194,14 @@ fn run(shared: &Shared, encoder: &dyn Encoder) {
             }
             state.queued_tokens -= tokens;
             state.running_tokens = tokens;
+            state.running_since = Instant::now();
             group
         };
         let tokens: usize = group.iter().map(|job| job.tokens).sum();
         let texts: Vec<&str> = group.iter().flat_map(|job| job.texts.iter().map(String::as_str)).collect();
         let started = Instant::now();
-        let result = encoder.encode(&texts);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| encoder.encode(&texts)))
+            .unwrap_or_else(|_| Err(EngineError::Compute(candle_core::Error::Msg("the encoder panicked".into()))));
         let seconds = started.elapsed().as_secs_f64().max(1e-3);
         {
             let mut state = shared.lock();
@@ -206,6 +237,8 @@ mod tests {
     struct Counting {
         calls: Arc<AtomicUsize>,
         delay: Duration,
+        /// Told when a call starts.
+        started: Option<Mutex<mpsc::Sender<()>>>,
     }
 
     impl Encoder for Counting {
@@ -215,6 +248,12 @@ mod tests {
 
         fn encode(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EngineError> {
             self.calls.fetch_add(1, Ordering::SeqCst);
+            if let Some(started) = &self.started {
+                started.lock().unwrap().send(()).unwrap();
+            }
+            if texts.contains(&"panic") {
+                panic!("a stand-in failure");
+            }
             std::thread::sleep(self.delay);
             Ok(texts.iter().map(|t| vec![t.len() as f32]).collect())
         }
@@ -223,7 +262,7 @@ mod tests {
     #[test]
     fn concurrent_callers_share_groups_and_each_gets_its_own_embeddings() {
         let calls = Arc::new(AtomicUsize::new(0));
-        let encoder = Counting { calls: calls.clone(), delay: Duration::from_millis(50) };
+        let encoder = Counting { calls: calls.clone(), delay: Duration::from_millis(50), started: None };
         let queue = Arc::new(EncoderQueue::new(Box::new(encoder), QueueSettings::default()).unwrap());
         let threads: Vec<_> = (0..8)
             .map(|i| {
@@ -242,20 +281,29 @@ mod tests {
 
     #[test]
     fn a_job_that_would_wait_past_the_bound_is_refused_at_once() {
-        let calls = Arc::new(AtomicUsize::new(0));
-        let encoder = Counting { calls, delay: Duration::from_millis(400) };
+        let (started, running) = mpsc::channel();
+        let encoder =
+            Counting { calls: Arc::default(), delay: Duration::from_secs(2), started: Some(Mutex::new(started)) };
         let settings =
             QueueSettings { max_wait: Duration::from_millis(100), initial_tokens_per_second: 100.0, ..Default::default() };
         let queue = Arc::new(EncoderQueue::new(Box::new(encoder), settings).unwrap());
         let first = {
             let queue = queue.clone();
-            std::thread::spawn(move || queue.encode(&["a text of some sixty characters, long enough to take a while"]))
+            std::thread::spawn(move || queue.encode(&["a long text, two seconds of work at this rate ".repeat(14).as_str()]))
         };
-        std::thread::sleep(Duration::from_millis(100));
+        running.recv().unwrap();
         let started = Instant::now();
         assert!(matches!(queue.encode(&["next"]), Err(EngineError::Busy { .. })));
-        assert!(started.elapsed() < Duration::from_millis(100), "refused without waiting");
+        assert!(started.elapsed() < Duration::from_secs(1), "refused without waiting for the 2 s job");
         assert!(first.join().unwrap().is_ok(), "the job already taken is answered");
         assert!(queue.encode(&["after"]).is_ok(), "an idle queue takes any job");
+    }
+
+    #[test]
+    fn a_panic_in_the_encoder_fails_its_group_and_the_queue_goes_on() {
+        let encoder = Counting { calls: Arc::default(), delay: Duration::ZERO, started: None };
+        let queue = EncoderQueue::new(Box::new(encoder), QueueSettings::default()).unwrap();
+        assert!(queue.encode(&["panic"]).is_err());
+        assert_eq!(queue.encode(&["fine"]).unwrap(), vec![vec![4.0]]);
     }
 }

@@ -93,7 +93,7 @@ impl Analyzer {
         let found: Vec<(Option<String>, Option<Sentiment>)> = {
             let mut batch: Vec<Annotated<'_>> =
                 verbatims.iter().map(|v| Annotated::new(&v.text, v.language.clone())).collect();
-            self.ingest_pipeline().run(Placement::Inline, &mut batch)?;
+            self.ingest_pipeline().run(Some(Placement::Inline), &mut batch)?;
             batch.into_iter().map(|item| (item.language, item.sentiment)).collect()
         };
         for (verbatim, (language, sentiment)) in verbatims.iter_mut().zip(found) {
@@ -107,7 +107,7 @@ impl Analyzer {
     pub fn analyze(&self, model: &dyn SentimentModel, documents: &[Document]) -> anyhow::Result<Vec<AnalyzedDocument>> {
         let mut batch: Vec<Annotated<'_>> =
             documents.iter().map(|d| Annotated::new(&d.text, d.language.clone())).collect();
-        self.document_pipeline(model).run_all(&mut batch)?;
+        self.document_pipeline(model).run(None, &mut batch)?;
         Ok(documents
             .iter()
             .zip(batch)

@@ -64,23 +64,12 @@ impl<'m> Pipeline<'m> {
         Pipeline { stages }
     }
 
-    /// Runs every stage placed `where_`, in order.
-    pub fn run(&self, placement: Placement, batch: &mut [Annotated<'_>]) -> anyhow::Result<()> {
-        for stage in self.stages.iter().filter(|s| s.placement() == placement) {
+    /// Runs, in order, the stages placed where `placement` says; `None` runs every stage, as
+    /// on-demand analysis does (the client waits for all of them).
+    pub fn run(&self, placement: Option<Placement>, batch: &mut [Annotated<'_>]) -> anyhow::Result<()> {
+        for stage in self.stages.iter().filter(|s| placement.is_none_or(|p| s.placement() == p)) {
             stage.run(batch).map_err(|e| e.context(format!("analysis stage `{}`", stage.name())))?;
         }
         Ok(())
-    }
-
-    /// Runs every stage, whatever its placement: on-demand analysis waits for all of them.
-    pub fn run_all(&self, batch: &mut [Annotated<'_>]) -> anyhow::Result<()> {
-        for stage in &self.stages {
-            stage.run(batch).map_err(|e| e.context(format!("analysis stage `{}`", stage.name())))?;
-        }
-        Ok(())
-    }
-
-    pub fn stages(&self) -> impl Iterator<Item = &dyn Stage> {
-        self.stages.iter().map(|s| s.as_ref() as &dyn Stage)
     }
 }

@@ -108,8 +108,9 @@ impl SentimentModel for AccurateSentiment {
         Tier::Accurate
     }
 
-    /// What two CPU cores analyse within a client's usual timeout, sentences included: the
-    /// measurement is in benches/RESULTS.md (`/v1/analyze` accurate limits).
+    /// 100 of the longest documents a client is likely to send (5,120 characters, with their
+    /// sentences) take minutes on two CPU cores (benches/RESULTS.md): more would outlast any
+    /// client's timeout.
     fn max_documents(&self) -> usize {
         100
     }
