@@ -3,6 +3,10 @@
 //! (reviews and complaints from the shared data, French and English) to `POST /v1/analyze`
 //! with `"model":"accurate"`, each client waiting for its answer before sending the next.
 //!
+//! A second phase sends one large request (100 documents of about 2,500 characters, each
+//! several reviews joined) while 7 clients keep sending small ones: the small requests' waits
+//! show whether a large request holds the encoder.
+//!
 //! Run: `cargo bench --features training --bench accurate_load` (needs ../shared/data and the
 //! models, installed by the test harness). `LOAD_BIN=/path/to/verbatim` measures another build
 //! of the server with the same workload (the baseline in benches/RESULTS.md).
@@ -80,6 +84,63 @@ fn main() -> anyhow::Result<()> {
         documents as f64 / seconds,
         p50.as_secs_f64(),
         max.as_secs_f64()
+    );
+
+    // Phase 2: one large request among small ones.
+    let long: Vec<String> = texts
+        .chunks(12)
+        .map(|chunk| chunk.join(" "))
+        .filter(|t| t.chars().count() >= 2_000)
+        .map(|t| t.chars().take(2_500).collect())
+        .take(100)
+        .collect();
+    let large_done = std::sync::atomic::AtomicBool::new(false);
+    let (large_seconds, small): (f64, Vec<(Duration, u16)>) = std::thread::scope(|scope| {
+        let large = scope.spawn(|| {
+            let documents: Vec<_> =
+                long.iter().enumerate().map(|(i, t)| json!({"id": format!("L{i}"), "text": t})).collect();
+            let sent = Instant::now();
+            let reply = server.post("/v1/analyze", &json!({"model": "accurate", "documents": documents}));
+            large_done.store(true, std::sync::atomic::Ordering::SeqCst);
+            assert_eq!(reply.status, 200, "{}", reply.body);
+            sent.elapsed().as_secs_f64()
+        });
+        std::thread::sleep(Duration::from_millis(500));
+        let clients: Vec<_> = (0..CLIENTS - 1)
+            .map(|client| {
+                let (server, texts, large_done) = (&server, &texts, &large_done);
+                scope.spawn(move || {
+                    let mut replies = Vec::new();
+                    let mut request = 0;
+                    while !large_done.load(std::sync::atomic::Ordering::SeqCst) {
+                        let first = (client * 1_000 + request) * DOCUMENTS_PER_REQUEST;
+                        request += 1;
+                        let documents: Vec<_> = (first..first + DOCUMENTS_PER_REQUEST)
+                            .map(|i| json!({"id": i.to_string(), "text": texts[i % texts.len()]}))
+                            .collect();
+                        let sent = Instant::now();
+                        let reply = server.post("/v1/analyze", &json!({"model": "accurate", "documents": documents}));
+                        replies.push((sent.elapsed(), reply.status));
+                        if reply.status == 503 {
+                            std::thread::sleep(Duration::from_secs(1));
+                        }
+                    }
+                    replies
+                })
+            })
+            .collect();
+        let small = clients.into_iter().flat_map(|c| c.join().unwrap()).collect();
+        (large.join().unwrap(), small)
+    });
+    let answered: Vec<Duration> = small.iter().filter(|(_, status)| *status == 200).map(|(d, _)| *d).collect();
+    let refused = small.iter().filter(|(_, status)| *status == 503).count();
+    println!();
+    println!("| large request (100 × ~2,500 characters) | small requests answered | small latency max | small 503 encoder_busy |");
+    println!("|---|---|---|---|");
+    println!(
+        "| {large_seconds:.1} s | {} | {:.2} s | {refused} |",
+        answered.len(),
+        answered.iter().max().copied().unwrap_or_default().as_secs_f64()
     );
     server.stop();
     Ok(())

@@ -28,14 +28,12 @@ use std::time::Instant;
 
 use clap::Parser;
 use verbatim::domain::SentimentLabel;
-use verbatim::training::corpora::{sentiment_data, EvalSet, Labeled, SentimentData};
 use verbatim::nlp::features::FeatureHasher;
 use verbatim::nlp::language;
 use verbatim::nlp::linear::{Example, HashedLinear, TrainParams};
+use verbatim::nlp::sentiment::{analyze_batch, AccurateSentiment, FastSentiment, SentimentModel, FAST_BUCKETS_LOG2};
+use verbatim::training::corpora::{sentiment_data, EvalSet, Labeled, SentimentData};
 use verbatim::training::fast_tier_examples;
-use verbatim::nlp::sentiment::{
-    analyze_batch, AccurateSentiment, FastSentiment, SentimentModel, FAST_BUCKETS_LOG2,
-};
 
 #[derive(Parser)]
 struct Args {

@@ -94,7 +94,9 @@ impl SearchRequest {
             match key {
                 "q" => request.query = Some(value.to_string()).filter(|q| !q.trim().is_empty()),
                 "language" => request.languages.extend(parse_list(key, value, |l| Some(l.to_string()), "a language")?),
-                "channel" => request.channels.extend(parse_list(key, value, |name| Channel::parse(name).ok(), "a channel name")?),
+                "channel" => {
+                    request.channels.extend(parse_list(key, value, |name| Channel::parse(name).ok(), "a channel name")?)
+                }
                 "nps_group" => request.nps_groups.extend(parse_list(
                     key,
                     value,

@@ -469,7 +469,8 @@ impl Parts {
                 })
                 .collect::<Result<Vec<_>, StoreError>>()
         })?;
-        self.reader.index
+        self.reader
+            .index
             .write(seq, |index| {
                 for write in writes {
                     match write {

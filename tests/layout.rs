@@ -198,8 +198,7 @@ fn the_scan_sees_a_cycle_when_there_is_one() {
     std::fs::create_dir(dir.path().join("b")).unwrap();
     std::fs::write(dir.path().join("a.rs"), "use crate::b::{Thing, self};\nfn f() { crate::d::g(); }\n").unwrap();
     std::fs::write(dir.path().join("b/mod.rs"), "mod c;\npub use c::Thing;\n").unwrap();
-    std::fs::write(dir.path().join("b/c.rs"), "use crate::a::f;\n#[cfg(test)]\nmod tests { use crate::b; }\n")
-        .unwrap();
+    std::fs::write(dir.path().join("b/c.rs"), "use crate::a::f;\n#[cfg(test)]\nmod tests { use crate::b; }\n").unwrap();
     std::fs::write(dir.path().join("d.rs"), "pub fn g() {}\n").unwrap();
     let graph = import_graph(dir.path());
     // a → b::Thing, re-exported from b/c.rs → a: a cycle through a re-export.

@@ -26,10 +26,10 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde_json::json;
 use verbatim::domain::SentimentLabel;
-use verbatim::training::corpora::{balanced_weights, sentiment_data, Labeled};
 use verbatim::nlp::features::FeatureHasher;
 use verbatim::nlp::linear::{Example, HashedLinear, TrainParams};
 use verbatim::nlp::sentiment::{FastSentiment, FAST_BUCKETS_LOG2};
+use verbatim::training::corpora::{balanced_weights, sentiment_data, Labeled};
 use verbatim::training::fast_tier_examples;
 
 #[derive(Parser)]

@@ -14,10 +14,10 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Parser;
 use verbatim::domain::SentimentLabel;
-use verbatim::training::corpora::sentiment_data;
 use verbatim::nlp::features::FeatureHasher;
 use verbatim::nlp::linear::{Example, HashedLinear, TrainParams};
 use verbatim::nlp::sentiment::FAST_BUCKETS_LOG2;
+use verbatim::training::corpora::sentiment_data;
 use verbatim::training::fast_tier_examples;
 
 #[derive(Parser)]

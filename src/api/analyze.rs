@@ -22,10 +22,10 @@ use super::body::read_json;
 use super::error::ApiError;
 use super::{check_batch_size, AppState, ItemRejection};
 use crate::domain::Document;
-use crate::input::ItemError;
-use crate::pipeline::{AnalysisError, Analyzer};
 use crate::engine::{self, EngineError};
+use crate::input::ItemError;
 use crate::nlp::sentiment::accurate::ENCODER;
+use crate::pipeline::{AnalysisError, Analyzer};
 
 /// Text analysed and written per step, in bytes (a chunk holds at least one document). The
 /// answer grows with the text, up to ~35 times for the shortest sentences: a chunk's stays
@@ -54,23 +54,24 @@ pub async fn analyze(
     // The first `accurate` request loads the encoder (about a second): off the async workers.
     let analyzer = state.analyzer.clone();
     let model = request.model.clone();
-    let max_documents = web::block(move || analyzer.model_named(&model).map(|m| m.max_documents())).await?.map_err(|e| {
-        let refusal = match &e {
-            AnalysisError::UnknownModel(_) => ApiError::bad_request("unknown_model", e.to_string()),
-            // The load error names server folders and files: it goes to the log, not the client.
-            AnalysisError::ModelUnavailable(cause) => {
-                tracing::warn!(error = %format!("{cause:#}"), "the accurate tier is unavailable");
-                ApiError::bad_request(
-                    "model_unavailable",
-                    format!(
+    let max_documents =
+        web::block(move || analyzer.model_named(&model).map(|m| m.max_documents())).await?.map_err(|e| {
+            let refusal = match &e {
+                AnalysisError::UnknownModel(_) => ApiError::bad_request("unknown_model", e.to_string()),
+                // The load error names server folders and files: it goes to the log, not the client.
+                AnalysisError::ModelUnavailable(cause) => {
+                    tracing::warn!(error = %format!("{cause:#}"), "the accurate tier is unavailable");
+                    ApiError::bad_request(
+                        "model_unavailable",
+                        format!(
                         "model `accurate` is not available on this server: its encoder is not installed or did not \
                          load; run `verbatim models install {ENCODER}` (the server log has the details)"
                     ),
-                )
-            }
-        };
-        refusal.with("model", request.model.clone())
-    })?;
+                    )
+                }
+            };
+            refusal.with("model", request.model.clone())
+        })?;
     check_batch_size("documents", request.documents.len(), max_documents)?;
     let mut valid = Vec::with_capacity(request.documents.len());
     let mut errors = Vec::new();
@@ -177,7 +178,10 @@ impl Answer {
                         Some(wait) => ItemError {
                             code: "encoder_busy",
                             field: None,
-                            message: format!("the encoder is busy ({} s of work queued); send this document again", wait.as_secs()),
+                            message: format!(
+                                "the encoder is busy ({} s of work queued); send this document again",
+                                wait.as_secs()
+                            ),
                         },
                         None => {
                             tracing::error!(error = %format!("{e:#}"), documents = positions.len(), "analysis failed mid-answer");
@@ -189,9 +193,11 @@ impl Answer {
                             }
                         }
                     };
-                    self.errors.extend(
-                        positions.into_iter().map(|(index, id)| ItemRejection { index, id: Some(id), error: error.clone() }),
-                    );
+                    self.errors.extend(positions.into_iter().map(|(index, id)| ItemRejection {
+                        index,
+                        id: Some(id),
+                        error: error.clone(),
+                    }));
                 }
             }
         }

@@ -46,10 +46,9 @@ pub async fn upsert(
         // A place is taken once the body is in: a client slow to send holds no place.
         let permit = state.service.admit()?;
         let service = state.service.clone();
-        let written = web::block(move || {
-            service.analyze(&mut valid).map(|()| service.submit(Write::Upsert(valid), permit))
-        })
-        .await??;
+        let written =
+            web::block(move || service.analyze(&mut valid).map(|()| service.submit(Write::Upsert(valid), permit)))
+                .await??;
         written.await?;
     }
     state.metrics.accepted.inc_by(accepted.len() as u64);

@@ -12,5 +12,5 @@ pub use sentiment::{Confidence, Sentiment, SentimentLabel, Tier};
 pub use time::{clamp_to_supported, parse_timestamp, rfc3339, SUPPORTED_YEARS};
 pub use verbatim::{
     Document, NpsGroup, Verbatim, CES_SCALE, CSAT_SCALE, MAX_ID_BYTES, MAX_METADATA_ENTRIES, MAX_METADATA_KEY_BYTES,
-    MAX_METADATA_VALUE_BYTES, MAX_TEXT_CHARS, NPS_SCALE,
+    MAX_METADATA_VALUE_BYTES, MAX_TEXT_CHARS, NPS_SCALE, OTHER_LANGUAGE,
 };

@@ -96,6 +96,10 @@ impl Verbatim {
     }
 }
 
+/// The language of a text neither French nor English (or of unknown language): one word for
+/// detection, storage, the index and its facets.
+pub const OTHER_LANGUAGE: &str = "other";
+
 /// A text to analyse without storing it (`POST /v1/analyze`, `verbatim analyze`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Document {

@@ -50,9 +50,9 @@ pub fn device() -> candle_core::Device {
 ///
 /// glibc maps large blocks separately and unmaps them when freed, and trims the heap top
 /// back to the OS, so each forward pass page-faults its activation buffers back in and zeroes
-/// them (page faults were ~6 % of the encoder's time in a profile). Blocks up to 32 MB (glibc's
-/// ceiling, above every activation buffer of a 2,048-token batch) stay in the heap, and the heap
-/// is not trimmed. Process-wide, so binaries that run the encoder call it once at start-up; a
+/// them (a share of the encoder's time: the profile is in benches/RESULTS.md). Blocks up to
+/// 32 MB (glibc's ceiling, above every activation buffer of a 2,048-token batch) stay in the
+/// heap, and the heap is not trimmed. Process-wide, so binaries that run the encoder call it once at start-up; a
 /// long-lived process pairs it with [`release_freed_buffers`]. A no-op off glibc.
 pub fn keep_freed_buffers() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]

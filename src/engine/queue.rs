@@ -1,16 +1,18 @@
 //! A queue in front of an encoder, so that concurrent callers share forward passes instead of
 //! fighting for the cores (as text-embeddings-inference does).
 //!
-//! Callers enqueue their texts and block; one worker thread takes every job waiting, up to a
-//! token budget, as one group, encodes the group in one call (the encoder sorts all its texts
-//! by length and fills its batches across callers), and hands each caller its embeddings. Jobs
-//! are taken in arrival order, so none is overtaken indefinitely.
+//! Callers enqueue their texts and block; one worker thread builds *groups* of at most a token
+//! budget from the jobs waiting, in arrival order, encodes each group in one call (the encoder
+//! sorts all its texts by length and fills its batches across callers), and hands each caller
+//! its embeddings once all its texts are done. A job larger than what a group has room for
+//! gives a slice and goes back to the end of the queue, round robin: a large request shares
+//! the encoder with the small ones that arrive behind it instead of holding it for minutes.
 //!
 //! The wait is bounded: the queue measures its own throughput (tokens a second) and refuses a
-//! job at once, with [`EngineError::Busy`], when the work ahead of it would take longer than
-//! [`QueueSettings::max_wait`]. A job arriving at an idle queue is always taken, however large.
-//! Tokens are estimated from characters (one per three, plus the special tokens): the estimate
-//! only sizes groups and waits, it never truncates anything.
+//! job at once, with [`EngineError::Busy`], when the work to be done before its first slice
+//! runs would take longer than [`QueueSettings::max_wait`]. A job arriving at an idle queue is
+//! always taken. Tokens are estimated from characters (one per three, plus the special
+//! tokens): the estimate only sizes groups and waits, it never truncates anything.
 
 use std::collections::VecDeque;
 use std::sync::mpsc;
@@ -47,19 +49,42 @@ type Reply = mpsc::SyncSender<Result<Vec<Vec<f32>>, EngineError>>;
 
 struct Job {
     texts: Vec<String>,
-    tokens: usize,
+    /// Estimated tokens of each text.
+    tokens: Vec<usize>,
+    /// Texts before this one are encoded (or in the running group).
+    next: usize,
+    embeddings: Vec<Vec<f32>>,
     reply: Reply,
 }
 
+impl Job {
+    fn tokens_left(&self) -> usize {
+        self.tokens[self.next..].iter().sum()
+    }
+}
+
+/// Groups this small are latency-bound: they would understate the throughput.
+const MIN_MEASURED_TOKENS: usize = 1_024;
+
 struct State {
     jobs: VecDeque<Job>,
-    /// Estimated tokens waiting, and in the group being encoded (since when).
+    /// Estimated tokens not yet taken into a group, and in the group being encoded (since when).
     queued_tokens: usize,
     running_tokens: usize,
     running_since: Instant,
     /// Measured throughput, smoothed over groups.
     tokens_per_second: f64,
     closed: bool,
+}
+
+impl State {
+    /// Estimated tokens encoded before a job queued now gets its first slice: what is left of
+    /// the running group, then one slice of each job waiting (round robin).
+    fn work_before_a_new_job(&self, group_tokens: usize) -> f64 {
+        let done = self.running_since.elapsed().as_secs_f64() * self.tokens_per_second;
+        let running = (self.running_tokens as f64 - done).max(0.0);
+        running + self.jobs.iter().map(|job| job.tokens_left().min(group_tokens) as f64).sum::<f64>()
+    }
 }
 
 struct Shared {
@@ -97,8 +122,9 @@ impl EncoderQueue {
         });
         let dimension = encoder.dimension();
         let worker_shared = shared.clone();
-        let worker =
-            std::thread::Builder::new().name("verbatim-encoder".into()).spawn(move || run(&worker_shared, &*encoder))?;
+        let worker = std::thread::Builder::new()
+            .name("verbatim-encoder".into())
+            .spawn(move || run(&worker_shared, &*encoder))?;
         Ok(EncoderQueue { shared, dimension, worker: Some(worker) })
     }
 }
@@ -118,22 +144,22 @@ impl Encoder for EncoderQueue {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
-        let tokens = texts.iter().map(|t| estimated_tokens(t)).sum();
+        let tokens: Vec<usize> = texts.iter().map(|t| estimated_tokens(t)).collect();
+        let total: usize = tokens.iter().sum();
         let (reply, answer) = mpsc::sync_channel(1);
-        let job = Job { texts: texts.iter().map(|t| t.to_string()).collect(), tokens, reply };
+        let texts = texts.iter().map(|t| t.to_string()).collect();
+        let job = Job { texts, tokens, next: 0, embeddings: Vec::new(), reply };
         {
             let mut state = self.shared.lock();
             if state.closed {
                 return Err(stopped());
             }
-            // The running group is partly done: count only what is left of it.
-            let done = state.running_since.elapsed().as_secs_f64() * state.tokens_per_second;
-            let ahead = state.queued_tokens as f64 + (state.running_tokens as f64 - done).max(0.0);
+            let ahead = state.work_before_a_new_job(self.shared.settings.group_tokens);
             let wait = Duration::from_secs_f64(ahead / state.tokens_per_second);
             if ahead > 0.0 && wait > self.shared.settings.max_wait {
                 return Err(EngineError::Busy { wait });
             }
-            state.queued_tokens += tokens;
+            state.queued_tokens += total;
             state.jobs.push_back(job);
         }
         self.shared.work.notify_one();
@@ -170,12 +196,14 @@ impl Drop for CloseOnExit<'_> {
     }
 }
 
-/// The worker: takes groups in arrival order and encodes each in one call. A panic in the
-/// encoder fails its group only; the worker goes on with the next.
+/// The worker: builds groups from the jobs in arrival order, encodes each in one call, answers
+/// the jobs it finished and sends the others to the back of the queue. A panic in the encoder
+/// fails its group's jobs only; the worker goes on with the next.
 fn run(shared: &Shared, encoder: &dyn Encoder) {
     let _close = CloseOnExit(shared);
     loop {
-        let group: Vec<Job> = {
+        // Each member: the job, and the range of its texts in this group.
+        let group: Vec<(Job, std::ops::Range<usize>)> = {
             let mut state = shared.lock();
             while state.jobs.is_empty() && !state.closed {
                 state = shared.work.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -185,45 +213,63 @@ fn run(shared: &Shared, encoder: &dyn Encoder) {
             }
             let mut group = Vec::new();
             let mut tokens = 0;
-            while let Some(job) = state.jobs.front() {
-                if !group.is_empty() && tokens + job.tokens > shared.settings.group_tokens {
+            while let Some(mut job) = state.jobs.pop_front() {
+                let start = job.next;
+                // A group takes at least one text, however long.
+                while job.next < job.texts.len()
+                    && (tokens == 0 || tokens + job.tokens[job.next] <= shared.settings.group_tokens)
+                {
+                    tokens += job.tokens[job.next];
+                    job.next += 1;
+                }
+                let full = job.next < job.texts.len();
+                let taken = start..job.next;
+                group.push((job, taken));
+                if full {
                     break;
                 }
-                tokens += job.tokens;
-                group.push(state.jobs.pop_front().expect("a front job"));
             }
             state.queued_tokens -= tokens;
             state.running_tokens = tokens;
             state.running_since = Instant::now();
             group
         };
-        let tokens: usize = group.iter().map(|job| job.tokens).sum();
-        let texts: Vec<&str> = group.iter().flat_map(|job| job.texts.iter().map(String::as_str)).collect();
+        let tokens: usize = group.iter().map(|(job, range)| job.tokens[range.clone()].iter().sum::<usize>()).sum();
+        let texts: Vec<&str> =
+            group.iter().flat_map(|(job, range)| job.texts[range.clone()].iter().map(String::as_str)).collect();
         let started = Instant::now();
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| encoder.encode(&texts)))
             .unwrap_or_else(|_| Err(EngineError::Compute(candle_core::Error::Msg("the encoder panicked".into()))));
         let seconds = started.elapsed().as_secs_f64().max(1e-3);
-        {
-            let mut state = shared.lock();
-            state.running_tokens = 0;
-            if result.is_ok() {
-                state.tokens_per_second = 0.7 * state.tokens_per_second + 0.3 * (tokens as f64 / seconds);
-            }
-        }
+        let mut unfinished = Vec::new();
+        let succeeded = result.is_ok();
         match result {
             Ok(embeddings) => {
                 let mut embeddings = embeddings.into_iter();
-                for job in group {
-                    let _ = job.reply.send(Ok(embeddings.by_ref().take(job.texts.len()).collect()));
+                for (mut job, range) in group {
+                    job.embeddings.extend(embeddings.by_ref().take(range.len()));
+                    if job.next < job.texts.len() {
+                        unfinished.push(job);
+                    } else {
+                        let _ = job.reply.send(Ok(std::mem::take(&mut job.embeddings)));
+                    }
                 }
             }
             Err(err) => {
                 let message = err.to_string();
-                for job in group {
+                for (job, _) in group {
                     let _ = job.reply.send(Err(EngineError::Compute(candle_core::Error::Msg(message.clone()))));
+                    // Its texts not yet taken are no longer queued.
+                    shared.lock().queued_tokens -= job.tokens_left();
                 }
             }
         }
+        let mut state = shared.lock();
+        state.running_tokens = 0;
+        if succeeded && tokens >= MIN_MEASURED_TOKENS {
+            state.tokens_per_second = 0.7 * state.tokens_per_second + 0.3 * (tokens as f64 / seconds);
+        }
+        state.jobs.extend(unfinished);
     }
 }
 
@@ -284,12 +330,17 @@ mod tests {
         let (started, running) = mpsc::channel();
         let encoder =
             Counting { calls: Arc::default(), delay: Duration::from_secs(2), started: Some(Mutex::new(started)) };
-        let settings =
-            QueueSettings { max_wait: Duration::from_millis(100), initial_tokens_per_second: 100.0, ..Default::default() };
+        let settings = QueueSettings {
+            max_wait: Duration::from_millis(100),
+            initial_tokens_per_second: 100.0,
+            ..Default::default()
+        };
         let queue = Arc::new(EncoderQueue::new(Box::new(encoder), settings).unwrap());
         let first = {
             let queue = queue.clone();
-            std::thread::spawn(move || queue.encode(&["a long text, two seconds of work at this rate ".repeat(14).as_str()]))
+            std::thread::spawn(move || {
+                queue.encode(&["a long text, two seconds of work at this rate ".repeat(14).as_str()])
+            })
         };
         running.recv().unwrap();
         let started = Instant::now();
@@ -305,5 +356,33 @@ mod tests {
         let queue = EncoderQueue::new(Box::new(encoder), QueueSettings::default()).unwrap();
         assert!(queue.encode(&["panic"]).is_err());
         assert_eq!(queue.encode(&["fine"]).unwrap(), vec![vec![4.0]]);
+    }
+
+    #[test]
+    fn a_large_job_takes_turns_with_the_small_jobs_behind_it() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let (started, running) = mpsc::channel();
+        let encoder =
+            Counting { calls: calls.clone(), delay: Duration::from_millis(100), started: Some(Mutex::new(started)) };
+        let settings = QueueSettings { group_tokens: 100, ..Default::default() };
+        let queue = Arc::new(EncoderQueue::new(Box::new(encoder), settings).unwrap());
+        // 20 texts of about 34 tokens: seven groups of two or three texts.
+        let large: Vec<String> = (0..20).map(|i| format!("{i:>3}").repeat(32)).collect();
+        let big = {
+            let (queue, large) = (queue.clone(), large.clone());
+            std::thread::spawn(move || {
+                let refs: Vec<&str> = large.iter().map(String::as_str).collect();
+                let got = queue.encode(&refs).unwrap();
+                (got, Instant::now())
+            })
+        };
+        running.recv().unwrap();
+        let small = queue.encode(&["short"]).unwrap();
+        let small_done = Instant::now();
+        assert_eq!(small, vec![vec![5.0]]);
+        let (got, big_done) = big.join().unwrap();
+        assert_eq!(got, large.iter().map(|t| vec![t.len() as f32]).collect::<Vec<_>>(), "in order, all of them");
+        assert!(small_done < big_done, "the small job did not wait for the whole large one");
+        assert!(calls.load(Ordering::SeqCst) >= 7);
     }
 }

@@ -33,7 +33,7 @@ use schema::Fields;
 pub use schema::TextField;
 
 use crate::consumers::Consumer;
-use crate::domain::Verbatim;
+use crate::domain::{Verbatim, OTHER_LANGUAGE};
 use crate::search::{SearchRequest, Sort};
 
 /// Memory the writer may buffer before it flushes a segment.
@@ -44,8 +44,6 @@ const WRITER_HEAP_BYTES: usize = 64 * 1024 * 1024;
 const WRITER_THREADS: usize = 1;
 /// Facets counted for every search, in the order of the response.
 pub const FACETS: [&str; 4] = ["channel", "language", "nps_group", "sentiment"];
-/// What the `language` field and facet hold for a verbatim of unknown language.
-pub const UNKNOWN_LANGUAGE: &str = "unknown";
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
@@ -320,7 +318,7 @@ fn document(fields: &Fields, v: &Verbatim) -> TantivyDocument {
     if let Some(customer) = &v.customer_id {
         doc.add_text(fields.customer_id, customer);
     }
-    let language = v.language.as_deref().unwrap_or(UNKNOWN_LANGUAGE);
+    let language = v.language.as_deref().unwrap_or(OTHER_LANGUAGE);
     doc.add_text(fields.language, language);
     doc.add_text(fields.channel, v.channel.as_str());
     // Rows stored before dates were range-checked may lie outside what the index can count.

@@ -91,7 +91,6 @@ impl Verbatim {
             sentiment: None,
         })
     }
-
 }
 
 const DOCUMENT_FIELDS: [&str; 3] = ["id", "text", "language"];

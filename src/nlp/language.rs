@@ -14,7 +14,7 @@ use whatlang::{Detector, Lang};
 
 pub const FRENCH: &str = "fr";
 pub const ENGLISH: &str = "en";
-pub const OTHER: &str = "other";
+pub use crate::domain::OTHER_LANGUAGE as OTHER;
 
 /// Detects the language of `text` as `fr`, `en` or `other`.
 pub fn detect(text: &str) -> &'static str {

@@ -97,8 +97,8 @@ impl AccurateSentiment {
             head.inputs(),
             encoder.dimension()
         );
-        let encoder = EncoderQueue::new(Box::new(encoder), QueueSettings::default())
-            .context("starting the encoder queue")?;
+        let encoder =
+            EncoderQueue::new(Box::new(encoder), QueueSettings::default()).context("starting the encoder queue")?;
         Ok(AccurateSentiment { encoder, fast, head })
     }
 }
