@@ -10,8 +10,6 @@
 //! The search index is not backed up: it is derived from the store, and [`Service::open`]
 //! rebuilds it when the restored data directory is first opened.
 
-use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +19,7 @@ use chrono::{DateTime, Utc};
 use r2d2_sqlite::rusqlite::{Connection, OpenFlags};
 use serde::{Deserialize, Serialize};
 
+use crate::durable::{partial_name, rename, sync_file, write_atomically};
 use crate::index::SearchIndex;
 use crate::models::file_sha256;
 use crate::pipeline::Analyzer;
@@ -90,13 +89,7 @@ fn write_backup(source: &Path, target: &Path) -> anyhow::Result<Manifest> {
         store_sha256: file_sha256(&partial)?,
     };
     rename(&partial, &target.join(STORE_FILE))?;
-    let manifest_partial = target.join(partial_name(MANIFEST_FILE));
-    let json = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
-    File::create(&manifest_partial)
-        .and_then(|mut file| file.write_all(&json).and_then(|_| file.sync_all()))
-        .with_context(|| format!("writing {}", manifest_partial.display()))?;
-    rename(&manifest_partial, &target.join(MANIFEST_FILE))?;
-    sync_file(target)?;
+    write_atomically(&target.join(MANIFEST_FILE), &serde_json::to_vec_pretty(&manifest).expect("manifest serialises"))?;
     Ok(manifest)
 }
 
@@ -248,18 +241,4 @@ fn check_checksum(snapshot: &Path, manifest: &Manifest) -> anyhow::Result<()> {
         bail!("{} does not match its manifest's sha256: the backup is damaged", snapshot.display());
     }
     Ok(())
-}
-
-/// Where a backup file is written before it is complete.
-fn partial_name(name: &str) -> String {
-    format!("{name}.partial")
-}
-
-fn rename(from: &Path, to: &Path) -> anyhow::Result<()> {
-    std::fs::rename(from, to).with_context(|| format!("moving {} to {}", from.display(), to.display()))
-}
-
-/// Flushes a file, or a directory's entries, to disk.
-fn sync_file(path: &Path) -> anyhow::Result<()> {
-    File::open(path).and_then(|file| file.sync_all()).with_context(|| format!("syncing {}", path.display()))
 }

@@ -8,7 +8,7 @@ use chrono::Utc;
 use serde::Serialize;
 
 use crate::domain::Verbatim;
-use crate::input::{item_id, records, Format, RawRecord, RecordError};
+use crate::input::{records, validate_record, Format, RecordError};
 use crate::service::Service;
 
 #[derive(Debug, Default, Serialize)]
@@ -30,7 +30,7 @@ pub fn ingest(
     let mut batch = Vec::with_capacity(batch_size);
     let now = Utc::now();
     for record in records(input, format)? {
-        match validate(record?, now) {
+        match validate_record(record?, now) {
             Ok(verbatim) => batch.push(verbatim),
             Err(rejection) => {
                 report.rejected += 1;
@@ -43,11 +43,6 @@ pub fn ingest(
     }
     flush(service, &mut batch, &mut report)?;
     Ok(report)
-}
-
-fn validate((line, item): RawRecord, now: chrono::DateTime<Utc>) -> Result<Verbatim, RecordError> {
-    let value = item.map_err(|error| RecordError { line, id: None, error })?;
-    Verbatim::from_json(&value, now).map_err(|error| RecordError { line, id: item_id(&value), error })
 }
 
 fn flush(service: &Service, batch: &mut Vec<Verbatim>, report: &mut IngestReport) -> anyhow::Result<()> {

@@ -10,8 +10,8 @@
 //!   (SQLite, the system of record) and the [`index`] (Tantivy, derived, rebuildable), and the
 //!   read side; [`consumers`] are the views derived from the store that follow it by `seq`;
 //! - [`search`]: what a query asks and what comes back;
-//! - [`api`]: the HTTP API; [`ingest`] and [`analyze`]: the file-based commands;
-//!   [`backup`]: copies of the store, out and back in;
+//! - [`api`]: the HTTP API; [`ingest`], [`analyze`] and [`reprocess`]: the file-based commands;
+//!   [`backup`]: copies of the store, out and back in; [`durable`]: files written whole;
 //! - `training` (cargo feature `training`): the labeled data readers training and evaluation use.
 
 pub mod analyze;
@@ -20,6 +20,7 @@ pub mod backup;
 pub mod config;
 pub mod consumers;
 pub mod domain;
+pub mod durable;
 pub mod engine;
 pub mod index;
 pub mod ingest;
@@ -27,6 +28,7 @@ pub mod input;
 pub mod models;
 pub mod nlp;
 pub mod pipeline;
+pub mod reprocess;
 pub mod search;
 pub mod service;
 pub mod store;

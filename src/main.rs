@@ -19,6 +19,7 @@ use verbatim::ingest;
 use verbatim::input::Format;
 use verbatim::models;
 use verbatim::pipeline::Analyzer;
+use verbatim::reprocess::{self, ReprocessJob};
 use verbatim::search::SearchRequest;
 use verbatim::service::{Reader, Service, WriteSettings, DEFAULT_MAX_PENDING_WRITES};
 use verbatim::store::Durability;
@@ -121,6 +122,23 @@ enum Command {
         /// JSONL input [default: stdin]
         #[arg(long)]
         input: Option<PathBuf>,
+    },
+    /// Analyse a file of verbatims (JSONL or CSV, gzip or not) into a JSONL file, one analysis
+    /// per valid line; rejected lines go to OUTPUT.errors.jsonl (exit 2). Killed, the same
+    /// command resumes where it stopped, every line written once
+    Reprocess {
+        /// Verbatims to analyse
+        #[arg(long)]
+        input: PathBuf,
+        /// JSONL file of analyses (replaced, unless resuming)
+        #[arg(long)]
+        output: PathBuf,
+        /// Sentiment tier
+        #[arg(long, value_enum, default_value_t = Tier::Fast)]
+        model: Tier,
+        /// Input format [default: csv for *.csv and *.csv.gz, else jsonl]
+        #[arg(long, value_enum)]
+        format: Option<Format>,
     },
     /// List, install or fetch transformer models (the `accurate` tier needs multilingual-e5-small)
     Models {
@@ -262,6 +280,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(2));
             }
         }
+        Command::Reprocess { input, output, model, format } => {
+            let job = ReprocessJob { input, output, tier: model, format };
+            let report = reprocess_with_progress(&*analyzer()?, &data, &job)?;
+            println!("{}", serde_json::to_string(&report)?);
+            if report.rejected > 0 {
+                return Ok(ExitCode::from(2));
+            }
+        }
         Command::Models { action } => models_command(action, &models_dir)?,
         Command::Reindex => {
             let service = Service::open(&data, write_settings(None), analyzer()?)?;
@@ -279,6 +305,31 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// [`reprocess::reprocess`] with a progress bar on a terminal, progress logs otherwise.
+fn reprocess_with_progress(
+    analyzer: &Analyzer,
+    data: &std::path::Path,
+    job: &ReprocessJob,
+) -> anyhow::Result<reprocess::ReprocessReport> {
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        let mut log = reprocess::ProgressLog::default();
+        return reprocess::reprocess(analyzer, data, job, |progress| log.update(progress));
+    }
+    let bar = indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {percent:>3}% {msg} · {binary_bytes_per_sec} · {elapsed_precise} · ETA {eta}",
+        )
+        .expect("a valid template"),
+    );
+    let report = reprocess::reprocess(analyzer, data, job, |progress| {
+        bar.set_length(progress.input_bytes);
+        bar.set_position(progress.read_bytes);
+        bar.set_message(format!("{} lines", progress.lines));
+    });
+    bar.finish_and_clear();
+    report
 }
 
 fn models_command(action: ModelsCommand, models_dir: &std::path::Path) -> anyhow::Result<()> {

@@ -5,5 +5,5 @@
 pub mod records;
 pub mod validate;
 
-pub use records::{jsonl_records, records, Format, RawRecord, RecordError};
+pub use records::{jsonl_records, records, validate_record, Format, RawRecord, RecordError};
 pub use validate::{item_id, ItemError, TextItem};

@@ -8,10 +8,12 @@
 
 use std::io::{BufRead, BufReader, Read};
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::ItemError;
+use super::{item_id, ItemError};
+use crate::domain::Verbatim;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -74,6 +76,13 @@ pub fn jsonl_records(input: impl Read) -> impl Iterator<Item = anyhow::Result<Ra
         Ok(bytes) => Some(Ok((index as u64 + 1, parse_json_line(&bytes)))),
         Err(err) => Some(Err(err.into())),
     })
+}
+
+/// Validates a record read from a file as a verbatim (the rules every entry point applies),
+/// naming its line and id when it is refused.
+pub fn validate_record((line, item): RawRecord, now: DateTime<Utc>) -> Result<Verbatim, RecordError> {
+    let value = item.map_err(|error| RecordError { line, id: None, error })?;
+    Verbatim::from_json(&value, now).map_err(|error| RecordError { line, id: item_id(&value), error })
 }
 
 fn unreadable(message: String) -> ItemError {

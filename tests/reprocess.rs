@@ -1,0 +1,130 @@
+//! `verbatim reprocess`: files of verbatims through the pipeline into JSONL, resumable after a
+//! kill with every line written exactly once.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{cli, data_dir, BIN};
+use serde_json::{json, Value};
+
+fn jsonl(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect()
+}
+
+/// `n` verbatims, French and English, some without a language; every 97th is invalid.
+fn write_input(path: &Path, n: usize) -> usize {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut valid = 0;
+    for i in 0..n {
+        if i % 97 == 96 {
+            writeln!(out, "{}", json!({"id": format!("v{i}"), "text": "", "channel": "app"})).unwrap();
+            continue;
+        }
+        let text = if i % 2 == 0 {
+            format!("La livraison numéro {i} est arrivée en retard, très déçu.")
+        } else {
+            format!("Order {i} arrived quickly, great service!")
+        };
+        writeln!(out, "{}", json!({"id": format!("v{i}"), "text": text, "channel": "email", "nps": i % 11})).unwrap();
+        valid += 1;
+    }
+    valid
+}
+
+#[test]
+fn csv_and_gzip_inputs_give_one_line_per_valid_record_and_an_error_file() {
+    let (guard, data) = data_dir();
+    let csv = guard.path().join("in.csv.gz");
+    let mut gz = flate2::write::GzEncoder::new(std::fs::File::create(&csv).unwrap(), flate2::Compression::fast());
+    gz.write_all(
+        "id,text,language,nps,store\n\
+         c1,\"Livraison en retard, colis abîmé, très déçu\",fr,2,Lyon\n\
+         c2,,fr,5,Paris\n\
+         c3,Great staff and quick refund,,9,Lille\n\
+         c4,Pas mal,fr,eleven,Nantes\n"
+            .as_bytes(),
+    )
+    .unwrap();
+    gz.finish().unwrap();
+    let output = guard.path().join("out.jsonl");
+    let (code, stdout, stderr) =
+        cli(&data, &["reprocess", "--input", csv.to_str().unwrap(), "--output", output.to_str().unwrap()], None);
+    assert_eq!(code, 2, "rejected records exit 2: {stderr}");
+    let report: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!((report["written"].as_u64(), report["rejected"].as_u64()), (Some(2), Some(2)));
+    let results = jsonl(&output);
+    let ids: Vec<&str> = results.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["c1", "c3"]);
+    assert_eq!(results[0]["sentiment"]["label"], "negative");
+    assert_eq!(results[1]["language"], "en", "detected when not given");
+    assert_eq!(results[1]["sentiment"]["label"], "positive");
+    let errors = jsonl(&guard.path().join("out.jsonl.errors.jsonl"));
+    let lines: Vec<(u64, &str)> =
+        errors.iter().map(|e| (e["line"].as_u64().unwrap(), e["code"].as_str().unwrap())).collect();
+    assert_eq!(lines, [(3, "missing_field"), (5, "invalid_score")]);
+    assert!(!data.join("jobs").read_dir().unwrap().any(|_| true), "a finished job leaves no checkpoint");
+}
+
+/// SIGKILL mid-job, a torn line appended as a crash mid-write would leave, then the same
+/// command: the output is byte for byte the uninterrupted run's.
+#[test]
+fn a_killed_reprocess_resumes_and_writes_every_line_once() {
+    let (guard, data) = data_dir();
+    let input = guard.path().join("in.jsonl");
+    let valid = write_input(&input, 60_000);
+    let args = |output: &Path| -> Vec<String> {
+        ["--data", data.to_str().unwrap(), "reprocess", "--input", input.to_str().unwrap(), "--output"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain([output.to_str().unwrap().to_string()])
+            .collect()
+    };
+
+    let reference = guard.path().join("reference.jsonl");
+    let (code, _, stderr) = cli(&data, &args(&reference)[2..].iter().map(String::as_str).collect::<Vec<_>>(), None);
+    assert_eq!(code, 2, "{stderr}");
+
+    let output = guard.path().join("out.jsonl");
+    let mut child = Command::new(BIN).args(args(&output)).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let started = Instant::now();
+    let checkpoints = data.join("jobs");
+    // Kill once some batches are checkpointed (a batch is ~400 kB here), whatever the speed.
+    let checkpointed = || checkpoints.read_dir().is_ok_and(|mut entries| entries.next().is_some());
+    while !checkpointed() || std::fs::metadata(&output).map_or(0, |m| m.len()) < 1_000_000 {
+        assert!(started.elapsed() < Duration::from_secs(120), "no progress");
+        assert!(child.try_wait().unwrap().is_none(), "finished before the kill: make the input larger");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(checkpointed(), "the kill left a checkpoint");
+    std::fs::OpenOptions::new().append(true).open(&output).unwrap().write_all(b"{\"id\":\"v12").unwrap();
+
+    let (code, stdout, stderr) = cli(&data, &args(&output)[2..].iter().map(String::as_str).collect::<Vec<_>>(), None);
+    assert_eq!(code, 2, "{stderr}");
+    let report: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert!(report["resumed_after_line"].as_u64().unwrap() > 0, "{report}");
+    assert_eq!(report["written"], valid as u64);
+
+    let results = jsonl(&output);
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for result in &results {
+        *seen.entry(result["id"].as_str().unwrap().to_string()).or_default() += 1;
+    }
+    assert_eq!(results.len(), valid);
+    assert!(seen.values().all(|&n| n == 1), "an id written twice");
+    assert_eq!(
+        std::fs::read(&output).unwrap(),
+        std::fs::read(&reference).unwrap(),
+        "same bytes as the uninterrupted run"
+    );
+    assert_eq!(
+        std::fs::read(guard.path().join("out.jsonl.errors.jsonl")).unwrap(),
+        std::fs::read(guard.path().join("reference.jsonl.errors.jsonl")).unwrap()
+    );
+}
