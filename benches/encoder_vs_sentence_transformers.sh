@@ -19,9 +19,20 @@ mkdir -p "$WORK"
 
 TEXTS=${1:-$WORK/texts.txt}
 if [ -z "${1:-}" ]; then
+  # A missing file inside the process substitutions below would not stop the script: check first.
+  for file in "$DATA/sentiment/en_mr_train.tsv" "$DATA/sentiment/en_tweeteval_val.tsv"; do
+    if [ ! -s "$file" ]; then
+      echo "error: $file is missing; set VERBATIM_SHARED_DATA to the shared data folder" >&2
+      exit 1
+    fi
+  done
   paste -d '\n' \
     <(cut -f2 "$DATA/sentiment/en_mr_train.tsv" | head -1000) \
     <(cut -f2 "$DATA/sentiment/en_tweeteval_val.tsv" | head -1000) > "$TEXTS"
+fi
+if [ "$(grep -c . "$TEXTS" || true)" -eq 0 ]; then
+  echo "error: $TEXTS holds no texts; nothing to benchmark" >&2
+  exit 1
 fi
 
 cargo build --release --bin verbatim --bench encoder >/dev/null 2>&1

@@ -128,3 +128,25 @@ fn a_killed_reprocess_resumes_and_writes_every_line_once() {
         std::fs::read(guard.path().join("reference.jsonl.errors.jsonl")).unwrap()
     );
 }
+
+/// Parallelism changes the speed, never the answer: one thread and all threads write the same bytes.
+#[test]
+fn one_thread_and_all_threads_write_the_same_output() {
+    let (guard, data) = data_dir();
+    let input = guard.path().join("in.jsonl");
+    write_input(&input, 5_000);
+    let run = |output: &Path, threads: Option<&str>| {
+        let mut command = Command::new(BIN);
+        command.args(["--data", data.to_str().unwrap(), "reprocess", "--input", input.to_str().unwrap(), "--output"]);
+        command.arg(output).stdout(Stdio::null()).stderr(Stdio::null());
+        if let Some(threads) = threads {
+            command.env("RAYON_NUM_THREADS", threads);
+        }
+        assert_eq!(command.status().unwrap().code(), Some(2));
+    };
+    let (one, all) = (guard.path().join("one.jsonl"), guard.path().join("all.jsonl"));
+    run(&one, Some("1"));
+    run(&all, None);
+    assert_eq!(jsonl(&one).len(), 5_000 - 5_000 / 97);
+    assert_eq!(std::fs::read(&one).unwrap(), std::fs::read(&all).unwrap());
+}
