@@ -5,9 +5,12 @@
 //! 3. run 1,000 searches (words, phrases, filters, newest-first) against the server;
 //! 4. ingest the same N through many small concurrent requests (16 clients, 50 items each)
 //!    into a fresh data directory while one client searches, measuring search latency under
-//!    write load (group commit).
+//!    write load (group commit);
+//! 5. `verbatim reprocess --model fast` over 200,000 generated verbatims (a file of its own),
+//!    start-up included.
 //!
-//! Run: `cargo bench --bench e2e` (N defaults to 100,000; `E2E_VERBATIMS=20000` for a quick run).
+//! Run: `cargo bench --bench e2e` (N defaults to 100,000; `E2E_VERBATIMS=20000` for a quick run;
+//! `E2E_BIN=/path/to/verbatim` measures another build, a baseline, with the same workload).
 //! Prints a Markdown table for `benches/RESULTS.md`.
 
 #[path = "../tests/common/mod.rs"]
@@ -19,6 +22,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{Server, BIN};
+
+/// The build under test: this one, or `E2E_BIN`.
+fn binary() -> std::path::PathBuf {
+    std::env::var("E2E_BIN").map(Into::into).unwrap_or_else(|_| BIN.into())
+}
 use serde_json::{json, Value};
 const BATCH: usize = 1_000;
 const CLIENTS: usize = 2;
@@ -200,9 +208,33 @@ fn ingest_small_batches_while_searching(base: &str, items: &[Value]) -> (Duratio
     (elapsed, latencies, refused.into_inner())
 }
 
+/// Lines in the reprocess phase's input.
+const REPROCESS_LINES: usize = 200_000;
+
+/// `verbatim reprocess` of a file of `REPROCESS_LINES` generated verbatims, timed from the
+/// process start to its exit.
+fn reprocess_file(work: &Path) -> Duration {
+    let input = work.join("reprocess.jsonl");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&input).unwrap());
+    for item in verbatims(REPROCESS_LINES) {
+        writeln!(out, "{item}").unwrap();
+    }
+    drop(out);
+    let started = Instant::now();
+    let status = Command::new(binary())
+        .args(["--data", work.join("reprocess-data").to_str().unwrap(), "reprocess", "--model", "fast"])
+        .args(["--input", input.to_str().unwrap(), "--output", work.join("reprocessed.jsonl").to_str().unwrap()])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    started.elapsed()
+}
+
 fn ingest_cli(data: &Path, file: &Path) -> Duration {
     let started = Instant::now();
-    let status = Command::new(BIN)
+    let status = Command::new(binary())
         .args(["--data", data.to_str().unwrap(), "ingest", file.to_str().unwrap()])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
@@ -249,13 +281,13 @@ fn main() {
     drop(out);
 
     let http_data = work.path().join("http");
-    let server = Server::start(&http_data, &[]);
+    let server = Server::start_binary(&binary(), &http_data, &[]);
     let http = ingest_http(&server.base, &items);
     server.stop();
 
     let cli = ingest_cli(&work.path().join("cli"), &file);
 
-    let server = Server::start(&http_data, &[]);
+    let server = Server::start_binary(&binary(), &http_data, &[]);
     let base = &server.base;
     let agent = agent();
     let mut latencies = Vec::with_capacity(SEARCHES);
@@ -273,7 +305,7 @@ fn main() {
     server.stop();
     latencies.sort();
 
-    let server = Server::start(&work.path().join("small-batches"), &[]);
+    let server = Server::start_binary(&binary(), &work.path().join("small-batches"), &[]);
     let (small, loaded_latencies, refused) = ingest_small_batches_while_searching(&server.base, &items);
     server.stop();
 
@@ -309,5 +341,14 @@ fn main() {
         loaded_latencies.len(),
         percentile(&loaded_latencies, 0.50).as_secs_f64() * 1e3,
         percentile(&loaded_latencies, 0.99).as_secs_f64() * 1e3
+    );
+    if std::env::var("E2E_BIN").is_ok() {
+        return; // A baseline build may predate `reprocess`.
+    }
+    let reprocess = reprocess_file(work.path());
+    println!(
+        "| `verbatim reprocess --model fast` ({REPROCESS_LINES} lines, start-up included) | {:.0} lines/s ({:.1} s) |",
+        REPROCESS_LINES as f64 / reprocess.as_secs_f64(),
+        reprocess.as_secs_f64()
     );
 }
