@@ -5,11 +5,13 @@
 //! **Exactly once.** Lines are read, analysed and written a batch at a time. A batch's results
 //! go to the output file (its rejected lines to the error file), both files are synced, and only
 //! then does the checkpoint under the data directory (`jobs/reprocess-KEY.json`, written
-//! atomically) move past the batch: the input lines consumed and the two files' lengths. Run
+//! atomically) move past the batch: the input records consumed and the two files' lengths. Run
 //! again after a kill, the same command truncates both files back to the checkpoint's lengths
-//! (dropping a torn last line, or a batch written after the last checkpoint), skips the lines
-//! consumed, and goes on. The checkpoint holds paths and counts, never text; it is removed when
-//! the job completes.
+//! (dropping a torn last line, or a batch written after the last checkpoint), skips the records
+//! consumed, and goes on. The checkpoint also records what it was taken of (the input's size
+//! and modification time, the output's identity): a changed input or a replaced output is not
+//! resumed. A lock beside it keeps a second copy of the command out. The checkpoint holds
+//! paths, counts and file identities, never text; it is removed when the job completes.
 //!
 //! Memory is bounded by a batch, whatever the input's size: the input is streamed.
 
@@ -25,7 +27,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{Document, Tier};
-use crate::durable::write_atomically;
+use crate::durable::{sync_file, write_atomically};
 use crate::input::{records, validate_record, Format, RecordError};
 use crate::models::sha256_hex;
 use crate::pipeline::Analyzer;
@@ -64,16 +66,48 @@ pub struct ReprocessReport {
 }
 
 /// Progress saved after each batch (see the module documentation).
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
 struct Checkpoint {
-    /// The input file's size when the job started: a changed input cannot be resumed.
-    input_bytes: u64,
-    /// Input lines (CSV: records' line numbers) consumed.
-    lines: u64,
+    /// The input as the job found it: a changed input cannot be resumed.
+    input: FileIdentity,
+    /// The output file this job writes: another file at that path cannot be resumed.
+    output: FileIdentity,
+    /// Input records consumed (counted, not line numbers: a CSV record may span lines).
+    records: u64,
+    /// The line of the last record consumed, for messages.
+    line: u64,
     output_bytes: u64,
     error_bytes: u64,
     written: u64,
     rejected: u64,
+}
+
+/// Runs (or resumes) `job`; `data_dir` keeps its checkpoint. `progress` is called after each batch.
+/// Which file a path named: enough to tell a changed or replaced file from the one a
+/// checkpoint was taken of.
+#[derive(Debug, Default, Clone, Copy, Serialize, Deserialize, PartialEq)]
+struct FileIdentity {
+    device: u64,
+    inode: u64,
+    bytes: u64,
+    modified_ns: i128,
+}
+
+impl FileIdentity {
+    fn of(path: &Path) -> anyhow::Result<FileIdentity> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+        Ok(FileIdentity {
+            device: meta.dev(),
+            inode: meta.ino(),
+            bytes: meta.len(),
+            modified_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+        })
+    }
+
+    fn same_file(&self, other: &FileIdentity) -> bool {
+        (self.device, self.inode) == (other.device, other.inode)
+    }
 }
 
 /// Runs (or resumes) `job`; `data_dir` keeps its checkpoint. `progress` is called after each batch.
@@ -84,27 +118,40 @@ pub fn reprocess(
     mut progress: impl FnMut(&Progress),
 ) -> anyhow::Result<ReprocessReport> {
     let model = analyzer.model(job.tier)?;
-    let input_bytes = std::fs::metadata(&job.input).with_context(|| format!("reading {}", job.input.display()))?.len();
-    let checkpoint_path = checkpoint_path(data_dir, job)?;
+    let format = job.format.unwrap_or_else(|| Format::guess(job.input.to_string_lossy().trim_end_matches(".gz")));
+    let input_identity = FileIdentity::of(&job.input)?;
     let errors_path = errors_path(&job.output);
+    for written in [&job.output, &errors_path] {
+        // Truncating the output must never truncate the input.
+        if FileIdentity::of(written).is_ok_and(|found| found.same_file(&input_identity)) {
+            bail!("{} is the input file; choose another output", written.display());
+        }
+    }
+    let checkpoint_path = checkpoint_path(data_dir, job, format)?;
+    let lock_path = checkpoint_path.with_extension("lock");
+    let _lock = lock(&lock_path)?;
     let mut checkpoint = match std::fs::read(&checkpoint_path) {
         Ok(bytes) => serde_json::from_slice::<Checkpoint>(&bytes)
             .with_context(|| format!("reading the checkpoint {}", checkpoint_path.display()))?,
-        Err(_) => Checkpoint { input_bytes, ..Checkpoint::default() },
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Checkpoint::default(),
+        Err(err) => return Err(err).with_context(|| format!("reading the checkpoint {}", checkpoint_path.display())),
     };
-    if checkpoint.input_bytes != input_bytes {
-        bail!(
-            "{} changed size since the interrupted run ({} bytes then, {input_bytes} now); delete {} to start over",
-            job.input.display(),
-            checkpoint.input_bytes,
-            checkpoint_path.display()
-        );
+    let resuming = checkpoint.records > 0;
+    if resuming {
+        let start_over = format!("delete {} to start over", checkpoint_path.display());
+        if checkpoint.input != input_identity {
+            bail!("{} changed since the interrupted run; {start_over}", job.input.display());
+        }
+        if !FileIdentity::of(&job.output).is_ok_and(|found| found.same_file(&checkpoint.output)) {
+            bail!("{} is not the file the interrupted run wrote; {start_over}", job.output.display());
+        }
+        tracing::info!(line = checkpoint.line, output = %job.output.display(), "resuming an interrupted reprocess");
+    } else {
+        checkpoint.input = input_identity;
     }
-    let resumed_after_line = (checkpoint.lines > 0).then_some(checkpoint.lines);
-    if let Some(line) = resumed_after_line {
-        tracing::info!(line, output = %job.output.display(), "resuming an interrupted reprocess");
-    }
+    let resumed_after_line = resuming.then_some(checkpoint.line);
     let mut output = open_at(&job.output, checkpoint.output_bytes)?;
+    checkpoint.output = FileIdentity::of(&job.output)?;
     let mut errors =
         if checkpoint.error_bytes > 0 { Some(open_at(&errors_path, checkpoint.error_bytes)?) } else { None };
     if errors.is_none() && errors_path.exists() {
@@ -114,17 +161,14 @@ pub fn reprocess(
 
     let read_bytes = Arc::new(AtomicU64::new(0));
     let input = open_input(&job.input, read_bytes.clone())?;
-    let format = job.format.unwrap_or_else(|| Format::guess(job.input.to_string_lossy().trim_end_matches(".gz")));
+    let input_bytes = input_identity.bytes;
     let now = Utc::now();
     let mut batch: Vec<(u64, Result<Document, RecordError>)> = Vec::with_capacity(BATCH_LINES);
-    let mut records = records(input, format)?;
+    let mut records = records(input, format)?.skip(checkpoint.records as usize);
     loop {
         let record = records.next().transpose()?;
         let finished = record.is_none();
         if let Some((line, item)) = record {
-            if line <= checkpoint.lines {
-                continue;
-            }
             let document = validate_record((line, item), now).map(|verbatim| Document {
                 id: verbatim.id,
                 text: verbatim.text,
@@ -137,6 +181,7 @@ pub fn reprocess(
         }
         if !batch.is_empty() {
             let last_line = batch.last().map(|(line, _)| *line).expect("a line");
+            checkpoint.records += batch.len() as u64;
             write_batch(
                 analyzer,
                 model,
@@ -146,7 +191,7 @@ pub fn reprocess(
                 &errors_path,
                 &mut checkpoint,
             )?;
-            checkpoint.lines = last_line;
+            checkpoint.line = last_line;
             write_atomically(&checkpoint_path, &serde_json::to_vec(&checkpoint).expect("checkpoint serialises"))?;
             progress(&Progress { lines: last_line, read_bytes: read_bytes.load(Ordering::Relaxed), input_bytes });
         }
@@ -155,6 +200,9 @@ pub fn reprocess(
         }
     }
     std::fs::remove_file(&checkpoint_path).with_context(|| format!("removing {}", checkpoint_path.display()))?;
+    // Still held: a copy started from now on finds no checkpoint and starts afresh, as it should.
+    std::fs::remove_file(&lock_path).with_context(|| format!("removing {}", lock_path.display()))?;
+    sync_file(checkpoint_path.parent().expect("a jobs folder"))?;
     Ok(ReprocessReport {
         written: checkpoint.written,
         rejected: checkpoint.rejected,
@@ -207,8 +255,10 @@ fn write_batch(
     Ok(())
 }
 
-/// Opens `path` for appending after its first `length` bytes, dropping anything after them.
+/// Opens `path` for appending after its first `length` bytes, dropping anything after them. A
+/// file it creates is made durable in its folder at once, so a checkpoint never outlives it.
 fn open_at(path: &Path, length: u64) -> anyhow::Result<File> {
+    let created = !path.exists();
     let mut file = OpenOptions::new()
         .create(true)
         .write(true)
@@ -221,6 +271,9 @@ fn open_at(path: &Path, length: u64) -> anyhow::Result<File> {
     }
     file.set_len(length).with_context(|| format!("truncating {}", path.display()))?;
     file.seek(std::io::SeekFrom::End(0))?;
+    if created {
+        sync_file(path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")))?;
+    }
     Ok(file)
 }
 
@@ -248,17 +301,30 @@ impl<R: Read> Read for Counted<R> {
     }
 }
 
-/// One checkpoint per (input, output, model): the same command finds its own.
-fn checkpoint_path(data_dir: &Path, job: &ReprocessJob) -> anyhow::Result<PathBuf> {
+/// One checkpoint per (input, output, model, format): the same command finds its own.
+fn checkpoint_path(data_dir: &Path, job: &ReprocessJob, format: Format) -> anyhow::Result<PathBuf> {
     let absolute = |path: &Path| std::path::absolute(path).with_context(|| format!("resolving {}", path.display()));
-    let key = format!("{}\n{}\n{}", absolute(&job.input)?.display(), absolute(&job.output)?.display(), job.tier);
+    let key =
+        format!("{}\n{}\n{}\n{format:?}", absolute(&job.input)?.display(), absolute(&job.output)?.display(), job.tier);
     let dir = data_dir.join("jobs");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     Ok(dir.join(format!("reprocess-{}.json", &sha256_hex(key.as_bytes())[..16])))
 }
 
+/// Holds an exclusive lock on `path` (created if needed) while the value lives: a second copy
+/// of the same command is refused instead of writing the same files at once.
+fn lock(path: &Path) -> anyhow::Result<File> {
+    use std::os::fd::AsRawFd;
+    let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    // SAFETY: flock on a descriptor this function owns; the lock goes with the file.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        bail!("another `verbatim reprocess` of the same files is running (lock {})", path.display());
+    }
+    Ok(file)
+}
+
 /// Rejected lines go beside the output: `results.jsonl` → `results.jsonl.errors.jsonl`.
-pub fn errors_path(output: &Path) -> PathBuf {
+fn errors_path(output: &Path) -> PathBuf {
     let mut name = output.file_name().unwrap_or_default().to_os_string();
     name.push(".errors.jsonl");
     output.with_file_name(name)
@@ -267,14 +333,15 @@ pub fn errors_path(output: &Path) -> PathBuf {
 /// Logs progress at most every few seconds: what a terminal's progress bar shows, for logs.
 #[derive(Default)]
 pub struct ProgressLog {
-    /// When this run's first batch was done, and the lines consumed by then.
-    first: Option<(Instant, u64)>,
+    /// When this run's first batch was done, and the lines and bytes consumed by then.
+    first: Option<(Instant, u64, u64)>,
     last: Option<Instant>,
 }
 
 impl ProgressLog {
     pub fn update(&mut self, progress: &Progress) {
-        let (started, first_lines) = *self.first.get_or_insert((Instant::now(), progress.lines));
+        let (started, first_lines, first_bytes) =
+            *self.first.get_or_insert((Instant::now(), progress.lines, progress.read_bytes));
         if self.last.is_some_and(|last| last.elapsed().as_secs() < 5) {
             return;
         }
@@ -282,7 +349,10 @@ impl ProgressLog {
         let fraction = (progress.read_bytes as f64 / progress.input_bytes.max(1) as f64).min(1.0);
         let elapsed = started.elapsed().as_secs_f64().max(1e-3);
         let lines_per_second = (progress.lines - first_lines) as f64 / elapsed;
-        let eta_seconds = if fraction > 0.0 { (elapsed / fraction - elapsed).round() as u64 } else { 0 };
+        // From this run's own pace: bytes skipped on resume were not read at it.
+        let bytes_per_second = progress.read_bytes.saturating_sub(first_bytes) as f64 / elapsed;
+        let left = progress.input_bytes.saturating_sub(progress.read_bytes) as f64;
+        let eta_seconds = if bytes_per_second > 0.0 { (left / bytes_per_second).round() as u64 } else { 0 };
         tracing::info!(
             lines = progress.lines,
             lines_per_second = lines_per_second.round() as u64,
@@ -290,5 +360,118 @@ impl ProgressLog {
             eta_seconds,
             "reprocessing"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+
+    use super::*;
+
+    struct Setup {
+        dir: tempfile::TempDir,
+        analyzer: Analyzer,
+    }
+
+    impl Setup {
+        fn new() -> Setup {
+            let dir = tempfile::tempdir().unwrap();
+            let analyzer = Analyzer::new(&dir.path().join("models")).unwrap();
+            Setup { dir, analyzer }
+        }
+
+        fn path(&self, name: &str) -> PathBuf {
+            self.dir.path().join(name)
+        }
+
+        fn job(&self, input: &str, output: &str) -> ReprocessJob {
+            ReprocessJob { input: self.path(input), output: self.path(output), tier: Tier::Fast, format: None }
+        }
+
+        fn run(&self, job: &ReprocessJob) -> anyhow::Result<ReprocessReport> {
+            reprocess(&self.analyzer, &self.path("data"), job, |_| {})
+        }
+
+        /// Runs until the first checkpoint is written, then stops as a kill would.
+        fn run_until_first_checkpoint(&self, job: &ReprocessJob) {
+            let stopped = catch_unwind(AssertUnwindSafe(|| {
+                reprocess(&self.analyzer, &self.path("data"), job, |_| panic!("killed"))
+            }));
+            assert!(stopped.is_err(), "the job stopped at its first checkpoint");
+        }
+    }
+
+    /// CSV records with line breaks inside quotes, and a bad record, over several batches.
+    fn write_csv(path: &Path, records: usize) {
+        let mut out = std::io::BufWriter::new(File::create(path).unwrap());
+        writeln!(out, "id,text,nps").unwrap();
+        for i in 0..records {
+            match i % 500 {
+                499 => writeln!(out, "r{i},,3").unwrap(),
+                n if n % 3 == 0 => writeln!(out, "r{i},\"Livraison en retard.\nTrès déçu, commande {i}\",2").unwrap(),
+                _ => writeln!(out, "r{i},Great service for order {i},9").unwrap(),
+            }
+        }
+    }
+
+    #[test]
+    fn a_stopped_csv_job_resumes_to_the_uninterrupted_output() {
+        let setup = Setup::new();
+        write_csv(&setup.path("in.csv"), 5_000);
+        let reference = setup.run(&setup.job("in.csv", "reference.jsonl")).unwrap();
+        let job = setup.job("in.csv", "out.jsonl");
+        setup.run_until_first_checkpoint(&job);
+        let resumed = setup.run(&job).unwrap();
+        assert!(resumed.resumed_after_line.is_some());
+        assert_eq!((resumed.written, resumed.rejected), (reference.written, reference.rejected));
+        assert_eq!(
+            std::fs::read(setup.path("out.jsonl")).unwrap(),
+            std::fs::read(setup.path("reference.jsonl")).unwrap()
+        );
+        assert_eq!(
+            std::fs::read(setup.path("out.jsonl.errors.jsonl")).unwrap(),
+            std::fs::read(setup.path("reference.jsonl.errors.jsonl")).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_changed_input_or_a_replaced_output_is_not_resumed() {
+        let setup = Setup::new();
+        write_csv(&setup.path("in.csv"), 5_000);
+        let job = setup.job("in.csv", "out.jsonl");
+        setup.run_until_first_checkpoint(&job);
+        std::fs::copy(setup.path("out.jsonl"), setup.path("copy")).unwrap();
+        std::fs::rename(setup.path("copy"), setup.path("out.jsonl")).unwrap();
+        assert!(setup.run(&job).unwrap_err().to_string().contains("not the file the interrupted run wrote"));
+
+        let job = setup.job("in.csv", "other.jsonl");
+        setup.run_until_first_checkpoint(&job);
+        std::fs::OpenOptions::new().append(true).open(setup.path("in.csv")).unwrap().write_all(b"x,y,1\n").unwrap();
+        assert!(setup.run(&job).unwrap_err().to_string().contains("changed since the interrupted run"));
+    }
+
+    #[test]
+    fn the_output_cannot_be_the_input() {
+        let setup = Setup::new();
+        write_csv(&setup.path("in.csv"), 10);
+        let before = std::fs::read(setup.path("in.csv")).unwrap();
+        std::fs::hard_link(setup.path("in.csv"), setup.path("link.csv")).unwrap();
+        for output in ["in.csv", "link.csv"] {
+            assert!(setup.run(&setup.job("in.csv", output)).unwrap_err().to_string().contains("is the input file"));
+        }
+        assert_eq!(std::fs::read(setup.path("in.csv")).unwrap(), before);
+    }
+
+    #[test]
+    fn a_second_copy_of_a_running_job_is_refused() {
+        let setup = Setup::new();
+        write_csv(&setup.path("in.csv"), 10);
+        let job = setup.job("in.csv", "out.jsonl");
+        let format = Format::Csv;
+        let held = lock(&checkpoint_path(&setup.path("data"), &job, format).unwrap().with_extension("lock")).unwrap();
+        assert!(setup.run(&job).unwrap_err().to_string().contains("is running"));
+        drop(held);
+        assert_eq!(setup.run(&job).unwrap().written, 10);
     }
 }

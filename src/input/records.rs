@@ -59,11 +59,11 @@ pub fn records(
             let mut reader = csv::ReaderBuilder::new().from_reader(input);
             let headers: Vec<String> =
                 reader.byte_headers()?.iter().map(|h| String::from_utf8_lossy(h).trim().to_string()).collect();
-            Box::new(reader.into_byte_records().map(move |record| {
-                Ok(match record {
-                    Ok(record) => (record.position().map_or(0, |p| p.line()), csv_record(&headers, &record)),
-                    Err(err) => (err.position().map_or(0, |p| p.line()), Err(unreadable(err.to_string()))),
-                })
+            Box::new(reader.into_byte_records().map(move |record| match record {
+                Ok(record) => Ok((record.position().map_or(0, |p| p.line()), csv_record(&headers, &record))),
+                // A file that cannot be read (a truncated gzip stream) is no record's fault.
+                Err(err) if matches!(err.kind(), csv::ErrorKind::Io(_)) => Err(err.into()),
+                Err(err) => Ok((err.position().map_or(0, |p| p.line()), Err(unreadable(err.to_string())))),
             }))
         }
     })
