@@ -215,15 +215,24 @@ const REPROCESS_LINES: usize = 200_000;
 /// process start to its exit.
 fn reprocess_file(work: &Path) -> Duration {
     let input = work.join("reprocess.jsonl");
-    let mut out = std::io::BufWriter::new(std::fs::File::create(&input).unwrap());
-    for item in verbatims(REPROCESS_LINES) {
-        writeln!(out, "{item}").unwrap();
-    }
-    drop(out);
+    write_jsonl(&input, &verbatims(REPROCESS_LINES));
+    let output = work.join("reprocessed.jsonl");
+    timed_cli(
+        &work.join("reprocess-data"),
+        &["reprocess", "--model", "fast", "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()],
+    )
+}
+
+fn ingest_cli(data: &Path, file: &Path) -> Duration {
+    timed_cli(data, &["ingest", file.to_str().unwrap()])
+}
+
+/// Runs a `verbatim` command over `data`, asserts it succeeded, and times it from process start to exit.
+fn timed_cli(data: &Path, args: &[&str]) -> Duration {
     let started = Instant::now();
     let status = Command::new(binary())
-        .args(["--data", work.join("reprocess-data").to_str().unwrap(), "reprocess", "--model", "fast"])
-        .args(["--input", input.to_str().unwrap(), "--output", work.join("reprocessed.jsonl").to_str().unwrap()])
+        .args(["--data", data.to_str().unwrap()])
+        .args(args)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .status()
@@ -232,16 +241,11 @@ fn reprocess_file(work: &Path) -> Duration {
     started.elapsed()
 }
 
-fn ingest_cli(data: &Path, file: &Path) -> Duration {
-    let started = Instant::now();
-    let status = Command::new(binary())
-        .args(["--data", data.to_str().unwrap(), "ingest", file.to_str().unwrap()])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    started.elapsed()
+fn write_jsonl(path: &Path, items: &[Value]) {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    for item in items {
+        writeln!(out, "{item}").unwrap();
+    }
 }
 
 /// A realistic mix: single words in both languages, phrases, boolean, filters, date sort.
@@ -274,11 +278,7 @@ fn main() {
     let work = tempfile::tempdir().unwrap();
     let items = verbatims(n);
     let file = work.path().join("verbatims.jsonl");
-    let mut out = std::io::BufWriter::new(std::fs::File::create(&file).unwrap());
-    for item in &items {
-        writeln!(out, "{item}").unwrap();
-    }
-    drop(out);
+    write_jsonl(&file, &items);
 
     let http_data = work.path().join("http");
     let server = Server::start_binary(&binary(), &http_data, &[]);

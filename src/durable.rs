@@ -21,6 +21,11 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .and_then(|mut file| file.write_all(bytes).and_then(|_| file.sync_all()))
         .with_context(|| format!("writing {}", partial.display()))?;
     rename(&partial, path)?;
+    sync_folder_of(path)
+}
+
+/// Flushes the entry of `path` in its folder: a file just created, renamed or removed.
+pub fn sync_folder_of(path: &Path) -> anyhow::Result<()> {
     sync_file(path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")))
 }
 

@@ -27,7 +27,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{Document, Tier};
-use crate::durable::{sync_file, write_atomically};
+use crate::durable::{sync_folder_of, write_atomically};
 use crate::input::{records, validate_record, Format, RecordError};
 use crate::models::sha256_hex;
 use crate::pipeline::Analyzer;
@@ -202,7 +202,7 @@ pub fn reprocess(
     std::fs::remove_file(&checkpoint_path).with_context(|| format!("removing {}", checkpoint_path.display()))?;
     // Still held: a copy started from now on finds no checkpoint and starts afresh, as it should.
     std::fs::remove_file(&lock_path).with_context(|| format!("removing {}", lock_path.display()))?;
-    sync_file(checkpoint_path.parent().expect("a jobs folder"))?;
+    sync_folder_of(&checkpoint_path)?;
     Ok(ReprocessReport {
         written: checkpoint.written,
         rejected: checkpoint.rejected,
@@ -272,7 +272,7 @@ fn open_at(path: &Path, length: u64) -> anyhow::Result<File> {
     file.set_len(length).with_context(|| format!("truncating {}", path.display()))?;
     file.seek(std::io::SeekFrom::End(0))?;
     if created {
-        sync_file(path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")))?;
+        sync_folder_of(path)?;
     }
     Ok(file)
 }

@@ -178,8 +178,14 @@ impl Drop for EncoderQueue {
     }
 }
 
+/// A failure the queue reports to a caller (the encoder's own errors are passed on as text:
+/// one error goes to every job of the group).
+fn failed(message: impl Into<String>) -> EngineError {
+    EngineError::Compute(candle_core::Error::Msg(message.into()))
+}
+
 fn stopped() -> EngineError {
-    EngineError::Compute(candle_core::Error::Msg("the encoder queue stopped".into()))
+    failed("the encoder queue stopped")
 }
 
 /// Closes the queue when the worker leaves, however it leaves: the jobs still queued are
@@ -239,9 +245,11 @@ fn run(shared: &Shared, encoder: &dyn Encoder) {
             group.iter().flat_map(|(job, range)| job.texts[range.clone()].iter().map(String::as_str)).collect();
         let started = Instant::now();
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| encoder.encode(&texts)))
-            .unwrap_or_else(|_| Err(EngineError::Compute(candle_core::Error::Msg("the encoder panicked".into()))));
+            .unwrap_or_else(|_| Err(failed("the encoder panicked")));
         let seconds = started.elapsed().as_secs_f64().max(1e-3);
         let mut unfinished = Vec::new();
+        // Texts of failed jobs not yet taken into a group: no longer queued.
+        let mut dropped_tokens = 0;
         let succeeded = result.is_ok();
         match result {
             Ok(embeddings) => {
@@ -258,14 +266,14 @@ fn run(shared: &Shared, encoder: &dyn Encoder) {
             Err(err) => {
                 let message = err.to_string();
                 for (job, _) in group {
-                    let _ = job.reply.send(Err(EngineError::Compute(candle_core::Error::Msg(message.clone()))));
-                    // Its texts not yet taken are no longer queued.
-                    shared.lock().queued_tokens -= job.tokens_left();
+                    let _ = job.reply.send(Err(failed(message.clone())));
+                    dropped_tokens += job.tokens_left();
                 }
             }
         }
         let mut state = shared.lock();
         state.running_tokens = 0;
+        state.queued_tokens -= dropped_tokens;
         if succeeded && tokens >= MIN_MEASURED_TOKENS {
             state.tokens_per_second = 0.7 * state.tokens_per_second + 0.3 * (tokens as f64 / seconds);
         }
