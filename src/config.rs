@@ -17,6 +17,8 @@
 //! max_connections = 1000          # open connections at once
 //! allowed_hosts = ["verbatim.internal"]      # Host header names accepted ("*": any)
 //! allowed_origins = ["https://cx.example.com"]   # browser origins allowed to write
+//! max_running_jobs = 1            # background jobs at once; more wait in the queue
+//! import_dir = "/srv/verbatim/import"   # the only folder `analyze_file` jobs read from
 //! ```
 
 use std::net::SocketAddr;
@@ -56,6 +58,8 @@ pub struct ConfigFile {
     pub allowed_hosts: Vec<String>,
     #[serde(default)]
     pub allowed_origins: Vec<String>,
+    pub max_running_jobs: Option<usize>,
+    pub import_dir: Option<PathBuf>,
 }
 
 impl ConfigFile {

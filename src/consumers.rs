@@ -106,6 +106,8 @@ mod tests {
             ces: None,
             metadata: Default::default(),
             sentiment: None,
+            sentiment_model: None,
+            due: Vec::new(),
         }
     }
 
@@ -117,7 +119,7 @@ mod tests {
         let side = rusqlite::Connection::open(&path).unwrap();
         side.execute_batch("CREATE TABLE test_counts (channel TEXT PRIMARY KEY, n INTEGER)").unwrap();
         for chunk in (0..25).collect::<Vec<_>>().chunks(5) {
-            store.upsert(&chunk.iter().map(|&i| verbatim(i)).collect::<Vec<_>>()).unwrap();
+            store.upsert(&mut chunk.iter().map(|&i| verbatim(i)).collect::<Vec<_>>()).unwrap();
         }
         let consumer = ChannelCounts { store: &store, fail_after: RefCell::new(Some(2)) };
         assert!(catch_up(&store, &consumer, 4).is_err());

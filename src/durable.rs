@@ -15,13 +15,20 @@ pub fn partial_name(name: &str) -> String {
 
 /// Replaces `path` with `bytes`, atomically and durably.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    write_streaming(path, |file| Ok(file.write_all(bytes)?))
+}
+
+/// Replaces `path` with what `write` writes (streamed, however long), atomically and durably.
+pub fn write_streaming<T>(path: &Path, write: impl FnOnce(&mut File) -> anyhow::Result<T>) -> anyhow::Result<T> {
     let name = path.file_name().with_context(|| format!("{} names no file", path.display()))?;
     let partial = path.with_file_name(partial_name(&name.to_string_lossy()));
-    File::create(&partial)
-        .and_then(|mut file| file.write_all(bytes).and_then(|_| file.sync_all()))
+    let mut file = File::create(&partial).with_context(|| format!("creating {}", partial.display()))?;
+    let written = write(&mut file)
+        .and_then(|written| Ok(file.sync_all().map(|()| written)?))
         .with_context(|| format!("writing {}", partial.display()))?;
     rename(&partial, path)?;
-    sync_folder_of(path)
+    sync_folder_of(path)?;
+    Ok(written)
 }
 
 /// Flushes the entry of `path` in its folder: a file just created, renamed or removed.

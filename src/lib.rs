@@ -22,9 +22,11 @@ pub mod consumers;
 pub mod domain;
 pub mod durable;
 pub mod engine;
+pub mod export;
 pub mod index;
 pub mod ingest;
 pub mod input;
+pub mod jobs;
 pub mod models;
 pub mod nlp;
 pub mod pipeline;
@@ -32,5 +34,6 @@ pub mod reprocess;
 pub mod search;
 pub mod service;
 pub mod store;
+pub mod tabular;
 #[cfg(feature = "training")]
 pub mod training;

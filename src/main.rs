@@ -15,6 +15,7 @@ use verbatim::api::{self, ApiConfig};
 use verbatim::backup;
 use verbatim::config::{self, ConfigFile};
 use verbatim::domain::Tier;
+use verbatim::export::{self, ExportFormat};
 use verbatim::ingest;
 use verbatim::input::Format;
 use verbatim::models;
@@ -23,6 +24,7 @@ use verbatim::reprocess::{self, ReprocessJob};
 use verbatim::search::SearchRequest;
 use verbatim::service::{Reader, Service, WriteSettings, DEFAULT_MAX_PENDING_WRITES};
 use verbatim::store::Durability;
+use verbatim::{durable, jobs};
 
 #[derive(Parser)]
 #[command(name = "verbatim", version, about = "Text analytics for customer feedback")]
@@ -80,6 +82,13 @@ enum Command {
         /// Most verbatims in one POST [default: 1000]
         #[arg(long, env = "VERBATIM_MAX_BATCH_ITEMS")]
         max_batch_items: Option<usize>,
+        /// Background jobs running at once; more wait in the queue [default: 1]
+        #[arg(long, env = "VERBATIM_MAX_JOBS")]
+        max_jobs: Option<usize>,
+        /// The only folder `analyze_file` jobs may read files from [default: none, such jobs
+        /// are refused]
+        #[arg(long, env = "VERBATIM_IMPORT_DIR")]
+        import_dir: Option<PathBuf>,
     },
     /// Load verbatims from a JSONL or CSV file (`-` for stdin); exits 2 if any were rejected
     Ingest {
@@ -100,6 +109,21 @@ enum Command {
         /// metadata.store=Lyon, sort=newest, limit=20 … (repeatable)
         #[arg(short, long = "filter", value_name = "KEY=VALUE")]
         filters: Vec<String>,
+    },
+    /// Write every verbatim a search selects, as JSONL, CSV or Parquet, in the order stored
+    /// (no page limit); works beside a running server
+    Export {
+        /// Full-text query (Tantivy syntax); empty matches everything
+        #[arg(default_value = "")]
+        query: String,
+        /// A filter as in the API: channel=email, nps_group=detractor, from=2026-10-01 … (repeatable)
+        #[arg(short, long = "filter", value_name = "KEY=VALUE")]
+        filters: Vec<String>,
+        #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+        format: ExportFormat,
+        /// File to write (replaced once complete) [default: stdout]
+        #[arg(long)]
+        output: Option<PathBuf>,
     },
     /// Rebuild the search index from the store
     Reindex,
@@ -123,22 +147,31 @@ enum Command {
         #[arg(long)]
         input: Option<PathBuf>,
     },
-    /// Analyse a file of verbatims (JSONL or CSV, gzip or not) into a JSONL file, one analysis
-    /// per valid line; rejected lines go to OUTPUT.errors.jsonl (exit 2). Killed, the same
-    /// command resumes where it stopped, every line written once
+    /// Analyse verbatims again. With --input and --output: a file of verbatims (JSONL or CSV,
+    /// gzip or not) into a JSONL file, one analysis per valid line; rejected lines go to
+    /// OUTPUT.errors.jsonl (exit 2). Without them: the stored verbatims the filters select, their
+    /// analyses written back to the store and the index. Killed, the same command resumes where
+    /// it stopped, every verbatim analysed once
     Reprocess {
-        /// Verbatims to analyse
-        #[arg(long)]
-        input: PathBuf,
-        /// JSONL file of analyses (replaced, unless resuming)
-        #[arg(long)]
-        output: PathBuf,
+        /// Verbatims to analyse [default: the stored corpus]
+        #[arg(long, requires = "output")]
+        input: Option<PathBuf>,
+        /// File of analyses: JSONL, or Parquet for *.parquet (replaced, unless resuming)
+        #[arg(long, requires = "input")]
+        output: Option<PathBuf>,
         /// Sentiment tier
         #[arg(long, value_enum, default_value_t = Tier::Fast)]
         model: Tier,
+        /// Analysis stages, comma-separated [default: language,sentiment]
+        #[arg(long, value_delimiter = ',')]
+        stages: Vec<String>,
         /// Input format [default: csv for *.csv and *.csv.gz, else jsonl]
-        #[arg(long, value_enum)]
+        #[arg(long, value_enum, conflicts_with = "filters")]
         format: Option<Format>,
+        /// Over the stored corpus, a search filter as in the API: channel=email,
+        /// from=2026-01-01, q=livraison … (repeatable)
+        #[arg(short, long = "filter", value_name = "KEY=VALUE", conflicts_with = "input")]
+        filters: Vec<String>,
     },
     /// List, install or fetch transformer models (the `accurate` tier needs multilingual-e5-small)
     Models {
@@ -213,6 +246,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             max_connections,
             allowed_hosts,
             allowed_origins,
+            max_jobs,
+            import_dir,
         } => {
             let addr = addr.or(file.addr).unwrap_or_else(|| config::DEFAULT_ADDR.parse().expect("valid default"));
             let or_file = |flag: Vec<String>, file: &[String]| if flag.is_empty() { file.to_vec() } else { flag };
@@ -238,7 +273,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let analyzer = analyzer()?;
             let service = Arc::new(Service::open(&data, write_settings(max_pending_writes), analyzer.clone())?);
             tracing::info!(data = %data.display(), verbatims = service.reader().indexed_count(), auth = !api_config.api_keys.is_empty(), "data directory ready");
-            actix_web::rt::System::new().block_on(api::serve(service, analyzer, addr, api_config, |bound| {
+            let settings = jobs::JobSettings {
+                max_running: max_jobs.or(file.max_running_jobs).unwrap_or(jobs::DEFAULT_MAX_RUNNING),
+                import_dir: import_dir.or(file.import_dir.clone()),
+            };
+            let jobs = Arc::new(jobs::Jobs::start(service.clone(), settings)?);
+            actix_web::rt::System::new().block_on(api::serve(service, analyzer, jobs, addr, api_config, |bound| {
                 println!("verbatim listening on http://{bound}");
             }))?;
             tracing::info!("stopped");
@@ -261,15 +301,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Search { query, filters } => {
             let reader = Reader::open(&data)?;
-            let mut params = vec![("q", query.as_str())];
-            for filter in &filters {
-                let (key, value) =
-                    filter.split_once('=').with_context(|| format!("filter `{filter}` is not KEY=VALUE"))?;
-                params.push((key, value));
-            }
-            let request = SearchRequest::from_params(params)?;
+            let request = SearchRequest::from_params(search_params(&query, &filters)?)?;
             let response = reader.search(&request)?;
             println!("{}", serde_json::to_string_pretty(&response)?);
+        }
+        Command::Export { query, filters, format, output } => {
+            let reader = Reader::open(&data)?;
+            let request = SearchRequest::from_params(search_params(&query, &filters)?)?;
+            let written = match output {
+                Some(path) => durable::write_streaming(&path, |file| export::export(&reader, &request, format, file))?,
+                None => export::export(&reader, &request, format, std::io::stdout())?,
+            };
+            eprintln!("{}", serde_json::json!({ "exported": written }));
         }
         Command::Analyze { model, input } => {
             let input: Box<dyn Read> = match input {
@@ -280,12 +323,32 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(2));
             }
         }
-        Command::Reprocess { input, output, model, format } => {
-            let job = ReprocessJob { input, output, tier: model, format };
-            let report = reprocess_with_progress(&*analyzer()?, &data, &job)?;
-            println!("{}", serde_json::to_string(&report)?);
-            if report.rejected > 0 {
-                return Ok(ExitCode::from(2));
+        Command::Reprocess { input, output, model, stages, format, filters } => {
+            let stages = match stages.is_empty() {
+                true => jobs::STAGES.iter().map(|s| s.to_string()).collect(),
+                false => jobs::check_stages(stages)?,
+            };
+            if let (Some(input), Some(output)) = (input, output) {
+                let job = ReprocessJob { input, output, tier: model, format, with_customer: false };
+                let (_, report) =
+                    with_progress(|progress| reprocess::reprocess(&*analyzer()?, &data, &job, &|| false, progress))?;
+                println!("{}", serde_json::to_string(&report)?);
+                if report.rejected > 0 {
+                    return Ok(ExitCode::from(2));
+                }
+            } else {
+                let filter = filters
+                    .iter()
+                    .map(|filter| {
+                        let (key, value) =
+                            filter.split_once('=').with_context(|| format!("filter `{filter}` is not KEY=VALUE"))?;
+                        Ok((key.to_string(), value.to_string()))
+                    })
+                    .collect::<anyhow::Result<_>>()?;
+                let spec = jobs::JobSpec::Reprocess { filter, model, stages };
+                let service = Service::open(&data, write_settings(None), analyzer()?)?;
+                let job = with_progress(|progress| jobs::run_here(&service, &spec, progress))?;
+                println!("{}", serde_json::to_string(&job)?);
             }
         }
         Command::Models { action } => models_command(action, &models_dir)?,
@@ -307,29 +370,32 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// [`reprocess::reprocess`] with a progress bar on a terminal, progress logs otherwise.
-fn reprocess_with_progress(
-    analyzer: &Analyzer,
-    data: &std::path::Path,
-    job: &ReprocessJob,
-) -> anyhow::Result<reprocess::ReprocessReport> {
+/// The query and `KEY=VALUE` filters of the command line, as search parameters.
+fn search_params<'a>(query: &'a str, filters: &'a [String]) -> anyhow::Result<Vec<(&'a str, &'a str)>> {
+    let mut params = vec![("q", query)];
+    for filter in filters {
+        params.push(filter.split_once('=').with_context(|| format!("filter `{filter}` is not KEY=VALUE"))?);
+    }
+    Ok(params)
+}
+
+/// Runs `work` with a progress bar on a terminal, progress logs otherwise.
+fn with_progress<T>(work: impl FnOnce(&mut dyn FnMut(&reprocess::Progress)) -> anyhow::Result<T>) -> anyhow::Result<T> {
     if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         let mut log = reprocess::ProgressLog::default();
-        return reprocess::reprocess(analyzer, data, job, |progress| log.update(progress));
+        return work(&mut |progress| log.update(progress));
     }
     let bar = indicatif::ProgressBar::new(0).with_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:40} {percent:>3}% {msg} · {binary_bytes_per_sec} · {elapsed_precise} · ETA {eta}",
-        )
-        .expect("a valid template"),
+        indicatif::ProgressStyle::with_template("{bar:40} {percent:>3}% {msg} · {elapsed_precise} · ETA {eta}")
+            .expect("a valid template"),
     );
-    let report = reprocess::reprocess(analyzer, data, job, |progress| {
-        bar.set_length(progress.input_bytes);
-        bar.set_position(progress.read_bytes);
-        bar.set_message(format!("{} lines", progress.lines));
+    let result = work(&mut |progress| {
+        bar.set_length(progress.length);
+        bar.set_position(progress.position);
+        bar.set_message(format!("{} done", progress.done));
     });
     bar.finish_and_clear();
-    report
+    result
 }
 
 fn models_command(action: ModelsCommand, models_dir: &std::path::Path) -> anyhow::Result<()> {

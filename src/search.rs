@@ -81,6 +81,13 @@ fn param_error(parameter: &str, message: impl Into<String>) -> ParamError {
 }
 
 impl SearchRequest {
+    /// Whether the request matches every verbatim (no query, no filter).
+    pub fn matches_everything(&self) -> bool {
+        let paging =
+            SearchRequest { sort: self.sort, limit: self.limit, offset: self.offset, ..SearchRequest::default() };
+        *self == paging
+    }
+
     /// Parses `key=value` pairs. Lists are comma-separated (`channel=email,chat`); metadata
     /// filters are `metadata.store=Lyon`; an unknown or repeated single-valued key is an
     /// error, not silently ignored.

@@ -40,7 +40,7 @@ use crate::domain::Verbatim;
 use crate::index::{IndexError, SearchIndex};
 use crate::pipeline::Analyzer;
 use crate::search::{SearchHit, SearchRequest, SearchResponse};
-use crate::store::{Durability, Erasure, Store, StoreError};
+use crate::store::{Durability, Erasure, JobProgress, Store, StoreError};
 
 /// Rows per index commit when catching up or rebuilding.
 const REPAIR_PAGE: usize = 5_000;
@@ -78,18 +78,21 @@ pub enum Write {
     Delete(String),
     /// Erases every verbatim of a customer.
     DeleteCustomer(String),
+    /// Analyses a job made of stored verbatims (see [`crate::store::StoreWriter::reanalysed`]),
+    /// with the job's progress, committed together so a killed job resumes past them exactly.
+    Reanalysed { verbatims: Vec<Verbatim>, progress: Option<JobProgress> },
 }
 
 impl Write {
     fn verbatims(&self) -> usize {
         match self {
-            Write::Upsert(batch) => batch.len(),
+            Write::Upsert(batch) | Write::Reanalysed { verbatims: batch, .. } => batch.len(),
             Write::Delete(_) | Write::DeleteCustomer(_) => 1,
         }
     }
 
     fn erases(&self) -> bool {
-        !matches!(self, Write::Upsert(_))
+        matches!(self, Write::Delete(_) | Write::DeleteCustomer(_))
     }
 }
 
@@ -101,6 +104,8 @@ pub enum Written {
     Deleted(bool),
     /// How many verbatims the customer had.
     DeletedCustomer(usize),
+    /// How many analysed verbatims were still as analysed, and took their new analyses.
+    Reanalysed(usize),
 }
 
 /// A place in the write queue, taken before the work of a write starts (see [`Service::admit`]).
@@ -190,6 +195,7 @@ struct Writer {
 
 /// What the service's callers and its writer thread share.
 struct Parts {
+    data_dir: PathBuf,
     reader: Reader,
     analyzer: Arc<Analyzer>,
     /// Held by whoever writes (the writer thread, repair, reindex), so index commits follow
@@ -210,6 +216,7 @@ impl Service {
         let store = Store::open(&paths.store, settings.max_store_bytes, settings.durability)
             .with_context(|| format!("opening store {}", paths.store.display()))?;
         let parts = Arc::new(Parts {
+            data_dir: data_dir.to_path_buf(),
             reader: Reader { store, index },
             analyzer,
             write_lock: Mutex::new(()),
@@ -225,6 +232,25 @@ impl Service {
     /// The read side of this service.
     pub fn reader(&self) -> &Reader {
         &self.parts.reader
+    }
+
+    /// The data directory this service holds.
+    pub fn data_dir(&self) -> &Path {
+        &self.parts.data_dir
+    }
+
+    /// The models this service analyses with.
+    pub fn analyzer(&self) -> &Arc<Analyzer> {
+        &self.parts.analyzer
+    }
+
+    /// Stores what a job found for verbatims it read, with its progress, in one commit (see
+    /// [`Write::Reanalysed`]); returns how many verbatims were still as read and took it.
+    pub fn reanalysed(&self, verbatims: Vec<Verbatim>, progress: Option<JobProgress>) -> Result<usize, ServiceError> {
+        match self.submit(Write::Reanalysed { verbatims, progress }, WritePermit { _place: None }).wait()? {
+            Written::Reanalysed(updated) => Ok(updated),
+            other => unreachable!("a reanalysis is answered as one, not {other:?}"),
+        }
     }
 
     /// Takes a place in the write queue, or refuses at once when it is full: callers learn
@@ -322,6 +348,22 @@ impl Reader {
             })
             .collect();
         Ok(SearchResponse { total: results.total, hits, facets: results.facets })
+    }
+
+    /// Up to `limit` stored verbatims after row `after` and up to row `through`, in row order,
+    /// each with its row number (see [`Store::page`]).
+    pub fn page(&self, after: u64, through: u64, limit: usize) -> Result<Vec<(u64, Verbatim)>, ServiceError> {
+        Ok(self.store.page(after, through, limit)?)
+    }
+
+    /// Which of these verbatims match the request's query and filters.
+    pub fn matching(&self, request: &SearchRequest, ids: &[String]) -> Result<HashSet<String>, ServiceError> {
+        Ok(self.index.matching(request, ids)?)
+    }
+
+    /// The store, for the jobs table.
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     /// How many verbatims the index holds (equal to the store's count when healthy).
@@ -423,7 +465,7 @@ impl Parts {
                 group.push(next);
             }
             let erased = group.iter().any(|p| p.write.erases());
-            let answers = self.commit_group(&group);
+            let answers = self.commit_group(&mut group);
             for (pending, answer) in group.into_iter().zip(answers) {
                 let _ = pending.reply.send(answer);
             }
@@ -436,45 +478,53 @@ impl Parts {
     /// Commits a group in one transaction and one index commit. If the store refuses the
     /// group (say, it would overflow the size quota), each write is tried alone, so one
     /// write's failure is not its neighbours'.
-    fn commit_group(&self, group: &[PendingWrite]) -> Vec<Result<Written, ServiceError>> {
+    fn commit_group(&self, group: &mut [PendingWrite]) -> Vec<Result<Written, ServiceError>> {
         let _writing = self.lock();
-        let writes: Vec<&Write> = group.iter().map(|p| &p.write).collect();
-        match self.commit(&writes) {
+        let mut writes: Vec<&mut Write> = group.iter_mut().map(|p| &mut p.write).collect();
+        match self.commit(&mut writes) {
             Ok(written) => written.into_iter().map(Ok).collect(),
             Err(err) if writes.len() == 1 => vec![Err(err)],
             // Only a full store can refuse a group that its writes alone would fit in; other
             // errors (a lock held too long) would fail each write again, one timeout each.
             Err(err @ ServiceError::Store(StoreError::DiskFull)) => {
                 tracing::warn!(error = %err, writes = writes.len(), "group refused by the store; committing its writes one by one");
-                writes.iter().map(|write| self.commit(&[write]).map(|mut written| written.remove(0))).collect()
+                writes.into_iter().map(|write| self.commit(&mut [write]).map(|mut written| written.remove(0))).collect()
             }
             Err(err) => {
                 // Nothing of the group is acknowledged; if the index step failed, the store has the
                 // group and the index catches up before the next commit.
                 let message = format!("{err:#}");
-                group.iter().map(|_| Err(ServiceError::Other(anyhow::anyhow!("{message}")))).collect()
+                writes.iter().map(|_| Err(ServiceError::Other(anyhow::anyhow!("{message}")))).collect()
             }
         }
     }
 
-    fn commit(&self, writes: &[&Write]) -> Result<Vec<Written>, ServiceError> {
+    fn commit(&self, writes: &mut [&mut Write]) -> Result<Vec<Written>, ServiceError> {
         self.catch_up_if_behind()?;
         let (written, seq) = self.reader.store.write(|store| {
             writes
-                .iter()
-                .map(|write| match write {
+                .iter_mut()
+                .map(|write| match &mut **write {
                     Write::Upsert(batch) => store.upsert(batch).map(|()| Written::Upserted),
                     Write::Delete(id) => store.delete(id).map(Written::Deleted),
                     Write::DeleteCustomer(customer) => store.delete_customer(customer).map(Written::DeletedCustomer),
+                    Write::Reanalysed { verbatims, progress } => {
+                        // The index then takes the rows as stored, and only those updated.
+                        *verbatims = store.reanalysed(verbatims)?;
+                        if let Some(progress) = progress {
+                            store.set_job_progress(progress)?;
+                        }
+                        Ok(Written::Reanalysed(verbatims.len()))
+                    }
                 })
                 .collect::<Result<Vec<_>, StoreError>>()
         })?;
         self.reader
             .index
             .write(seq, |index| {
-                for write in writes {
-                    match write {
-                        Write::Upsert(batch) => index.upsert(batch)?,
+                for write in writes.iter() {
+                    match &**write {
+                        Write::Upsert(batch) | Write::Reanalysed { verbatims: batch, .. } => index.upsert(batch)?,
                         Write::Delete(id) => index.delete(id),
                         Write::DeleteCustomer(customer) => index.delete_customer(customer),
                     }

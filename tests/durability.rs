@@ -47,7 +47,7 @@ fn startup_indexes_what_the_store_has_and_the_index_lacks() {
     server.ingest(json!([{"id":"a","text":"premier avis","language":"fr"}]));
     server.stop();
     // The state a crash between the store commit and the index commit leaves behind.
-    open_store(&data).upsert(&[stored_verbatim("b", "colis abîmé")]).unwrap();
+    open_store(&data).upsert(&mut [stored_verbatim("b", "colis abîmé")]).unwrap();
     let server = Server::start(&data, &[]);
     assert_eq!(server.search_ids("q=colis"), ["b"]);
     assert_eq!(server.search("")["total"], 2);

@@ -35,14 +35,16 @@ impl Scope {
     }
 
     /// The scope an operation needs: erasure and its audit record are `admin`, other reads
-    /// `read`, other changes `write`. `None`: any valid key will do (the answer is a 405).
+    /// `read`, other changes (cancelling a job included) `write`. `None`: any valid key will
+    /// do (the answer is a 405).
     pub fn required(method: &Method, path: &str) -> Option<Scope> {
-        if path == "/v1/erasures" || *method == Method::DELETE {
+        let cancels_job = path.starts_with("/v1/jobs/");
+        if path == "/v1/erasures" || (*method == Method::DELETE && !cancels_job) {
             return Some(Scope::Admin);
         }
         match *method {
             Method::GET | Method::HEAD => Some(Scope::Read),
-            Method::POST => Some(Scope::Write),
+            Method::POST | Method::DELETE => Some(Scope::Write),
             _ => None,
         }
     }

@@ -22,7 +22,7 @@ use super::body::read_json;
 use super::error::ApiError;
 use super::{check_batch_size, AppState, ItemRejection};
 use crate::domain::Document;
-use crate::engine::{self, EngineError};
+use crate::engine;
 use crate::input::ItemError;
 use crate::nlp::sentiment::accurate::ENCODER;
 use crate::pipeline::{AnalysisError, Analyzer};
@@ -45,6 +45,24 @@ fn default_model() -> String {
     "fast".to_string()
 }
 
+/// The answer when the requested model cannot serve: unknown, or not installed.
+pub(super) fn model_refusal(error: &AnalysisError) -> ApiError {
+    match error {
+        AnalysisError::UnknownModel(_) => ApiError::bad_request("unknown_model", error.to_string()),
+        // The load error names server folders and files: it goes to the log, not the client.
+        AnalysisError::ModelUnavailable(cause) => {
+            tracing::warn!(error = %format!("{cause:#}"), "the accurate tier is unavailable");
+            ApiError::bad_request(
+                "model_unavailable",
+                format!(
+                    "model `accurate` is not available on this server: its encoder is not installed or did not \
+                     load; run `verbatim models install {ENCODER}` (the server log has the details)"
+                ),
+            )
+        }
+    }
+}
+
 pub async fn analyze(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -54,24 +72,9 @@ pub async fn analyze(
     // The first `accurate` request loads the encoder (about a second): off the async workers.
     let analyzer = state.analyzer.clone();
     let model = request.model.clone();
-    let max_documents =
-        web::block(move || analyzer.model_named(&model).map(|m| m.max_documents())).await?.map_err(|e| {
-            let refusal = match &e {
-                AnalysisError::UnknownModel(_) => ApiError::bad_request("unknown_model", e.to_string()),
-                // The load error names server folders and files: it goes to the log, not the client.
-                AnalysisError::ModelUnavailable(cause) => {
-                    tracing::warn!(error = %format!("{cause:#}"), "the accurate tier is unavailable");
-                    ApiError::bad_request(
-                        "model_unavailable",
-                        format!(
-                        "model `accurate` is not available on this server: its encoder is not installed or did not \
-                         load; run `verbatim models install {ENCODER}` (the server log has the details)"
-                    ),
-                    )
-                }
-            };
-            refusal.with("model", request.model.clone())
-        })?;
+    let max_documents = web::block(move || analyzer.model_named(&model).map(|m| m.max_documents()))
+        .await?
+        .map_err(|e| model_refusal(&e).with("model", request.model.clone()))?;
     check_batch_size("documents", request.documents.len(), max_documents)?;
     let mut valid = Vec::with_capacity(request.documents.len());
     let mut errors = Vec::new();
@@ -174,7 +177,7 @@ impl Answer {
             match encoded {
                 Ok(encoded) => return Some(self.join(encoded)),
                 Err(e) => {
-                    let error = match encoder_wait(&e) {
+                    let error = match engine::busy_wait(&e) {
                         Some(wait) => ItemError {
                             code: "encoder_busy",
                             field: None,
@@ -211,18 +214,10 @@ impl Answer {
     }
 }
 
-/// How long the work queued ahead would take, when the encoder refused the chunk for it.
-fn encoder_wait(error: &anyhow::Error) -> Option<std::time::Duration> {
-    error.chain().find_map(|cause| match cause.downcast_ref::<EngineError>() {
-        Some(EngineError::Busy { wait }) => Some(*wait),
-        _ => None,
-    })
-}
-
 /// The answer to a request whose first chunk failed: `503 encoder_busy` (retry shortly) when
 /// the encoder's queue refused it, else `500 analysis_failed`.
 fn analysis_error(error: &anyhow::Error) -> ApiError {
-    match encoder_wait(error) {
+    match engine::busy_wait(error) {
         Some(wait) => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "encoder_busy",

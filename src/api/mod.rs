@@ -8,6 +8,8 @@ pub mod access;
 mod analyze;
 mod body;
 mod error;
+mod export;
+mod jobs;
 mod metrics;
 mod middleware;
 mod ops;
@@ -26,6 +28,7 @@ use access::{ApiKey, HostPolicy};
 pub use error::ApiError;
 
 use crate::input::{item_id, ItemError};
+use crate::jobs::Jobs;
 use crate::pipeline::Analyzer;
 use crate::service::Service;
 
@@ -59,10 +62,17 @@ pub struct ApiConfig {
     pub hosts: HostPolicy,
 }
 
+/// Exports streaming at once; more get 429.
+const MAX_EXPORTS: usize = 4;
+
 pub struct AppState {
     pub service: Arc<Service>,
     /// The models `/v1/analyze` runs (ingestion's run inside the service).
     pub analyzer: Arc<Analyzer>,
+    /// Background jobs, run beside the requests.
+    pub jobs: Arc<Jobs>,
+    /// Places for exports streaming at once (each holds a thread while it runs).
+    exports: Arc<tokio::sync::Semaphore>,
     pub config: ApiConfig,
     metrics: metrics::Metrics,
 }
@@ -79,7 +89,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/customers/{customer_id}", "DELETE").delete(verbatims::delete_customer))
         .service(resource("/v1/erasures", "GET").get(verbatims::erasures))
         .service(resource("/v1/analyze", "POST").post(analyze::analyze))
-        .service(resource("/v1/search", "GET").get(search::search));
+        .service(resource("/v1/search", "GET").get(search::search))
+        .service(resource("/v1/export", "GET").get(export::export))
+        .service(resource("/v1/jobs", "GET, POST").get(jobs::list).post(jobs::create))
+        .service(resource("/v1/jobs/{id}", "GET, DELETE").get(jobs::get).delete(jobs::remove))
+        .service(resource("/v1/jobs/{id}/results", "GET").get(jobs::results))
+        .service(resource("/v1/jobs/{id}/rejected", "GET").get(jobs::rejected));
 }
 
 /// A resource whose unhandled methods get 405 naming `allow`.
@@ -114,6 +129,7 @@ async fn no_route() -> Result<HttpResponse, ApiError> {
 pub async fn serve(
     service: Arc<Service>,
     analyzer: Arc<Analyzer>,
+    jobs: Arc<Jobs>,
     addr: SocketAddr,
     config: ApiConfig,
     on_bound: impl FnOnce(SocketAddr),
@@ -121,7 +137,14 @@ pub async fn serve(
     allow_open_files(config.max_connections);
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let per_worker = config.max_connections.div_ceil(workers).max(1);
-    let state = web::Data::new(AppState { service, analyzer, config, metrics: metrics::Metrics::default() });
+    let state = web::Data::new(AppState {
+        service,
+        analyzer,
+        jobs,
+        config,
+        exports: Arc::new(tokio::sync::Semaphore::new(MAX_EXPORTS)),
+        metrics: metrics::Metrics::default(),
+    });
     let server = HttpServer::new(move || {
         // The last `wrap` runs first: metrics see every request, hosts are checked before keys.
         App::new()

@@ -70,10 +70,22 @@ pub async fn get(state: web::Data<AppState>, id: web::Path<String>) -> Result<Ht
 pub async fn delete(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let permit = state.service.admit_erasure()?;
-    match state.service.submit(Write::Delete(id.clone()), permit).await? {
+    let written = state.service.submit(Write::Delete(id.clone()), permit).await?;
+    erase_from_job_results(&state).await?;
+    match written {
         Written::Deleted(true) => Ok(HttpResponse::NoContent().finish()),
         _ => Err(ApiError::not_found(format!("no verbatim with id `{id}`"))),
     }
+}
+
+/// Carries an erasure into the results jobs keep in files. It runs again at every start-up
+/// and with every erasure, so a failure here is repaired; the client hears of it (500) and
+/// may retry.
+async fn erase_from_job_results(state: &web::Data<AppState>) -> Result<(), ApiError> {
+    let jobs = state.jobs.clone();
+    web::block(move || jobs.erase_from_results())
+        .await?
+        .map_err(|e| ApiError::internal("erasure_incomplete", &format!("erasing from job results: {e}")))
 }
 
 /// Erasure of everything a customer said; answers how many verbatims were removed (maybe 0).
@@ -87,6 +99,7 @@ pub async fn delete_customer(
         Written::DeletedCustomer(count) => count,
         other => unreachable!("a customer erasure answered {other:?}"),
     };
+    erase_from_job_results(&state).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "customer_id": customer_id, "deleted": deleted })))
 }
 

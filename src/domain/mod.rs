@@ -8,7 +8,7 @@ mod time;
 mod verbatim;
 
 pub use channel::Channel;
-pub use sentiment::{Confidence, Sentiment, SentimentLabel, Tier};
+pub use sentiment::{Confidence, ModelVersion, Sentiment, SentimentLabel, Tier};
 pub use time::{clamp_to_supported, parse_timestamp, rfc3339, SUPPORTED_YEARS};
 pub use verbatim::{
     Document, NpsGroup, Verbatim, CES_SCALE, CSAT_SCALE, MAX_ID_BYTES, MAX_METADATA_ENTRIES, MAX_METADATA_KEY_BYTES,

@@ -34,6 +34,21 @@ impl std::fmt::Display for Tier {
     }
 }
 
+/// The model behind a stored analysis: its tier and the version of its weights (a short
+/// hash of them), so a partial reprocess shows which verbatims a new model has reached.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ModelVersion {
+    pub tier: Tier,
+    pub version: String,
+}
+
+impl ModelVersion {
+    /// How an owed analysis by this model is named in [`crate::domain::Verbatim::due`].
+    pub fn due_name(&self) -> String {
+        format!("sentiment:{}", self.tier)
+    }
+}
+
 /// The three sentiment classes, in the order models emit their probabilities.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -6,7 +6,7 @@ use std::ops::RangeInclusive;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{rfc3339, Channel, Sentiment};
+use super::{rfc3339, Channel, ModelVersion, Sentiment, Tier};
 
 /// Longest accepted text, in Unicode code points (characters as a person counts them).
 pub const MAX_TEXT_CHARS: usize = 50_000;
@@ -85,12 +85,50 @@ pub struct Verbatim {
     pub ces: Option<u8>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: BTreeMap<String, String>,
-    /// Document sentiment from the `fast` tier, computed at ingestion (never taken from input).
+    /// Document sentiment: the `fast` tier's, computed at ingestion, or the tier's a reprocess
+    /// ran since (never taken from input).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sentiment: Option<Sentiment>,
+    /// The model that produced `sentiment` (absent for rows analysed before versions were kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sentiment_model: Option<ModelVersion>,
+    /// Deferred analyses owed since the text changed (`sentiment:accurate`): a reprocess with
+    /// that model runs them again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub due: Vec<String>,
 }
 
 impl Verbatim {
+    /// Applies the rule for a verbatim sent again under a stored id (`self` is what the inline
+    /// stages just produced, `previous` what the store holds): with the same text and language,
+    /// every stored analysis stays, whichever tier made it; with a new text, the inline stages'
+    /// results stand and each deferred analysis the previous text had becomes due.
+    pub fn keep_analyses_of(&mut self, previous: &Verbatim) {
+        if previous.text == self.text && previous.language == self.language {
+            if previous.sentiment.is_some() {
+                self.sentiment = previous.sentiment;
+                self.sentiment_model = previous.sentiment_model.clone();
+            }
+            self.due = previous.due.clone();
+            return;
+        }
+        self.due = previous.due.clone();
+        if let Some(model) = previous.sentiment_model.as_ref().filter(|m| m.tier != Tier::Fast) {
+            let owed = model.due_name();
+            if !self.due.contains(&owed) {
+                self.due.push(owed);
+            }
+        }
+    }
+
+    /// Records a new sentiment from `model`, which settles what was owed to it.
+    pub fn set_sentiment(&mut self, sentiment: Sentiment, model: ModelVersion) {
+        let settled = model.due_name();
+        self.due.retain(|owed| *owed != settled);
+        self.sentiment = Some(sentiment);
+        self.sentiment_model = Some(model);
+    }
+
     pub fn nps_group(&self) -> Option<NpsGroup> {
         self.nps.map(NpsGroup::of)
     }

@@ -73,3 +73,12 @@ pub fn release_freed_buffers() {
         libc::malloc_trim(0);
     }
 }
+
+/// How long the work queued ahead would take, when the encoder refused work as
+/// [`EngineError::Busy`] somewhere in this error's chain.
+pub fn busy_wait(error: &anyhow::Error) -> Option<std::time::Duration> {
+    error.chain().find_map(|cause| match cause.downcast_ref::<EngineError>() {
+        Some(EngineError::Busy { wait }) => Some(*wait),
+        _ => None,
+    })
+}

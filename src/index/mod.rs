@@ -20,8 +20,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use anyhow::{bail, Context};
-use tantivy::collector::{Count, FacetCollector, TopDocs};
+use tantivy::collector::{Count, DocSetCollector, FacetCollector, TopDocs};
 use tantivy::directory::MmapDirectory;
+use tantivy::query::{BooleanQuery, Occur, TermSetQuery};
 use tantivy::schema::Facet;
 use tantivy::{
     DateTime, DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, Searcher, TantivyDocument, Term,
@@ -260,6 +261,21 @@ impl SearchIndex {
             .collect();
         let highlighter = Highlighter::new(&searcher, &text_query, &self.fields)?;
         Ok(IndexResults { total, hits, facets, highlighter })
+    }
+
+    /// Which of `ids` match the request's query and filters: how jobs and exports that walk the
+    /// store apply the search filters, with the meaning they have in search.
+    pub fn matching(&self, request: &SearchRequest, ids: &[String]) -> Result<HashSet<String>, IndexError> {
+        let searcher = self.reader.searcher();
+        let text_query = query::text_query(&self.index, &self.fields, request.query.as_deref())?;
+        let among = TermSetQuery::new(ids.iter().map(|id| Term::from_field_text(self.fields.id, id)));
+        let query = BooleanQuery::new(vec![
+            (Occur::Must, query::with_filters(&self.fields, text_query.query.box_clone(), request)),
+            (Occur::Must, Box::new(among)),
+        ]);
+        let found: Vec<(f32, DocAddress)> =
+            searcher.search(&query, &DocSetCollector)?.into_iter().map(|address| (0.0, address)).collect();
+        Ok(self.ids_of(&searcher, found)?.into_iter().map(|(id, _)| id).collect())
     }
 
     fn ids_of(&self, searcher: &Searcher, ranked: Vec<(f32, DocAddress)>) -> Result<Vec<(String, f32)>, IndexError> {

@@ -89,6 +89,8 @@ impl Verbatim {
             ces: score(fields, "ces", CES_SCALE)?,
             metadata: metadata(fields)?,
             sentiment: None,
+            sentiment_model: None,
+            due: Vec::new(),
         })
     }
 }

@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::{Annotated, LanguageStage, Pipeline, Placement, SentimentStage};
-use crate::domain::{Document, Sentiment, Tier, Verbatim};
+use crate::domain::{Document, ModelVersion, Sentiment, Tier, Verbatim};
 use crate::nlp::sentiment::{AccurateSentiment, FastSentiment, SentenceSentiment, SentimentModel};
 
 #[derive(Debug, thiserror::Error)]
@@ -90,15 +90,16 @@ impl Analyzer {
 
     /// Runs the inline stages of [`Analyzer::ingest_pipeline`] and keeps their findings.
     pub fn enrich(&self, verbatims: &mut [Verbatim]) -> anyhow::Result<()> {
-        let found: Vec<(Option<String>, Option<Sentiment>)> = {
+        let found: Vec<(Option<String>, Option<Sentiment>, Option<ModelVersion>)> = {
             let mut batch: Vec<Annotated<'_>> =
                 verbatims.iter().map(|v| Annotated::new(&v.text, v.language.clone())).collect();
             self.ingest_pipeline().run(Some(Placement::Inline), &mut batch)?;
-            batch.into_iter().map(|item| (item.language, item.sentiment)).collect()
+            batch.into_iter().map(|item| (item.language, item.sentiment, item.sentiment_model)).collect()
         };
-        for (verbatim, (language, sentiment)) in verbatims.iter_mut().zip(found) {
+        for (verbatim, (language, sentiment, model)) in verbatims.iter_mut().zip(found) {
             verbatim.language = language;
             verbatim.sentiment = sentiment;
+            verbatim.sentiment_model = model;
         }
         Ok(())
     }

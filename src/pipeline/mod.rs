@@ -16,7 +16,7 @@ pub use analyzer::{AnalysisError, AnalyzedDocument, Analyzer};
 pub use language::LanguageStage;
 pub use sentiment::SentimentStage;
 
-use crate::domain::Sentiment;
+use crate::domain::{ModelVersion, Sentiment};
 use crate::nlp::sentiment::SentenceSentiment;
 
 /// When a stage runs: on the write path, or later in a job.
@@ -35,6 +35,8 @@ pub struct Annotated<'t> {
     /// Given by the client, or found by [`LanguageStage`]: `fr`, `en`, or another code.
     pub language: Option<String>,
     pub sentiment: Option<Sentiment>,
+    /// The model behind `sentiment`.
+    pub sentiment_model: Option<ModelVersion>,
     /// Per-sentence sentiment, for the stages asked to give it.
     pub sentences: Option<Vec<SentenceSentiment>>,
 }

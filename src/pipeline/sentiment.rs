@@ -37,6 +37,10 @@ impl Stage for SentimentStage<'_> {
 
     fn run(&self, batch: &mut [Annotated<'_>]) -> anyhow::Result<()> {
         let texts: Vec<&str> = batch.iter().map(|item| item.text).collect();
+        let version = self.model.model_version();
+        for item in batch.iter_mut() {
+            item.sentiment_model = Some(version.clone());
+        }
         if self.sentences {
             for (item, result) in batch.iter_mut().zip(analyze_batch(self.model, &texts)?) {
                 item.sentiment = Some(result.sentiment);

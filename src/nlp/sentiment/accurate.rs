@@ -16,7 +16,7 @@ use anyhow::{ensure, Context};
 use candle_core::{Device, Module, Tensor};
 use candle_nn::Linear;
 
-use super::{FastSentiment, SentimentModel};
+use super::{version_of, FastSentiment, SentimentModel};
 use crate::domain::Tier;
 use crate::engine::{BertEncoder, Encoder, EncoderQueue, LowRankAdapters, QueueSettings};
 
@@ -77,6 +77,7 @@ pub struct AccurateSentiment {
     encoder: EncoderQueue,
     fast: Arc<FastSentiment>,
     head: Head,
+    version: String,
 }
 
 impl AccurateSentiment {
@@ -99,13 +100,22 @@ impl AccurateSentiment {
         );
         let encoder =
             EncoderQueue::new(Box::new(encoder), QueueSettings::default()).context("starting the encoder queue")?;
-        Ok(AccurateSentiment { encoder, fast, head })
+        // The encoder's weights are pinned by the catalogue; the version changes with them, the
+        // shipped adapters and head, or the fast tier the head reads.
+        let pinned =
+            crate::models::catalog().model.iter().find(|m| m.name == ENCODER).map(|m| format!("{:?}", m.files));
+        let version = version_of(&[SHIPPED, pinned.unwrap_or_default().as_bytes(), fast.version().as_bytes()]);
+        Ok(AccurateSentiment { encoder, fast, head, version })
     }
 }
 
 impl SentimentModel for AccurateSentiment {
     fn tier(&self) -> Tier {
         Tier::Accurate
+    }
+
+    fn version(&self) -> &str {
+        &self.version
     }
 
     /// 100 of the longest documents a client is likely to send (5,120 characters, with their

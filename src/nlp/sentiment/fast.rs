@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::Context;
 use rayon::prelude::*;
 
-use super::SentimentModel;
+use super::{version_of, SentimentModel};
 use crate::domain::Tier;
 use crate::nlp::linear::HashedLinear;
 
@@ -18,6 +18,7 @@ const PARALLEL_FROM: usize = 64;
 
 pub struct FastSentiment {
     model: HashedLinear,
+    version: String,
 }
 
 impl FastSentiment {
@@ -25,6 +26,7 @@ impl FastSentiment {
     pub fn shipped() -> anyhow::Result<FastSentiment> {
         Ok(FastSentiment {
             model: HashedLinear::from_bytes(SHIPPED_MODEL).context("the shipped fast sentiment model")?,
+            version: version_of(&[SHIPPED_MODEL]),
         })
     }
 
@@ -32,11 +34,12 @@ impl FastSentiment {
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         Ok(FastSentiment {
             model: HashedLinear::from_bytes(&bytes).with_context(|| format!("loading {}", path.display()))?,
+            version: version_of(&[&bytes]),
         })
     }
 
     pub fn from_model(model: HashedLinear) -> FastSentiment {
-        FastSentiment { model }
+        FastSentiment { version: version_of(&[&model.to_bytes()]), model }
     }
 
     fn predict_one(&self, text: &str) -> [f32; 3] {
@@ -57,6 +60,10 @@ impl FastSentiment {
 impl SentimentModel for FastSentiment {
     fn tier(&self) -> Tier {
         Tier::Fast
+    }
+
+    fn version(&self) -> &str {
+        &self.version
     }
 
     /// Ten times Azure AI Language's 10: this tier runs locally at tens of thousands per second.

@@ -13,11 +13,16 @@ pub use fast::{FastSentiment, FAST_BUCKETS_LOG2};
 use serde::Serialize;
 
 use super::sentences;
-use crate::domain::{Sentiment, Tier};
+use crate::domain::{ModelVersion, Sentiment, Tier};
 
 /// Texts in, probabilities out, in [`crate::domain::SentimentLabel::ALL`] order.
 pub trait SentimentModel: Send + Sync {
     fn tier(&self) -> Tier;
+    /// Names the weights (a short hash): stored with each analysis the model makes.
+    fn version(&self) -> &str;
+    fn model_version(&self) -> ModelVersion {
+        ModelVersion { tier: self.tier(), version: self.version().to_string() }
+    }
     /// Most documents one request may ask of this tier: what it analyses in seconds, not minutes.
     fn max_documents(&self) -> usize;
     fn predict(&self, texts: &[&str]) -> anyhow::Result<Vec<[f32; 3]>>;
@@ -74,4 +79,10 @@ pub fn analyze_batch(model: &dyn SentimentModel, documents: &[&str]) -> anyhow::
             DocumentSentiment { sentiment: whole, sentences }
         })
         .collect())
+}
+
+/// A model version as stored: the first 12 hex digits of the SHA-256 of what defines it.
+fn version_of(parts: &[&[u8]]) -> String {
+    let joined: Vec<u8> = parts.concat();
+    crate::models::sha256_hex(&joined)[..12].to_string()
 }

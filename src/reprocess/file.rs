@@ -20,17 +20,20 @@ use std::io::{BufReader, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
 
 use anyhow::{bail, Context};
 use chrono::Utc;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{Document, Tier};
-use crate::durable::{sync_folder_of, write_atomically};
+use crate::durable::{self, sync_folder_of, write_atomically};
 use crate::input::{records, validate_record, Format, RecordError};
 use crate::models::sha256_hex;
-use crate::pipeline::Analyzer;
+use crate::pipeline::{AnalyzedDocument, Analyzer};
+use crate::tabular::{column, Cell, Column, Kind, ParquetTable, TableWriter};
+
+use super::{Outcome, Progress};
 
 /// Lines analysed, written and checkpointed together.
 const BATCH_LINES: usize = 2_000;
@@ -38,19 +41,32 @@ const BATCH_LINES: usize = 2_000;
 /// What to reprocess, and where to.
 pub struct ReprocessJob {
     pub input: PathBuf,
+    /// JSONL, or Parquet when it ends in `.parquet` (see [`OutputFormat`]).
     pub output: PathBuf,
     pub tier: Tier,
     /// `None`: CSV for `*.csv` and `*.csv.gz`, else JSONL.
     pub format: Option<Format>,
+    /// Whether each result names the verbatim's customer, when the input did: a job's results
+    /// kept on the server must, so that erasing the customer finds them.
+    pub with_customer: bool,
 }
 
-/// How far a job has come, as reported to the progress display.
-pub struct Progress {
-    /// Input lines consumed (this run and the interrupted ones before it).
-    pub lines: u64,
-    /// Bytes of the input file read, of `input_bytes`.
-    pub read_bytes: u64,
-    pub input_bytes: u64,
+/// How results are written. JSONL is appended batch by batch, which is what makes a run
+/// resumable; Parquet's footer comes last, so a Parquet output is written as JSONL beside it
+/// (`OUTPUT.partial.jsonl`) and converted once every line is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Jsonl,
+    Parquet,
+}
+
+impl OutputFormat {
+    pub fn of(path: &Path) -> OutputFormat {
+        match path.extension().is_some_and(|e| e.eq_ignore_ascii_case("parquet")) {
+            true => OutputFormat::Parquet,
+            false => OutputFormat::Jsonl,
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -111,17 +127,26 @@ impl FileIdentity {
 }
 
 /// Runs (or resumes) `job`; `data_dir` keeps its checkpoint. `progress` is called after each batch.
+/// Runs (or resumes) `job`; `stop` is asked after each batch. Returns how the run ended and
+/// what it wrote (so far, when stopped).
 pub fn reprocess(
     analyzer: &Analyzer,
     data_dir: &Path,
     job: &ReprocessJob,
+    stop: &dyn Fn() -> bool,
     mut progress: impl FnMut(&Progress),
-) -> anyhow::Result<ReprocessReport> {
+) -> anyhow::Result<(Outcome, ReprocessReport)> {
     let model = analyzer.model(job.tier)?;
     let format = job.format.unwrap_or_else(|| Format::guess(job.input.to_string_lossy().trim_end_matches(".gz")));
     let input_identity = FileIdentity::of(&job.input)?;
+    let output_format = OutputFormat::of(&job.output);
+    // Where the lines go as they are made: the output itself, or the work file of a Parquet one.
+    let lines_path = match output_format {
+        OutputFormat::Jsonl => job.output.clone(),
+        OutputFormat::Parquet => with_suffix(&job.output, ".partial.jsonl"),
+    };
     let errors_path = errors_path(&job.output);
-    for written in [&job.output, &errors_path] {
+    for written in [&job.output, &lines_path, &errors_path] {
         // Truncating the output must never truncate the input.
         if FileIdentity::of(written).is_ok_and(|found| found.same_file(&input_identity)) {
             bail!("{} is the input file; choose another output", written.display());
@@ -142,16 +167,16 @@ pub fn reprocess(
         if checkpoint.input != input_identity {
             bail!("{} changed since the interrupted run; {start_over}", job.input.display());
         }
-        if !FileIdentity::of(&job.output).is_ok_and(|found| found.same_file(&checkpoint.output)) {
-            bail!("{} is not the file the interrupted run wrote; {start_over}", job.output.display());
+        if !FileIdentity::of(&lines_path).is_ok_and(|found| found.same_file(&checkpoint.output)) {
+            bail!("{} is not the file the interrupted run wrote; {start_over}", lines_path.display());
         }
         tracing::info!(line = checkpoint.line, output = %job.output.display(), "resuming an interrupted reprocess");
     } else {
         checkpoint.input = input_identity;
     }
     let resumed_after_line = resuming.then_some(checkpoint.line);
-    let mut output = open_at(&job.output, checkpoint.output_bytes)?;
-    checkpoint.output = FileIdentity::of(&job.output)?;
+    let mut output = open_at(&lines_path, checkpoint.output_bytes)?;
+    checkpoint.output = FileIdentity::of(&lines_path)?;
     let mut errors =
         if checkpoint.error_bytes > 0 { Some(open_at(&errors_path, checkpoint.error_bytes)?) } else { None };
     if errors.is_none() && errors_path.exists() {
@@ -163,16 +188,22 @@ pub fn reprocess(
     let input = open_input(&job.input, read_bytes.clone())?;
     let input_bytes = input_identity.bytes;
     let now = Utc::now();
-    let mut batch: Vec<(u64, Result<Document, RecordError>)> = Vec::with_capacity(BATCH_LINES);
+    let mut batch: Vec<(u64, Result<Analysed, RecordError>)> = Vec::with_capacity(BATCH_LINES);
     let mut records = records(input, format)?.skip(checkpoint.records as usize);
+    let report = |checkpoint: &Checkpoint, errors: &Option<File>| ReprocessReport {
+        written: checkpoint.written,
+        rejected: checkpoint.rejected,
+        resumed_after_line,
+        output: job.output.clone(),
+        errors: errors.is_some().then(|| errors_path.clone()),
+    };
     loop {
         let record = records.next().transpose()?;
         let finished = record.is_none();
         if let Some((line, item)) = record {
-            let document = validate_record((line, item), now).map(|verbatim| Document {
-                id: verbatim.id,
-                text: verbatim.text,
-                language: verbatim.language,
+            let document = validate_record((line, item), now).map(|verbatim| Analysed {
+                customer_id: verbatim.customer_id.filter(|_| job.with_customer),
+                document: Document { id: verbatim.id, text: verbatim.text, language: verbatim.language },
             });
             batch.push((line, document));
             if batch.len() < BATCH_LINES {
@@ -193,46 +224,117 @@ pub fn reprocess(
             )?;
             checkpoint.line = last_line;
             write_atomically(&checkpoint_path, &serde_json::to_vec(&checkpoint).expect("checkpoint serialises"))?;
-            progress(&Progress { lines: last_line, read_bytes: read_bytes.load(Ordering::Relaxed), input_bytes });
+            progress(&Progress {
+                done: checkpoint.records,
+                rejected: checkpoint.rejected,
+                position: read_bytes.load(Ordering::Relaxed),
+                length: input_bytes,
+            });
+            if !finished && stop() {
+                return Ok((Outcome::Stopped, report(&checkpoint, &errors)));
+            }
         }
         if finished {
             break;
         }
     }
+    if output_format == OutputFormat::Parquet {
+        drop(output);
+        durable::write_streaming(&job.output, |file| to_parquet(&lines_path, file))?;
+        std::fs::remove_file(&lines_path).with_context(|| format!("removing {}", lines_path.display()))?;
+    }
     std::fs::remove_file(&checkpoint_path).with_context(|| format!("removing {}", checkpoint_path.display()))?;
-    // Still held: a copy started from now on finds no checkpoint and starts afresh, as it should.
     std::fs::remove_file(&lock_path).with_context(|| format!("removing {}", lock_path.display()))?;
     sync_folder_of(&checkpoint_path)?;
-    Ok(ReprocessReport {
-        written: checkpoint.written,
-        rejected: checkpoint.rejected,
-        resumed_after_line,
-        output: job.output.clone(),
-        errors: errors.is_some().then_some(errors_path),
-    })
+    Ok((Outcome::Finished, report(&checkpoint, &errors)))
 }
 
-/// Analyses a batch and appends its results and rejections, both files synced on return.
+/// A valid record on its way to analysis.
+struct Analysed {
+    document: Document,
+    /// Written with the result when the job asks for it ([`ReprocessJob::with_customer`]).
+    customer_id: Option<String>,
+}
+
+/// One output line: the analysis document, and the customer when asked for.
+#[derive(Serialize)]
+struct ResultLine<'a> {
+    #[serde(flatten)]
+    analysis: &'a AnalyzedDocument,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    customer_id: Option<&'a str>,
+}
+
+/// The columns of a Parquet output: the document object's, its sentences as JSON.
+const RESULT_COLUMNS: [Column; 9] = [
+    column("id", Kind::Text),
+    column("customer_id", Kind::Text),
+    column("language", Kind::Text),
+    column("sentiment", Kind::Text),
+    column("sentiment_score", Kind::Float),
+    column("p_negative", Kind::Float),
+    column("p_neutral", Kind::Float),
+    column("p_positive", Kind::Float),
+    column("sentences", Kind::Text),
+];
+
+/// Converts the finished JSONL work file into the Parquet output, a line at a time.
+fn to_parquet(lines_path: &Path, file: &mut File) -> anyhow::Result<()> {
+    let mut table = ParquetTable::new(std::io::BufWriter::new(file), "analysis", &RESULT_COLUMNS)?;
+    let lines = std::io::BufRead::lines(BufReader::new(
+        File::open(lines_path).with_context(|| format!("opening {}", lines_path.display()))?,
+    ));
+    for line in lines {
+        let value: serde_json::Value = serde_json::from_str(&line?).context("reading back a result line")?;
+        let text = |key: &str| Cell::from(value[key].as_str());
+        let number =
+            |pointer: &str| Cell::from(value.pointer(pointer).and_then(serde_json::Value::as_f64).map(|x| x as f32));
+        table.write_row(vec![
+            text("id"),
+            text("customer_id"),
+            text("language"),
+            Cell::from(value.pointer("/sentiment/label").and_then(serde_json::Value::as_str)),
+            number("/sentiment/score"),
+            number("/sentiment/confidence/negative"),
+            number("/sentiment/confidence/neutral"),
+            number("/sentiment/confidence/positive"),
+            Cell::Text(value["sentences"].to_string()),
+        ])?;
+    }
+    Box::new(table).finish()
+}
+
 fn write_batch(
     analyzer: &Analyzer,
     model: &dyn crate::nlp::sentiment::SentimentModel,
-    batch: Vec<(u64, Result<Document, RecordError>)>,
+    batch: Vec<(u64, Result<Analysed, RecordError>)>,
     output: &mut File,
     errors: &mut Option<File>,
     errors_path: &Path,
     checkpoint: &mut Checkpoint,
 ) -> anyhow::Result<()> {
     let mut documents = Vec::with_capacity(batch.len());
+    let mut customers = Vec::with_capacity(batch.len());
     let mut rejected = Vec::new();
     for (_, result) in batch {
         match result {
-            Ok(document) => documents.push(document),
+            Ok(Analysed { document, customer_id }) => {
+                documents.push(document);
+                customers.push(customer_id);
+            }
             Err(rejection) => rejected.push(rejection),
         }
     }
+    // Encoding the answers costs as much as computing them: encode in parallel.
+    let encoded: Vec<String> = analyzer
+        .analyze(model, &documents)?
+        .par_iter()
+        .zip(&customers)
+        .map(|(analysis, customer)| serde_json::to_string(&ResultLine { analysis, customer_id: customer.as_deref() }))
+        .collect::<Result<_, _>>()?;
     let mut lines = Vec::new();
-    for encoded in analyzer.analyze_to_json(model, &documents)? {
-        lines.extend_from_slice(encoded.as_bytes());
+    for line in encoded {
+        lines.extend_from_slice(line.as_bytes());
         lines.push(b'\n');
     }
     output.write_all(&lines).and_then(|_| output.sync_data()).context("writing the output file")?;
@@ -255,8 +357,6 @@ fn write_batch(
     Ok(())
 }
 
-/// Opens `path` for appending after its first `length` bytes, dropping anything after them. A
-/// file it creates is made durable in its folder at once, so a checkpoint never outlives it.
 fn open_at(path: &Path, length: u64) -> anyhow::Result<File> {
     let created = !path.exists();
     let mut file = OpenOptions::new()
@@ -324,45 +424,18 @@ fn lock(path: &Path) -> anyhow::Result<File> {
 }
 
 /// Rejected lines go beside the output: `results.jsonl` → `results.jsonl.errors.jsonl`.
-fn errors_path(output: &Path) -> PathBuf {
-    let mut name = output.file_name().unwrap_or_default().to_os_string();
-    name.push(".errors.jsonl");
-    output.with_file_name(name)
+/// Where the rejected lines of a run writing `output` go.
+pub fn errors_path(output: &Path) -> PathBuf {
+    with_suffix(output, ".errors.jsonl")
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(suffix);
+    path.with_file_name(name)
 }
 
 /// Logs progress at most every few seconds: what a terminal's progress bar shows, for logs.
-#[derive(Default)]
-pub struct ProgressLog {
-    /// When this run's first batch was done, and the lines and bytes consumed by then.
-    first: Option<(Instant, u64, u64)>,
-    last: Option<Instant>,
-}
-
-impl ProgressLog {
-    pub fn update(&mut self, progress: &Progress) {
-        let (started, first_lines, first_bytes) =
-            *self.first.get_or_insert((Instant::now(), progress.lines, progress.read_bytes));
-        if self.last.is_some_and(|last| last.elapsed().as_secs() < 5) {
-            return;
-        }
-        self.last = Some(Instant::now());
-        let fraction = (progress.read_bytes as f64 / progress.input_bytes.max(1) as f64).min(1.0);
-        let elapsed = started.elapsed().as_secs_f64().max(1e-3);
-        let lines_per_second = (progress.lines - first_lines) as f64 / elapsed;
-        // From this run's own pace: bytes skipped on resume were not read at it.
-        let bytes_per_second = progress.read_bytes.saturating_sub(first_bytes) as f64 / elapsed;
-        let left = progress.input_bytes.saturating_sub(progress.read_bytes) as f64;
-        let eta_seconds = if bytes_per_second > 0.0 { (left / bytes_per_second).round() as u64 } else { 0 };
-        tracing::info!(
-            lines = progress.lines,
-            lines_per_second = lines_per_second.round() as u64,
-            percent = format!("{:.1}", 100.0 * fraction),
-            eta_seconds,
-            "reprocessing"
-        );
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -386,17 +459,23 @@ mod tests {
         }
 
         fn job(&self, input: &str, output: &str) -> ReprocessJob {
-            ReprocessJob { input: self.path(input), output: self.path(output), tier: Tier::Fast, format: None }
+            ReprocessJob {
+                input: self.path(input),
+                output: self.path(output),
+                tier: Tier::Fast,
+                format: None,
+                with_customer: false,
+            }
         }
 
         fn run(&self, job: &ReprocessJob) -> anyhow::Result<ReprocessReport> {
-            reprocess(&self.analyzer, &self.path("data"), job, |_| {})
+            reprocess(&self.analyzer, &self.path("data"), job, &|| false, |_| {}).map(|(_, report)| report)
         }
 
         /// Runs until the first checkpoint is written, then stops as a kill would.
         fn run_until_first_checkpoint(&self, job: &ReprocessJob) {
             let stopped = catch_unwind(AssertUnwindSafe(|| {
-                reprocess(&self.analyzer, &self.path("data"), job, |_| panic!("killed"))
+                reprocess(&self.analyzer, &self.path("data"), job, &|| false, |_| panic!("killed"))
             }));
             assert!(stopped.is_err(), "the job stopped at its first checkpoint");
         }

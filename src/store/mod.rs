@@ -19,6 +19,10 @@ use r2d2_sqlite::SqliteConnectionManager;
 
 use crate::domain::{rfc3339, Channel, Verbatim};
 
+mod jobs;
+
+pub use jobs::{JobProgress, JobRow, JobState};
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("the store is full (its disk, or its configured size limit); nothing from this request was stored")]
@@ -54,7 +58,7 @@ const PURGE_BUSY_TIMEOUT: Duration = Duration::from_millis(200);
 /// file's version in order, each in one transaction with the version it reaches, so an upgrade
 /// cut short resumes at the step it stopped. Steps are never edited once released; a change
 /// is a new step.
-const MIGRATIONS: [&str; 4] = [
+const MIGRATIONS: [&str; 5] = [
     // 1: verbatims, the customer index, and the `seq` counter.
     "CREATE TABLE verbatims (
         id          TEXT PRIMARY KEY,
@@ -83,6 +87,23 @@ const MIGRATIONS: [&str; 4] = [
     );",
     // 4: where each derived view kept in the store has caught up to (`crate::consumers`).
     "CREATE TABLE checkpoints (name TEXT PRIMARY KEY, seq INTEGER NOT NULL);",
+    // 5: the model behind each stored sentiment, the deferred analyses owed, and the jobs
+    // (`crate::jobs`) with their progress, committed with the results they cover.
+    "ALTER TABLE verbatims ADD COLUMN sentiment_model TEXT;
+    ALTER TABLE verbatims ADD COLUMN due TEXT;
+    CREATE TABLE jobs (
+        id         TEXT PRIMARY KEY,
+        spec       TEXT NOT NULL,
+        state      TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        snapshot   INTEGER NOT NULL,
+        cursor     INTEGER NOT NULL,
+        done       INTEGER NOT NULL,
+        total      INTEGER NOT NULL,
+        errors     INTEGER NOT NULL,
+        message    TEXT
+    );",
 ];
 /// The version this build writes.
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -147,7 +168,8 @@ pub struct Erasure {
     pub deleted: u64,
 }
 
-const COLUMNS: &str = "id, text, language, channel, created_at, customer_id, nps, csat, ces, metadata, sentiment";
+const COLUMNS: &str =
+    "id, text, language, channel, created_at, customer_id, nps, csat, ces, metadata, sentiment, sentiment_model, due";
 
 pub struct Store {
     pool: r2d2::Pool<SqliteConnectionManager>,
@@ -201,7 +223,7 @@ impl Store {
     }
 
     /// Inserts or replaces one batch in its own transaction; returns the new last `seq`.
-    pub fn upsert(&self, batch: &[Verbatim]) -> Result<u64> {
+    pub fn upsert(&self, batch: &mut [Verbatim]) -> Result<u64> {
         Ok(self.write(|writer| writer.upsert(batch))?.1)
     }
 
@@ -220,10 +242,18 @@ impl Store {
 
     /// The newest `limit` erasure audit rows, newest first.
     pub fn erasures(&self, limit: usize) -> Result<Vec<Erasure>> {
+        self.select_erasures("ORDER BY rowid DESC LIMIT ?1", limit.to_string())
+    }
+
+    /// The erasures recorded at or after `at`, oldest first.
+    pub fn erasures_since(&self, at: chrono::DateTime<chrono::Utc>) -> Result<Vec<Erasure>> {
+        self.select_erasures("WHERE at >= ?1 ORDER BY rowid", rfc3339::format(&at))
+    }
+
+    fn select_erasures(&self, clause: &str, parameter: String) -> Result<Vec<Erasure>> {
         let conn = self.pool.get()?;
-        let mut stmt =
-            conn.prepare("SELECT at, kind, subject_sha256, deleted FROM erasures ORDER BY rowid DESC LIMIT ?1")?;
-        let rows = stmt.query_map([limit as i64], |r| {
+        let mut stmt = conn.prepare(&format!("SELECT at, kind, subject_sha256, deleted FROM erasures {clause}"))?;
+        let rows = stmt.query_map([parameter], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?))
         })?;
         rows.map(|row| {
@@ -279,7 +309,7 @@ impl Store {
             let mut batch = Vec::with_capacity(page);
             let mut rows = stmt.query(params![cursor, page as i64])?;
             while let Some(row) = rows.next()? {
-                cursor = row.get(11)?;
+                cursor = row.get(13)?;
                 batch.push(raw_row(row)?.into_verbatim()?);
             }
             if batch.is_empty() {
@@ -287,6 +317,32 @@ impl Store {
             }
             visit(batch, cursor as u64)?;
         }
+    }
+
+    /// Up to `limit` verbatims with `after < row <= through`, in row order, each with its row
+    /// number (SQLite's `rowid`). Jobs and exports walk the store by row number: an update
+    /// keeps a verbatim's row (an upsert updates in place), so a verbatim changed during a
+    /// walk is still met once, at its place, and rows added later lie beyond `through`.
+    pub fn page(&self, after: u64, through: u64, limit: usize) -> Result<Vec<(u64, Verbatim)>> {
+        let conn = self.pool.get()?;
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {COLUMNS}, rowid FROM verbatims WHERE rowid > ?1 AND rowid <= ?2 ORDER BY rowid LIMIT ?3"
+        ))?;
+        let through = i64::try_from(through).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(params![after as i64, through, limit as i64], |row| {
+            Ok((row.get::<_, i64>(13)? as u64, raw_row(row)?))
+        })?;
+        rows.map(|row| {
+            let (number, raw) = row?;
+            Ok((number, raw.into_verbatim()?))
+        })
+        .collect()
+    }
+
+    /// The highest row number in use (0 for an empty store): where a walk started now ends.
+    pub fn last_row(&self) -> Result<u64> {
+        let conn = self.pool.get()?;
+        Ok(conn.query_row("SELECT COALESCE(MAX(rowid), 0) FROM verbatims", [], |r| r.get::<_, i64>(0))? as u64)
     }
 
     /// The last `seq` the consumer `name` recorded (see [`StoreWriter::set_checkpoint`]); 0 if none.
@@ -344,21 +400,28 @@ pub struct StoreWriter<'a> {
 }
 
 impl StoreWriter<'_> {
-    /// Inserts or replaces the batch. Within a batch, a later item with the same id wins.
-    pub fn upsert(&mut self, batch: &[Verbatim]) -> Result<()> {
+    /// Inserts or replaces the batch. A verbatim sent again keeps or owes its analyses as
+    /// [`Verbatim::keep_analyses_of`] says; on return the batch holds what was stored. Within
+    /// a batch, a later item with the same id wins.
+    pub fn upsert(&mut self, batch: &mut [Verbatim]) -> Result<()> {
+        let mut previous = self.tx.prepare_cached(&format!("SELECT {COLUMNS} FROM verbatims WHERE id = ?1"))?;
         let mut insert = self.tx.prepare_cached(
-            "INSERT INTO verbatims (id, text, language, channel, created_at, customer_id, nps, csat, ces, metadata, seq, sentiment)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+            "INSERT INTO verbatims (id, text, language, channel, created_at, customer_id, nps, csat, ces, metadata, seq,
+                sentiment, sentiment_model, due)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
              ON CONFLICT(id) DO UPDATE SET text = excluded.text, language = excluded.language,
                channel = excluded.channel, created_at = excluded.created_at,
                customer_id = excluded.customer_id, nps = excluded.nps, csat = excluded.csat,
                ces = excluded.ces, metadata = excluded.metadata, seq = excluded.seq,
-               sentiment = excluded.sentiment",
+               sentiment = excluded.sentiment, sentiment_model = excluded.sentiment_model, due = excluded.due",
         )?;
-        for v in batch {
+        for v in batch.iter_mut() {
+            if let Some(stored) = previous.query_row([&v.id], raw_row).optional()? {
+                v.keep_analyses_of(&stored.into_verbatim()?);
+            }
             self.seq += 1;
             let metadata = serde_json::to_string(&v.metadata).expect("string map serialises");
-            let sentiment = v.sentiment.map(|s| serde_json::to_string(&s).expect("sentiment serialises"));
+            let [sentiment, sentiment_model, due] = analysis_columns(v);
             insert
                 .execute(params![
                     v.id,
@@ -372,11 +435,40 @@ impl StoreWriter<'_> {
                     v.ces,
                     metadata,
                     self.seq as i64,
-                    sentiment
+                    sentiment,
+                    sentiment_model,
+                    due
                 ])
                 .map_err(StoreError::classify)?;
         }
         Ok(())
+    }
+
+    /// Stores analyses a job made of verbatims it read: each row takes its new analyses (and
+    /// a new `seq`, so the index follows) only if its text and language are still those that
+    /// were analysed; a verbatim changed or erased meanwhile is left as it now is. Returns the
+    /// rows updated, as stored.
+    pub fn reanalysed(&mut self, analysed: &[Verbatim]) -> Result<Vec<Verbatim>> {
+        let mut update = self.tx.prepare_cached(&format!(
+            "UPDATE verbatims SET sentiment = ?1, sentiment_model = ?2, due = ?3, seq = ?4
+             WHERE id = ?5 AND text = ?6 AND language IS ?7 RETURNING {COLUMNS}"
+        ))?;
+        let mut updated = Vec::with_capacity(analysed.len());
+        for v in analysed {
+            let [sentiment, sentiment_model, due] = analysis_columns(v);
+            let row = update
+                .query_row(
+                    params![sentiment, sentiment_model, due, (self.seq + 1) as i64, v.id, v.text, v.language],
+                    raw_row,
+                )
+                .optional()
+                .map_err(StoreError::classify)?;
+            if let Some(row) = row {
+                self.seq += 1;
+                updated.push(row.into_verbatim()?);
+            }
+        }
+        Ok(updated)
     }
 
     /// Records that the consumer `name` has applied every row up to `seq`, in this transaction:
@@ -411,6 +503,7 @@ impl StoreWriter<'_> {
             .tx
             .execute("DELETE FROM verbatims WHERE customer_id = ?1", [customer_id])
             .map_err(StoreError::classify)?;
+        self.forget_customer_in_jobs(customer_id)?;
         self.audit(ErasureKind::Customer, customer_id, deleted)?;
         Ok(deleted)
     }
@@ -429,6 +522,18 @@ impl StoreWriter<'_> {
             .map_err(StoreError::classify)?;
         Ok(())
     }
+}
+
+/// The analysis columns of a row: sentiment, its model, and what is due (JSON, NULL when absent).
+fn analysis_columns(v: &Verbatim) -> [Option<String>; 3] {
+    fn encode(value: &impl serde::Serialize) -> String {
+        serde_json::to_string(value).expect("analyses serialise")
+    }
+    [
+        v.sentiment.as_ref().map(encode),
+        v.sentiment_model.as_ref().map(encode),
+        (!v.due.is_empty()).then(|| encode(&v.due)),
+    ]
 }
 
 /// Brings the file to [`SCHEMA_VERSION`] (see [`MIGRATIONS`]); refuses a file from a newer build.
@@ -475,6 +580,8 @@ struct RawRow {
     scores: [Option<u8>; 3],
     metadata: String,
     sentiment: Option<String>,
+    sentiment_model: Option<String>,
+    due: Option<String>,
 }
 
 fn raw_row(row: &Row<'_>) -> rusqlite::Result<RawRow> {
@@ -488,6 +595,8 @@ fn raw_row(row: &Row<'_>) -> rusqlite::Result<RawRow> {
         scores: [row.get(6)?, row.get(7)?, row.get(8)?],
         metadata: row.get(9)?,
         sentiment: row.get(10)?,
+        sentiment_model: row.get(11)?,
+        due: row.get(12)?,
     })
 }
 
@@ -504,6 +613,19 @@ impl RawRow {
             .map(serde_json::from_str)
             .transpose()
             .map_err(|e| corrupt(format!("sentiment: {e}")))?;
+        let sentiment_model = self
+            .sentiment_model
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| corrupt(format!("sentiment_model: {e}")))?;
+        let due = self
+            .due
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| corrupt(format!("due: {e}")))?
+            .unwrap_or_default();
         let [nps, csat, ces] = self.scores;
         Ok(Verbatim {
             id: self.id,
@@ -517,6 +639,8 @@ impl RawRow {
             ces,
             metadata,
             sentiment,
+            sentiment_model,
+            due,
         })
     }
 }

@@ -1,0 +1,90 @@
+//! `/v1/jobs`: background jobs other systems submit without holding a request open (see
+//! [`crate::jobs`]): create, follow, list, cancel or delete, and fetch a file job's results.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::Value;
+
+use super::analyze::model_refusal;
+use super::body::read_json;
+use super::error::ApiError;
+use super::export::streamed;
+use super::AppState;
+use crate::jobs::{JobError, JobSpec, Removal};
+
+/// Jobs `GET /v1/jobs` lists, newest first.
+const LISTED: usize = 100;
+
+impl From<JobError> for ApiError {
+    fn from(err: JobError) -> ApiError {
+        match err {
+            JobError::Spec(e) => ApiError::bad_request(e.code, e.message).with("field", e.field),
+            JobError::NotFound(_) | JobError::NoFile(_) => ApiError::not_found(err.to_string()),
+            JobError::NotFinished(..) => ApiError::new(StatusCode::CONFLICT, "job_not_finished", err.to_string()),
+            JobError::Other(e) => ApiError::internal("internal", &format!("{e:#}")),
+        }
+    }
+}
+
+/// 202 with the job queued, and its address in `Location`.
+pub async fn create(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body: Value = read_json(&req, payload, state.config.max_body_bytes).await?;
+    let spec = JobSpec::from_json(&body).map_err(JobError::from)?;
+    // A job for a model that cannot load would only fail later: refuse it now. The first
+    // `accurate` job loads the encoder (about a second): off the async workers.
+    let (analyzer, tier) = (state.analyzer.clone(), spec.model());
+    web::block(move || analyzer.model(tier).map(|_| ()))
+        .await?
+        .map_err(|e| model_refusal(&e).with("model", tier.as_str()))?;
+    let jobs = state.jobs.clone();
+    let job = web::block(move || jobs.submit(&spec)).await??;
+    Ok(HttpResponse::Accepted().insert_header((header::LOCATION, format!("/v1/jobs/{}", job.row.id))).json(job))
+}
+
+pub async fn get(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let jobs = state.jobs.clone();
+    Ok(HttpResponse::Ok().json(web::block(move || jobs.get(&id)).await??))
+}
+
+pub async fn list(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    if !req.query_string().is_empty() {
+        return Err(ApiError::bad_request("invalid_parameter", "this endpoint takes no parameters"));
+    }
+    let jobs = state.jobs.clone();
+    let listed = web::block(move || jobs.list(LISTED)).await??;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "jobs": listed })))
+}
+
+/// Cancels a job that has not finished (200 with the job, now `cancelled`), or deletes a
+/// finished one with its results (204).
+pub async fn remove(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let jobs = state.jobs.clone();
+    match web::block(move || jobs.remove(&id)).await?? {
+        Removal::Cancelled(job) => Ok(HttpResponse::Ok().json(job)),
+        Removal::Deleted => Ok(HttpResponse::NoContent().finish()),
+    }
+}
+
+/// The results of a finished `analyze_file` job, as JSONL.
+pub async fn results(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    job_file(state, id.into_inner(), false).await
+}
+
+/// The rejected lines of a finished `analyze_file` job, as JSONL.
+pub async fn rejected(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    job_file(state, id.into_inner(), true).await
+}
+
+async fn job_file(state: web::Data<AppState>, id: String, rejected: bool) -> Result<HttpResponse, ApiError> {
+    let jobs = state.jobs.clone();
+    let path = web::block(move || jobs.results(&id, rejected)).await??;
+    let body = streamed("job results", move |sink| {
+        std::io::copy(&mut std::fs::File::open(path)?, sink)?;
+        Ok(())
+    })?;
+    Ok(HttpResponse::Ok().content_type("application/x-ndjson").streaming(body))
+}

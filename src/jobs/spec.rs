@@ -1,0 +1,191 @@
+//! What a job request may ask for, validated field by field.
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path};
+
+use serde_json::{json, Value};
+
+use crate::domain::Tier;
+use crate::input::Format;
+use crate::search::SearchRequest;
+
+/// The analysis stages a job may name; every analysis reports sentiment.
+pub const STAGES: [&str; 2] = ["language", "sentiment"];
+/// Search parameters that shape a page of results rather than select verbatims.
+const NOT_FILTERS: [&str; 3] = ["sort", "limit", "offset"];
+const KINDS: &str = "reprocess, analyze_file";
+
+/// What a job does, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobSpec {
+    /// The stored verbatims the filter selects, through `model`, back into the store and index.
+    Reprocess { filter: BTreeMap<String, String>, model: Tier, stages: Vec<String> },
+    /// A file of the import directory (JSONL or CSV, gzip or not), through `model`, into the
+    /// job's results file; `file` is relative to the import directory.
+    AnalyzeFile { file: String, format: Option<Format>, model: Tier, stages: Vec<String> },
+}
+
+/// Why a job request was refused, naming the field at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct SpecError {
+    pub code: &'static str,
+    pub field: &'static str,
+    pub message: String,
+}
+
+pub(super) fn spec_error(code: &'static str, field: &'static str, message: impl Into<String>) -> SpecError {
+    SpecError { code, field, message: message.into() }
+}
+
+impl JobSpec {
+    /// Reads a job request: `{"kind": "reprocess", "filter": {…}, "model": …, "stages": […]}`
+    /// or `{"kind": "analyze_file", "file": …, "format": …, "model": …, "stages": […]}`.
+    /// Unknown fields are refused, as elsewhere in the API.
+    pub fn from_json(value: &Value) -> Result<JobSpec, SpecError> {
+        let fields = value.as_object().ok_or_else(|| spec_error("invalid_type", "body", "a job is a JSON object"))?;
+        let kind = fields
+            .get("kind")
+            .ok_or_else(|| spec_error("missing_field", "kind", "`kind` is required"))?
+            .as_str()
+            .ok_or_else(|| spec_error("invalid_type", "kind", "`kind` must be a string"))?;
+        let allowed: &[&str] = match kind {
+            "reprocess" => &["kind", "filter", "model", "stages"],
+            "analyze_file" => &["kind", "file", "format", "model", "stages"],
+            "discover_topics" => {
+                return Err(spec_error(
+                    "unsupported_kind",
+                    "kind",
+                    format!("`{kind}` jobs are not available in this version; kinds: {KINDS}"),
+                ))
+            }
+            other => {
+                return Err(spec_error("unknown_kind", "kind", format!("unknown job kind `{other}`; kinds: {KINDS}")))
+            }
+        };
+        if let Some(unknown) = fields.keys().find(|key| !allowed.contains(&key.as_str())) {
+            return Err(spec_error("unknown_field", "body", format!("unknown field `{unknown}` for a `{kind}` job")));
+        }
+        let model = match fields.get("model") {
+            None | Some(Value::Null) => Tier::default(),
+            Some(Value::String(name)) => Tier::parse(name).ok_or_else(|| {
+                spec_error("unknown_model", "model", format!("unknown model `{name}`; models: fast, accurate"))
+            })?,
+            Some(_) => return Err(spec_error("invalid_type", "model", "`model` must be a string")),
+        };
+        let stages = match fields.get("stages") {
+            None | Some(Value::Null) => STAGES.iter().map(|s| s.to_string()).collect(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|item| item.as_str().map(str::to_string))
+                .collect::<Option<Vec<String>>>()
+                .ok_or_else(|| spec_error("invalid_type", "stages", "`stages` must be an array of stage names"))?,
+            Some(_) => return Err(spec_error("invalid_type", "stages", "`stages` must be an array of stage names")),
+        };
+        let stages = check_stages(stages)?;
+        if kind == "analyze_file" {
+            let file = match fields.get("file") {
+                Some(Value::String(file)) => import_path(file)?,
+                None | Some(Value::Null) => return Err(spec_error("missing_field", "file", "`file` is required")),
+                Some(_) => return Err(spec_error("invalid_type", "file", "`file` must be a string")),
+            };
+            let format = match fields.get("format") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(name)) if name == "jsonl" => Some(Format::Jsonl),
+                Some(Value::String(name)) if name == "csv" => Some(Format::Csv),
+                Some(_) => return Err(spec_error("invalid_value", "format", "`format` is `jsonl` or `csv`")),
+            };
+            return Ok(JobSpec::AnalyzeFile { file, format, model, stages });
+        }
+        let filter = match fields.get("filter") {
+            None | Some(Value::Null) => BTreeMap::new(),
+            Some(Value::Object(entries)) => entries
+                .iter()
+                .map(|(key, value)| {
+                    let value = match value {
+                        Value::String(text) => text.clone(),
+                        Value::Number(number) => number.to_string(),
+                        _ => {
+                            return Err(spec_error(
+                                "invalid_type",
+                                "filter",
+                                format!("filter `{key}` must be a string or a number"),
+                            ))
+                        }
+                    };
+                    Ok((key.clone(), value))
+                })
+                .collect::<Result<_, _>>()?,
+            Some(_) => {
+                return Err(spec_error("invalid_type", "filter", "`filter` must be an object of search parameters"))
+            }
+        };
+        search_filter(&filter)?;
+        Ok(JobSpec::Reprocess { filter, model, stages })
+    }
+
+    pub fn to_json(&self) -> Value {
+        match self {
+            JobSpec::Reprocess { filter, model, stages } => {
+                json!({"kind": "reprocess", "filter": filter, "model": model, "stages": stages})
+            }
+            JobSpec::AnalyzeFile { file, format, model, stages } => {
+                let format = format.map(|f| match f {
+                    Format::Jsonl => "jsonl",
+                    Format::Csv => "csv",
+                });
+                json!({"kind": "analyze_file", "file": file, "format": format, "model": model, "stages": stages})
+            }
+        }
+    }
+
+    pub fn model(&self) -> Tier {
+        match self {
+            JobSpec::Reprocess { model, .. } | JobSpec::AnalyzeFile { model, .. } => *model,
+        }
+    }
+}
+
+/// Checks the stages a job names (see [`STAGES`]); they run in pipeline order whatever the
+/// order given. Sentiment is required: every analysis reports it.
+pub fn check_stages(stages: Vec<String>) -> Result<Vec<String>, SpecError> {
+    if let Some(unknown) = stages.iter().find(|s| !STAGES.contains(&s.as_str())) {
+        return Err(spec_error(
+            "unknown_stage",
+            "stages",
+            format!("unknown stage `{unknown}`; stages: {}", STAGES.join(", ")),
+        ));
+    }
+    if !stages.iter().any(|s| s == "sentiment") {
+        return Err(spec_error("invalid_stages", "stages", "`sentiment` is required: every analysis reports it"));
+    }
+    Ok(STAGES.iter().filter(|s| stages.iter().any(|given| given == *s)).map(|s| s.to_string()).collect())
+}
+
+/// The search request a job's filter means (the parameters of `GET /v1/search`).
+pub fn search_filter(filter: &BTreeMap<String, String>) -> Result<SearchRequest, SpecError> {
+    if let Some(key) = filter.keys().find(|key| NOT_FILTERS.contains(&key.as_str())) {
+        return Err(spec_error(
+            "invalid_filter",
+            "filter",
+            format!("`{key}` shapes search results; it is not a filter"),
+        ));
+    }
+    SearchRequest::from_params(filter.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .map_err(|err| spec_error("invalid_filter", "filter", err.to_string()))
+}
+
+/// A file named relative to the import directory, that cannot climb out of it: no absolute
+/// path, no `..`. (Links inside the directory are checked when the job is submitted.)
+fn import_path(file: &str) -> Result<String, SpecError> {
+    let path = Path::new(file);
+    let plain = !file.is_empty() && path.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+    if !plain {
+        return Err(spec_error(
+            "invalid_path",
+            "file",
+            "`file` is a path relative to the server's import directory, without `..`",
+        ));
+    }
+    Ok(file.to_string())
+}

@@ -1,0 +1,99 @@
+//! Reprocessing the stored corpus: every stored verbatim the search filters select, read in
+//! row order up to the job's snapshot (the store's last row when the job was created, see
+//! [`crate::store::Store::page`]), analysed by the chosen tier, its new analyses written back
+//! to the store and the index.
+//!
+//! **Exactly once.** Each page's results and the job's progress (the row reached, the count
+//! done) are one commit ([`Service::reanalysed`]). Killed at any moment, the job resumes after
+//! the last committed page: no verbatim is analysed twice, none is skipped. A result is stored
+//! only if the verbatim's text is still the one analysed; a row written back keeps its place
+//! and takes a new `seq`, so the index follows as it follows any write.
+//!
+//! The language stays as stored (given by the client or detected at ingestion): detection is
+//! an inline stage and ran on every stored verbatim already.
+
+use std::time::Duration;
+
+use crate::domain::{Tier, Verbatim};
+use crate::pipeline::{Annotated, SentimentStage, Stage};
+use crate::search::SearchRequest;
+use crate::service::Service;
+use crate::store::{JobProgress, JobRow};
+
+use super::{Outcome, Progress};
+
+/// Stored verbatims read, analysed and committed together, at most (a tier may take fewer:
+/// the encoder's pages stay short so that a job shares it fairly with live requests).
+const PAGE: usize = 2_000;
+
+/// What a stored reprocess selects and runs.
+#[derive(Debug, Clone)]
+pub struct StoredJob {
+    pub filter: SearchRequest,
+    pub tier: Tier,
+}
+
+/// Runs (or resumes) `job` as recorded in `row`; `stop` is asked before each page.
+pub fn reprocess_stored(
+    service: &Service,
+    row: &JobRow,
+    job: &StoredJob,
+    stop: &dyn Fn() -> bool,
+    mut progress: impl FnMut(&Progress),
+) -> anyhow::Result<Outcome> {
+    let model = service.analyzer().model(job.tier)?;
+    let version = model.model_version();
+    let stage = SentimentStage::documents(model);
+    let page_size = PAGE.min(model.max_documents());
+    let (mut cursor, mut done) = (row.cursor, row.done);
+    loop {
+        if stop() {
+            return Ok(Outcome::Stopped);
+        }
+        let page = service.reader().page(cursor, row.snapshot, page_size)?;
+        let Some(&(last, _)) = page.last() else { return Ok(Outcome::Finished) };
+        let mut selected: Vec<Verbatim> = page.into_iter().map(|(_, verbatim)| verbatim).collect();
+        if !job.filter.matches_everything() {
+            let ids: Vec<String> = selected.iter().map(|v| v.id.clone()).collect();
+            let matching = service.reader().matching(&job.filter, &ids)?;
+            selected.retain(|v| matching.contains(&v.id));
+        }
+        let found = analyse(&stage, &selected, stop)?;
+        let Some(found) = found else { return Ok(Outcome::Stopped) };
+        for (verbatim, sentiment) in selected.iter_mut().zip(found) {
+            verbatim.set_sentiment(sentiment, version.clone());
+        }
+        done += selected.len() as u64;
+        let committed = JobProgress { id: row.id.clone(), cursor: last, done, errors: row.errors };
+        service.reanalysed(selected, Some(committed))?;
+        cursor = last;
+        progress(&Progress { done, rejected: 0, position: done, length: row.total.max(done) });
+    }
+}
+
+/// Runs the stage on the page; while the encoder is busy with live requests, waits and tries
+/// again (a job is never in a hurry). `None` when asked to stop meanwhile.
+fn analyse(
+    stage: &SentimentStage<'_>,
+    verbatims: &[Verbatim],
+    stop: &dyn Fn() -> bool,
+) -> anyhow::Result<Option<Vec<crate::domain::Sentiment>>> {
+    loop {
+        let mut batch: Vec<Annotated<'_>> =
+            verbatims.iter().map(|v| Annotated::new(&v.text, v.language.clone())).collect();
+        match stage.run(&mut batch) {
+            Ok(()) => {
+                return Ok(Some(
+                    batch.into_iter().map(|item| item.sentiment.expect("the stage judges every text")).collect(),
+                ))
+            }
+            Err(err) => match crate::engine::busy_wait(&err) {
+                Some(wait) if !stop() => {
+                    std::thread::sleep(wait.clamp(Duration::from_millis(100), Duration::from_secs(5)))
+                }
+                Some(_) => return Ok(None),
+                None => return Err(err),
+            },
+        }
+    }
+}
