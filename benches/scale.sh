@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Ingestion and reprocessing at scale, through the release binary, with language detection on
 # (the generated verbatims carry no `language`): `verbatim ingest` of 100,000 and 1,000,000
-# verbatims into fresh data directories, and `verbatim reprocess --model fast` of 200,000
-# lines, plain and gzip-compressed. Each is timed from process start to exit with its peak
-# resident memory (GNU time). Prints a Markdown table for benches/RESULTS.md.
+# verbatims into fresh data directories; `verbatim reprocess --model fast` of 200,000 lines
+# (plain, gzip-compressed, into Parquet) and of 1,000,000; then, over the 1,000,000 stored,
+# `verbatim reprocess --model fast` of the stored corpus (back into store and index) and
+# `verbatim export` as JSONL and Parquet. Each is timed from process start to exit with its
+# peak resident memory (GNU time). Prints a Markdown table for benches/RESULTS.md.
 #
 #   benches/scale.sh
 set -euo pipefail
@@ -42,7 +44,7 @@ gzip -k "$WORK/200k.jsonl"
 run() {
   local label=$1 lines=$2
   shift 2
-  rm -rf "$WORK/data" "$WORK/out.jsonl"
+  rm -f "$WORK/out.jsonl" "$WORK/out.parquet"
   /usr/bin/time -f "%e %M" -o "$WORK/time" "$@" >/dev/null 2>"$WORK/stderr" || { cat "$WORK/stderr" >&2; exit 1; }
   read -r seconds kb < "$WORK/time"
   awk -v l="$label" -v n="$lines" -v s="$seconds" -v k="$kb" \
@@ -52,7 +54,14 @@ run() {
 echo "| command | lines | seconds | lines/s | peak memory |"
 echo "|---|---|---|---|---|"
 run "ingest" 100000 "$BIN" --data "$WORK/data" ingest "$WORK/100k.jsonl"
+rm -rf "$WORK/data"
 run "ingest" 1000000 "$BIN" --data "$WORK/data" ingest "$WORK/1m.jsonl"
 run "reprocess --model fast" 200000 "$BIN" --data "$WORK/data" reprocess --input "$WORK/200k.jsonl" --output "$WORK/out.jsonl"
 run "reprocess --model fast, gzip input" 200000 "$BIN" --data "$WORK/data" reprocess --input "$WORK/200k.jsonl.gz" --output "$WORK/out.jsonl"
+run "reprocess --model fast, Parquet output" 200000 "$BIN" --data "$WORK/data" reprocess --input "$WORK/200k.jsonl" --output "$WORK/out.parquet"
 run "reprocess --model fast" 1000000 "$BIN" --data "$WORK/data" reprocess --input "$WORK/1m.jsonl" --output "$WORK/out.jsonl"
+run "reprocess --model fast, the 1M stored" 1000000 "$BIN" --data "$WORK/data" reprocess --model fast
+EMAIL=$("$BIN" --data "$WORK/data" search -f channel=email -f limit=1 | python3 -c 'import json, sys; print(json.load(sys.stdin)["total"])')
+run "reprocess --model fast, stored, -f channel=email" "$EMAIL" "$BIN" --data "$WORK/data" reprocess --model fast -f channel=email
+run "export --format jsonl, the 1M stored" 1000000 "$BIN" --data "$WORK/data" export --output "$WORK/out.jsonl"
+run "export --format parquet, the 1M stored" 1000000 "$BIN" --data "$WORK/data" export --format parquet --output "$WORK/out.parquet"

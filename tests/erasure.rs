@@ -105,8 +105,11 @@ fn traces(data: &Path) -> Vec<String> {
 
 #[test]
 fn an_erased_customer_leaves_no_byte_in_the_data_directory() {
-    let (_guard, data) = data_dir();
-    let server = Server::start(&data, &[]);
+    let (guard, data) = data_dir();
+    let import = guard.path().join("import");
+    std::fs::create_dir_all(&import).unwrap();
+    let import_args = ["--import-dir", import.to_str().unwrap()];
+    let server = Server::start(&data, &import_args);
     // Some of the customer's verbatims reach the database file itself (a clean stop
     // checkpoints the log), others stay in the write-ahead log; both share index segments
     // with verbatims that stay.
@@ -114,11 +117,29 @@ fn an_erased_customer_leaves_no_byte_in_the_data_directory() {
     first.extend(verbatims("keep-a", 100, "cust-other", "Ordinaire", "autre"));
     server.ingest(Value::Array(first));
     server.stop();
-    let server = Server::start(&data, &[]);
+    let server = Server::start(&data, &import_args);
     let mut second = verbatims("new", 30, CUSTOMER, TEXT_WORD, METADATA_VALUE);
     second.extend(verbatims("keep-b", 100, "cust-other", "Ordinaire", "autre"));
-    server.ingest(Value::Array(second));
-    assert!(!traces(&data).is_empty(), "the test must see the data before erasure");
+    server.ingest(Value::Array(second.clone()));
+    // Jobs keep the customer too: a reprocess names it in its filter, a file job's results
+    // hold its verbatims (ids, texts, customer id).
+    let lines: Vec<String> = second.iter().map(Value::to_string).collect();
+    std::fs::write(import.join("file.jsonl"), lines.join("\n")).unwrap();
+    for job in [
+        json!({"kind": "reprocess", "filter": {"customer_id": CUSTOMER}}),
+        json!({"kind": "analyze_file", "file": "file.jsonl"}),
+    ] {
+        let reply = server.post("/v1/jobs", &job);
+        assert_eq!(reply.status, 202, "{}", reply.body);
+        let id = reply.body["id"].as_str().unwrap().to_string();
+        let started = Instant::now();
+        while server.get(&format!("/v1/jobs/{id}")).body["state"] != "done" {
+            assert!(started.elapsed() < PURGE_BOUND, "{}", server.server_log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    let kept = traces(&data);
+    assert!(kept.iter().any(|t| t.contains("results.jsonl")), "the test must see the job's results: {kept:?}");
 
     let reply = server.delete(&format!("/v1/customers/{CUSTOMER}"));
     assert_eq!(reply.status, 200, "{}", reply.body);
@@ -146,7 +167,7 @@ fn an_erased_customer_leaves_no_byte_in_the_data_directory() {
 
     // Nothing comes back after a restart either.
     server.stop();
-    let server = Server::start(&data, &[]);
+    let server = Server::start(&data, &import_args);
     assert_eq!(traces(&data), Vec::<String>::new());
     assert_eq!(server.search("")["total"], 200);
 }

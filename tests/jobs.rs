@@ -135,23 +135,31 @@ fn a_job_killed_with_the_server_resumes_at_restart_and_analyses_every_verbatim_o
 }
 
 #[test]
-fn a_cancelled_job_stops_and_a_finished_one_is_deleted() {
+fn a_deleted_job_stops_and_a_finished_one_goes_with_its_record() {
     let (_guard, data) = data_dir();
     let models = installed_models();
     let server = Server::start(&data, &models_args(&models));
     server.ingest(corpus("c", 400));
     let id = submit(&server, json!({"kind": "reprocess", "model": "accurate"}));
-    let cancelled = server.delete(&format!("/v1/jobs/{id}"));
-    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
-    assert_eq!(cancelled.body["state"], "cancelled");
-    std::thread::sleep(Duration::from_secs(2));
-    let job = server.get(&format!("/v1/jobs/{id}")).body;
-    assert_eq!(job["state"], "cancelled", "a cancelled job is not resumed: {job}");
-    assert!(job["done"].as_u64().unwrap() < 400, "{job}");
-
+    wait_for(&server, &id, |job| job["done"].as_u64().unwrap() > 0);
     assert_eq!(server.delete(&format!("/v1/jobs/{id}")).status, 204);
     assert_eq!(server.get(&format!("/v1/jobs/{id}")).status, 404);
     assert_eq!(server.delete(&format!("/v1/jobs/{id}")).status, 404);
+    // It stops after the page it was on: what it analysed stays, the rest is not reached.
+    let accurate =
+        || (0..400).filter(|i| verbatim(&server, &format!("c{i}"))["sentiment_model"]["tier"] == "accurate").count();
+    std::thread::sleep(Duration::from_secs(8));
+    let reached = accurate();
+    assert!((1..400).contains(&reached), "{reached}");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(accurate(), reached, "stopped");
+
+    let done = submit(&server, json!({"kind": "reprocess", "filter": {"channel": "chat"}}));
+    wait_for(&server, &done, |job| job["state"] == "done");
+    assert_eq!(server.delete(&format!("/v1/jobs/{done}")).status, 204);
+    assert!(server.get("/v1/jobs").body["jobs"].as_array().unwrap().is_empty());
+    let reply = server.get(&format!("/v1/jobs/{done}/results"));
+    assert_eq!(reply.status, 404);
 
     // Refused up front, with the field at fault.
     for (job, code) in [
@@ -216,6 +224,10 @@ fn an_analyze_file_job_reads_only_the_import_directory_and_keeps_its_results_for
     let left: Vec<Value> = left.as_str().unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(left.len(), 40);
     assert!(left.iter().all(|r| r["customer_id"] != "cust-0"));
+    // A reprocess job has no results file.
+    let stored = submit(&server, json!({"kind": "reprocess"}));
+    let reply = server.get(&format!("/v1/jobs/{stored}/results"));
+    assert_eq!((reply.status, reply.body["code"].as_str()), (409, Some("no_results_file")), "{}", reply.body);
     // Deleting the job removes its files.
     assert_eq!(server.delete(&format!("/v1/jobs/{id}")).status, 204);
     assert!(!data.join("jobs").join(&id).exists());

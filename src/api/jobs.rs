@@ -1,5 +1,6 @@
 //! `/v1/jobs`: background jobs other systems submit without holding a request open (see
-//! [`crate::jobs`]): create, follow, list, cancel or delete, and fetch a file job's results.
+//! [`crate::jobs`]): create, follow, list, delete (cancelling a running one), and fetch a file
+//! job's results.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -10,7 +11,7 @@ use super::body::read_json;
 use super::error::ApiError;
 use super::export::streamed;
 use super::AppState;
-use crate::jobs::{JobError, JobSpec, Removal};
+use crate::jobs::{JobError, JobSpec};
 
 /// Jobs `GET /v1/jobs` lists, newest first.
 const LISTED: usize = 100;
@@ -19,8 +20,9 @@ impl From<JobError> for ApiError {
     fn from(err: JobError) -> ApiError {
         match err {
             JobError::Spec(e) => ApiError::bad_request(e.code, e.message).with("field", e.field),
-            JobError::NotFound(_) | JobError::NoFile(_) => ApiError::not_found(err.to_string()),
+            JobError::NotFound(_) => ApiError::not_found(err.to_string()),
             JobError::NotFinished(..) => ApiError::new(StatusCode::CONFLICT, "job_not_finished", err.to_string()),
+            JobError::NoResultsFile(_) => ApiError::new(StatusCode::CONFLICT, "no_results_file", err.to_string()),
             JobError::Other(e) => ApiError::internal("internal", &format!("{e:#}")),
         }
     }
@@ -59,14 +61,11 @@ pub async fn list(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRe
     Ok(HttpResponse::Ok().json(serde_json::json!({ "jobs": listed })))
 }
 
-/// Cancels a job that has not finished (200 with the job, now `cancelled`), or deletes a
-/// finished one with its results (204).
+/// Deletes a job with its results files; a running job is cancelled (204).
 pub async fn remove(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let jobs = state.jobs.clone();
-    match web::block(move || jobs.remove(&id)).await?? {
-        Removal::Cancelled(job) => Ok(HttpResponse::Ok().json(job)),
-        Removal::Deleted => Ok(HttpResponse::NoContent().finish()),
-    }
+    web::block(move || jobs.remove(&id)).await??;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// The results of a finished `analyze_file` job, as JSONL.
@@ -83,7 +82,9 @@ async fn job_file(state: web::Data<AppState>, id: String, rejected: bool) -> Res
     let jobs = state.jobs.clone();
     let path = web::block(move || jobs.results(&id, rejected)).await??;
     let body = streamed("job results", move |sink| {
-        std::io::copy(&mut std::fs::File::open(path)?, sink)?;
+        if let Some(path) = path {
+            std::io::copy(&mut std::fs::File::open(path)?, sink)?;
+        }
         Ok(())
     })?;
     Ok(HttpResponse::Ok().content_type("application/x-ndjson").streaming(body))

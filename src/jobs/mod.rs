@@ -61,8 +61,8 @@ pub enum JobError {
     NotFound(String),
     #[error("job `{0}` is {1}; its results are complete only once it has finished")]
     NotFinished(String, &'static str),
-    #[error("job `{0}` has no such file: `analyze_file` jobs write results (a reprocess writes to the store), and rejected lines only when a line was rejected")]
-    NoFile(String),
+    #[error("job `{0}` writes no file: only `analyze_file` jobs do (a reprocess writes to the store)")]
+    NoResultsFile(String),
     #[error("{0:#}")]
     Other(#[from] anyhow::Error),
 }
@@ -71,14 +71,6 @@ impl From<crate::store::StoreError> for JobError {
     fn from(err: crate::store::StoreError) -> JobError {
         JobError::Other(err.into())
     }
-}
-
-/// What `DELETE /v1/jobs/{id}` did.
-pub enum Removal {
-    /// The job had not finished: it is cancelled (it stops after its current page).
-    Cancelled(JobView),
-    /// The job had finished: it is forgotten, its results removed.
-    Deleted,
 }
 
 /// Records new jobs and runs them in the background.
@@ -154,34 +146,36 @@ impl Jobs {
         Ok(self.shared.store().jobs(limit)?.into_iter().map(|row| self.shared.view(row)).collect())
     }
 
-    /// The results file of a finished `analyze_file` job (`rejected`: its rejected lines).
-    pub fn results(&self, id: &str, rejected: bool) -> Result<PathBuf, JobError> {
+    /// The results file of a finished `analyze_file` job (`rejected`: its rejected lines);
+    /// `None` when it wrote none (nothing rejected, or cancelled before its first batch).
+    pub fn results(&self, id: &str, rejected: bool) -> Result<Option<PathBuf>, JobError> {
         let row = self.shared.store().job(id)?.ok_or_else(|| JobError::NotFound(id.to_string()))?;
+        if row.spec["kind"] != "analyze_file" {
+            return Err(JobError::NoResultsFile(id.to_string()));
+        }
         if !row.state.is_final() {
             return Err(JobError::NotFinished(id.to_string(), row.state.as_str()));
         }
         let data_dir = self.shared.service.data_dir();
-        let path = if rejected { rejected_path(data_dir, id) } else { results_path(data_dir, id) };
-        path.is_file().then_some(path).ok_or_else(|| JobError::NoFile(id.to_string()))
+        if rejected {
+            return Ok(Some(rejected_path(data_dir, id)).filter(|path| path.is_file()));
+        }
+        let path = results_path(data_dir, id);
+        // A job cancelled before its first batch wrote nothing.
+        Ok(Some(path).filter(|path| path.is_file()))
     }
 
-    /// Cancels a job that has not finished (it stops after the page it is on, whose results
-    /// stay); forgets a finished one, removing its results.
-    pub fn remove(&self, id: &str) -> Result<Removal, JobError> {
-        let store = self.shared.store();
-        let row = store.job(id)?.ok_or_else(|| JobError::NotFound(id.to_string()))?;
-        if store.set_job_state(id, JobState::Cancelled, None)? {
-            if let Some(running) = self.shared.lock().get(id) {
-                running.cancel.store(true, Ordering::SeqCst);
-            }
-            return Ok(Removal::Cancelled(self.get(id)?));
+    /// Deletes a job with its results files. A running job is cancelled: it stops after the
+    /// page it is on (whose results stay in the store), and removes its files as it stops.
+    pub fn remove(&self, id: &str) -> Result<(), JobError> {
+        if !self.shared.store().delete_job(id)? {
+            return Err(JobError::NotFound(id.to_string()));
         }
-        let folder = files::job_dir(self.shared.service.data_dir(), &row.id);
-        if folder.exists() {
-            std::fs::remove_dir_all(&folder).with_context(|| format!("removing {}", folder.display()))?;
+        match self.shared.lock().get(id) {
+            Some(running) => running.cancel.store(true, Ordering::SeqCst),
+            None => self.shared.remove_files(id)?,
         }
-        store.delete_job(id)?;
-        Ok(Removal::Deleted)
+        Ok(())
     }
 
     /// Applies erasures to the results of finished jobs (call after an erasure; running jobs
@@ -227,6 +221,15 @@ impl Shared {
         JobView { rate: pace.map(|rate| (rate * 10.0).round() / 10.0), eta_seconds, row }
     }
 
+    /// Removes the folder of job `id` (analyze_file's results), if it has one.
+    fn remove_files(&self, id: &str) -> anyhow::Result<()> {
+        let folder = files::job_dir(self.service.data_dir(), id);
+        if folder.exists() {
+            std::fs::remove_dir_all(&folder).with_context(|| format!("removing {}", folder.display()))?;
+        }
+        Ok(())
+    }
+
     fn erase_from_finished(&self) -> anyhow::Result<()> {
         let data_dir = self.service.data_dir();
         for job in self.store().finished_jobs()? {
@@ -265,7 +268,7 @@ impl Shared {
         Ok(())
     }
 
-    /// Runs one job to its end (or until cancelled or shut down) and records how it ended.
+    /// Runs one job to its end (or until deleted or shut down) and records how it ended.
     fn run(&self, row: JobRow, cancel: &AtomicBool) {
         let id = row.id.clone();
         let record = |state: JobState, message: Option<&str>| {
@@ -278,13 +281,19 @@ impl Shared {
         }
         let stop = || cancel.load(Ordering::SeqCst) || self.shutting_down.load(Ordering::SeqCst);
         tracing::info!(job = %id, "job running");
-        match run_job(&self.service, self.settings.import_dir.as_deref(), &row, &stop, |_| {}) {
+        let outcome = match self.store().job(&id) {
+            // Deleted between the scheduler's look and now: nothing to run.
+            Ok(None) => Ok(Outcome::Stopped),
+            Ok(Some(_)) => run_job(&self.service, self.settings.import_dir.as_deref(), &row, &stop, |_| {}),
+            Err(err) => Err(err.into()),
+        };
+        match outcome {
             Ok(Outcome::Finished) => {
                 record(JobState::Done, None);
                 tracing::info!(job = %id, "job done");
             }
-            Ok(Outcome::Stopped) if self.shutting_down.load(Ordering::SeqCst) => {
-                // Still `running`: the next start resumes it.
+            Ok(Outcome::Stopped) if !cancel.load(Ordering::SeqCst) => {
+                // Shutting down; still `running`, so the next start resumes it.
                 tracing::info!(job = %id, "job paused until the next start");
                 return;
             }
@@ -295,9 +304,15 @@ impl Shared {
                 record(JobState::Failed, Some(&message));
             }
         }
-        // Now final: erasures from here on reach its results through `erase_from_results`.
-        if let Err(err) = files::erase_from_results(self.store(), self.service.data_dir(), &row) {
-            tracing::error!(job = %id, error = %format!("{err:#}"), "applying erasures to the job's results");
+        let cleaned = match self.store().job(&id) {
+            // Deleted while it ran: its files go with it.
+            Ok(None) => self.remove_files(&id),
+            // Now final: erasures from here on reach its results through `erase_from_results`.
+            Ok(Some(_)) => files::erase_from_results(self.store(), self.service.data_dir(), &row).map(|_| ()),
+            Err(err) => Err(err.into()),
+        };
+        if let Err(err) = cleaned {
+            tracing::error!(job = %id, error = %format!("{err:#}"), "cleaning up after the job");
         }
     }
 }

@@ -19,12 +19,10 @@ pub enum JobState {
     Running,
     Done,
     Failed,
-    Cancelled,
 }
 
 impl JobState {
-    const ALL: [JobState; 5] =
-        [JobState::Queued, JobState::Running, JobState::Done, JobState::Failed, JobState::Cancelled];
+    const ALL: [JobState; 4] = [JobState::Queued, JobState::Running, JobState::Done, JobState::Failed];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -32,7 +30,6 @@ impl JobState {
             JobState::Running => "running",
             JobState::Done => "done",
             JobState::Failed => "failed",
-            JobState::Cancelled => "cancelled",
         }
     }
 
@@ -42,7 +39,7 @@ impl JobState {
 
     /// Whether the job has stopped for good.
     pub fn is_final(self) -> bool {
-        matches!(self, JobState::Done | JobState::Failed | JobState::Cancelled)
+        matches!(self, JobState::Done | JobState::Failed)
     }
 }
 
@@ -112,9 +109,9 @@ impl Store {
         self.select_jobs(&format!("ORDER BY created_at DESC, rowid DESC LIMIT {}", limit.min(i64::MAX as usize)))
     }
 
-    /// Jobs finished (done, failed or cancelled), oldest first.
+    /// Jobs finished (done or failed), oldest first.
     pub fn finished_jobs(&self) -> Result<Vec<JobRow>> {
-        self.select_jobs("WHERE state IN ('done', 'failed', 'cancelled') ORDER BY created_at, rowid")
+        self.select_jobs("WHERE state IN ('done', 'failed') ORDER BY created_at, rowid")
     }
 
     /// Jobs not yet finished, oldest first: the order they run in.
@@ -129,8 +126,8 @@ impl Store {
         rows.map(|row| row?.into_job()).collect()
     }
 
-    /// Moves a job to `state`, unless it has already finished (a cancelled job stays
-    /// cancelled whatever its runner was about to record). Returns whether it moved.
+    /// Moves a job to `state`, unless it has already finished or was deleted. Returns whether
+    /// it moved.
     pub fn set_job_state(&self, id: &str, state: JobState, message: Option<&str>) -> Result<bool> {
         let (moved, _) = self.write(|writer| {
             writer
@@ -147,14 +144,10 @@ impl Store {
 }
 
 impl Store {
-    /// Forgets a finished job (its results are the caller's to remove first).
+    /// Forgets a job (its results files are the caller's to remove).
     pub fn delete_job(&self, id: &str) -> Result<bool> {
-        let (deleted, _) = self.write(|writer| {
-            writer
-                .tx
-                .execute("DELETE FROM jobs WHERE id = ?1 AND state IN ('done', 'failed', 'cancelled')", [id])
-                .map_err(StoreError::classify)
-        })?;
+        let (deleted, _) = self
+            .write(|writer| writer.tx.execute("DELETE FROM jobs WHERE id = ?1", [id]).map_err(StoreError::classify))?;
         Ok(deleted > 0)
     }
 
