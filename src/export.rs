@@ -111,18 +111,10 @@ pub fn export(
         ExportFormat::Csv => Output::Table(Box::new(CsvTable::new(sink, &VERBATIM_COLUMNS)?)),
         ExportFormat::Parquet => Output::Table(Box::new(ParquetTable::new(sink, "verbatim", &VERBATIM_COLUMNS)?)),
     };
-    let through = reader.store().last_row()?;
+    let through = reader.last_row()?;
     let (mut cursor, mut written) = (0, 0);
-    loop {
-        let page = reader.page(cursor, through, PAGE)?;
-        let Some(&(last, _)) = page.last() else { break };
+    while let Some((last, selected)) = reader.select_page(request, cursor, through, PAGE)? {
         cursor = last;
-        let mut selected: Vec<Verbatim> = page.into_iter().map(|(_, verbatim)| verbatim).collect();
-        if !request.matches_everything() {
-            let ids: Vec<String> = selected.iter().map(|v| v.id.clone()).collect();
-            let matching = reader.matching(request, &ids)?;
-            selected.retain(|v| matching.contains(&v.id));
-        }
         written += selected.len() as u64;
         for verbatim in selected {
             output.write(verbatim)?;

@@ -80,7 +80,7 @@ pub enum Write {
     DeleteCustomer(String),
     /// Analyses a job made of stored verbatims (see [`crate::store::StoreWriter::reanalysed`]),
     /// with the job's progress, committed together so a killed job resumes past them exactly.
-    Reanalysed { verbatims: Vec<Verbatim>, progress: Option<JobProgress> },
+    Reanalysed { verbatims: Vec<Verbatim>, progress: JobProgress },
 }
 
 impl Write {
@@ -104,8 +104,8 @@ pub enum Written {
     Deleted(bool),
     /// How many verbatims the customer had.
     DeletedCustomer(usize),
-    /// How many analysed verbatims were still as analysed, and took their new analyses.
-    Reanalysed(usize),
+    /// The analyses of the verbatims still as analysed are stored, with the job's progress.
+    Reanalysed,
 }
 
 /// A place in the write queue, taken before the work of a write starts (see [`Service::admit`]).
@@ -245,12 +245,17 @@ impl Service {
     }
 
     /// Stores what a job found for verbatims it read, with its progress, in one commit (see
-    /// [`Write::Reanalysed`]); returns how many verbatims were still as read and took it.
-    pub fn reanalysed(&self, verbatims: Vec<Verbatim>, progress: Option<JobProgress>) -> Result<usize, ServiceError> {
-        match self.submit(Write::Reanalysed { verbatims, progress }, WritePermit { _place: None }).wait()? {
-            Written::Reanalysed(updated) => Ok(updated),
-            other => unreachable!("a reanalysis is answered as one, not {other:?}"),
-        }
+    /// [`Write::Reanalysed`]).
+    pub fn reanalysed(&self, verbatims: Vec<Verbatim>, progress: JobProgress) -> Result<(), ServiceError> {
+        self.submit(Write::Reanalysed { verbatims, progress }, WritePermit { _place: None }).wait().map(|_| ())
+    }
+
+    /// The store, for the jobs table ([`crate::jobs`]). Job rows are written outside the writer
+    /// thread: they are not verbatims, the index does not follow them, and each write is one
+    /// small transaction of its own (a job's progress with results goes through
+    /// [`Service::reanalysed`]).
+    pub fn job_store(&self) -> &Store {
+        &self.parts.reader.store
     }
 
     /// Takes a place in the write queue, or refuses at once when it is full: callers learn
@@ -350,20 +355,39 @@ impl Reader {
         Ok(SearchResponse { total: results.total, hits, facets: results.facets })
     }
 
-    /// Up to `limit` stored verbatims after row `after` and up to row `through`, in row order,
-    /// each with its row number (see [`Store::page`]).
-    pub fn page(&self, after: u64, through: u64, limit: usize) -> Result<Vec<(u64, Verbatim)>, ServiceError> {
-        Ok(self.store.page(after, through, limit)?)
+    /// The next page of a walk through the store (see [`Store::page`]): of the `limit` rows
+    /// after row `after` and up to row `through`, those the request's query and filters select,
+    /// with the number of the last row read (the cursor for the next page). `None` once the
+    /// walk is over. Jobs and exports walk the store this way: no offset cap, a filter means
+    /// what it means in search.
+    pub fn select_page(
+        &self,
+        request: &SearchRequest,
+        after: u64,
+        through: u64,
+        limit: usize,
+    ) -> Result<Option<(u64, Vec<Verbatim>)>, ServiceError> {
+        let page = self.store.page(after, through, limit)?;
+        let Some(&(last, _)) = page.last() else { return Ok(None) };
+        let mut selected: Vec<Verbatim> = page.into_iter().map(|(_, verbatim)| verbatim).collect();
+        if !request.matches_everything() {
+            let ids: Vec<String> = selected.iter().map(|v| v.id.clone()).collect();
+            let matching = self.index.matching(request, &ids)?;
+            selected.retain(|v| matching.contains(&v.id));
+        }
+        Ok(Some((last, selected)))
     }
 
-    /// Which of these verbatims match the request's query and filters.
-    pub fn matching(&self, request: &SearchRequest, ids: &[String]) -> Result<HashSet<String>, ServiceError> {
-        Ok(self.index.matching(request, ids)?)
+    /// Checks that the index accepts the request's query (a walk would fail on its first page).
+    pub fn check_query(&self, request: &SearchRequest) -> Result<(), ServiceError> {
+        self.index.matching(request, &[])?;
+        Ok(())
     }
 
-    /// The store, for the jobs table.
-    pub fn store(&self) -> &Store {
-        &self.store
+    /// The highest row number in the store: where a walk started now ends (see
+    /// [`Reader::select_page`]).
+    pub fn last_row(&self) -> Result<u64, ServiceError> {
+        Ok(self.store.last_row()?)
     }
 
     /// How many verbatims the index holds (equal to the store's count when healthy).
@@ -511,10 +535,8 @@ impl Parts {
                     Write::Reanalysed { verbatims, progress } => {
                         // The index then takes the rows as stored, and only those updated.
                         *verbatims = store.reanalysed(verbatims)?;
-                        if let Some(progress) = progress {
-                            store.set_job_progress(progress)?;
-                        }
-                        Ok(Written::Reanalysed(verbatims.len()))
+                        store.set_job_progress(progress)?;
+                        Ok(Written::Reanalysed)
                     }
                 })
                 .collect::<Result<Vec<_>, StoreError>>()

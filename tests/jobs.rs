@@ -142,22 +142,38 @@ fn a_deleted_job_stops_and_a_finished_one_goes_with_its_record() {
     server.ingest(corpus("c", 400));
     let id = submit(&server, json!({"kind": "reprocess", "model": "accurate"}));
     wait_for(&server, &id, |job| job["done"].as_u64().unwrap() > 0);
+    // One job runs at a time by default: the next waits, queued.
+    let waiting = submit(&server, json!({"kind": "reprocess", "filter": {"customer_id": "cust-1"}}));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(server.get(&format!("/v1/jobs/{waiting}")).body["state"], "queued");
+    // Erasing the customer its filter names stops it (without the filter it would select
+    // everything) and removes the id from its record.
+    assert_eq!(server.delete("/v1/customers/cust-1").status, 200);
+    let stopped = server.get(&format!("/v1/jobs/{waiting}")).body;
+    assert_eq!(stopped["state"], "failed", "{stopped}");
+    assert!(stopped["message"].as_str().unwrap().contains("erased"), "{stopped}");
+    assert_eq!(stopped["spec"]["filter"], json!({}), "{stopped}");
+
     assert_eq!(server.delete(&format!("/v1/jobs/{id}")).status, 204);
     assert_eq!(server.get(&format!("/v1/jobs/{id}")).status, 404);
     assert_eq!(server.delete(&format!("/v1/jobs/{id}")).status, 404);
     // It stops after the page it was on: what it analysed stays, the rest is not reached.
+    // (cust-1's verbatims, every fifth, are erased.)
+    let kept: Vec<usize> = (0..400).filter(|i| i % 5 != 1).collect();
     let accurate =
-        || (0..400).filter(|i| verbatim(&server, &format!("c{i}"))["sentiment_model"]["tier"] == "accurate").count();
+        || kept.iter().filter(|i| verbatim(&server, &format!("c{i}"))["sentiment_model"]["tier"] == "accurate").count();
     std::thread::sleep(Duration::from_secs(8));
     let reached = accurate();
-    assert!((1..400).contains(&reached), "{reached}");
+    assert!((1..kept.len()).contains(&reached), "{reached}");
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(accurate(), reached, "stopped");
 
     let done = submit(&server, json!({"kind": "reprocess", "filter": {"channel": "chat"}}));
     wait_for(&server, &done, |job| job["state"] == "done");
     assert_eq!(server.delete(&format!("/v1/jobs/{done}")).status, 204);
-    assert!(server.get("/v1/jobs").body["jobs"].as_array().unwrap().is_empty());
+    let listed = server.get("/v1/jobs").body;
+    let ids: Vec<&str> = listed["jobs"].as_array().unwrap().iter().map(|j| j["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [waiting.as_str()], "only the job the erasure stopped is left");
     let reply = server.get(&format!("/v1/jobs/{done}/results"));
     assert_eq!(reply.status, 404);
 

@@ -150,3 +150,28 @@ fn one_thread_and_all_threads_write_the_same_output() {
     assert_eq!(jsonl(&one).len(), 5_000 - 5_000 / 97);
     assert_eq!(std::fs::read(&one).unwrap(), std::fs::read(&all).unwrap());
 }
+
+/// An output named `*.parquet` is a Parquet file with a row per valid line.
+#[test]
+fn a_parquet_output_holds_every_analysis() {
+    let (guard, data) = data_dir();
+    let input = guard.path().join("in.jsonl");
+    let valid = write_input(&input, 3_000);
+    let output = guard.path().join("out.parquet");
+    let (code, stdout, stderr) =
+        cli(&data, &["reprocess", "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()], None);
+    assert_eq!(code, 2, "the input has bad lines: {stderr}");
+    assert!(stdout.contains(&format!("\"written\":{valid}")), "{stdout}");
+    assert!(!guard.path().join("out.parquet.partial.jsonl").exists(), "the work file is removed");
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let reader = SerializedFileReader::new(std::fs::File::open(&output).unwrap()).unwrap();
+    assert_eq!(reader.metadata().file_metadata().num_rows() as usize, valid);
+    let rows: Vec<parquet::record::Row> = reader.get_row_iter(None).unwrap().map(Result::unwrap).collect();
+    let field = |row: &parquet::record::Row, name: &str| {
+        row.get_column_iter().find(|(column, _)| column.as_str() == name).map(|(_, value)| value.to_string()).unwrap()
+    };
+    assert_eq!(field(&rows[0], "id"), "\"v0\"");
+    assert_eq!(field(&rows[0], "sentiment"), "\"negative\"");
+    assert_eq!(field(&rows[1], "sentiment"), "\"positive\"");
+    assert!(field(&rows[0], "sentences").contains("offset"));
+}

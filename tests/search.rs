@@ -205,6 +205,8 @@ fn get_returns_what_was_stored() {
     let mut stored = reply.body.clone();
     let sentiment = stored.as_object_mut().unwrap().remove("sentiment").expect("sentiment is computed at ingestion");
     assert!(["negative", "neutral", "positive"].contains(&sentiment["label"].as_str().unwrap()));
+    let model = stored.as_object_mut().unwrap().remove("sentiment_model").expect("with the model that computed it");
+    assert_eq!(model["tier"], "fast");
     let mut expected = corpus()[0].clone();
     expected["created_at"] = json!("2026-10-05T09:00:00.000Z"); // normalised to UTC milliseconds
     assert_eq!(stored, expected);

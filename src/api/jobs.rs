@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::analyze::model_refusal;
 use super::body::read_json;
 use super::error::ApiError;
-use super::export::streamed;
+use super::stream::{streamed, take_stream_place};
 use super::AppState;
 use crate::jobs::{JobError, JobSpec};
 
@@ -23,6 +23,7 @@ impl From<JobError> for ApiError {
             JobError::NotFound(_) => ApiError::not_found(err.to_string()),
             JobError::NotFinished(..) => ApiError::new(StatusCode::CONFLICT, "job_not_finished", err.to_string()),
             JobError::NoResultsFile(_) => ApiError::new(StatusCode::CONFLICT, "no_results_file", err.to_string()),
+            JobError::Service(e) => ApiError::from(e),
             JobError::Other(e) => ApiError::internal("internal", &format!("{e:#}")),
         }
     }
@@ -81,7 +82,8 @@ pub async fn rejected(state: web::Data<AppState>, id: web::Path<String>) -> Resu
 async fn job_file(state: web::Data<AppState>, id: String, rejected: bool) -> Result<HttpResponse, ApiError> {
     let jobs = state.jobs.clone();
     let path = web::block(move || jobs.results(&id, rejected)).await??;
-    let body = streamed("job results", move |sink| {
+    let place = take_stream_place(&state)?;
+    let body = streamed("job results", place, move |sink| {
         if let Some(path) = path {
             std::io::copy(&mut std::fs::File::open(path)?, sink)?;
         }

@@ -14,6 +14,7 @@ mod metrics;
 mod middleware;
 mod ops;
 mod search;
+mod stream;
 mod verbatims;
 
 use std::net::SocketAddr;
@@ -62,8 +63,8 @@ pub struct ApiConfig {
     pub hosts: HostPolicy,
 }
 
-/// Exports streaming at once; more get 429.
-const MAX_EXPORTS: usize = 4;
+/// Exports and job results downloads streaming at once; more get 429.
+const MAX_STREAMS: usize = 4;
 
 pub struct AppState {
     pub service: Arc<Service>,
@@ -71,8 +72,8 @@ pub struct AppState {
     pub analyzer: Arc<Analyzer>,
     /// Background jobs, run beside the requests.
     pub jobs: Arc<Jobs>,
-    /// Places for exports streaming at once (each holds a thread while it runs).
-    exports: Arc<tokio::sync::Semaphore>,
+    /// Places for streamed bodies (exports, job results) at once: each holds a thread.
+    streams: Arc<tokio::sync::Semaphore>,
     pub config: ApiConfig,
     metrics: metrics::Metrics,
 }
@@ -142,7 +143,7 @@ pub async fn serve(
         analyzer,
         jobs,
         config,
-        exports: Arc::new(tokio::sync::Semaphore::new(MAX_EXPORTS)),
+        streams: Arc::new(tokio::sync::Semaphore::new(MAX_STREAMS)),
         metrics: metrics::Metrics::default(),
     });
     let server = HttpServer::new(move || {

@@ -58,10 +58,10 @@ pub fn resolve_import(import_dir: Option<&Path>, file: &str) -> Result<PathBuf, 
 /// Removes from a job's results and rejected lines every line of a verbatim or customer
 /// erased since the job was created (earlier erasures do not reach data submitted after
 /// them). Idempotent, so it runs whenever it might matter: after each erasure, when a job
-/// ends, and at start-up (an erasure the process died before applying to the files). Returns
-/// how many lines it removed.
+/// ends, and at start-up (an erasure the process died before applying to the files). The
+/// caller keeps two from running at once. Returns how many lines it removed.
 pub fn erase_from_results(store: &Store, data_dir: &Path, job: &JobRow) -> anyhow::Result<u64> {
-    let erasures = store.erasures_since(job.created_at)?;
+    let erasures = store.erasures_after(job.erasure_mark)?;
     if erasures.is_empty() {
         return Ok(0);
     }

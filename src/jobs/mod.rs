@@ -23,8 +23,8 @@ pub use spec::{check_stages, search_filter, JobSpec, SpecError, STAGES};
 use crate::models::sha256_hex;
 use crate::reprocess::{reprocess, reprocess_stored, Outcome, Progress, ReprocessJob, StoredJob};
 use crate::search::SearchRequest;
-use crate::service::Service;
-use crate::store::{JobProgress, JobRow, JobState};
+use crate::service::{Service, ServiceError};
+use crate::store::{JobProgress, JobRow, JobState, StoreError};
 
 /// Jobs running at once by default: one keeps a core for ingestion and search on small hosts.
 pub const DEFAULT_MAX_RUNNING: usize = 1;
@@ -63,13 +63,15 @@ pub enum JobError {
     NotFinished(String, &'static str),
     #[error("job `{0}` writes no file: only `analyze_file` jobs do (a reprocess writes to the store)")]
     NoResultsFile(String),
+    #[error(transparent)]
+    Service(#[from] ServiceError),
     #[error("{0:#}")]
     Other(#[from] anyhow::Error),
 }
 
-impl From<crate::store::StoreError> for JobError {
-    fn from(err: crate::store::StoreError) -> JobError {
-        JobError::Other(err.into())
+impl From<StoreError> for JobError {
+    fn from(err: StoreError) -> JobError {
+        JobError::Service(err.into())
     }
 }
 
@@ -84,6 +86,9 @@ struct Shared {
     service: Arc<Service>,
     settings: JobSettings,
     running: Mutex<HashMap<String, Running>>,
+    /// Held by whatever rewrites or removes a job's folder (erasure, deletion, a job's end), so
+    /// two never work on the same files at once.
+    files: Mutex<()>,
     shutting_down: AtomicBool,
 }
 
@@ -102,8 +107,10 @@ impl Jobs {
             service,
             settings: JobSettings { max_running: settings.max_running.max(1), ..settings },
             running: Mutex::new(HashMap::new()),
+            files: Mutex::new(()),
             shutting_down: AtomicBool::new(false),
         });
+        shared.remove_orphan_folders()?;
         shared.erase_from_finished()?;
         let (wake, woken) = mpsc::channel::<()>();
         let scheduler_shared = shared.clone();
@@ -168,10 +175,12 @@ impl Jobs {
     /// Deletes a job with its results files. A running job is cancelled: it stops after the
     /// page it is on (whose results stay in the store), and removes its files as it stops.
     pub fn remove(&self, id: &str) -> Result<(), JobError> {
+        let _files = self.shared.lock_files();
         if !self.shared.store().delete_job(id)? {
             return Err(JobError::NotFound(id.to_string()));
         }
         match self.shared.lock().get(id) {
+            // It removes its files as it stops (under the same lock, seeing its row gone).
             Some(running) => running.cancel.store(true, Ordering::SeqCst),
             None => self.shared.remove_files(id)?,
         }
@@ -181,6 +190,7 @@ impl Jobs {
     /// Applies erasures to the results of finished jobs (call after an erasure; running jobs
     /// apply them when they end).
     pub fn erase_from_results(&self) -> Result<(), JobError> {
+        let _files = self.shared.lock_files();
         Ok(self.shared.erase_from_finished()?)
     }
 }
@@ -206,8 +216,12 @@ impl Shared {
         self.running.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    fn lock_files(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.files.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     fn store(&self) -> &crate::store::Store {
-        self.service.reader().store()
+        self.service.job_store()
     }
 
     fn view(&self, row: JobRow) -> JobView {
@@ -230,6 +244,23 @@ impl Shared {
         Ok(())
     }
 
+    /// Removes job folders whose job is gone (a process killed between deleting a job and
+    /// removing its files). Leaves the command line's checkpoints alone.
+    fn remove_orphan_folders(&self) -> anyhow::Result<()> {
+        let root = self.service.data_dir().join("jobs");
+        let Ok(entries) = std::fs::read_dir(&root) else { return Ok(()) };
+        for entry in entries {
+            let entry = entry.with_context(|| format!("reading {}", root.display()))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("job_") && entry.path().is_dir() && self.store().job(&name)?.is_none() {
+                tracing::info!(job = %name, "removing the files of a deleted job");
+                self.remove_files(&name)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Called with the files lock held.
     fn erase_from_finished(&self) -> anyhow::Result<()> {
         let data_dir = self.service.data_dir();
         for job in self.store().finished_jobs()? {
@@ -268,7 +299,8 @@ impl Shared {
         Ok(())
     }
 
-    /// Runs one job to its end (or until deleted or shut down) and records how it ended.
+    /// Runs one job to its end (or until deleted, stopped by an erasure, or shut down) and
+    /// records how it ended.
     fn run(&self, row: JobRow, cancel: &AtomicBool) {
         let id = row.id.clone();
         let record = |state: JobState, message: Option<&str>| {
@@ -279,36 +311,37 @@ impl Shared {
         if row.state == JobState::Queued {
             record(JobState::Running, None);
         }
-        let stop = || cancel.load(Ordering::SeqCst) || self.shutting_down.load(Ordering::SeqCst);
+        // Asked before each page: deleted, or stopped by its customer's erasure, it stops.
+        let still_running = || matches!(self.store().job(&id), Ok(Some(row)) if row.state == JobState::Running);
+        let stop = || cancel.load(Ordering::SeqCst) || self.shutting_down.load(Ordering::SeqCst) || !still_running();
         tracing::info!(job = %id, "job running");
-        let outcome = match self.store().job(&id) {
-            // Deleted between the scheduler's look and now: nothing to run.
-            Ok(None) => Ok(Outcome::Stopped),
-            Ok(Some(_)) => run_job(&self.service, self.settings.import_dir.as_deref(), &row, &stop, |_| {}),
-            Err(err) => Err(err.into()),
-        };
+        let run = || run_job(&self.service, self.settings.import_dir.as_deref(), &row, &stop, |_| {});
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the job panicked (a bug; the log has the details)")));
         match outcome {
             Ok(Outcome::Finished) => {
                 record(JobState::Done, None);
                 tracing::info!(job = %id, "job done");
             }
-            Ok(Outcome::Stopped) if !cancel.load(Ordering::SeqCst) => {
-                // Shutting down; still `running`, so the next start resumes it.
+            Ok(Outcome::Stopped) if self.shutting_down.load(Ordering::SeqCst) => {
+                // Still `running`: the next start resumes it.
                 tracing::info!(job = %id, "job paused until the next start");
                 return;
             }
-            Ok(Outcome::Stopped) => tracing::info!(job = %id, "job cancelled"),
+            Ok(Outcome::Stopped) => tracing::info!(job = %id, "job stopped"),
             Err(err) => {
                 let message = format!("{err:#}");
                 tracing::error!(job = %id, error = %message, "job failed");
                 record(JobState::Failed, Some(&message));
             }
         }
+        let _files = self.lock_files();
+        self.lock().remove(&id);
         let cleaned = match self.store().job(&id) {
             // Deleted while it ran: its files go with it.
             Ok(None) => self.remove_files(&id),
             // Now final: erasures from here on reach its results through `erase_from_results`.
-            Ok(Some(_)) => files::erase_from_results(self.store(), self.service.data_dir(), &row).map(|_| ()),
+            Ok(Some(row)) => files::erase_from_results(self.store(), self.service.data_dir(), &row).map(|_| ()),
             Err(err) => Err(err.into()),
         };
         if let Err(err) = cleaned {
@@ -319,7 +352,7 @@ impl Shared {
 
 /// Records a new job of `spec`, queued, with the count of verbatims it will read (for a file,
 /// unknown until it is read: estimated as it goes).
-fn create(service: &Service, spec: &JobSpec) -> anyhow::Result<JobRow> {
+fn create(service: &Service, spec: &JobSpec) -> Result<JobRow, JobError> {
     let total = match spec {
         JobSpec::Reprocess { filter, .. } => {
             let request = search_filter(filter)?;
@@ -333,7 +366,7 @@ fn create(service: &Service, spec: &JobSpec) -> anyhow::Result<JobRow> {
     };
     let nonce = format!("{:?}{:?}{}", Instant::now(), chrono::Utc::now(), std::process::id());
     let id = format!("job_{}", &sha256_hex(nonce.as_bytes())[..16]);
-    Ok(service.reader().store().insert_job(&id, &spec.to_json(), total)?)
+    Ok(service.job_store().insert_job(&id, &spec.to_json(), total)?)
 }
 
 /// Runs the job recorded in `row` on this thread until it finishes or `stop` says so. The
@@ -357,7 +390,7 @@ fn run_job(
             std::fs::create_dir_all(&folder).with_context(|| format!("creating {}", folder.display()))?;
             let output = results_path(service.data_dir(), &row.id);
             let job = ReprocessJob { input, output, tier: model, format, with_customer: true };
-            let store = service.reader().store();
+            let store = service.job_store();
             let record = |done: u64, rejected: u64, total: u64| {
                 let progress = JobProgress { id: row.id.clone(), cursor: 0, done, errors: rejected };
                 store.set_file_job_progress(&progress, total)
@@ -382,11 +415,17 @@ fn run_job(
 /// `verbatim reprocess` over the store: resumes the unfinished job with the same spec (one a
 /// kill interrupted), or records a new one, and runs it on this thread to its end.
 pub fn run_here(service: &Service, spec: &JobSpec, progress: impl FnMut(&Progress)) -> anyhow::Result<JobRow> {
-    let store = service.reader().store();
-    let same = store.unfinished_jobs()?.into_iter().find(|row| JobSpec::from_json(&row.spec).as_ref() == Ok(spec));
+    let store = service.job_store();
+    let failed = store.finished_jobs()?.into_iter().filter(|row| row.state == JobState::Failed);
+    let same = store
+        .unfinished_jobs()?
+        .into_iter()
+        .chain(failed)
+        .find(|row| JobSpec::from_json(&row.spec).as_ref() == Ok(spec));
     let row = match same {
         Some(row) => {
             tracing::info!(job = %row.id, done = row.done, total = row.total, "resuming an interrupted reprocess");
+            store.resume_job(&row.id)?;
             row
         }
         None => create(service, spec)?,

@@ -35,7 +35,9 @@ use crate::tabular::{column, Cell, Column, Kind, ParquetTable, TableWriter};
 
 use super::{Outcome, Progress};
 
-/// Lines analysed, written and checkpointed together.
+/// Lines analysed, written and checkpointed together with the `fast` tier. The `accurate` tier
+/// takes as many as one request may give it (seconds of work), so that a job's cancellation
+/// or a shutdown is heard within seconds, not minutes.
 const BATCH_LINES: usize = 2_000;
 
 /// What to reprocess, and where to.
@@ -98,7 +100,6 @@ struct Checkpoint {
     rejected: u64,
 }
 
-/// Runs (or resumes) `job`; `data_dir` keeps its checkpoint. `progress` is called after each batch.
 /// Which file a path named: enough to tell a changed or replaced file from the one a
 /// checkpoint was taken of.
 #[derive(Debug, Default, Clone, Copy, Serialize, Deserialize, PartialEq)]
@@ -126,9 +127,8 @@ impl FileIdentity {
     }
 }
 
-/// Runs (or resumes) `job`; `data_dir` keeps its checkpoint. `progress` is called after each batch.
-/// Runs (or resumes) `job`; `stop` is asked after each batch. Returns how the run ended and
-/// what it wrote (so far, when stopped).
+/// Runs (or resumes) `job`; `data_dir` keeps its checkpoint. `stop` is asked and `progress`
+/// told after each batch. Returns how the run ended and what it wrote (so far, when stopped).
 pub fn reprocess(
     analyzer: &Analyzer,
     data_dir: &Path,
@@ -137,6 +137,10 @@ pub fn reprocess(
     mut progress: impl FnMut(&Progress),
 ) -> anyhow::Result<(Outcome, ReprocessReport)> {
     let model = analyzer.model(job.tier)?;
+    let batch_lines = match job.tier {
+        Tier::Fast => BATCH_LINES,
+        Tier::Accurate => model.max_documents(),
+    };
     let format = job.format.unwrap_or_else(|| Format::guess(job.input.to_string_lossy().trim_end_matches(".gz")));
     let input_identity = FileIdentity::of(&job.input)?;
     let output_format = OutputFormat::of(&job.output);
@@ -188,7 +192,7 @@ pub fn reprocess(
     let input = open_input(&job.input, read_bytes.clone())?;
     let input_bytes = input_identity.bytes;
     let now = Utc::now();
-    let mut batch: Vec<(u64, Result<Analysed, RecordError>)> = Vec::with_capacity(BATCH_LINES);
+    let mut batch: Vec<(u64, Result<Analysed, RecordError>)> = Vec::with_capacity(batch_lines);
     let mut records = records(input, format)?.skip(checkpoint.records as usize);
     let report = |checkpoint: &Checkpoint, errors: &Option<File>| ReprocessReport {
         written: checkpoint.written,
@@ -206,7 +210,7 @@ pub fn reprocess(
                 document: Document { id: verbatim.id, text: verbatim.text, language: verbatim.language },
             });
             batch.push((line, document));
-            if batch.len() < BATCH_LINES {
+            if batch.len() < batch_lines {
                 continue;
             }
         }
@@ -241,9 +245,13 @@ pub fn reprocess(
     if output_format == OutputFormat::Parquet {
         drop(output);
         durable::write_streaming(&job.output, |file| to_parquet(&lines_path, file))?;
+    }
+    // The checkpoint goes first: killed before the work file is removed, a rerun starts over
+    // (truncating it) rather than finding a checkpoint whose file is gone.
+    std::fs::remove_file(&checkpoint_path).with_context(|| format!("removing {}", checkpoint_path.display()))?;
+    if output_format == OutputFormat::Parquet {
         std::fs::remove_file(&lines_path).with_context(|| format!("removing {}", lines_path.display()))?;
     }
-    std::fs::remove_file(&checkpoint_path).with_context(|| format!("removing {}", checkpoint_path.display()))?;
     std::fs::remove_file(&lock_path).with_context(|| format!("removing {}", lock_path.display()))?;
     sync_folder_of(&checkpoint_path)?;
     Ok((Outcome::Finished, report(&checkpoint, &errors)))
@@ -424,7 +432,6 @@ fn lock(path: &Path) -> anyhow::Result<File> {
 }
 
 /// Rejected lines go beside the output: `results.jsonl` → `results.jsonl.errors.jsonl`.
-/// Where the rejected lines of a run writing `output` go.
 pub fn errors_path(output: &Path) -> PathBuf {
     with_suffix(output, ".errors.jsonl")
 }
@@ -435,7 +442,6 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// Logs progress at most every few seconds: what a terminal's progress bar shows, for logs.
 #[cfg(test)]
 mod tests {
     use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -50,14 +50,10 @@ pub fn reprocess_stored(
         if stop() {
             return Ok(Outcome::Stopped);
         }
-        let page = service.reader().page(cursor, row.snapshot, page_size)?;
-        let Some(&(last, _)) = page.last() else { return Ok(Outcome::Finished) };
-        let mut selected: Vec<Verbatim> = page.into_iter().map(|(_, verbatim)| verbatim).collect();
-        if !job.filter.matches_everything() {
-            let ids: Vec<String> = selected.iter().map(|v| v.id.clone()).collect();
-            let matching = service.reader().matching(&job.filter, &ids)?;
-            selected.retain(|v| matching.contains(&v.id));
-        }
+        let Some((last, mut selected)) = service.reader().select_page(&job.filter, cursor, row.snapshot, page_size)?
+        else {
+            return Ok(Outcome::Finished);
+        };
         let found = analyse(&stage, &selected, stop)?;
         let Some(found) = found else { return Ok(Outcome::Stopped) };
         for (verbatim, sentiment) in selected.iter_mut().zip(found) {
@@ -65,7 +61,7 @@ pub fn reprocess_stored(
         }
         done += selected.len() as u64;
         let committed = JobProgress { id: row.id.clone(), cursor: last, done, errors: row.errors };
-        service.reanalysed(selected, Some(committed))?;
+        service.reanalysed(selected, committed)?;
         cursor = last;
         progress(&Progress { done, rejected: 0, position: done, length: row.total.max(done) });
     }

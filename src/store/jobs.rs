@@ -57,6 +57,11 @@ pub struct JobRow {
     /// added later are not the job's.
     #[serde(skip)]
     pub snapshot: u64,
+    /// The last erasure recorded when the job was created: those after it reach the job's
+    /// results, earlier ones do not (data submitted after an erasure is new data). A count,
+    /// not a time, so a clock set back cannot hide one.
+    #[serde(skip)]
+    pub erasure_mark: u64,
     /// The row number of the last row whose results are committed.
     #[serde(skip)]
     pub cursor: u64,
@@ -76,20 +81,21 @@ pub struct JobProgress {
     pub errors: u64,
 }
 
-const JOB_COLUMNS: &str = "id, spec, state, created_at, updated_at, snapshot, cursor, done, total, errors, message";
+const JOB_COLUMNS: &str =
+    "id, spec, state, created_at, updated_at, snapshot, erasure_mark, cursor, done, total, errors, message";
 
 impl Store {
     /// Records a new job, queued, that will read the rows stored so far.
     pub fn insert_job(&self, id: &str, spec: &serde_json::Value, total: u64) -> Result<JobRow> {
         self.write(|writer| {
             let now = rfc3339::format(&chrono::Utc::now());
-            let snapshot: i64 =
-                writer.tx.query_row("SELECT COALESCE(MAX(rowid), 0) FROM verbatims", [], |r| r.get(0))?;
+            let snapshot = super::last_row(writer.tx)? as i64;
             writer
                 .tx
                 .execute(
-                    "INSERT INTO jobs (id, spec, state, created_at, updated_at, snapshot, cursor, done, total, errors)
-                     VALUES (?1, ?2, 'queued', ?3, ?3, ?4, 0, 0, ?5, 0)",
+                    "INSERT INTO jobs (id, spec, state, created_at, updated_at, snapshot, erasure_mark, cursor, done,
+                        total, errors)
+                     VALUES (?1, ?2, 'queued', ?3, ?3, ?4, (SELECT COALESCE(MAX(rowid), 0) FROM erasures), 0, 0, ?5, 0)",
                     params![id, spec.to_string(), now, snapshot, total as i64],
                 )
                 .map_err(StoreError::classify)?;
@@ -141,9 +147,6 @@ impl Store {
         })?;
         Ok(moved > 0)
     }
-}
-
-impl Store {
     /// Forgets a job (its results files are the caller's to remove).
     pub fn delete_job(&self, id: &str) -> Result<bool> {
         let (deleted, _) = self
@@ -160,6 +163,16 @@ impl Store {
                 .execute("UPDATE jobs SET total = ?2 WHERE id = ?1", params![progress.id, total as i64])
                 .map_err(StoreError::classify)?;
             Ok(())
+        })?;
+        Ok(())
+    }
+    /// Lets a failed job run again from where it failed (the command line resumes it).
+    pub fn resume_job(&self, id: &str) -> Result<()> {
+        self.write(|writer| {
+            writer
+                .tx
+                .execute("UPDATE jobs SET state = 'running', message = NULL WHERE id = ?1 AND state = 'failed'", [id])
+                .map_err(StoreError::classify)
         })?;
         Ok(())
     }
@@ -184,12 +197,17 @@ impl StoreWriter<'_> {
     }
 
     /// Removes a customer's id from the filters of recorded jobs (part of erasing the customer).
+    /// A job that has not finished stops (`failed`, saying why): without its customer filter
+    /// it would select every verbatim, and the customer it selected is gone.
     pub(super) fn forget_customer_in_jobs(&mut self, customer_id: &str) -> Result<()> {
         self.tx
             .execute(
-                "UPDATE jobs SET spec = json_remove(spec, '$.filter.customer_id')
+                "UPDATE jobs SET spec = json_remove(spec, '$.filter.customer_id'), updated_at = ?2,
+                   message = CASE WHEN state IN ('queued', 'running')
+                     THEN 'stopped: the customer its filter selected was erased' ELSE message END,
+                   state = CASE WHEN state IN ('queued', 'running') THEN 'failed' ELSE state END
                  WHERE json_extract(spec, '$.filter.customer_id') = ?1",
-                [customer_id],
+                params![customer_id, rfc3339::format(&chrono::Utc::now())],
             )
             .map_err(StoreError::classify)?;
         Ok(())
@@ -202,7 +220,7 @@ struct RawJob {
     state: String,
     created_at: String,
     updated_at: String,
-    counts: [i64; 5],
+    counts: [i64; 6],
     message: Option<String>,
 }
 
@@ -213,15 +231,15 @@ fn raw_job(row: &Row<'_>) -> r2d2_sqlite::rusqlite::Result<RawJob> {
         state: row.get(2)?,
         created_at: row.get(3)?,
         updated_at: row.get(4)?,
-        counts: [row.get(5)?, row.get(6)?, row.get(7)?, row.get(8)?, row.get(9)?],
-        message: row.get(10)?,
+        counts: [row.get(5)?, row.get(6)?, row.get(7)?, row.get(8)?, row.get(9)?, row.get(10)?],
+        message: row.get(11)?,
     })
 }
 
 impl RawJob {
     fn into_job(self) -> Result<JobRow> {
         let corrupt = |reason: String| StoreError::Corrupt { id: format!("job {}", self.id), reason };
-        let [snapshot, cursor, done, total, errors] = self.counts.map(|n| n.max(0) as u64);
+        let [snapshot, erasure_mark, cursor, done, total, errors] = self.counts.map(|n| n.max(0) as u64);
         Ok(JobRow {
             spec: serde_json::from_str(&self.spec).map_err(|e| corrupt(format!("spec: {e}")))?,
             state: JobState::parse(&self.state).ok_or_else(|| corrupt(format!("state `{}`", self.state)))?,
@@ -230,6 +248,7 @@ impl RawJob {
             updated_at: parse_timestamp(&self.updated_at)
                 .ok_or_else(|| corrupt(format!("updated_at `{}`", self.updated_at)))?,
             snapshot,
+            erasure_mark,
             cursor,
             done,
             total,

@@ -98,6 +98,7 @@ const MIGRATIONS: [&str; 5] = [
         created_at TEXT NOT NULL,
         updated_at TEXT NOT NULL,
         snapshot   INTEGER NOT NULL,
+        erasure_mark INTEGER NOT NULL,
         cursor     INTEGER NOT NULL,
         done       INTEGER NOT NULL,
         total      INTEGER NOT NULL,
@@ -245,9 +246,9 @@ impl Store {
         self.select_erasures("ORDER BY rowid DESC LIMIT ?1", limit.to_string())
     }
 
-    /// The erasures recorded at or after `at`, oldest first.
-    pub fn erasures_since(&self, at: chrono::DateTime<chrono::Utc>) -> Result<Vec<Erasure>> {
-        self.select_erasures("WHERE at >= ?1 ORDER BY rowid", rfc3339::format(&at))
+    /// The erasures recorded after `mark` (see [`JobRow::erasure_mark`]), oldest first.
+    pub fn erasures_after(&self, mark: u64) -> Result<Vec<Erasure>> {
+        self.select_erasures("WHERE rowid > ?1 ORDER BY rowid", mark.to_string())
     }
 
     fn select_erasures(&self, clause: &str, parameter: String) -> Result<Vec<Erasure>> {
@@ -341,8 +342,7 @@ impl Store {
 
     /// The highest row number in use (0 for an empty store): where a walk started now ends.
     pub fn last_row(&self) -> Result<u64> {
-        let conn = self.pool.get()?;
-        Ok(conn.query_row("SELECT COALESCE(MAX(rowid), 0) FROM verbatims", [], |r| r.get::<_, i64>(0))? as u64)
+        last_row(&*self.pool.get()?)
     }
 
     /// The last `seq` the consumer `name` recorded (see [`StoreWriter::set_checkpoint`]); 0 if none.
@@ -484,7 +484,7 @@ impl StoreWriter<'_> {
     }
 
     /// The transaction itself, for derived views that keep their rows beside the verbatims
-    /// (only tests have one yet; jobs will).
+    /// (only tests have one yet).
     #[cfg(test)]
     pub(crate) fn transaction(&self) -> &rusqlite::Transaction<'_> {
         self.tx
@@ -558,6 +558,10 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
         conn.execute_batch("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);").map_err(StoreError::classify)?;
     }
     Ok(())
+}
+
+fn last_row(conn: &Connection) -> Result<u64> {
+    Ok(conn.query_row("SELECT COALESCE(MAX(rowid), 0) FROM verbatims", [], |r| r.get::<_, i64>(0))? as u64)
 }
 
 fn read_seq(conn: &Connection) -> Result<u64> {
