@@ -122,6 +122,9 @@ fn a_job_killed_with_the_server_resumes_at_restart_and_analyses_every_verbatim_o
     let job = wait_for(&server, &id, |job| job["done"].as_u64().unwrap() > 0);
     assert!(job["done"].as_u64().unwrap() < 240, "{job}");
     assert!(job["rate"].as_f64().is_some() && job["eta_seconds"].as_u64().is_some(), "{job}");
+    // Ingestion and search go on beside it.
+    server.ingest(json!([{"id": "beside", "text": "Arrivé à l'heure, merci", "channel": "app"}]));
+    assert_eq!(server.search("q=heure")["total"], 1);
     server.kill();
 
     let server = Server::start(&data, &models_args(&models));
@@ -131,7 +134,8 @@ fn a_job_killed_with_the_server_resumes_at_restart_and_analyses_every_verbatim_o
     for i in 0..240 {
         assert_eq!(verbatim(&server, &format!("k{i}"))["sentiment_model"]["tier"], "accurate", "k{i}");
     }
-    assert_eq!(server.search("")["total"], 240, "store and index agree");
+    assert_eq!(server.search("")["total"], 241, "store and index agree");
+    assert_eq!(verbatim(&server, "beside")["sentiment_model"]["tier"], "fast", "added after the job began");
 }
 
 #[test]

@@ -151,27 +151,39 @@ fn one_thread_and_all_threads_write_the_same_output() {
     assert_eq!(std::fs::read(&one).unwrap(), std::fs::read(&all).unwrap());
 }
 
-/// An output named `*.parquet` is a Parquet file with a row per valid line.
+/// An output named `*.parquet` holds, row for row, what the JSONL output holds.
 #[test]
 fn a_parquet_output_holds_every_analysis() {
     let (guard, data) = data_dir();
     let input = guard.path().join("in.jsonl");
     let valid = write_input(&input, 3_000);
-    let output = guard.path().join("out.parquet");
-    let (code, stdout, stderr) =
-        cli(&data, &["reprocess", "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()], None);
-    assert_eq!(code, 2, "the input has bad lines: {stderr}");
-    assert!(stdout.contains(&format!("\"written\":{valid}")), "{stdout}");
+    let run = |output: &Path| {
+        let (code, stdout, stderr) =
+            cli(&data, &["reprocess", "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()], None);
+        assert_eq!(code, 2, "the input has bad lines: {stderr}");
+        assert!(stdout.contains(&format!("\"written\":{valid}")), "{stdout}");
+    };
+    let (parquet_path, jsonl_path) = (guard.path().join("out.parquet"), guard.path().join("out.jsonl"));
+    run(&parquet_path);
+    run(&jsonl_path);
     assert!(!guard.path().join("out.parquet.partial.jsonl").exists(), "the work file is removed");
     use parquet::file::reader::{FileReader, SerializedFileReader};
-    let reader = SerializedFileReader::new(std::fs::File::open(&output).unwrap()).unwrap();
+    use parquet::record::Field;
+    let reader = SerializedFileReader::new(std::fs::File::open(&parquet_path).unwrap()).unwrap();
     assert_eq!(reader.metadata().file_metadata().num_rows() as usize, valid);
-    let rows: Vec<parquet::record::Row> = reader.get_row_iter(None).unwrap().map(Result::unwrap).collect();
-    let field = |row: &parquet::record::Row, name: &str| {
-        row.get_column_iter().find(|(column, _)| column.as_str() == name).map(|(_, value)| value.to_string()).unwrap()
-    };
-    assert_eq!(field(&rows[0], "id"), "\"v0\"");
-    assert_eq!(field(&rows[0], "sentiment"), "\"negative\"");
-    assert_eq!(field(&rows[1], "sentiment"), "\"positive\"");
-    assert!(field(&rows[0], "sentences").contains("offset"));
+    let expected = jsonl(&jsonl_path);
+    for (row, expected) in reader.get_row_iter(None).unwrap().map(Result::unwrap).zip(&expected) {
+        let fields: HashMap<String, Field> = row.get_column_iter().map(|(n, f)| (n.clone(), f.clone())).collect();
+        let text = |name: &str| match &fields[name] {
+            Field::Str(text) => text.clone(),
+            other => panic!("{name}: {other:?}"),
+        };
+        assert_eq!(text("id"), expected["id"].as_str().unwrap());
+        assert_eq!(text("language"), expected["language"].as_str().unwrap());
+        assert_eq!(text("sentiment"), expected["sentiment"]["label"].as_str().unwrap());
+        let Field::Double(score) = fields["sentiment_score"] else { panic!("{:?}", fields["sentiment_score"]) };
+        assert!((score - expected["sentiment"]["score"].as_f64().unwrap()).abs() < 1e-6);
+        assert_eq!(serde_json::from_str::<Value>(&text("sentences")).unwrap(), expected["sentences"]);
+        assert_eq!(fields["customer_id"], Field::Null);
+    }
 }
