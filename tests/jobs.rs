@@ -356,3 +356,35 @@ fn exports_reach_every_match_in_every_format() {
     assert_eq!(columns[0], ("id".to_string(), "\"e1\"".to_string()), "{columns:?}");
     assert_eq!(columns[3], ("channel".to_string(), "\"chat\"".to_string()), "{columns:?}");
 }
+
+/// Over the store too, parallelism changes the speed, never the answer: one thread and all
+/// threads leave the same verbatims (compared through an export of each).
+#[test]
+fn a_stored_reprocess_gives_the_same_store_on_one_thread_and_on_all() {
+    let (guard, one) = data_dir();
+    let input = guard.path().join("in.jsonl");
+    let lines: Vec<String> = corpus("t", 3_000).as_array().unwrap().iter().map(Value::to_string).collect();
+    std::fs::write(&input, lines.join("\n")).unwrap();
+    assert_eq!(cli(&one, &["ingest", input.to_str().unwrap()], None).0, 0);
+    let all = guard.path().join("all");
+    assert!(Command::new("cp").arg("-r").arg(&one).arg(&all).status().unwrap().success());
+    let reprocess = |data: &Path, threads: Option<&str>| {
+        let mut command = Command::new(BIN);
+        command.arg("--data").arg(data).args(["reprocess", "--filter", "channel=email"]);
+        command.stdout(Stdio::null()).stderr(Stdio::null());
+        if let Some(threads) = threads {
+            command.env("RAYON_NUM_THREADS", threads);
+        }
+        assert!(command.status().unwrap().success());
+    };
+    reprocess(&one, Some("1"));
+    reprocess(&all, None);
+    let export = |data: &Path| {
+        let (code, stdout, stderr) = cli(data, &["export"], None);
+        assert_eq!(code, 0, "{stderr}");
+        stdout
+    };
+    let (from_one, from_all) = (export(&one), export(&all));
+    assert_eq!(from_one.lines().count(), 3_000);
+    assert!(from_one == from_all, "one thread and all threads disagree");
+}

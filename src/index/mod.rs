@@ -20,12 +20,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use anyhow::{bail, Context};
-use tantivy::collector::{Count, DocSetCollector, FacetCollector, TopDocs};
+use tantivy::collector::{Count, FacetCollector, TopDocs};
 use tantivy::directory::MmapDirectory;
-use tantivy::query::{BooleanQuery, Occur, TermSetQuery};
-use tantivy::schema::Facet;
+use tantivy::query::EnableScoring;
+use tantivy::schema::{Facet, IndexRecordOption};
 use tantivy::{
-    DateTime, DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, Searcher, TantivyDocument, Term,
+    DateTime, DocAddress, DocId, DocSet, Index, IndexReader, IndexWriter, Order, ReloadPolicy, Searcher,
+    TantivyDocument, Term, TERMINATED,
 };
 
 pub use highlight::Highlighter;
@@ -264,18 +265,40 @@ impl SearchIndex {
     }
 
     /// Which of `ids` match the request's query and filters: how jobs and exports that walk the
-    /// store apply the search filters, with the meaning they have in search.
+    /// store apply the search filters, with the meaning they have in search. Each id is looked
+    /// up in the id field, and the query's matches are checked at those documents only (a
+    /// seek per candidate): the cost follows the page, not the corpus or the matches.
     pub fn matching(&self, request: &SearchRequest, ids: &[String]) -> Result<HashSet<String>, IndexError> {
         let searcher = self.reader.searcher();
         let text_query = query::text_query(&self.index, &self.fields, request.query.as_deref())?;
-        let among = TermSetQuery::new(ids.iter().map(|id| Term::from_field_text(self.fields.id, id)));
-        let query = BooleanQuery::new(vec![
-            (Occur::Must, query::with_filters(&self.fields, text_query.query.box_clone(), request)),
-            (Occur::Must, Box::new(among)),
-        ]);
-        let found: Vec<(f32, DocAddress)> =
-            searcher.search(&query, &DocSetCollector)?.into_iter().map(|address| (0.0, address)).collect();
-        Ok(self.ids_of(&searcher, found)?.into_iter().map(|(id, _)| id).collect())
+        let query = query::with_filters(&self.fields, text_query.query.box_clone(), request);
+        let weight = query.weight(EnableScoring::disabled_from_searcher(&searcher))?;
+        let mut found = HashSet::new();
+        for segment in searcher.segment_readers() {
+            let ids_index = segment.inverted_index(self.fields.id)?;
+            let mut candidates: Vec<(DocId, &String)> = Vec::new();
+            for id in ids {
+                let term = Term::from_field_text(self.fields.id, id);
+                let Some(mut postings) = ids_index.read_postings(&term, IndexRecordOption::Basic)? else { continue };
+                while postings.doc() != TERMINATED {
+                    if segment.alive_bitset().is_none_or(|alive| alive.is_alive(postings.doc())) {
+                        candidates.push((postings.doc(), id));
+                    }
+                    postings.advance();
+                }
+            }
+            if candidates.is_empty() {
+                continue;
+            }
+            candidates.sort_unstable();
+            let mut scorer = weight.scorer(segment, 1.0)?;
+            for (doc, id) in candidates {
+                if scorer.doc() <= doc && scorer.seek(doc) == doc {
+                    found.insert(id.clone());
+                }
+            }
+        }
+        Ok(found)
     }
 
     fn ids_of(&self, searcher: &Searcher, ranked: Vec<(f32, DocAddress)>) -> Result<Vec<(String, f32)>, IndexError> {

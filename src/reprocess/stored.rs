@@ -22,9 +22,11 @@ use crate::store::{JobProgress, JobRow};
 
 use super::{Outcome, Progress};
 
-/// Stored verbatims read, analysed and committed together, at most (a tier may take fewer:
-/// the encoder's pages stay short so that a job shares it fairly with live requests).
-const PAGE: usize = 2_000;
+/// Stored verbatims read, analysed and committed together with the `fast` tier: each page is
+/// one store transaction and one index commit, whose cost a large page spreads. The `accurate`
+/// tier takes as many as one request may give it (seconds of work), so that a job shares the
+/// encoder fairly with live requests and hears a cancellation within seconds.
+const PAGE: usize = 5_000;
 
 /// What a stored reprocess selects and runs.
 #[derive(Debug, Clone)]
@@ -44,7 +46,10 @@ pub fn reprocess_stored(
     let model = service.analyzer().model(job.tier)?;
     let version = model.model_version();
     let stage = SentimentStage::documents(model);
-    let page_size = PAGE.min(model.max_documents());
+    let page_size = match job.tier {
+        Tier::Fast => PAGE,
+        Tier::Accurate => model.max_documents(),
+    };
     let (mut cursor, mut done) = (row.cursor, row.done);
     loop {
         if stop() {
