@@ -604,6 +604,14 @@ fn raw_row(row: &Row<'_>) -> rusqlite::Result<RawRow> {
     })
 }
 
+/// An analysis column: JSON, NULL when absent.
+fn json_column<T: serde::de::DeserializeOwned>(id: &str, name: &str, column: Option<&str>) -> Result<Option<T>> {
+    column
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(|e| StoreError::Corrupt { id: id.to_string(), reason: format!("{name}: {e}") })
+}
+
 impl RawRow {
     fn into_verbatim(self) -> Result<Verbatim> {
         let corrupt = |reason: String| StoreError::Corrupt { id: self.id.clone(), reason };
@@ -611,25 +619,9 @@ impl RawRow {
         let created_at = crate::domain::parse_timestamp(&self.created_at)
             .ok_or_else(|| corrupt(format!("created_at `{}`", self.created_at)))?;
         let metadata = serde_json::from_str(&self.metadata).map_err(|e| corrupt(format!("metadata: {e}")))?;
-        let sentiment = self
-            .sentiment
-            .as_deref()
-            .map(serde_json::from_str)
-            .transpose()
-            .map_err(|e| corrupt(format!("sentiment: {e}")))?;
-        let sentiment_model = self
-            .sentiment_model
-            .as_deref()
-            .map(serde_json::from_str)
-            .transpose()
-            .map_err(|e| corrupt(format!("sentiment_model: {e}")))?;
-        let due = self
-            .due
-            .as_deref()
-            .map(serde_json::from_str)
-            .transpose()
-            .map_err(|e| corrupt(format!("due: {e}")))?
-            .unwrap_or_default();
+        let sentiment = json_column(&self.id, "sentiment", self.sentiment.as_deref())?;
+        let sentiment_model = json_column(&self.id, "sentiment_model", self.sentiment_model.as_deref())?;
+        let due = json_column(&self.id, "due", self.due.as_deref())?.unwrap_or_default();
         let [nps, csat, ces] = self.scores;
         Ok(Verbatim {
             id: self.id,
