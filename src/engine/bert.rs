@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use tokenizers::Tokenizer;
 
 use super::adapters::{AdaptedWeights, LowRankAdapters};
-use super::transformer::{Bert, BertConfig};
+use super::transformer::{Bert, BertConfig, Precision};
 use super::{device, Encoder, EngineError};
 
 /// Padded tokens per forward pass: large enough to keep the matrix kernels busy, small enough
@@ -108,15 +108,24 @@ impl BertEncoder {
     /// Loads a standard model folder. `encoder.json` is optional (mean pooling, normalised,
     /// no prefix); a tokenizer's own truncation and padding settings are replaced by ours.
     pub fn load(folder: &Path) -> Result<BertEncoder, EngineError> {
-        Self::load_from(folder, None)
+        Self::load_from(folder, None, Precision::Fastest)
+    }
+
+    /// [`BertEncoder::load`] computing in `precision` (f32 for a reference).
+    pub fn load_with(folder: &Path, precision: Precision) -> Result<BertEncoder, EngineError> {
+        Self::load_from(folder, None, precision)
     }
 
     /// Loads a standard model folder with fine-tuned [`LowRankAdapters`] merged into its weights.
     pub fn load_adapted(folder: &Path, adapters: LowRankAdapters) -> Result<BertEncoder, EngineError> {
-        Self::load_from(folder, Some(adapters))
+        Self::load_from(folder, Some(adapters), Precision::Fastest)
     }
 
-    fn load_from(folder: &Path, adapters: Option<LowRankAdapters>) -> Result<BertEncoder, EngineError> {
+    fn load_from(
+        folder: &Path,
+        adapters: Option<LowRankAdapters>,
+        precision: Precision,
+    ) -> Result<BertEncoder, EngineError> {
         let fail = |message: String| EngineError::Load { path: folder.display().to_string(), message };
         let config_text =
             std::fs::read_to_string(folder.join("config.json")).map_err(|e| fail(format!("config.json: {e}")))?;
@@ -147,7 +156,7 @@ impl BertEncoder {
                 VarBuilder::from_backend(Box::new(adapted), DType::F32, device.clone())
             }
         };
-        let model = Bert::load(vb, &config).map_err(|e| fail(format!("model.safetensors: {e}")))?;
+        let model = Bert::load(vb, &config, precision).map_err(|e| fail(format!("model.safetensors: {e}")))?;
         Ok(BertEncoder { model, tokenizer, special, settings, max_tokens, hidden_size: config.hidden_size, device })
     }
 

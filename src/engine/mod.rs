@@ -9,12 +9,14 @@
 
 mod adapters;
 mod bert;
+mod int8;
 mod queue;
 mod transformer;
 
 pub use adapters::LowRankAdapters;
 pub use bert::{BertEncoder, EncoderSettings, Pooling};
 pub use queue::{EncoderQueue, QueueSettings};
+pub use transformer::Precision;
 
 /// Texts in, embeddings out.
 pub trait Encoder: Send + Sync {

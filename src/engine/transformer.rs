@@ -7,12 +7,16 @@
 //! - activations stay 2-D (`tokens × hidden`) between layers, so every dense layer is a single
 //!   large matrix product;
 //! - GELU runs as one parallel pass on the CPU ([`Gelu`]): candle's element-wise operations
-//!   run on one thread, and the exact `erf` GELU was 13 % of the encoder's time in a profile.
+//!   run on one thread, and the exact `erf` GELU was 13 % of the encoder's time in a profile;
+//! - on CPUs with AVX-512 VNNI the dense layers run in 8-bit integers ([`Int8Dense`]), unless
+//!   `VERBATIM_ENCODER_INT8=off` (benches/RESULTS.md has the speed and the agreement with f32).
 
 use candle_core::{CpuStorage, CustomOp1, DType, Layout, Module, Shape, Tensor};
 use candle_nn::{LayerNorm, Linear, VarBuilder};
 use rayon::prelude::*;
 use serde::Deserialize;
+
+use super::int8::Int8Dense;
 
 /// The fields of a BERT `config.json` the forward pass needs.
 #[derive(Debug, Clone, Deserialize)]
@@ -44,12 +48,75 @@ impl BertConfig {
 }
 
 struct Layer {
-    qkv: Linear,
-    attention_out: Linear,
+    qkv: Dense,
+    attention_out: Dense,
     attention_norm: LayerNorm,
-    up: Linear,
-    down: Linear,
+    up: Dense,
+    down: Dense,
     output_norm: LayerNorm,
+}
+
+/// A dense layer in f32, or in 8-bit integers where the CPU has the instructions for it.
+enum Dense {
+    F32(Linear),
+    Int8(Int8Dense),
+}
+
+impl Dense {
+    fn new(linear: Linear, int8: bool) -> candle_core::Result<Dense> {
+        if !int8 || !linear.weight().device().is_cpu() {
+            return Ok(Dense::F32(linear));
+        }
+        let (outputs, inputs) = linear.weight().dims2()?;
+        let weight = linear.weight().flatten_all()?.to_vec1::<f32>()?;
+        let bias = match linear.bias() {
+            Some(bias) => bias.to_vec1::<f32>()?,
+            None => vec![0.0; outputs],
+        };
+        Ok(Dense::Int8(Int8Dense::new(&weight, bias, outputs, inputs)))
+    }
+
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Dense::F32(linear) => linear.forward(x),
+            Dense::Int8(layer) => x.contiguous()?.apply_op1_no_bwd(layer),
+        }
+    }
+}
+
+/// How the dense layers compute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precision {
+    /// 8-bit integers where the CPU supports them, unless `VERBATIM_ENCODER_INT8=off`; f32
+    /// elsewhere. What the service runs.
+    Fastest,
+    /// f32 throughout: the reference the int8 layers are measured against.
+    F32,
+}
+
+impl Precision {
+    /// Whether the dense layers will run in int8 on this machine.
+    pub fn uses_int8(self) -> bool {
+        self == Precision::Fastest
+            && std::env::var("VERBATIM_ENCODER_INT8").map_or(true, |v| v != "off")
+            && Int8Dense::supported()
+    }
+}
+
+impl CustomOp1 for Int8Dense {
+    fn name(&self) -> &'static str {
+        "verbatim-int8-dense"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let CpuStorage::F32(values) = storage else { candle_core::bail!("int8 dense: f32 only") };
+        let Some((start, end)) = layout.contiguous_offsets() else {
+            candle_core::bail!("int8 dense: contiguous input only")
+        };
+        let (rows, _) = layout.shape().dims2()?;
+        let y = self.forward(&values[start..end], rows);
+        Ok((CpuStorage::F32(y), Shape::from((rows, self.outputs()))))
+    }
 }
 
 pub struct Bert {
@@ -71,7 +138,7 @@ fn layer_norm(vb: &VarBuilder, size: usize, eps: f64) -> candle_core::Result<Lay
 }
 
 impl Bert {
-    pub fn load(vb: VarBuilder, config: &BertConfig) -> candle_core::Result<Bert> {
+    pub fn load(vb: VarBuilder, config: &BertConfig, precision: Precision) -> candle_core::Result<Bert> {
         if config.hidden_act != "gelu" {
             candle_core::bail!("hidden_act `{}` is not supported (only the exact `gelu`)", config.hidden_act);
         }
@@ -80,6 +147,7 @@ impl Bert {
         let heads = config.num_attention_heads;
         let scale = 1.0 / ((h / heads) as f64).sqrt();
         let e = vb.pp("embeddings");
+        let int8 = precision.uses_int8();
         let mut layers = Vec::with_capacity(config.num_hidden_layers);
         for i in 0..config.num_hidden_layers {
             let l = vb.pp(format!("encoder.layer.{i}"));
@@ -89,11 +157,11 @@ impl Bert {
             let bias =
                 Tensor::cat(&[(q.bias().unwrap() * scale)?, k.bias().unwrap().clone(), v.bias().unwrap().clone()], 0)?;
             layers.push(Layer {
-                qkv: Linear::new(weight, Some(bias)),
-                attention_out: linear(&l.pp("attention.output.dense"), h, h)?,
+                qkv: Dense::new(Linear::new(weight, Some(bias)), int8)?,
+                attention_out: Dense::new(linear(&l.pp("attention.output.dense"), h, h)?, int8)?,
                 attention_norm: layer_norm(&l.pp("attention.output.LayerNorm"), h, eps)?,
-                up: linear(&l.pp("intermediate.dense"), h, config.intermediate_size)?,
-                down: linear(&l.pp("output.dense"), config.intermediate_size, h)?,
+                up: Dense::new(linear(&l.pp("intermediate.dense"), h, config.intermediate_size)?, int8)?,
+                down: Dense::new(linear(&l.pp("output.dense"), config.intermediate_size, h)?, int8)?,
                 output_norm: layer_norm(&l.pp("output.LayerNorm"), h, eps)?,
             });
         }
