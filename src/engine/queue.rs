@@ -248,6 +248,9 @@ fn run(shared: &Shared, encoder: &dyn Encoder) {
             .unwrap_or_else(|_| Err(failed("the encoder panicked")));
         let seconds = started.elapsed().as_secs_f64().max(1e-3);
         let mut unfinished = Vec::new();
+        // Answers go out once the queue's state says the group is over: a caller answered
+        // and asking again at once must find the queue as idle as it is.
+        let mut answers = Vec::new();
         // Texts of failed jobs not yet taken into a group: no longer queued.
         let mut dropped_tokens = 0;
         let succeeded = result.is_ok();
@@ -259,25 +262,30 @@ fn run(shared: &Shared, encoder: &dyn Encoder) {
                     if job.next < job.texts.len() {
                         unfinished.push(job);
                     } else {
-                        let _ = job.reply.send(Ok(std::mem::take(&mut job.embeddings)));
+                        answers.push((job.reply, Ok(job.embeddings)));
                     }
                 }
             }
             Err(err) => {
                 let message = err.to_string();
                 for (job, _) in group {
-                    let _ = job.reply.send(Err(failed(message.clone())));
                     dropped_tokens += job.tokens_left();
+                    answers.push((job.reply, Err(failed(message.clone()))));
                 }
             }
         }
-        let mut state = shared.lock();
-        state.running_tokens = 0;
-        state.queued_tokens -= dropped_tokens;
-        if succeeded && tokens >= MIN_MEASURED_TOKENS {
-            state.tokens_per_second = 0.7 * state.tokens_per_second + 0.3 * (tokens as f64 / seconds);
+        {
+            let mut state = shared.lock();
+            state.running_tokens = 0;
+            state.queued_tokens -= dropped_tokens;
+            if succeeded && tokens >= MIN_MEASURED_TOKENS {
+                state.tokens_per_second = 0.7 * state.tokens_per_second + 0.3 * (tokens as f64 / seconds);
+            }
+            state.jobs.extend(unfinished);
         }
-        state.jobs.extend(unfinished);
+        for (reply, answer) in answers {
+            let _ = reply.send(answer);
+        }
     }
 }
 

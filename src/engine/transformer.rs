@@ -73,7 +73,10 @@ impl Dense {
             Some(bias) => bias.to_vec1::<f32>()?,
             None => vec![0.0; outputs],
         };
-        Ok(Dense::Int8(Int8Dense::new(&weight, bias, outputs, inputs)))
+        Ok(match Int8Dense::new(&weight, bias, outputs, inputs) {
+            Some(layer) => Dense::Int8(layer),
+            None => Dense::F32(linear),
+        })
     }
 
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
