@@ -58,13 +58,15 @@ pub fn resolve_import(import_dir: Option<&Path>, file: &str) -> Result<PathBuf, 
 /// Removes from a job's results and rejected lines every line of a verbatim or customer
 /// erased since the job was created (earlier erasures do not reach data submitted after
 /// them). Idempotent, so it runs whenever it might matter: after each erasure, when a job
-/// ends, and at start-up (an erasure the process died before applying to the files). The
+/// ends, and at start-up (an erasure the process died before applying to the files); once
+/// applied, the job's mark moves past them, so a job already clear is not read again. The
 /// caller keeps two from running at once. Returns how many lines it removed.
 pub fn erase_from_results(store: &Store, data_dir: &Path, job: &JobRow) -> anyhow::Result<u64> {
-    let erasures = store.erasures_after(job.erasure_mark)?;
-    if erasures.is_empty() {
+    let latest = store.last_erasure()?;
+    if latest <= job.erasure_mark {
         return Ok(0);
     }
+    let erasures = store.erasures_after(job.erasure_mark)?;
     let subjects = |kind: ErasureKind| -> HashSet<&str> {
         erasures.iter().filter(|e| e.kind == kind).map(|e| e.subject_sha256.as_str()).collect()
     };
@@ -82,6 +84,8 @@ pub fn erase_from_results(store: &Store, data_dir: &Path, job: &JobRow) -> anyho
     if removed > 0 {
         tracing::info!(job = %job.id, lines = removed, "erased verbatims removed from the job's results");
     }
+    // Erasures after `latest` (recorded meanwhile) are applied again next time: harmless.
+    store.set_job_erasure_mark(&job.id, latest)?;
     Ok(removed)
 }
 

@@ -157,7 +157,7 @@ impl Jobs {
     /// `None` when it wrote none (nothing rejected, or cancelled before its first batch).
     pub fn results(&self, id: &str, rejected: bool) -> Result<Option<PathBuf>, JobError> {
         let row = self.shared.store().job(id)?.ok_or_else(|| JobError::NotFound(id.to_string()))?;
-        if row.spec["kind"] != "analyze_file" {
+        if !matches!(JobSpec::from_json(&row.spec), Ok(JobSpec::AnalyzeFile { .. })) {
             return Err(JobError::NoResultsFile(id.to_string()));
         }
         if !row.state.is_final() {

@@ -33,11 +33,9 @@ use crate::models::sha256_hex;
 use crate::pipeline::{AnalyzedDocument, Analyzer};
 use crate::tabular::{column, Cell, Column, Kind, ParquetTable, TableWriter};
 
-use super::{Outcome, Progress};
+use super::{batch_size, Outcome, Progress};
 
-/// Lines analysed, written and checkpointed together with the `fast` tier. The `accurate` tier
-/// takes as many as one request may give it (seconds of work), so that a job's cancellation
-/// or a shutdown is heard within seconds, not minutes.
+/// Lines analysed, written and checkpointed together with the `fast` tier (see [`batch_size`]).
 const BATCH_LINES: usize = 2_000;
 
 /// What to reprocess, and where to.
@@ -137,10 +135,7 @@ pub fn reprocess(
     mut progress: impl FnMut(&Progress),
 ) -> anyhow::Result<(Outcome, ReprocessReport)> {
     let model = analyzer.model(job.tier)?;
-    let batch_lines = match job.tier {
-        Tier::Fast => BATCH_LINES,
-        Tier::Accurate => model.max_documents(),
-    };
+    let batch_lines = batch_size(model, BATCH_LINES);
     let format = job.format.unwrap_or_else(|| Format::guess(job.input.to_string_lossy().trim_end_matches(".gz")));
     let input_identity = FileIdentity::of(&job.input)?;
     let output_format = OutputFormat::of(&job.output);

@@ -7,6 +7,9 @@ mod stored;
 
 use std::time::Instant;
 
+use crate::domain::Tier;
+use crate::nlp::sentiment::SentimentModel;
+
 pub use file::{errors_path, reprocess, OutputFormat, ReprocessJob, ReprocessReport};
 pub use stored::{reprocess_stored, StoredJob};
 
@@ -17,6 +20,16 @@ pub enum Outcome {
     Finished,
     /// Asked to stop (cancelled, or the process is shutting down) after a committed batch.
     Stopped,
+}
+
+/// Records analysed and committed together: `fast_batch` with the `fast` tier; with
+/// `accurate`, as many as one request may give it (seconds of work), so that a job shares the
+/// encoder fairly with live requests and hears a cancellation or a shutdown within seconds.
+fn batch_size(model: &dyn SentimentModel, fast_batch: usize) -> usize {
+    match model.tier() {
+        Tier::Fast => fast_batch,
+        Tier::Accurate => model.max_documents(),
+    }
 }
 
 /// How far a run has come, as reported to the progress display.

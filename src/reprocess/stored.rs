@@ -20,12 +20,11 @@ use crate::search::SearchRequest;
 use crate::service::Service;
 use crate::store::{JobProgress, JobRow};
 
-use super::{Outcome, Progress};
+use super::{batch_size, Outcome, Progress};
 
-/// Stored verbatims read, analysed and committed together with the `fast` tier: each page is
-/// one store transaction and one index commit, whose cost a large page spreads. The `accurate`
-/// tier takes as many as one request may give it (seconds of work), so that a job shares the
-/// encoder fairly with live requests and hears a cancellation within seconds.
+/// Stored verbatims read, analysed and committed together with the `fast` tier (see
+/// [`batch_size`]): each page is one store transaction and one index commit, whose cost a
+/// large page spreads.
 const PAGE: usize = 5_000;
 
 /// What a stored reprocess selects and runs.
@@ -46,10 +45,7 @@ pub fn reprocess_stored(
     let model = service.analyzer().model(job.tier)?;
     let version = model.model_version();
     let stage = SentimentStage::documents(model);
-    let page_size = match job.tier {
-        Tier::Fast => PAGE,
-        Tier::Accurate => model.max_documents(),
-    };
+    let page_size = batch_size(model, PAGE);
     let (mut cursor, mut done) = (row.cursor, row.done);
     loop {
         if stop() {

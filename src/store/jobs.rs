@@ -57,9 +57,10 @@ pub struct JobRow {
     /// added later are not the job's.
     #[serde(skip)]
     pub snapshot: u64,
-    /// The last erasure recorded when the job was created: those after it reach the job's
-    /// results, earlier ones do not (data submitted after an erasure is new data). A count,
-    /// not a time, so a clock set back cannot hide one.
+    /// The last erasure the job's results are clear of: at creation, the last one recorded
+    /// (earlier ones do not reach data submitted after them); moved on each time later ones
+    /// are applied to its files. An audit row number, not a time, so a clock set back cannot
+    /// hide an erasure.
     #[serde(skip)]
     pub erasure_mark: u64,
     /// The row number of the last row whose results are committed.
@@ -152,6 +153,17 @@ impl Store {
         let (deleted, _) = self
             .write(|writer| writer.tx.execute("DELETE FROM jobs WHERE id = ?1", [id]).map_err(StoreError::classify))?;
         Ok(deleted > 0)
+    }
+
+    /// Records that job `id`'s results are clear of every erasure up to `mark`.
+    pub fn set_job_erasure_mark(&self, id: &str, mark: u64) -> Result<()> {
+        self.write(|writer| {
+            writer
+                .tx
+                .execute("UPDATE jobs SET erasure_mark = ?2 WHERE id = ?1", params![id, mark as i64])
+                .map_err(StoreError::classify)
+        })?;
+        Ok(())
     }
 
     /// Records a file job's progress (its results are in files, checkpointed apart).

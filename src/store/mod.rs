@@ -246,6 +246,12 @@ impl Store {
         self.select_erasures("ORDER BY rowid DESC LIMIT ?1", limit.to_string())
     }
 
+    /// The audit row number of the last erasure (0 when none).
+    pub fn last_erasure(&self) -> Result<u64> {
+        let conn = self.pool.get()?;
+        Ok(conn.query_row("SELECT COALESCE(MAX(rowid), 0) FROM erasures", [], |r| r.get::<_, i64>(0))? as u64)
+    }
+
     /// The erasures recorded after `mark` (see [`JobRow::erasure_mark`]), oldest first.
     pub fn erasures_after(&self, mark: u64) -> Result<Vec<Erasure>> {
         self.select_erasures("WHERE rowid > ?1 ORDER BY rowid", mark.to_string())
