@@ -35,5 +35,6 @@ pub mod search;
 pub mod service;
 pub mod store;
 pub mod tabular;
+pub mod topics;
 #[cfg(feature = "training")]
 pub mod training;

@@ -3,6 +3,7 @@
 //! The binaries in `training/` and `eval/` and the `analyze` benchmark use it.
 
 pub mod corpora;
+pub mod topic_sets;
 
 use rayon::prelude::*;
 

@@ -1,0 +1,161 @@
+//! Scores topic discovery against gold classes (NMI, outlier share, topics found, fit time).
+//!
+//! ```sh
+//! cargo run --release --features training --bin eval-topics -- --data ../shared/data --models verbatim-data/models
+//! ```
+//!
+//! Embeddings are computed once per set with multilingual-e5-small and kept under `--cache`
+//! (the encoder's speed is benches/, not this), so methods can be compared on the same vectors.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Parser;
+use verbatim::engine::{BertEncoder, Encoder};
+use verbatim::topics::{discover, DiscoverySettings, HashedTfIdf, Method, Outliers, TopicInput, VectorSpace};
+use verbatim::training::topic_sets::{banking77, newsgroups, TopicExample};
+
+#[derive(Parser)]
+struct Args {
+    #[arg(long, default_value = "../shared/data")]
+    data: PathBuf,
+    #[arg(long, env = "VERBATIM_MODELS", default_value = "verbatim-data/models")]
+    models: PathBuf,
+    /// Where computed embeddings are kept between runs
+    #[arg(long, default_value = "target/topics-cache")]
+    cache: PathBuf,
+    /// Sets to score: banking77, 20ng
+    #[arg(long, value_delimiter = ',', default_value = "banking77,20ng")]
+    sets: Vec<String>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    verbatim::engine::keep_freed_buffers();
+    let folder = verbatim::models::installed(&args.models, "multilingual-e5-small")
+        .context("multilingual-e5-small is not installed: run `verbatim models install`")?;
+    let encoder = BertEncoder::load(&folder)?;
+    for set in &args.sets {
+        let examples = match set.as_str() {
+            "banking77" => banking77(&args.data)?,
+            "20ng" => newsgroups(&args.data)?,
+            other => anyhow::bail!("unknown set {other}"),
+        };
+        let vectors = embeddings(&encoder, set, &examples, &args.cache)?;
+        println!("\n### {set}: {} texts, {} gold classes\n", examples.len(), distinct(&classes(&examples)));
+        println!("| texts | vectors | method | topics given | topics found | outliers | NMI | fit s |");
+        println!("|---|---|---|---|---|---|---|---|");
+        let mut subsets = vec![("all".to_string(), (0..examples.len()).collect::<Vec<usize>>())];
+        if set == "banking77" {
+            // The size of BANKING77's sealed test split, drawn from train.
+            subsets.push(("3,080 drawn".to_string(), sample(examples.len(), 3_080, 7)));
+        }
+        for (subset, rows) in &subsets {
+            let examples: Vec<&TopicExample> = rows.iter().map(|&i| &examples[i]).collect();
+            let vectors: Vec<Vec<f32>> = rows.iter().map(|&i| vectors[i].clone()).collect();
+            let gold = classes(&examples.iter().map(|e| (*e).clone()).collect::<Vec<_>>());
+            let runs: Vec<(&str, Method, Option<usize>, Outliers)> = vec![
+                ("encoder", Method::Leiden, None, Outliers::Nearest),
+                ("encoder", Method::Leiden, None, Outliers::Strict),
+                ("encoder", Method::KMeans, None, Outliers::Nearest),
+                ("encoder", Method::KMeans, Some(distinct(&gold)), Outliers::Nearest),
+                ("encoder", Method::Hdbscan, None, Outliers::Nearest),
+                ("hashed", Method::Leiden, None, Outliers::Nearest),
+            ];
+            for (space_name, method, topics, outliers) in runs {
+                let settings = DiscoverySettings { topics, method, outliers, ..DiscoverySettings::default() };
+                let started = Instant::now();
+                let (space, vectors) = match space_name {
+                    "encoder" => (VectorSpace::Encoder { model: "multilingual-e5-small".into() }, vectors.clone()),
+                    _ => {
+                        let texts: Vec<(&str, Option<&str>)> = examples.iter().map(|e| (e.text.as_str(), Some("en"))).collect();
+                        let model = HashedTfIdf::fit(&texts);
+                        let vectors = model.vectors(&texts);
+                        (VectorSpace::Hashed(model), vectors)
+                    }
+                };
+                let inputs: Vec<TopicInput<'_>> =
+                    examples.iter().map(|e| TopicInput { text: &e.text, language: Some("en") }).collect();
+                let found = discover(&inputs, &vectors, space, &settings, None)?;
+                let seconds = started.elapsed().as_secs_f64();
+                let predicted: Vec<i64> = found.assignments.iter().map(|a| a.map_or(-1, |a| a.topic_id)).collect();
+                let outliers = predicted.iter().filter(|p| **p == -1).count() as f64 / predicted.len() as f64;
+                println!(
+                    "| {subset} | {space_name} | {method:?} {outliers_mode:?} | {given} | {found} | {:.1} % | {:.3} | {seconds:.1} |",
+                    100.0 * outliers,
+                    nmi(&gold, &predicted),
+                    outliers_mode = settings.outliers,
+                    given = topics.map_or("auto".to_string(), |t| t.to_string()),
+                    found = found.model.topics.len(),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Each example's gold class as a number.
+fn classes(examples: &[TopicExample]) -> Vec<i64> {
+    let mut ids = std::collections::HashMap::new();
+    examples.iter().map(|e| { let next = ids.len() as i64; *ids.entry(e.class.clone()).or_insert(next) }).collect()
+}
+
+fn distinct(classes: &[i64]) -> usize {
+    classes.iter().collect::<std::collections::HashSet<_>>().len()
+}
+
+/// `size` of `n` indices, drawn with `seed`, in order.
+fn sample(n: usize, size: usize, seed: u64) -> Vec<usize> {
+    use rand::SeedableRng;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut rows = rand::seq::index::sample(&mut rng, n, size).into_vec();
+    rows.sort_unstable();
+    rows
+}
+
+/// Normalised mutual information (arithmetic mean of the entropies, as scikit-learn's
+/// default), outliers counted as one more cluster, as BERTopic's figures do.
+fn nmi(a: &[i64], b: &[i64]) -> f64 {
+    use std::collections::HashMap;
+    let n = a.len() as f64;
+    let mut joint: HashMap<(i64, i64), f64> = HashMap::new();
+    let mut left: HashMap<i64, f64> = HashMap::new();
+    let mut right: HashMap<i64, f64> = HashMap::new();
+    for (x, y) in a.iter().zip(b) {
+        *joint.entry((*x, *y)).or_default() += 1.0;
+        *left.entry(*x).or_default() += 1.0;
+        *right.entry(*y).or_default() += 1.0;
+    }
+    let entropy = |counts: &HashMap<i64, f64>| -> f64 { counts.values().map(|c| -(c / n) * (c / n).ln()).sum() };
+    let mutual: f64 = joint.iter().map(|((x, y), c)| (c / n) * ((c * n) / (left[x] * right[y])).ln()).sum();
+    let (h1, h2) = (entropy(&left), entropy(&right));
+    if h1 + h2 == 0.0 { 1.0 } else { 2.0 * mutual / (h1 + h2) }
+}
+
+/// The texts' embeddings, from the cache when the same texts were embedded before.
+fn embeddings(encoder: &dyn Encoder, set: &str, examples: &[TopicExample], cache: &Path) -> anyhow::Result<Vec<Vec<f32>>> {
+    let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
+    let key = verbatim::models::sha256_hex(texts.join("\u{0}").as_bytes());
+    let path = cache.join(format!("{set}-{}.f32", &key[..12]));
+    let dimension = encoder.dimension();
+    if let Ok(bytes) = std::fs::read(&path) {
+        let floats: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        if floats.len() == texts.len() * dimension {
+            return Ok(floats.chunks(dimension).map(<[f32]>::to_vec).collect());
+        }
+    }
+    let started = Instant::now();
+    let progress = indicatif::ProgressBar::new(texts.len() as u64);
+    let mut vectors = Vec::with_capacity(texts.len());
+    for chunk in texts.chunks(256) {
+        vectors.extend(encoder.encode(chunk)?);
+        progress.inc(chunk.len() as u64);
+    }
+    progress.finish_and_clear();
+    eprintln!("{set}: embedded {} texts in {:.1} s", texts.len(), started.elapsed().as_secs_f64());
+    std::fs::create_dir_all(cache)?;
+    let bytes: Vec<u8> = vectors.iter().flatten().flat_map(|x| x.to_le_bytes()).collect();
+    std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+    Ok(vectors)
+}

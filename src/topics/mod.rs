@@ -1,0 +1,277 @@
+//! Topics: what customers talk about, found without labels, named, and stable over time.
+//!
+//! **Discovery** ([`discover`]) reads verbatims' vectors (the multilingual encoder's
+//! embeddings, or [`HashedTfIdf`] in the lightweight mode), clusters a sample of them
+//! ([`cluster`]), gives every verbatim its nearest topic ([`TopicModel::assign`]), names the
+//! topics ([`labels`]) and picks each one's most typical verbatims. The result is a
+//! [`TopicModel`]: the topics' centroids, names and ids, which assigns later verbatims alone.
+//!
+//! **Ids are stable** across discoveries: a new discovery starts its clustering from the
+//! previous model's centroids, then matches its topics to the previous ones (optimal matching
+//! on centroid similarity, [`matching`]); a matched topic keeps its id, a new one gets the next
+//! id, and ids are never reused.
+
+mod cluster;
+pub mod labels;
+mod matching;
+mod vectors;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+pub use cluster::Method;
+pub use labels::TopicNames;
+pub use vectors::HashedTfIdf;
+
+/// The topic id of a verbatim that has none (it is an outlier).
+pub const OUTLIER: i64 = -1;
+/// Typical verbatims kept per topic.
+const EXAMPLES: usize = 3;
+
+/// What discovery reads of a verbatim.
+#[derive(Debug, Clone, Copy)]
+pub struct TopicInput<'t> {
+    pub text: &'t str,
+    /// `fr`, `en` or other: picks the stemmer that names topics.
+    pub language: Option<&'t str>,
+}
+
+/// Where topic vectors come from; a model's topics only compare with vectors of its own space.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum VectorSpace {
+    /// An installed encoder's normalised embeddings (the accurate mode).
+    Encoder { model: String },
+    /// Hashed TF-IDF with the weights learnt at discovery (the lightweight mode).
+    Hashed(HashedTfIdf),
+}
+
+/// How a verbatim far from every topic is treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outliers {
+    /// Every verbatim goes to its nearest topic unless it is further from it than nearly all of
+    /// the topic's own members (under 2 % of the clustered verbatims are as far).
+    #[default]
+    Nearest,
+    /// Purity first: a verbatim further from its nearest topic than a tenth of the clustered
+    /// verbatims are from theirs is left without a topic.
+    Strict,
+}
+
+impl Outliers {
+    /// The share of clustered verbatims whose similarity to their own centroid sets the floor.
+    fn floor_quantile(self) -> f64 {
+        match self {
+            Outliers::Nearest => 0.02,
+            Outliers::Strict => 0.10,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DiscoverySettings {
+    /// `None`: chosen from the data.
+    pub topics: Option<usize>,
+    pub method: Method,
+    pub outliers: Outliers,
+    /// Same input and seed, same topics.
+    pub seed: u64,
+    /// Clustering reads at most this many verbatims (a seeded sample); the others are assigned
+    /// to the nearest topic, which is what keeps 100,000 verbatims in minutes.
+    pub sample: usize,
+}
+
+impl Default for DiscoverySettings {
+    fn default() -> DiscoverySettings {
+        DiscoverySettings { topics: None, method: Method::default(), outliers: Outliers::default(), seed: 42, sample: 20_000 }
+    }
+}
+
+/// One topic of a model.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Topic {
+    /// Never reused, stable across discoveries while the topic does not change.
+    pub id: i64,
+    #[serde(flatten)]
+    pub names: TopicNames,
+    /// Verbatims assigned to it at discovery.
+    pub size: usize,
+    /// Normalised mean of its members' vectors: what later verbatims are compared with.
+    pub centroid: Vec<f32>,
+}
+
+/// What a discovery found: enough to assign later verbatims, no verbatim text.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TopicModel {
+    pub space: VectorSpace,
+    pub method: Method,
+    /// The mean vector of the verbatims the model was found in. Topics live in the space of
+    /// vectors minus this mean, normalised: every embedding shares a large common direction,
+    /// and removing it spreads similarities apart (it scored higher on the dev data).
+    pub center: Vec<f32>,
+    /// Below this cosine similarity to its nearest centroid, a verbatim has no topic.
+    pub floor: f32,
+    pub topics: Vec<Topic>,
+    /// The id the next new topic gets.
+    pub next_id: i64,
+}
+
+/// A verbatim's topic and how close it is to it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Assignment {
+    pub topic_id: i64,
+    pub similarity: f32,
+}
+
+/// A discovery's model, with what it found of the verbatims it read.
+pub struct Discovery {
+    pub model: TopicModel,
+    /// Per input verbatim, in order: its topic, or `None` for an outlier.
+    pub assignments: Vec<Option<Assignment>>,
+    /// Per topic of the model, in order: its most typical verbatims (input indices), best first.
+    pub examples: Vec<Vec<usize>>,
+}
+
+impl TopicModel {
+    /// The nearest topic of a normalised `vector` of the model's space, if within the floor.
+    pub fn assign(&self, vector: &[f32]) -> Option<Assignment> {
+        let (c, similarity) = nearest(self.topics.iter().map(|t| t.centroid.as_slice()), &centre(vector, &self.center))?;
+        (similarity >= self.floor).then_some(Assignment { topic_id: self.topics[c].id, similarity })
+    }
+
+    /// A centroid of this model as an (unnormalised) vector of the original space, so that
+    /// another model can centre it on its own mean.
+    fn uncentred(&self, centroid: &[f32]) -> Vec<f32> {
+        centroid.iter().zip(&self.center).map(|(x, c)| x + c).collect()
+    }
+
+    pub fn topic(&self, id: i64) -> Option<&Topic> {
+        self.topics.iter().find(|t| t.id == id)
+    }
+}
+
+/// Finds the topics of `inputs`, whose normalised vectors in `space` are `vectors`.
+/// With a `previous` model of the same space, matched topics keep their ids.
+pub fn discover(
+    inputs: &[TopicInput<'_>],
+    vectors: &[Vec<f32>],
+    space: VectorSpace,
+    settings: &DiscoverySettings,
+    previous: Option<&TopicModel>,
+) -> anyhow::Result<Discovery> {
+    anyhow::ensure!(inputs.len() == vectors.len(), "{} inputs but {} vectors", inputs.len(), vectors.len());
+    anyhow::ensure!(!vectors.is_empty(), "no verbatims to find topics in");
+    let previous = previous.filter(|p| p.space == space && !p.topics.is_empty());
+    let sample = cluster::sample(vectors.len(), settings.sample, settings.seed);
+    let center = mean(sample.iter().map(|&i| vectors[i].as_slice()));
+    let centred: Vec<Vec<f32>> = vectors.par_iter().map(|v| centre(v, &center)).collect();
+    let sampled: Vec<&[f32]> = sample.iter().map(|&i| centred[i].as_slice()).collect();
+    // The previous topics, moved into this discovery's space.
+    let previous_topics: Vec<(i64, Vec<f32>)> = previous
+        .map(|p| p.topics.iter().map(|t| (t.id, centre(&p.uncentred(&t.centroid), &center))).collect())
+        .unwrap_or_default();
+    let warm_start: Vec<Vec<f32>> = previous_topics.iter().map(|(_, c)| c.clone()).collect();
+    let clustering = cluster::cluster(&sampled, settings, &warm_start)?;
+    let centroids = cluster::means(&sampled, &clustering.labels, clustering.clusters);
+    let floor = {
+        let mut own: Vec<f32> = clustering
+            .labels
+            .iter()
+            .zip(&sampled)
+            .filter_map(|(label, v)| label.map(|c| dot(&centroids[c], v)))
+            .collect();
+        own.sort_by(f32::total_cmp);
+        own.get(((own.len() as f64) * settings.outliers.floor_quantile()) as usize).copied().unwrap_or(f32::MIN)
+    };
+    // The sample keeps its clusters (strict mode drops members below the floor); every other
+    // verbatim goes to its nearest topic, if within the floor.
+    let mut clustered: Vec<Option<usize>> = vec![None; vectors.len()];
+    for (&i, label) in sample.iter().zip(&clustering.labels) {
+        clustered[i] = *label;
+    }
+    let found: Vec<Option<(usize, f32)>> = centred
+        .par_iter()
+        .zip(&clustered)
+        .map(|(v, label)| {
+            let (c, similarity) = match label {
+                Some(c) => (*c, dot(&centroids[*c], v)),
+                None => nearest(centroids.iter().map(Vec::as_slice), v)?,
+            };
+            let kept = similarity >= floor || (label.is_some() && settings.outliers == Outliers::Nearest);
+            kept.then_some((c, similarity))
+        })
+        .collect();
+
+    let named: Vec<labels::Named<'_>> = inputs
+        .iter()
+        .zip(&found)
+        .map(|(input, topic)| labels::Named { text: input.text, language: input.language, topic: topic.map(|t| t.0) })
+        .collect();
+    let names = labels::name_topics(&named, centroids.len());
+    let ids = matching::ids(&centroids, &previous_topics, previous.map_or(0, |p| p.next_id), floor);
+    let mut members: Vec<Vec<(usize, f32)>> = vec![Vec::new(); centroids.len()];
+    for (i, topic) in found.iter().enumerate() {
+        if let Some((c, similarity)) = topic {
+            members[*c].push((i, *similarity));
+        }
+    }
+    let topics: Vec<Topic> = (0..centroids.len())
+        .map(|c| Topic { id: ids.ids[c], names: names[c].clone(), size: members[c].len(), centroid: centroids[c].clone() })
+        .collect();
+    let examples = members
+        .into_iter()
+        .map(|mut m| {
+            m.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            m.into_iter().take(EXAMPLES).map(|(i, _)| i).collect()
+        })
+        .collect();
+    let assignments =
+        found.iter().map(|t| t.map(|(c, similarity)| Assignment { topic_id: ids.ids[c], similarity })).collect();
+    let model = TopicModel { space, method: settings.method, center, floor, topics, next_id: ids.next_id };
+    Ok(Discovery { model, assignments, examples })
+}
+
+/// The most similar of `centroids` to `vector`, and the similarity.
+fn nearest<'c>(centroids: impl IntoIterator<Item = &'c [f32]>, vector: &[f32]) -> Option<(usize, f32)> {
+    centroids
+        .into_iter()
+        .enumerate()
+        .map(|(c, centroid)| (c, dot(centroid, vector)))
+        .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+}
+
+
+
+fn mean<'v>(vectors: impl Iterator<Item = &'v [f32]>) -> Vec<f32> {
+    let mut sum: Vec<f32> = Vec::new();
+    let mut count = 0usize;
+    for vector in vectors {
+        if sum.is_empty() {
+            sum = vec![0.0; vector.len()];
+        }
+        sum.iter_mut().zip(vector).for_each(|(s, x)| *s += x);
+        count += 1;
+    }
+    sum.iter_mut().for_each(|s| *s /= count.max(1) as f32);
+    sum
+}
+
+/// `vector` minus `center`, normalised: the space topics live in.
+fn centre(vector: &[f32], center: &[f32]) -> Vec<f32> {
+    let mut centred: Vec<f32> = vector.iter().zip(center).map(|(x, c)| x - c).collect();
+    normalize(&mut centred);
+    centred
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Scales `vector` to length 1 (a zero vector stays zero).
+pub fn normalize(vector: &mut [f32]) {
+    let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        vector.iter_mut().for_each(|x| *x /= norm);
+    }
+}
