@@ -13,7 +13,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Parser;
 use verbatim::engine::{BertEncoder, Encoder};
-use verbatim::topics::{discover, DiscoverySettings, HashedTfIdf, Method, Outliers, TopicInput, VectorSpace};
+use verbatim::topics::{discover, DiscoverySettings, Previous, HashedTfIdf, Method, Outliers, TopicInput, VectorSpace};
 use verbatim::training::topic_sets::{banking77, newsgroups, TopicExample};
 
 #[derive(Parser)]
@@ -51,6 +51,7 @@ fn main() -> anyhow::Result<()> {
             // The size of BANKING77's sealed test split, drawn from train.
             subsets.push(("3,080 drawn".to_string(), sample(examples.len(), 3_080, 7)));
         }
+        stability(set, &examples, &vectors)?;
         for (subset, rows) in &subsets {
             let examples: Vec<&TopicExample> = rows.iter().map(|&i| &examples[i]).collect();
             let vectors: Vec<Vec<f32>> = rows.iter().map(|&i| vectors[i].clone()).collect();
@@ -92,6 +93,40 @@ fn main() -> anyhow::Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+/// Two discoveries with other seeds, and a re-discovery after adding a tenth more verbatims to
+/// the first nine tenths: how much stays the same.
+fn stability(set: &str, examples: &[TopicExample], vectors: &[Vec<f32>]) -> anyhow::Result<()> {
+    let inputs: Vec<TopicInput<'_>> = examples.iter().map(|e| TopicInput { text: &e.text, language: Some("en") }).collect();
+    let space = || VectorSpace::Encoder { model: "multilingual-e5-small".into() };
+    let ids = |found: &verbatim::topics::Discovery| -> Vec<i64> {
+        found.assignments.iter().map(|a| a.map_or(-1, |a| a.topic_id)).collect()
+    };
+    let seeded = |seed| DiscoverySettings { seed, ..DiscoverySettings::default() };
+    let first = discover(&inputs, vectors, space(), &seeded(42), None)?;
+    let second = discover(&inputs, vectors, space(), &seeded(7), None)?;
+    let old = sample(inputs.len(), inputs.len() * 9 / 10, 11);
+    let old_inputs: Vec<TopicInput<'_>> = old.iter().map(|&i| inputs[i]).collect();
+    let old_vectors: Vec<Vec<f32>> = old.iter().map(|&i| vectors[i].clone()).collect();
+    let before = discover(&old_inputs, &old_vectors, space(), &seeded(42), None)?;
+    let mut known = vec![None; inputs.len()];
+    for (&i, id) in old.iter().zip(ids(&before)) {
+        known[i] = (id >= 0).then_some(id);
+    }
+    let after = discover(&inputs, vectors, space(), &seeded(42), Some(Previous { model: &before.model, topic_ids: &known }))?;
+    let after_ids = ids(&after);
+    let kept = old.iter().zip(ids(&before)).filter(|(&i, id)| after_ids[i] == *id).count();
+    println!(
+        "\n{set}, stability: seeds 42 and 7 agree at NMI {:.3}; after adding {} verbatims to {}, {:.1} % of these keep their topic id ({} topics before, {} after)",
+        nmi(&ids(&first), &ids(&second)),
+        inputs.len() - old.len(),
+        old.len(),
+        100.0 * kept as f64 / old.len() as f64,
+        before.model.topics.len(),
+        after.model.topics.len(),
+    );
     Ok(())
 }
 

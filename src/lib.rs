@@ -9,6 +9,8 @@
 //! - [`service`]: the one write path (a writer thread, group commit) into the [`store`]
 //!   (SQLite, the system of record) and the [`index`] (Tantivy, derived, rebuildable), and the
 //!   read side; [`consumers`] are the views derived from the store that follow it by `seq`;
+//! - [`topics`]: what verbatims talk about, found without labels (clustering, names, stable
+//!   ids);
 //! - [`search`]: what a query asks and what comes back;
 //! - [`api`]: the HTTP API; [`ingest`], [`analyze`] and [`reprocess`]: the file-based commands;
 //!   [`backup`]: copies of the store, out and back in; [`durable`]: files written whole;

@@ -24,7 +24,7 @@ use verbatim::reprocess::{self, ReprocessJob};
 use verbatim::search::SearchRequest;
 use verbatim::service::{Reader, Service, WriteSettings, DEFAULT_MAX_PENDING_WRITES};
 use verbatim::store::Durability;
-use verbatim::{durable, jobs};
+use verbatim::{durable, jobs, topics};
 
 #[derive(Parser)]
 #[command(name = "verbatim", version, about = "Text analytics for customer feedback")]
@@ -146,6 +146,30 @@ enum Command {
         /// JSONL input [default: stdin]
         #[arg(long)]
         input: Option<PathBuf>,
+    },
+    /// Find the topics of a JSONL file of verbatims {"id","text","language"?}: one JSON line
+    /// out per line in, {"id","topic_id","topic_label"} (topic_id -1 for an outlier); a bad line
+    /// gets an error line; exits 2 if any line was bad. Uses multilingual-e5-small when it is
+    /// installed, hashed TF-IDF (the lightweight mode) otherwise
+    Topics {
+        /// JSONL input
+        #[arg(long)]
+        input: PathBuf,
+        /// Write the topics (labels, phrases, sizes, typical verbatims) to this JSON file
+        #[arg(long)]
+        summary: Option<PathBuf>,
+        /// Number of topics [default: chosen from the data]
+        #[arg(long)]
+        topics: Option<usize>,
+        /// Clustering method (a given number of topics always uses k-means)
+        #[arg(long, value_enum, default_value_t = topics::Method::Leiden)]
+        method: topics::Method,
+        /// Leave verbatims far from every topic without one (purer topics, more outliers)
+        #[arg(long)]
+        strict: bool,
+        /// Same file and seed, same topics
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
     },
     /// Analyse verbatims again. With --input and --output: a file of verbatims (JSONL or CSV,
     /// gzip or not) into a JSONL file, one analysis per valid line; rejected lines go to
@@ -320,6 +344,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => Box::new(std::io::stdin().lock()),
             };
             if !verbatim::analyze::analyze_lines(&*analyzer()?, input, model, std::io::stdout().lock())? {
+                return Ok(ExitCode::from(2));
+            }
+        }
+        Command::Topics { input, summary, topics: count, method, strict, seed } => {
+            let outliers = if strict { topics::Outliers::Strict } else { topics::Outliers::Nearest };
+            let settings = topics::DiscoverySettings { topics: count, method, outliers, seed, ..Default::default() };
+            let file = File::open(&input).with_context(|| format!("opening {}", input.display()))?;
+            let (report, all_ok) = with_progress(|progress| {
+                topics::file::topics_of_file(&models_dir, file, &settings, std::io::stdout().lock(), &mut |done, total| {
+                    let (done, total) = (done as u64, total as u64);
+                    progress(&reprocess::Progress { done, rejected: 0, position: done, length: total })
+                })
+            })?;
+            if let Some(path) = summary {
+                durable::write_atomically(&path, &serde_json::to_vec_pretty(&report)?)?;
+            }
+            if !all_ok {
                 return Ok(ExitCode::from(2));
             }
         }

@@ -70,7 +70,7 @@ impl ProgressLog {
             per_second = per_second.round() as u64,
             percent = format!("{:.1}", 100.0 * fraction),
             eta_seconds,
-            "reprocessing"
+            "progress"
         );
     }
 }

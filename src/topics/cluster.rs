@@ -43,6 +43,11 @@ const NEIGHBOURS: usize = 10;
 /// ever more topics as the sample grows. Tuned on BANKING77 train subsamples (about 90 topics
 /// at 3,000 verbatims, 125 at 10,000).
 const RESOLUTION_SCALE: f64 = 440.0;
+/// The share of verbatims that must fall in communities of [`MIN_TOPIC_SIZE`] or more for a
+/// resolution to stand.
+const MIN_SHARE_IN_TOPICS: f64 = 0.9;
+/// The coarsest resolution tried (modularity's own).
+const MIN_RESOLUTION: f64 = 1.0;
 /// Dimensions k-means reads after PCA.
 const KMEANS_DIMENSIONS: usize = 64;
 /// Dimensions HDBSCAN reads after PCA.
@@ -54,6 +59,8 @@ const MIN_TOPIC_SIZE: usize = 5;
 pub(super) struct Clustering {
     pub labels: Vec<Option<usize>>,
     pub clusters: usize,
+    /// The Leiden resolution that found them.
+    pub resolution: Option<f64>,
 }
 
 /// Indices of at most `size` of `n` items, chosen by `seed`, in increasing order.
@@ -80,16 +87,23 @@ pub(super) fn means(vectors: &[&[f32]], labels: &[Option<usize>], clusters: usiz
     sums
 }
 
-/// Clusters `points` as `settings` says. `warm_start` centroids (a previous model's) seed
-/// k-means, so that a re-discovery with a given count finds the same topics again.
-pub(super) fn cluster(points: &[&[f32]], settings: &DiscoverySettings, warm_start: &[Vec<f32>]) -> anyhow::Result<Clustering> {
+/// Clusters `points` as `settings` says. A re-discovery passes what the previous model was
+/// found with, so that it finds the same topics again: its centroids seed k-means
+/// (`warm_start`), its resolution is Leiden's (the granularity stays that of the topics
+/// analysts know, where the rule for a fresh discovery would move it with the sample size).
+pub(super) fn cluster(
+    points: &[&[f32]],
+    settings: &DiscoverySettings,
+    warm_start: &[Vec<f32>],
+    previous_resolution: Option<f64>,
+) -> anyhow::Result<Clustering> {
     anyhow::ensure!(!points.is_empty(), "no verbatims to find topics in");
     let clustering = match (settings.method, settings.topics) {
         (Method::Hdbscan, _) => hdbscan(points)?,
         (Method::KMeans, _) | (Method::Leiden, Some(_)) => k_means(points, settings, warm_start)?,
-        (Method::Leiden, None) => leiden_communities(points, settings.seed)?,
+        (Method::Leiden, None) => leiden_communities(points, settings.seed, previous_resolution)?,
     };
-    Ok(without_small_clusters(clustering))
+    Ok(without_small_clusters(&clustering))
 }
 
 fn matrix(points: &[&[f32]]) -> Array2<f32> {
@@ -99,10 +113,10 @@ fn matrix(points: &[&[f32]]) -> Array2<f32> {
 /// The graph of nearest neighbours, weighted as UMAP does (a neighbour at the distance of
 /// the nearest weighs 1, further ones decay with the neighbourhood's spread; an edge found
 /// from both ends is the fuzzy union of its two weights), cut into communities by Leiden.
-fn leiden_communities(points: &[&[f32]], seed: u64) -> anyhow::Result<Clustering> {
+fn leiden_communities(points: &[&[f32]], seed: u64, resolution: Option<f64>) -> anyhow::Result<Clustering> {
     let n = points.len();
     if n <= NEIGHBOURS {
-        return Ok(Clustering { labels: vec![Some(0); n], clusters: 1 });
+        return Ok(Clustering { labels: vec![Some(0); n], clusters: 1, resolution: None });
     }
     let data = matrix(points);
     let neighbours = nearest_neighbours(data.view(), NEIGHBOURS);
@@ -119,9 +133,23 @@ fn leiden_communities(points: &[&[f32]], seed: u64) -> anyhow::Result<Clustering
     let mut edges: Vec<(usize, usize, f64)> = edges.into_iter().map(|((a, b), w)| (a, b, w)).collect();
     edges.sort_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
     let graph = CSRNetwork::from_edges(n, &edges).context("building the neighbour graph")?;
-    let config = LeidenConfig { seed: Some(seed), ..LeidenConfig::with_resolution(RESOLUTION_SCALE / (n as f64).sqrt()) };
-    let communities = leiden(&graph, &config).context("Leiden")?;
-    Ok(Clustering { labels: communities.labels().iter().map(|&c| Some(c)).collect(), clusters: communities.n_clusters() })
+    // A resolution too fine for the data cuts it into crumbs smaller than a topic (a small file
+    // with a few themes): halve it until nearly every verbatim is in a community large enough.
+    let mut resolution = resolution.unwrap_or(RESOLUTION_SCALE / (n as f64).sqrt());
+    loop {
+        let config = LeidenConfig { seed: Some(seed), ..LeidenConfig::with_resolution(resolution) };
+        let communities = leiden(&graph, &config).context("Leiden")?;
+        let clustering = Clustering {
+            labels: communities.labels().iter().map(|&c| Some(c)).collect(),
+            clusters: communities.n_clusters(),
+            resolution: Some(resolution),
+        };
+        let in_topics = without_small_clusters(&clustering).labels.iter().flatten().count();
+        if in_topics as f64 >= MIN_SHARE_IN_TOPICS * n as f64 || resolution <= MIN_RESOLUTION {
+            return Ok(clustering);
+        }
+        resolution /= 2.0;
+    }
 }
 
 /// Each row's `k` most similar other rows (by dot product), most similar first.
@@ -192,7 +220,7 @@ fn k_means(points: &[&[f32]], settings: &DiscoverySettings, warm_start: &[Vec<f3
     }
     .context("k-means")?;
     let labels = model.predict(&projected);
-    Ok(Clustering { labels: labels.iter().map(|&c| Some(c)).collect(), clusters })
+    Ok(Clustering { labels: labels.iter().map(|&c| Some(c)).collect(), clusters, resolution: None })
 }
 
 fn hdbscan(points: &[&[f32]]) -> anyhow::Result<Clustering> {
@@ -207,11 +235,11 @@ fn hdbscan(points: &[&[f32]]) -> anyhow::Result<Clustering> {
             labels[member] = Some(new);
         }
     }
-    Ok(Clustering { labels, clusters: ids.len() })
+    Ok(Clustering { labels, clusters: ids.len(), resolution: None })
 }
 
 /// Clusters under [`MIN_TOPIC_SIZE`] dissolved (their members unlabelled), the rest renumbered.
-fn without_small_clusters(clustering: Clustering) -> Clustering {
+fn without_small_clusters(clustering: &Clustering) -> Clustering {
     let mut sizes = vec![0usize; clustering.clusters];
     for c in clustering.labels.iter().flatten() {
         sizes[*c] += 1;
@@ -224,5 +252,9 @@ fn without_small_clusters(clustering: Clustering) -> Clustering {
             clusters += 1;
         }
     }
-    Clustering { labels: clustering.labels.iter().map(|l| l.and_then(|c| renumber[c])).collect(), clusters }
+    Clustering {
+        labels: clustering.labels.iter().map(|l| l.and_then(|c| renumber[c])).collect(),
+        clusters,
+        resolution: clustering.resolution,
+    }
 }

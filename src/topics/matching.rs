@@ -1,37 +1,58 @@
 //! Stable topic ids: a new discovery's topics matched one-to-one with the previous model's.
 //!
-//! The matching maximises the total centroid similarity (Kuhn–Munkres); a pair counts only when
-//! the old centroid would itself be assigned to the new topic (its similarity is at or above
-//! the new model's floor), so a topic that moved far gets a new id rather than an old name
-//! over new content.
+//! The matching maximises the total score of the pairs (Kuhn–Munkres). When the verbatims'
+//! previous topics are known, a pair scores the verbatims the two topics share, which is
+//! exactly what keeps ids on the same verbatims, and counts when they share at least half of
+//! the smaller of the two (the old one counted over every verbatim that had it); otherwise a pair scores its centroids' similarity and counts when the old
+//! centroid would itself be assigned to the new topic (at or above the new model's floor). A
+//! topic that moved far gets a new id rather than an old name over new content.
+
+use std::collections::HashMap;
 
 use pathfinding::prelude::{kuhn_munkres, Matrix};
 
 use super::dot;
 
 pub(super) struct Ids {
-    /// Per new centroid, its id.
+    /// Per new topic, its id.
     pub ids: Vec<i64>,
     pub next_id: i64,
 }
 
-/// Ids for `centroids` (in order), keeping the ids of `previous` topics (id, centroid in the
-/// same space) where they match; new topics are numbered from `next_id`.
-pub(super) fn ids(centroids: &[Vec<f32>], previous: &[(i64, Vec<f32>)], mut next_id: i64, floor: f32) -> Ids {
+/// What is known of the previous topics, in the new discovery's space.
+pub(super) struct PreviousTopics<'p> {
+    /// Id and centroid of each previous topic.
+    pub topics: Vec<(i64, Vec<f32>)>,
+    /// Per verbatim of the new discovery, the topic it had (empty when unknown).
+    pub topic_ids: &'p [Option<i64>],
+    pub next_id: i64,
+}
+
+/// Ids for the new topics (`centroids`, and `labels`: each verbatim's new topic index).
+pub(super) fn ids(centroids: &[Vec<f32>], labels: &[Option<usize>], previous: &PreviousTopics<'_>, floor: f32) -> Ids {
+    let old = &previous.topics;
     let mut ids = vec![None; centroids.len()];
-    if !previous.is_empty() && !centroids.is_empty() {
-        // kuhn_munkres wants no more rows than columns: rows are the smaller side.
-        let transpose = previous.len() > centroids.len();
-        let (rows, columns) = if transpose { (centroids.len(), previous.len()) } else { (previous.len(), centroids.len()) };
-        let pair = |row: usize, column: usize| if transpose { (column, row) } else { (row, column) };
-        let similarity = |(old, new): (usize, usize)| dot(&previous[old].1, &centroids[new]);
-        // Integer weights for the solver: similarities in millionths.
-        let weights = Matrix::from_fn(rows, columns, |(r, c)| (similarity(pair(r, c)) * 1e6).round() as i64);
-        let (_, assignment) = kuhn_munkres(&weights);
-        for (row, &column) in assignment.iter().enumerate() {
-            let (old, new) = pair(row, column);
-            if similarity((old, new)) >= floor {
-                ids[new] = Some(previous[old].0);
+    let mut next_id = previous.next_id;
+    if !old.is_empty() && !centroids.is_empty() {
+        let scores = if !previous.topic_ids.is_empty() && previous.topic_ids.len() == labels.len() {
+            shared_verbatims(old, centroids.len(), labels, previous.topic_ids)
+        } else {
+            let similarity = |o: usize, n: usize| f64::from(dot(&old[o].1, &centroids[n]));
+            Scores {
+                score: (0..old.len()).map(|o| (0..centroids.len()).map(|n| similarity(o, n)).collect()).collect(),
+                accept: Box::new(move |o, n| similarity(o, n) >= f64::from(floor)),
+            }
+        };
+        // A pair that may not share an id weighs nothing, so it cannot pull the matching.
+        let weights: Vec<Vec<f64>> = scores
+            .score
+            .iter()
+            .enumerate()
+            .map(|(o, row)| row.iter().enumerate().map(|(n, w)| if (scores.accept)(o, n) { *w } else { 0.0 }).collect())
+            .collect();
+        for (o, n) in best_pairs(&weights) {
+            if weights[o][n] > 0.0 {
+                ids[n] = Some(old[o].0);
             }
         }
     }
@@ -47,20 +68,93 @@ pub(super) fn ids(centroids: &[Vec<f32>], previous: &[(i64, Vec<f32>)], mut next
     Ids { ids, next_id }
 }
 
+/// A score per (old, new) pair, and whether a matched pair may share an id.
+struct Scores<'a> {
+    score: Vec<Vec<f64>>,
+    accept: Box<dyn Fn(usize, usize) -> bool + 'a>,
+}
+
+fn shared_verbatims<'a>(
+    old: &[(i64, Vec<f32>)],
+    new_topics: usize,
+    labels: &[Option<usize>],
+    topic_ids: &[Option<i64>],
+) -> Scores<'a> {
+    let index: HashMap<i64, usize> = old.iter().enumerate().map(|(o, (id, _))| (*id, o)).collect();
+    let mut shared = vec![vec![0f64; new_topics]; old.len()];
+    let mut old_sizes = vec![0f64; old.len()];
+    let mut new_sizes = vec![0f64; new_topics];
+    for (label, id) in labels.iter().zip(topic_ids) {
+        let old = id.and_then(|id| index.get(&id));
+        if let Some(o) = old {
+            old_sizes[*o] += 1.0;
+        }
+        if let Some(n) = label {
+            new_sizes[*n] += 1.0;
+            if let Some(o) = old {
+                shared[*o][*n] += 1.0;
+            }
+        }
+    }
+    let accept_shared = shared.clone();
+    Scores {
+        score: shared,
+        accept: Box::new(move |o, n| {
+            accept_shared[o][n] > 0.0 && 2.0 * accept_shared[o][n] >= old_sizes[o].min(new_sizes[n])
+        }),
+    }
+}
+
+/// The (old, new) pairs maximising the total score, each side used once.
+fn best_pairs(score: &[Vec<f64>]) -> Vec<(usize, usize)> {
+    let (old, new) = (score.len(), score[0].len());
+    // kuhn_munkres wants no more rows than columns (rows: the smaller side) and integer
+    // weights (scores in millionths).
+    let transpose = old > new;
+    let (rows, columns) = if transpose { (new, old) } else { (old, new) };
+    let pair = |row: usize, column: usize| if transpose { (column, row) } else { (row, column) };
+    let weights = Matrix::from_fn(rows, columns, |(r, c)| {
+        let (o, n) = pair(r, c);
+        (score[o][n] * 1e6).round() as i64
+    });
+    let (_, assignment) = kuhn_munkres(&weights);
+    assignment.iter().enumerate().map(|(row, &column)| pair(row, column)).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn previous(topic_ids: &[Option<i64>]) -> PreviousTopics<'_> {
+        PreviousTopics {
+            topics: vec![(3, vec![1.0, 0.0]), (7, vec![0.0, 1.0]), (9, vec![0.6, 0.8])],
+            topic_ids,
+            next_id: 10,
+        }
+    }
+
     #[test]
-    fn matched_topics_keep_their_ids_and_new_ones_never_reuse_an_old_id() {
-        let previous: Vec<(i64, Vec<f32>)> = vec![(3, vec![1.0, 0.0]), (7, vec![0.0, 1.0]), (9, vec![0.6, 0.8])];
+    fn topics_close_to_old_ones_keep_their_ids_and_new_ones_never_reuse_an_old_id() {
         // The first two barely moved and swapped places; the third is gone; one is new.
         let new = [[0.02, 0.9998], [0.9998, 0.02], [-1.0, 0.0]].map(|c| c.to_vec());
-        let found = ids(&new, &previous, 10, 0.95);
+        let found = ids(&new, &[], &previous(&[]), 0.95);
         assert_eq!(found.ids, vec![7, 3, 10]);
         assert_eq!(found.next_id, 11);
         // More old topics than new ones, and a first discovery.
-        assert_eq!(ids(&[vec![0.6, 0.8]], &previous, 10, 0.95).ids, vec![9]);
-        assert_eq!(ids(&new, &[], 0, 0.95).ids, vec![0, 1, 2]);
+        assert_eq!(ids(&[vec![0.6, 0.8]], &[], &previous(&[]), 0.95).ids, vec![9]);
+        let first = PreviousTopics { topics: Vec::new(), topic_ids: &[], next_id: 0 };
+        assert_eq!(ids(&new, &[], &first, 0.95).ids, vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn with_known_memberships_ids_follow_the_verbatims() {
+        // Centroids say nothing useful here; the verbatims do: new topic 0 holds old topic 9's
+        // verbatims; new topic 1 holds one of old topic 3's four among three members (under
+        // half of either: a new id).
+        let centroids = [vec![1.0, 0.0], vec![0.0, 1.0]];
+        let labels = [Some(0), Some(0), Some(1), Some(1), Some(1), None, None, None];
+        let topic_ids = [Some(9), Some(9), Some(3), None, None, Some(3), Some(3), Some(3)];
+        let found = ids(&centroids, &labels, &previous(&topic_ids), 0.95);
+        assert_eq!(found.ids, vec![9, 10]);
     }
 }

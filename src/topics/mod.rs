@@ -12,6 +12,7 @@
 //! id, and ids are never reused.
 
 mod cluster;
+pub mod file;
 pub mod labels;
 mod matching;
 mod vectors;
@@ -21,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 pub use cluster::Method;
 pub use labels::TopicNames;
-pub use vectors::HashedTfIdf;
+pub use vectors::{vectors_for_discovery, HashedTfIdf, TOPIC_ENCODER};
 
 /// The topic id of a verbatim that has none (it is an outlier).
 pub const OUTLIER: i64 = -1;
@@ -110,6 +111,9 @@ pub struct TopicModel {
     /// vectors minus this mean, normalised: every embedding shares a large common direction,
     /// and removing it spreads similarities apart (it scored higher on the dev data).
     pub center: Vec<f32>,
+    /// Leiden's resolution, when Leiden found the topics: a re-discovery keeps it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<f64>,
     /// Below this cosine similarity to its nearest centroid, a verbatim has no topic.
     pub floor: f32,
     pub topics: Vec<Topic>,
@@ -151,18 +155,26 @@ impl TopicModel {
     }
 }
 
+/// A model to re-discover from: its topics keep their ids where they match the new ones.
+pub struct Previous<'p> {
+    pub model: &'p TopicModel,
+    /// Per input verbatim, the topic id it had (empty when unknown: topics are then matched by
+    /// their centroids alone).
+    pub topic_ids: &'p [Option<i64>],
+}
+
 /// Finds the topics of `inputs`, whose normalised vectors in `space` are `vectors`.
-/// With a `previous` model of the same space, matched topics keep their ids.
 pub fn discover(
     inputs: &[TopicInput<'_>],
     vectors: &[Vec<f32>],
     space: VectorSpace,
     settings: &DiscoverySettings,
-    previous: Option<&TopicModel>,
+    previous: Option<Previous<'_>>,
 ) -> anyhow::Result<Discovery> {
     anyhow::ensure!(inputs.len() == vectors.len(), "{} inputs but {} vectors", inputs.len(), vectors.len());
     anyhow::ensure!(!vectors.is_empty(), "no verbatims to find topics in");
-    let previous = previous.filter(|p| p.space == space && !p.topics.is_empty());
+    let topic_ids = previous.as_ref().map_or(&[][..], |p| p.topic_ids);
+    let previous = previous.map(|p| p.model).filter(|p| p.space == space && !p.topics.is_empty());
     let sample = cluster::sample(vectors.len(), settings.sample, settings.seed);
     let center = mean(sample.iter().map(|&i| vectors[i].as_slice()));
     let centred: Vec<Vec<f32>> = vectors.par_iter().map(|v| centre(v, &center)).collect();
@@ -172,7 +184,8 @@ pub fn discover(
         .map(|p| p.topics.iter().map(|t| (t.id, centre(&p.uncentred(&t.centroid), &center))).collect())
         .unwrap_or_default();
     let warm_start: Vec<Vec<f32>> = previous_topics.iter().map(|(_, c)| c.clone()).collect();
-    let clustering = cluster::cluster(&sampled, settings, &warm_start)?;
+    let same_method = previous.filter(|p| p.method == settings.method);
+    let clustering = cluster::cluster(&sampled, settings, &warm_start, same_method.and_then(|p| p.resolution))?;
     let centroids = cluster::means(&sampled, &clustering.labels, clustering.clusters);
     let floor = {
         let mut own: Vec<f32> = clustering
@@ -190,7 +203,7 @@ pub fn discover(
     for (&i, label) in sample.iter().zip(&clustering.labels) {
         clustered[i] = *label;
     }
-    let found: Vec<Option<(usize, f32)>> = centred
+    let mut found: Vec<Option<(usize, f32)>> = centred
         .par_iter()
         .zip(&clustered)
         .map(|(v, label)| {
@@ -202,14 +215,32 @@ pub fn discover(
             kept.then_some((c, similarity))
         })
         .collect();
-
+    let labels: Vec<Option<usize>> = found.iter().map(|f| f.map(|(c, _)| c)).collect();
+    let ids = matching::ids(
+        &centroids,
+        &labels,
+        &matching::PreviousTopics { topics: previous_topics, topic_ids, next_id: previous.map_or(0, |p| p.next_id) },
+        floor,
+    );
+    // A verbatim whose topic lives on stays in it while it still fits it (within the floor):
+    // a re-discovery moves only the verbatims their topic no longer holds.
+    if topic_ids.len() == found.len() {
+        let index: std::collections::HashMap<i64, usize> = ids.ids.iter().enumerate().map(|(c, id)| (*id, c)).collect();
+        for ((topic, old), v) in found.iter_mut().zip(topic_ids).zip(&centred) {
+            if let Some(&c) = old.and_then(|id| index.get(&id)) {
+                let similarity = dot(&centroids[c], v);
+                if similarity >= floor {
+                    *topic = Some((c, similarity));
+                }
+            }
+        }
+    }
     let named: Vec<labels::Named<'_>> = inputs
         .iter()
         .zip(&found)
         .map(|(input, topic)| labels::Named { text: input.text, language: input.language, topic: topic.map(|t| t.0) })
         .collect();
     let names = labels::name_topics(&named, centroids.len());
-    let ids = matching::ids(&centroids, &previous_topics, previous.map_or(0, |p| p.next_id), floor);
     let mut members: Vec<Vec<(usize, f32)>> = vec![Vec::new(); centroids.len()];
     for (i, topic) in found.iter().enumerate() {
         if let Some((c, similarity)) = topic {
@@ -228,7 +259,8 @@ pub fn discover(
         .collect();
     let assignments =
         found.iter().map(|t| t.map(|(c, similarity)| Assignment { topic_id: ids.ids[c], similarity })).collect();
-    let model = TopicModel { space, method: settings.method, center, floor, topics, next_id: ids.next_id };
+    let model =
+        TopicModel { space, method: settings.method, center, resolution: clustering.resolution, floor, topics, next_id: ids.next_id };
     Ok(Discovery { model, assignments, examples })
 }
 

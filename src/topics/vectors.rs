@@ -8,10 +8,49 @@
 //! its topic model, so later verbatims are read with the same weights.
 
 use std::collections::HashMap;
+use std::path::Path;
 
+use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use super::labels::TermReader;
+use super::{TopicInput, VectorSpace};
+use crate::engine::{BertEncoder, Encoder};
+
+/// The encoder topics read when it is installed: the multilingual one, so that French and
+/// English verbatims about the same thing land together.
+pub const TOPIC_ENCODER: &str = "multilingual-e5-small";
+/// Texts per encoder call (progress is reported between calls).
+const ENCODER_BATCH: usize = 256;
+
+/// The vectors of `inputs` for a fresh discovery: the encoder's embeddings when it is
+/// installed in `models_dir` (the accurate mode), else hashed TF-IDF fitted on the inputs.
+/// `progress` hears how many texts are done.
+pub fn vectors_for_discovery(
+    models_dir: &Path,
+    inputs: &[TopicInput<'_>],
+    progress: &mut dyn FnMut(usize),
+) -> anyhow::Result<(VectorSpace, Vec<Vec<f32>>)> {
+    let texts: Vec<(&str, Option<&str>)> = inputs.iter().map(|i| (i.text, i.language)).collect();
+    match crate::models::installed(models_dir, TOPIC_ENCODER) {
+        Some(folder) => {
+            let encoder = BertEncoder::load(&folder).with_context(|| format!("loading {TOPIC_ENCODER}"))?;
+            let mut vectors = Vec::with_capacity(texts.len());
+            for chunk in texts.chunks(ENCODER_BATCH) {
+                let batch: Vec<&str> = chunk.iter().map(|(text, _)| *text).collect();
+                vectors.extend(encoder.encode(&batch)?);
+                progress(vectors.len());
+            }
+            Ok((VectorSpace::Encoder { model: TOPIC_ENCODER.to_string() }, vectors))
+        }
+        None => {
+            let model = HashedTfIdf::fit(&texts);
+            let vectors = model.vectors(&texts);
+            progress(vectors.len());
+            Ok((VectorSpace::Hashed(model), vectors))
+        }
+    }
+}
 
 /// Buckets terms hash into for their document frequencies.
 const BUCKETS: usize = 1 << 16;
