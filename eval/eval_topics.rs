@@ -12,8 +12,10 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Parser;
-use verbatim::engine::{BertEncoder, Encoder};
-use verbatim::topics::{discover, DiscoverySettings, Previous, HashedTfIdf, Method, Outliers, TopicInput, VectorSpace};
+use verbatim::topics::{
+    discover, sample, vectors_for_discovery, DiscoverySettings, HashedTfIdf, Method, Outliers, Previous, TopicInput,
+    VectorSpace, TOPIC_ENCODER,
+};
 use verbatim::training::topic_sets::{banking77, newsgroups, TopicExample};
 
 #[derive(Parser)]
@@ -37,9 +39,6 @@ struct Args {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     verbatim::engine::keep_freed_buffers();
-    let folder = verbatim::models::installed(&args.models, "multilingual-e5-small")
-        .context("multilingual-e5-small is not installed: run `verbatim models install`")?;
-    let encoder = BertEncoder::load(&folder)?;
     for set in &args.sets {
         let examples = match set.as_str() {
             "banking77" => banking77(&args.data)?,
@@ -47,10 +46,12 @@ fn main() -> anyhow::Result<()> {
             other => anyhow::bail!("unknown set {other}"),
         };
         let examples: Vec<TopicExample> = match args.limit {
-            Some(limit) if limit < examples.len() => sample(examples.len(), limit, 5).into_iter().map(|i| examples[i].clone()).collect(),
+            Some(limit) if limit < examples.len() => {
+                sample(examples.len(), limit, 5).into_iter().map(|i| examples[i].clone()).collect()
+            }
             _ => examples,
         };
-        let vectors = embeddings(&encoder, set, &examples, &args.cache)?;
+        let vectors = embeddings(&args.models, set, &examples, &args.cache)?;
         println!("\n### {set}: {} texts, {} gold classes\n", examples.len(), distinct(&classes(&examples)));
         println!("| texts | vectors | method | topics given | topics found | outliers | NMI | fit s |");
         println!("|---|---|---|---|---|---|---|---|");
@@ -77,7 +78,8 @@ fn main() -> anyhow::Result<()> {
                 let (space, vectors) = match space_name {
                     "encoder" => (VectorSpace::Encoder { model: "multilingual-e5-small".into() }, vectors.clone()),
                     _ => {
-                        let texts: Vec<(&str, Option<&str>)> = examples.iter().map(|e| (e.text.as_str(), Some("en"))).collect();
+                        let texts: Vec<(&str, Option<&str>)> =
+                            examples.iter().map(|e| (e.text.as_str(), Some("en"))).collect();
                         let model = HashedTfIdf::fit(&texts);
                         let vectors = model.vectors(&texts);
                         (VectorSpace::Hashed(model), vectors)
@@ -109,7 +111,8 @@ fn main() -> anyhow::Result<()> {
 /// Two discoveries with other seeds, and a re-discovery after adding a tenth more verbatims to
 /// the first nine tenths: how much stays the same.
 fn stability(set: &str, examples: &[TopicExample], vectors: &[Vec<f32>]) -> anyhow::Result<()> {
-    let inputs: Vec<TopicInput<'_>> = examples.iter().map(|e| TopicInput { text: &e.text, language: Some("en") }).collect();
+    let inputs: Vec<TopicInput<'_>> =
+        examples.iter().map(|e| TopicInput { text: &e.text, language: Some("en") }).collect();
     let space = || VectorSpace::Encoder { model: "multilingual-e5-small".into() };
     let ids = |found: &verbatim::topics::Discovery| -> Vec<i64> {
         found.assignments.iter().map(|a| a.map_or(-1, |a| a.topic_id)).collect()
@@ -125,15 +128,19 @@ fn stability(set: &str, examples: &[TopicExample], vectors: &[Vec<f32>]) -> anyh
     for (&i, id) in old.iter().zip(ids(&before)) {
         known[i] = (id >= 0).then_some(id);
     }
-    let after = discover(&inputs, vectors, space(), &seeded(42), Some(Previous { model: &before.model, topic_ids: &known }))?;
+    let after =
+        discover(&inputs, vectors, space(), &seeded(42), Some(Previous { model: &before.model, topic_ids: &known }))?;
     let after_ids = ids(&after);
-    let kept = old.iter().zip(ids(&before)).filter(|(&i, id)| after_ids[i] == *id).count();
+    // Of the verbatims that had a topic, those that have the same one.
+    let had: Vec<(usize, i64)> = old.iter().copied().zip(ids(&before)).filter(|(_, id)| *id >= 0).collect();
+    let kept = had.iter().filter(|(i, id)| after_ids[*i] == *id).count();
     println!(
-        "\n{set}, stability: seeds 42 and 7 agree at NMI {:.3}; after adding {} verbatims to {}, {:.1} % of these keep their topic id ({} topics before, {} after)",
+        "\n{set}, stability: seeds 42 and 7 agree at NMI {:.3}; after adding {} verbatims to {}, {:.1} % of the {} of these that had a topic keep its id ({} topics before, {} after)",
         nmi(&ids(&first), &ids(&second)),
         inputs.len() - old.len(),
         old.len(),
-        100.0 * kept as f64 / old.len() as f64,
+        100.0 * kept as f64 / had.len() as f64,
+        had.len(),
         before.model.topics.len(),
         after.model.topics.len(),
     );
@@ -143,20 +150,17 @@ fn stability(set: &str, examples: &[TopicExample], vectors: &[Vec<f32>]) -> anyh
 /// Each example's gold class as a number.
 fn classes(examples: &[TopicExample]) -> Vec<i64> {
     let mut ids = std::collections::HashMap::new();
-    examples.iter().map(|e| { let next = ids.len() as i64; *ids.entry(e.class.clone()).or_insert(next) }).collect()
+    examples
+        .iter()
+        .map(|e| {
+            let next = ids.len() as i64;
+            *ids.entry(e.class.clone()).or_insert(next)
+        })
+        .collect()
 }
 
 fn distinct(classes: &[i64]) -> usize {
     classes.iter().collect::<std::collections::HashSet<_>>().len()
-}
-
-/// `size` of `n` indices, drawn with `seed`, in order.
-fn sample(n: usize, size: usize, seed: u64) -> Vec<usize> {
-    use rand::SeedableRng;
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let mut rows = rand::seq::index::sample(&mut rng, n, size).into_vec();
-    rows.sort_unstable();
-    rows
 }
 
 /// Normalised mutual information (arithmetic mean of the entropies, as scikit-learn's
@@ -175,28 +179,33 @@ fn nmi(a: &[i64], b: &[i64]) -> f64 {
     let entropy = |counts: &HashMap<i64, f64>| -> f64 { counts.values().map(|c| -(c / n) * (c / n).ln()).sum() };
     let mutual: f64 = joint.iter().map(|((x, y), c)| (c / n) * ((c * n) / (left[x] * right[y])).ln()).sum();
     let (h1, h2) = (entropy(&left), entropy(&right));
-    if h1 + h2 == 0.0 { 1.0 } else { 2.0 * mutual / (h1 + h2) }
+    if h1 + h2 == 0.0 {
+        1.0
+    } else {
+        2.0 * mutual / (h1 + h2)
+    }
 }
 
 /// The texts' embeddings, from the cache when the same texts were embedded before.
-fn embeddings(encoder: &dyn Encoder, set: &str, examples: &[TopicExample], cache: &Path) -> anyhow::Result<Vec<Vec<f32>>> {
+fn embeddings(models: &Path, set: &str, examples: &[TopicExample], cache: &Path) -> anyhow::Result<Vec<Vec<f32>>> {
     let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
     let key = verbatim::models::sha256_hex(texts.join("\u{0}").as_bytes());
     let path = cache.join(format!("{set}-{}.f32", &key[..12]));
-    let dimension = encoder.dimension();
     if let Ok(bytes) = std::fs::read(&path) {
         let floats: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
-        if floats.len() == texts.len() * dimension {
-            return Ok(floats.chunks(dimension).map(<[f32]>::to_vec).collect());
+        if !texts.is_empty() && floats.len() % texts.len() == 0 {
+            return Ok(floats.chunks(floats.len() / texts.len()).map(<[f32]>::to_vec).collect());
         }
     }
     let started = Instant::now();
     let progress = indicatif::ProgressBar::new(texts.len() as u64);
-    let mut vectors = Vec::with_capacity(texts.len());
-    for chunk in texts.chunks(256) {
-        vectors.extend(encoder.encode(chunk)?);
-        progress.inc(chunk.len() as u64);
-    }
+    let inputs: Vec<TopicInput<'_>> = texts.iter().map(|text| TopicInput { text, language: Some("en") }).collect();
+    let (space, vectors) = vectors_for_discovery(models, &inputs, &mut |done| progress.set_position(done as u64))?;
+    anyhow::ensure!(
+        matches!(space, VectorSpace::Encoder { .. }),
+        "{TOPIC_ENCODER} is not installed in {}",
+        models.display()
+    );
     progress.finish_and_clear();
     eprintln!("{set}: embedded {} texts in {:.1} s", texts.len(), started.elapsed().as_secs_f64());
     std::fs::create_dir_all(cache)?;

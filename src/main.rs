@@ -352,10 +352,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let settings = topics::DiscoverySettings { topics: count, method, outliers, seed, ..Default::default() };
             let file = File::open(&input).with_context(|| format!("opening {}", input.display()))?;
             let (report, all_ok) = with_progress(|progress| {
-                topics::file::topics_of_file(&models_dir, file, &settings, std::io::stdout().lock(), &mut |done, total| {
-                    let (done, total) = (done as u64, total as u64);
-                    progress(&reprocess::Progress { done, rejected: 0, position: done, length: total })
-                })
+                topics::file::topics_of_file(
+                    &models_dir,
+                    file,
+                    &settings,
+                    std::io::stdout().lock(),
+                    &mut |done, total| {
+                        let (done, total) = (done as u64, total as u64);
+                        progress(&reprocess::Progress { done, rejected: 0, position: done, length: total })
+                    },
+                )
             })?;
             if let Some(path) = summary {
                 durable::write_atomically(&path, &serde_json::to_vec_pretty(&report)?)?;

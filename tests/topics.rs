@@ -25,7 +25,8 @@ fn run_topics(models: &Path, extra: &[&str]) -> (i32, Vec<Value>, Value) {
     args.extend(extra);
     let (code, stdout, stderr) = cli(&data, &args, None);
     let lines = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let summary = std::fs::read(&summary).map(|b| serde_json::from_slice(&b).unwrap()).unwrap_or_else(|_| panic!("{stderr}"));
+    let summary =
+        std::fs::read(&summary).map(|b| serde_json::from_slice(&b).unwrap()).unwrap_or_else(|_| panic!("{stderr}"));
     (code, lines, summary)
 }
 
@@ -74,7 +75,11 @@ fn french_and_english_verbatims_about_the_same_thing_share_a_named_topic() {
     let delivery = themes["delivery"].iter().max_by_key(|(_, n)| **n).unwrap().0;
     let terms = &summary["topics"].as_array().unwrap().iter().find(|t| t["id"] == *delivery).unwrap()["terms"];
     assert!(
-        terms.as_array().unwrap().iter().any(|t| ["colis", "livraison", "package", "delivery", "parcel"].contains(&t.as_str().unwrap())),
+        terms
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| ["colis", "livraison", "package", "delivery", "parcel"].contains(&t.as_str().unwrap())),
         "{terms}"
     );
 

@@ -10,7 +10,7 @@
 //! - [`Method::Hdbscan`] (petal-clustering): density clustering after PCA to few dimensions
 //!   (density estimates degrade above ~50), the method of BERTopic.
 //!
-//! Every method reads vectors already centred and normalised (see [`super::Space`]).
+//! Every method reads vectors already centered and normalised (see [`super::TopicModel::center`]).
 
 use anyhow::Context;
 use linfa::prelude::*;
@@ -31,17 +31,19 @@ use super::DiscoverySettings;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
+    /// Communities of the nearest-neighbour graph; finds the number of topics itself.
     #[default]
     Leiden,
+    /// k-means++ on whitened principal components; the method for a given number of topics.
     KMeans,
+    /// Density clustering on few principal components, as BERTopic does (after UMAP there).
     Hdbscan,
 }
 
 /// Neighbours each verbatim is linked to in the Leiden graph.
 const NEIGHBOURS: usize = 10;
 /// Leiden's resolution is `RESOLUTION_SCALE / √n` for `n` verbatims: a fixed resolution finds
-/// ever more topics as the sample grows. Tuned on BANKING77 train subsamples (about 90 topics
-/// at 3,000 verbatims, 125 at 10,000).
+/// ever more topics as the sample grows. Tuned on BANKING77 train subsamples (eval/RESULTS.md).
 const RESOLUTION_SCALE: f64 = 440.0;
 /// The share of verbatims that must fall in communities of [`MIN_TOPIC_SIZE`] or more for a
 /// resolution to stand.
@@ -64,7 +66,7 @@ pub(super) struct Clustering {
 }
 
 /// Indices of at most `size` of `n` items, chosen by `seed`, in increasing order.
-pub(super) fn sample(n: usize, size: usize, seed: u64) -> Vec<usize> {
+pub fn sample(n: usize, size: usize, seed: u64) -> Vec<usize> {
     if n <= size {
         return (0..n).collect();
     }
@@ -98,10 +100,14 @@ pub(super) fn cluster(
     previous_resolution: Option<f64>,
 ) -> anyhow::Result<Clustering> {
     anyhow::ensure!(!points.is_empty(), "no verbatims to find topics in");
-    let clustering = match (settings.method, settings.topics) {
-        (Method::Hdbscan, _) => hdbscan(points)?,
-        (Method::KMeans, _) | (Method::Leiden, Some(_)) => k_means(points, settings, warm_start)?,
-        (Method::Leiden, None) => leiden_communities(points, settings.seed, previous_resolution)?,
+    if points.len() <= NEIGHBOURS {
+        // Too few to find structure in (and PCA needs more rows than it keeps dimensions).
+        return Ok(Clustering { labels: vec![Some(0); points.len()], clusters: 1, resolution: None });
+    }
+    let clustering = match settings.method_run() {
+        Method::Hdbscan => hdbscan(points)?,
+        Method::KMeans => k_means(points, settings, warm_start)?,
+        Method::Leiden => leiden_communities(points, settings.seed, previous_resolution)?,
     };
     Ok(without_small_clusters(&clustering))
 }
@@ -115,9 +121,6 @@ fn matrix(points: &[&[f32]]) -> Array2<f32> {
 /// from both ends is the fuzzy union of its two weights), cut into communities by Leiden.
 fn leiden_communities(points: &[&[f32]], seed: u64, resolution: Option<f64>) -> anyhow::Result<Clustering> {
     let n = points.len();
-    if n <= NEIGHBOURS {
-        return Ok(Clustering { labels: vec![Some(0); n], clusters: 1, resolution: None });
-    }
     let data = matrix(points);
     let neighbours = nearest_neighbours(data.view(), NEIGHBOURS);
     let mut edges: std::collections::HashMap<(usize, usize), f64> = std::collections::HashMap::new();

@@ -66,13 +66,20 @@ pub fn topics_of_file(
         .iter()
         .map(|d| d.language.as_deref().unwrap_or_else(|| crate::nlp::language::detect(&d.text)))
         .collect();
-    let inputs: Vec<TopicInput<'_>> =
-        documents.iter().zip(&languages).map(|(d, language)| TopicInput { text: &d.text, language: Some(language) }).collect();
+    let inputs: Vec<TopicInput<'_>> = documents
+        .iter()
+        .zip(&languages)
+        .map(|(d, language)| TopicInput { text: &d.text, language: Some(language) })
+        .collect();
     let total = inputs.len();
     let (assignments, summary) = if inputs.is_empty() {
-        (Vec::new(), TopicSummary { vectors: "none", method: settings.method, verbatims: 0, outliers: 0, topics: Vec::new() })
+        (
+            Vec::new(),
+            TopicSummary { vectors: "none", method: settings.method, verbatims: 0, outliers: 0, topics: Vec::new() },
+        )
     } else {
-        let (space, vectors) = super::vectors::vectors_for_discovery(models_dir, &inputs, &mut |done| progress(done, total))?;
+        let (space, vectors) =
+            super::vectors::vectors_for_discovery(models_dir, &inputs, &mut |done| progress(done, total))?;
         let mode = match space {
             VectorSpace::Encoder { .. } => "encoder",
             VectorSpace::Hashed(_) => "hashed",

@@ -81,7 +81,8 @@ pub fn name_topics(verbatims: &[Named<'_>], topics: usize) -> Vec<TopicNames> {
             let present: Vec<&&str> =
                 languages[topic].iter().filter(|(_, n)| **n * 5 >= size.max(1)).map(|(l, _)| l).collect();
             if present.len() > 1 {
-                for language in present {
+                // A language whose verbatims yielded no word (emoji, "10/10") has no label.
+                for language in present.into_iter().filter(|l| per_language.contains_key(**l)) {
                     let words: Vec<String> = per_language[*language][topic]
                         .iter()
                         .filter(|(k, _)| !k.contains(' '))
@@ -133,6 +134,9 @@ struct Term {
     spelling: String,
 }
 
+/// A kept word: its position in the text, its lower-cased spelling, its stem.
+pub(crate) type Word = (usize, String, String);
+
 /// Cuts texts into terms: lower-cased words without stop words, stemmed by language.
 pub(crate) struct TermReader {
     words: TextAnalyzer,
@@ -163,7 +167,7 @@ impl TermReader {
     }
 
     /// The kept words of `text` with their positions, each with its stem.
-    pub(crate) fn words(&mut self, text: &str, language: Option<&str>) -> Vec<(usize, String, String)> {
+    pub(crate) fn words(&mut self, text: &str, language: Option<&str>) -> Vec<Word> {
         let mut tokens: Vec<Token> = Vec::new();
         {
             let mut stream = self.words.token_stream(text);
@@ -204,16 +208,18 @@ impl TermReader {
         let words = self.words(text, language);
         let mut terms: Vec<Term> =
             words.iter().map(|(_, word, stem)| Term { key: stem.clone(), spelling: word.clone() }).collect();
-        for pair in words.windows(2) {
-            if pair[1].0 == pair[0].0 + 1 && pair[0].2 != pair[1].2 {
-                terms.push(Term {
-                    key: format!("{} {}", pair[0].2, pair[1].2),
-                    spelling: format!("{} {}", pair[0].1, pair[1].1),
-                });
-            }
+        for (first, second) in adjacent_pairs(&words) {
+            terms
+                .push(Term { key: format!("{} {}", first.2, second.2), spelling: format!("{} {}", first.1, second.1) });
         }
         terms
     }
+}
+
+/// Pairs of kept words that stood next to each other (no stop word between them) and are not
+/// the same stem twice: the candidate phrases.
+pub(crate) fn adjacent_pairs(words: &[Word]) -> impl Iterator<Item = (&Word, &Word)> {
+    words.windows(2).filter(|p| p[1].0 == p[0].0 + 1 && p[0].2 != p[1].2).map(|p| (&p[0], &p[1]))
 }
 
 /// Two letters at least, and not a number: "2", "x" and "42eur" say nothing about a theme.
@@ -237,8 +243,10 @@ mod tests {
             ("Still waiting for my refund", "en", 1),
             ("The refund never came", "en", 1),
         ];
-        let named: Vec<Named<'_>> =
-            texts.iter().map(|(text, language, topic)| Named { text, language: Some(language), topic: Some(*topic) }).collect();
+        let named: Vec<Named<'_>> = texts
+            .iter()
+            .map(|(text, language, topic)| Named { text, language: Some(language), topic: Some(*topic) })
+            .collect();
         let names = name_topics(&named, 2);
         assert!(names[0].labels["fr"].contains("livraison") || names[0].labels["fr"].contains("colis"), "{names:?}");
         assert!(names[0].labels["en"].contains("delivery") || names[0].labels["en"].contains("parcel"), "{names:?}");

@@ -3,7 +3,7 @@
 //! The matching maximises the total score of the pairs (Kuhn–Munkres). When the verbatims'
 //! previous topics are known, a pair scores the verbatims the two topics share, which is
 //! exactly what keeps ids on the same verbatims, and counts when they share at least half of
-//! the smaller of the two (the old one counted over every verbatim that had it); otherwise a pair scores its centroids' similarity and counts when the old
+//! the smaller; otherwise a pair scores its centroids' similarity and counts when the old
 //! centroid would itself be assigned to the new topic (at or above the new model's floor). A
 //! topic that moved far gets a new id rather than an old name over new content.
 
@@ -19,10 +19,12 @@ pub(super) struct Ids {
     pub next_id: i64,
 }
 
-/// What is known of the previous topics, in the new discovery's space.
+/// What is known of the previous topics.
 pub(super) struct PreviousTopics<'p> {
-    /// Id and centroid of each previous topic.
-    pub topics: Vec<(i64, Vec<f32>)>,
+    /// Their ids.
+    pub ids: Vec<i64>,
+    /// Their centroids in the new discovery's space, when it is theirs too.
+    pub centroids: Option<Vec<Vec<f32>>>,
     /// Per verbatim of the new discovery, the topic it had (empty when unknown).
     pub topic_ids: &'p [Option<i64>],
     pub next_id: i64,
@@ -30,29 +32,29 @@ pub(super) struct PreviousTopics<'p> {
 
 /// Ids for the new topics (`centroids`, and `labels`: each verbatim's new topic index).
 pub(super) fn ids(centroids: &[Vec<f32>], labels: &[Option<usize>], previous: &PreviousTopics<'_>, floor: f32) -> Ids {
-    let old = &previous.topics;
     let mut ids = vec![None; centroids.len()];
     let mut next_id = previous.next_id;
-    if !old.is_empty() && !centroids.is_empty() {
-        let scores = if !previous.topic_ids.is_empty() && previous.topic_ids.len() == labels.len() {
-            shared_verbatims(old, centroids.len(), labels, previous.topic_ids)
-        } else {
-            let similarity = |o: usize, n: usize| f64::from(dot(&old[o].1, &centroids[n]));
-            Scores {
-                score: (0..old.len()).map(|o| (0..centroids.len()).map(|n| similarity(o, n)).collect()).collect(),
-                accept: Box::new(move |o, n| similarity(o, n) >= f64::from(floor)),
-            }
-        };
-        // A pair that may not share an id weighs nothing, so it cannot pull the matching.
-        let weights: Vec<Vec<f64>> = scores
-            .score
-            .iter()
-            .enumerate()
-            .map(|(o, row)| row.iter().enumerate().map(|(n, w)| if (scores.accept)(o, n) { *w } else { 0.0 }).collect())
-            .collect();
+    // Per (old, new) pair, its score, or 0 when the pair may not share an id (so that it
+    // cannot pull the matching).
+    let weights: Option<Vec<Vec<f64>>> = if !previous.topic_ids.is_empty() {
+        Some(shared_verbatims(&previous.ids, centroids.len(), labels, previous.topic_ids))
+    } else {
+        previous.centroids.as_ref().map(|old| {
+            old.iter()
+                .map(|o| {
+                    centroids
+                        .iter()
+                        .map(|n| f64::from(dot(o, n)))
+                        .map(|s| if s >= f64::from(floor) { s } else { 0.0 })
+                        .collect()
+                })
+                .collect()
+        })
+    };
+    if let Some(weights) = weights.filter(|w| !w.is_empty() && !centroids.is_empty()) {
         for (o, n) in best_pairs(&weights) {
             if weights[o][n] > 0.0 {
-                ids[n] = Some(old[o].0);
+                ids[n] = Some(previous.ids[o]);
             }
         }
     }
@@ -68,21 +70,17 @@ pub(super) fn ids(centroids: &[Vec<f32>], labels: &[Option<usize>], previous: &P
     Ids { ids, next_id }
 }
 
-/// A score per (old, new) pair, and whether a matched pair may share an id.
-struct Scores<'a> {
-    score: Vec<Vec<f64>>,
-    accept: Box<dyn Fn(usize, usize) -> bool + 'a>,
-}
-
-fn shared_verbatims<'a>(
-    old: &[(i64, Vec<f32>)],
+/// Verbatims each (old, new) pair shares, where that is at least half of the smaller of the
+/// two topics (the old one counted over every verbatim that had it), else 0.
+fn shared_verbatims(
+    old_ids: &[i64],
     new_topics: usize,
     labels: &[Option<usize>],
     topic_ids: &[Option<i64>],
-) -> Scores<'a> {
-    let index: HashMap<i64, usize> = old.iter().enumerate().map(|(o, (id, _))| (*id, o)).collect();
-    let mut shared = vec![vec![0f64; new_topics]; old.len()];
-    let mut old_sizes = vec![0f64; old.len()];
+) -> Vec<Vec<f64>> {
+    let index: HashMap<i64, usize> = old_ids.iter().enumerate().map(|(o, id)| (*id, o)).collect();
+    let mut shared = vec![vec![0f64; new_topics]; old_ids.len()];
+    let mut old_sizes = vec![0f64; old_ids.len()];
     let mut new_sizes = vec![0f64; new_topics];
     for (label, id) in labels.iter().zip(topic_ids) {
         let old = id.and_then(|id| index.get(&id));
@@ -96,13 +94,14 @@ fn shared_verbatims<'a>(
             }
         }
     }
-    let accept_shared = shared.clone();
-    Scores {
-        score: shared,
-        accept: Box::new(move |o, n| {
-            accept_shared[o][n] > 0.0 && 2.0 * accept_shared[o][n] >= old_sizes[o].min(new_sizes[n])
-        }),
+    for (o, row) in shared.iter_mut().enumerate() {
+        for (n, count) in row.iter_mut().enumerate() {
+            if 2.0 * *count < old_sizes[o].min(new_sizes[n]) {
+                *count = 0.0;
+            }
+        }
     }
+    shared
 }
 
 /// The (old, new) pairs maximising the total score, each side used once.
@@ -127,7 +126,8 @@ mod tests {
 
     fn previous(topic_ids: &[Option<i64>]) -> PreviousTopics<'_> {
         PreviousTopics {
-            topics: vec![(3, vec![1.0, 0.0]), (7, vec![0.0, 1.0]), (9, vec![0.6, 0.8])],
+            ids: vec![3, 7, 9],
+            centroids: Some(vec![vec![1.0, 0.0], vec![0.0, 1.0], vec![0.6, 0.8]]),
             topic_ids,
             next_id: 10,
         }
@@ -142,7 +142,7 @@ mod tests {
         assert_eq!(found.next_id, 11);
         // More old topics than new ones, and a first discovery.
         assert_eq!(ids(&[vec![0.6, 0.8]], &[], &previous(&[]), 0.95).ids, vec![9]);
-        let first = PreviousTopics { topics: Vec::new(), topic_ids: &[], next_id: 0 };
+        let first = PreviousTopics { ids: Vec::new(), centroids: None, topic_ids: &[], next_id: 0 };
         assert_eq!(ids(&new, &[], &first, 0.95).ids, vec![0, 1, 2]);
     }
 

@@ -2,14 +2,14 @@
 //!
 //! **Discovery** ([`discover`]) reads verbatims' vectors (the multilingual encoder's
 //! embeddings, or [`HashedTfIdf`] in the lightweight mode), clusters a sample of them
-//! ([`cluster`]), gives every verbatim its nearest topic ([`TopicModel::assign`]), names the
-//! topics ([`labels`]) and picks each one's most typical verbatims. The result is a
-//! [`TopicModel`]: the topics' centroids, names and ids, which assigns later verbatims alone.
+//! ([`cluster`]), names the topics ([`labels`]) and picks each one's most typical verbatims.
+//! The sample keeps its clusters; every other verbatim goes to its nearest topic. The result
+//! is a [`TopicModel`]: the topics' centroids, names and ids, which assigns later verbatims
+//! alone ([`TopicModel::assign`]).
 //!
-//! **Ids are stable** across discoveries: a new discovery starts its clustering from the
-//! previous model's centroids, then matches its topics to the previous ones (optimal matching
-//! on centroid similarity, [`matching`]); a matched topic keeps its id, a new one gets the next
-//! id, and ids are never reused.
+//! **Ids are stable** across discoveries: a new discovery's topics are matched to the previous
+//! ones (optimal matching on shared verbatims, or on centroid similarity, [`matching`]); a
+//! matched topic keeps its id, a new one gets the next id, and ids are never reused.
 
 mod cluster;
 pub mod file;
@@ -20,7 +20,7 @@ mod vectors;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-pub use cluster::Method;
+pub use cluster::{sample, Method};
 pub use labels::TopicNames;
 pub use vectors::{vectors_for_discovery, HashedTfIdf, TOPIC_ENCODER};
 
@@ -51,12 +51,12 @@ pub enum VectorSpace {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outliers {
-    /// Every verbatim goes to its nearest topic unless it is further from it than nearly all of
-    /// the topic's own members (under 2 % of the clustered verbatims are as far).
+    /// The clustered sample keeps its topics; any other verbatim goes to its nearest topic
+    /// unless it is less similar to it than 98 % of the clustered verbatims are to their own.
     #[default]
     Nearest,
-    /// Purity first: a verbatim further from its nearest topic than a tenth of the clustered
-    /// verbatims are from theirs is left without a topic.
+    /// Purity first: any verbatim, clustered or not, less similar to its topic than 90 % of the
+    /// clustered verbatims are to their own is left without a topic.
     Strict,
 }
 
@@ -70,9 +70,10 @@ impl Outliers {
     }
 }
 
+/// How a discovery runs.
 #[derive(Debug, Clone)]
 pub struct DiscoverySettings {
-    /// `None`: chosen from the data.
+    /// `None`: chosen from the data. A given number of topics is always found by k-means.
     pub topics: Option<usize>,
     pub method: Method,
     pub outliers: Outliers,
@@ -83,9 +84,25 @@ pub struct DiscoverySettings {
     pub sample: usize,
 }
 
+impl DiscoverySettings {
+    /// The method that runs: k-means whenever the number of topics is given.
+    pub fn method_run(&self) -> Method {
+        match self.topics {
+            Some(_) => Method::KMeans,
+            None => self.method,
+        }
+    }
+}
+
 impl Default for DiscoverySettings {
     fn default() -> DiscoverySettings {
-        DiscoverySettings { topics: None, method: Method::default(), outliers: Outliers::default(), seed: 42, sample: 20_000 }
+        DiscoverySettings {
+            topics: None,
+            method: Method::default(),
+            outliers: Outliers::default(),
+            seed: 42,
+            sample: 20_000,
+        }
     }
 }
 
@@ -140,13 +157,14 @@ pub struct Discovery {
 impl TopicModel {
     /// The nearest topic of a normalised `vector` of the model's space, if within the floor.
     pub fn assign(&self, vector: &[f32]) -> Option<Assignment> {
-        let (c, similarity) = nearest(self.topics.iter().map(|t| t.centroid.as_slice()), &centre(vector, &self.center))?;
+        let (c, similarity) =
+            nearest(self.topics.iter().map(|t| t.centroid.as_slice()), &center_on(vector, &self.center))?;
         (similarity >= self.floor).then_some(Assignment { topic_id: self.topics[c].id, similarity })
     }
 
     /// A centroid of this model as an (unnormalised) vector of the original space, so that
-    /// another model can centre it on its own mean.
-    fn uncentred(&self, centroid: &[f32]) -> Vec<f32> {
+    /// another model can center it on its own mean.
+    fn uncentered(&self, centroid: &[f32]) -> Vec<f32> {
         centroid.iter().zip(&self.center).map(|(x, c)| x + c).collect()
     }
 
@@ -174,17 +192,29 @@ pub fn discover(
     anyhow::ensure!(inputs.len() == vectors.len(), "{} inputs but {} vectors", inputs.len(), vectors.len());
     anyhow::ensure!(!vectors.is_empty(), "no verbatims to find topics in");
     let topic_ids = previous.as_ref().map_or(&[][..], |p| p.topic_ids);
-    let previous = previous.map(|p| p.model).filter(|p| p.space == space && !p.topics.is_empty());
-    let sample = cluster::sample(vectors.len(), settings.sample, settings.seed);
+    anyhow::ensure!(
+        topic_ids.is_empty() || topic_ids.len() == inputs.len(),
+        "{} previous topic ids for {} inputs",
+        topic_ids.len(),
+        inputs.len()
+    );
+    let previous = previous.map(|p| p.model);
+    // Centroids compare only within one vector space; ids are numbered on whatever the space.
+    let same_space = previous.filter(|p| p.space == space && !p.topics.is_empty());
+    // A verbatim with no vector (the lightweight mode's text of stop words only) has no topic.
+    let has_vector: Vec<bool> = vectors.iter().map(|v| v.iter().any(|x| *x != 0.0)).collect();
+    let candidates: Vec<usize> = (0..vectors.len()).filter(|&i| has_vector[i]).collect();
+    anyhow::ensure!(!candidates.is_empty(), "no verbatim has words to find topics in");
+    let sample: Vec<usize> =
+        sample(candidates.len(), settings.sample, settings.seed).into_iter().map(|i| candidates[i]).collect();
     let center = mean(sample.iter().map(|&i| vectors[i].as_slice()));
-    let centred: Vec<Vec<f32>> = vectors.par_iter().map(|v| centre(v, &center)).collect();
-    let sampled: Vec<&[f32]> = sample.iter().map(|&i| centred[i].as_slice()).collect();
+    let centered: Vec<Vec<f32>> = vectors.par_iter().map(|v| center_on(v, &center)).collect();
+    let sampled: Vec<&[f32]> = sample.iter().map(|&i| centered[i].as_slice()).collect();
     // The previous topics, moved into this discovery's space.
-    let previous_topics: Vec<(i64, Vec<f32>)> = previous
-        .map(|p| p.topics.iter().map(|t| (t.id, centre(&p.uncentred(&t.centroid), &center))).collect())
-        .unwrap_or_default();
-    let warm_start: Vec<Vec<f32>> = previous_topics.iter().map(|(_, c)| c.clone()).collect();
-    let same_method = previous.filter(|p| p.method == settings.method);
+    let previous_centroids: Option<Vec<Vec<f32>>> =
+        same_space.map(|p| p.topics.iter().map(|t| center_on(&p.uncentered(&t.centroid), &center)).collect());
+    let warm_start = previous_centroids.clone().unwrap_or_default();
+    let same_method = same_space.filter(|p| p.method == settings.method_run());
     let clustering = cluster::cluster(&sampled, settings, &warm_start, same_method.and_then(|p| p.resolution))?;
     let centroids = cluster::means(&sampled, &clustering.labels, clustering.clusters);
     let floor = {
@@ -203,10 +233,14 @@ pub fn discover(
     for (&i, label) in sample.iter().zip(&clustering.labels) {
         clustered[i] = *label;
     }
-    let mut found: Vec<Option<(usize, f32)>> = centred
+    let mut found: Vec<Option<(usize, f32)>> = centered
         .par_iter()
         .zip(&clustered)
-        .map(|(v, label)| {
+        .zip(&has_vector)
+        .map(|((v, label), has_vector)| {
+            if !has_vector || centroids.is_empty() {
+                return None;
+            }
             let (c, similarity) = match label {
                 Some(c) => (*c, dot(&centroids[*c], v)),
                 None => nearest(centroids.iter().map(Vec::as_slice), v)?,
@@ -219,14 +253,19 @@ pub fn discover(
     let ids = matching::ids(
         &centroids,
         &labels,
-        &matching::PreviousTopics { topics: previous_topics, topic_ids, next_id: previous.map_or(0, |p| p.next_id) },
+        &matching::PreviousTopics {
+            ids: previous.map(|p| p.topics.iter().map(|t| t.id).collect()).unwrap_or_default(),
+            centroids: previous_centroids,
+            topic_ids,
+            next_id: previous.map_or(0, |p| p.next_id),
+        },
         floor,
     );
     // A verbatim whose topic lives on stays in it while it still fits it (within the floor):
     // a re-discovery moves only the verbatims their topic no longer holds.
     if topic_ids.len() == found.len() {
         let index: std::collections::HashMap<i64, usize> = ids.ids.iter().enumerate().map(|(c, id)| (*id, c)).collect();
-        for ((topic, old), v) in found.iter_mut().zip(topic_ids).zip(&centred) {
+        for ((topic, old), v) in found.iter_mut().zip(topic_ids).zip(&centered) {
             if let Some(&c) = old.and_then(|id| index.get(&id)) {
                 let similarity = dot(&centroids[c], v);
                 if similarity >= floor {
@@ -248,7 +287,12 @@ pub fn discover(
         }
     }
     let topics: Vec<Topic> = (0..centroids.len())
-        .map(|c| Topic { id: ids.ids[c], names: names[c].clone(), size: members[c].len(), centroid: centroids[c].clone() })
+        .map(|c| Topic {
+            id: ids.ids[c],
+            names: names[c].clone(),
+            size: members[c].len(),
+            centroid: centroids[c].clone(),
+        })
         .collect();
     let examples = members
         .into_iter()
@@ -259,8 +303,15 @@ pub fn discover(
         .collect();
     let assignments =
         found.iter().map(|t| t.map(|(c, similarity)| Assignment { topic_id: ids.ids[c], similarity })).collect();
-    let model =
-        TopicModel { space, method: settings.method, center, resolution: clustering.resolution, floor, topics, next_id: ids.next_id };
+    let model = TopicModel {
+        space,
+        method: settings.method_run(),
+        center,
+        resolution: clustering.resolution,
+        floor,
+        topics,
+        next_id: ids.next_id,
+    };
     Ok(Discovery { model, assignments, examples })
 }
 
@@ -273,8 +324,7 @@ fn nearest<'c>(centroids: impl IntoIterator<Item = &'c [f32]>, vector: &[f32]) -
         .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
 }
 
-
-
+/// The mean of `vectors` (the empty vector when there are none).
 fn mean<'v>(vectors: impl Iterator<Item = &'v [f32]>) -> Vec<f32> {
     let mut sum: Vec<f32> = Vec::new();
     let mut count = 0usize;
@@ -289,11 +339,15 @@ fn mean<'v>(vectors: impl Iterator<Item = &'v [f32]>) -> Vec<f32> {
     sum
 }
 
-/// `vector` minus `center`, normalised: the space topics live in.
-fn centre(vector: &[f32], center: &[f32]) -> Vec<f32> {
-    let mut centred: Vec<f32> = vector.iter().zip(center).map(|(x, c)| x - c).collect();
-    normalize(&mut centred);
-    centred
+/// `vector` minus `center`, normalised: the space topics live in. The zero vector (no words)
+/// stays zero: it is nowhere, not at minus the mean.
+fn center_on(vector: &[f32], center: &[f32]) -> Vec<f32> {
+    if vector.iter().all(|x| *x == 0.0) {
+        return vector.to_vec();
+    }
+    let mut centered: Vec<f32> = vector.iter().zip(center).map(|(x, c)| x - c).collect();
+    normalize(&mut centered);
+    centered
 }
 
 fn dot(a: &[f32], b: &[f32]) -> f32 {
@@ -305,5 +359,55 @@ pub fn normalize(vector: &mut [f32]) {
     let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
     if norm > 0.0 {
         vector.iter_mut().for_each(|x| *x /= norm);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Three tight groups of eight vectors around three axes, and one vector of zeros.
+    fn groups() -> Vec<Vec<f32>> {
+        let mut vectors: Vec<Vec<f32>> = (0..24)
+            .map(|i| {
+                let mut v = vec![0.05 * ((i * 7 % 5) as f32), 0.05 * ((i * 3 % 4) as f32), 0.0, 0.0];
+                v[i / 8] += 1.0;
+                normalize(&mut v);
+                v
+            })
+            .collect();
+        vectors.push(vec![0.0; 4]);
+        vectors
+    }
+
+    fn ids(found: &Discovery) -> Vec<Option<i64>> {
+        found.assignments.iter().map(|a| a.map(|a| a.topic_id)).collect()
+    }
+
+    #[test]
+    fn separated_groups_become_topics_and_ids_are_kept_or_never_reused() {
+        let vectors = groups();
+        let inputs = vec![TopicInput { text: "x", language: None }; vectors.len()];
+        let space = |name: &str| VectorSpace::Encoder { model: name.to_string() };
+        let settings = DiscoverySettings::default();
+        let first = discover(&inputs, &vectors, space("a"), &settings, None).unwrap();
+        let found = ids(&first);
+        assert_eq!(found[24], None, "a verbatim without a vector has no topic");
+        for group in found[..24].chunks(8) {
+            assert!(group.iter().all(|id| id.is_some() && *id == group[0]), "{found:?}");
+        }
+        let distinct: std::collections::BTreeSet<_> = found[..24].iter().collect();
+        assert_eq!(distinct.len(), 3, "{found:?}");
+
+        // Again with the verbatims' topics known: the same ids on the same verbatims.
+        let previous = Previous { model: &first.model, topic_ids: &found };
+        assert_eq!(ids(&discover(&inputs, &vectors, space("a"), &settings, Some(previous)).unwrap()), found);
+        // In another vector space, with nothing to match on: new ids, none reused.
+        let previous = Previous { model: &first.model, topic_ids: &[] };
+        let other = discover(&inputs, &vectors, space("b"), &settings, Some(previous)).unwrap();
+        assert!(ids(&other).iter().flatten().all(|id| *id >= first.model.next_id), "{:?}", ids(&other));
+        // Too few verbatims to cluster make one topic.
+        let few = discover(&inputs[..3], &vectors[..3], space("a"), &settings, None).unwrap();
+        assert_eq!(few.model.topics.len(), 1);
     }
 }

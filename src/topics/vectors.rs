@@ -13,7 +13,7 @@ use std::path::Path;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use super::labels::TermReader;
+use super::labels::{adjacent_pairs, TermReader};
 use super::{TopicInput, VectorSpace};
 use crate::engine::{BertEncoder, Encoder};
 
@@ -114,8 +114,8 @@ fn bags(texts: &[(&str, Option<&str>)]) -> Vec<Bag> {
                     for (_, _, stem) in &words {
                         *bag.entry(fnv1a(stem.as_bytes())).or_default() += 1.0;
                     }
-                    for pair in words.windows(2).filter(|p| p[1].0 == p[0].0 + 1) {
-                        *bag.entry(fnv1a(format!("{} {}", pair[0].2, pair[1].2).as_bytes())).or_default() += 1.0;
+                    for (first, second) in adjacent_pairs(&words) {
+                        *bag.entry(fnv1a(format!("{} {}", first.2, second.2).as_bytes())).or_default() += 1.0;
                     }
                     bag
                 })
@@ -147,7 +147,12 @@ mod tests {
         ];
         let model = HashedTfIdf::fit(&texts);
         let v = model.vectors(&texts);
-        assert!(cosine(&v[0], &v[1]) > cosine(&v[0], &v[2]) + 0.2, "{} vs {}", cosine(&v[0], &v[1]), cosine(&v[0], &v[2]));
+        assert!(
+            cosine(&v[0], &v[1]) > cosine(&v[0], &v[2]) + 0.2,
+            "{} vs {}",
+            cosine(&v[0], &v[1]),
+            cosine(&v[0], &v[2])
+        );
         assert!((cosine(&v[3], &v[3]) - 1.0).abs() < 1e-5);
         assert!(model.vectors(&[("the and of", Some("en"))])[0].iter().all(|x| *x == 0.0));
     }

@@ -45,7 +45,8 @@ pub fn newsgroups(data_dir: &Path) -> anyhow::Result<Vec<TopicExample>> {
         .filter(|l| !l.trim().is_empty())
         .enumerate()
         .map(|(i, line)| {
-            let line: Line = serde_json::from_str(line).with_context(|| format!("{} line {}", path.display(), i + 1))?;
+            let line: Line =
+                serde_json::from_str(line).with_context(|| format!("{} line {}", path.display(), i + 1))?;
             let body = line.text.split_once("\n\n").map_or(line.text.as_str(), |(_, body)| body);
             Ok(TopicExample { text: body.trim().to_string(), class: line.label })
         })
