@@ -34,6 +34,11 @@ struct Args {
     /// the encoder about a tenth of a second each on two cores)
     #[arg(long)]
     limit: Option<usize>,
+    /// Instead of scores, time one discovery over this many verbatims: the set's texts over
+    /// and over, each copy's vector moved by seeded noise (the speed benchmark of
+    /// benches/topics_speed.sh: embeddings given, their time apart)
+    #[arg(long)]
+    speed: Option<usize>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -52,6 +57,10 @@ fn main() -> anyhow::Result<()> {
             _ => examples,
         };
         let vectors = embeddings(&args.models, set, &examples, &args.cache)?;
+        if let Some(count) = args.speed {
+            speed(&examples, &vectors, count)?;
+            continue;
+        }
         println!("\n### {set}: {} texts, {} gold classes\n", examples.len(), distinct(&classes(&examples)));
         println!("| texts | vectors | method | topics given | topics found | outliers | NMI | fit s |");
         println!("|---|---|---|---|---|---|---|---|");
@@ -105,6 +114,33 @@ fn main() -> anyhow::Result<()> {
             stability(set, &examples, &vectors)?;
         }
     }
+    Ok(())
+}
+
+/// One default discovery over `count` verbatims made from `examples`, timed.
+fn speed(examples: &[TopicExample], vectors: &[Vec<f32>], count: usize) -> anyhow::Result<()> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+    let rows: Vec<usize> = (0..count).map(|i| i % examples.len()).collect();
+    let inputs: Vec<TopicInput<'_>> =
+        rows.iter().map(|&i| TopicInput { text: &examples[i].text, language: Some("en") }).collect();
+    let jittered: Vec<Vec<f32>> = rows
+        .iter()
+        .map(|&i| {
+            let mut v: Vec<f32> = vectors[i].iter().map(|x| x + rng.random_range(-0.02..0.02)).collect();
+            verbatim::topics::normalize(&mut v);
+            v
+        })
+        .collect();
+    let started = Instant::now();
+    let space = VectorSpace::Encoder { model: TOPIC_ENCODER.into() };
+    let found = discover(&inputs, &jittered, space, &DiscoverySettings::default(), None)?;
+    let outliers = found.assignments.iter().filter(|a| a.is_none()).count();
+    println!(
+        "discovery over {count} verbatims (embeddings given): {:.1} s, {} topics, {outliers} outliers",
+        started.elapsed().as_secs_f64(),
+        found.model.topics.len()
+    );
     Ok(())
 }
 
