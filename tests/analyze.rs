@@ -58,6 +58,17 @@ fn documents_get_language_sentiment_and_sentences_with_offsets() {
         assert_eq!(by_offsets, sentence["text"].as_str().unwrap());
     }
     assert_eq!(sentences[1]["text"], "Je ne recommande pas cette boutique.");
+
+    // Key phrases: what the text is about, best first, at the offsets given.
+    let phrases = negative["key_phrases"].as_array().unwrap();
+    assert!(phrases.iter().any(|p| p["text"].as_str().unwrap().starts_with("Service client")), "{phrases:?}");
+    assert_eq!(phrases[0]["score"], 1.0);
+    for phrase in phrases {
+        let (offset, length) =
+            (phrase["offset"].as_u64().unwrap() as usize, phrase["length"].as_u64().unwrap() as usize);
+        let by_offsets: String = NEGATIVE_FR.chars().skip(offset).take(length).collect();
+        assert_eq!(by_offsets, phrase["text"].as_str().unwrap());
+    }
 }
 
 #[test]

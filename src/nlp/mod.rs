@@ -3,6 +3,8 @@
 //! - [`language`]: French, English or other;
 //! - [`sentences`]: sentence boundaries with code-point offsets ([`offsets`] converts them);
 //! - [`features`]: the hashed n-gram features the lightweight models read;
+//! - [`stop_words`]: the French and English words that name no theme;
+//! - [`key_phrases`]: the few phrases of a text that say what it is about;
 //! - [`lexicon`]: prior polarity of English words and emoticons, one of those features;
 //! - [`linear`]: the hashed linear classifier, its training and its file format;
 //! - [`sentiment`]: document and sentence sentiment behind one trait, one engine per tier.
@@ -11,9 +13,11 @@
 //! which only the `training` cargo feature builds.
 
 pub mod features;
+pub mod key_phrases;
 pub mod language;
 pub mod lexicon;
 pub mod linear;
 pub mod offsets;
 pub mod sentences;
 pub mod sentiment;
+pub mod stop_words;

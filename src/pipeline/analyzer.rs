@@ -11,8 +11,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::{Annotated, LanguageStage, Pipeline, Placement, SentimentStage};
+use super::{Annotated, KeyPhraseStage, LanguageStage, Pipeline, Placement, SentimentStage};
 use crate::domain::{Document, ModelVersion, Sentiment, Tier, Verbatim};
+use crate::nlp::key_phrases::KeyPhrase;
 use crate::nlp::sentiment::{AccurateSentiment, FastSentiment, SentenceSentiment, SentimentModel};
 
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +31,8 @@ pub struct AnalyzedDocument {
     pub language: String,
     pub sentiment: Sentiment,
     pub sentences: Vec<SentenceSentiment>,
+    /// The few phrases that say what the text is about, best first.
+    pub key_phrases: Vec<KeyPhrase>,
 }
 
 /// Holds the loaded models; build once, share across threads.
@@ -83,9 +86,14 @@ impl Analyzer {
         Pipeline::new(vec![Box::new(LanguageStage), Box::new(SentimentStage::documents(self.fast.as_ref()))])
     }
 
-    /// What `/v1/analyze` runs with `model`: the language, then document and sentence sentiment.
+    /// What `/v1/analyze` runs with `model`: the language, document and sentence sentiment,
+    /// key phrases.
     pub fn document_pipeline<'m>(&self, model: &'m dyn SentimentModel) -> Pipeline<'m> {
-        Pipeline::new(vec![Box::new(LanguageStage), Box::new(SentimentStage::with_sentences(model))])
+        Pipeline::new(vec![
+            Box::new(LanguageStage),
+            Box::new(SentimentStage::with_sentences(model)),
+            Box::new(KeyPhraseStage),
+        ])
     }
 
     /// Runs the inline stages of [`Analyzer::ingest_pipeline`] and keeps their findings.
@@ -117,6 +125,7 @@ impl Analyzer {
                 language: item.language.expect("the language stage labels every text"),
                 sentiment: item.sentiment.expect("the sentiment stage judges every text"),
                 sentences: item.sentences.unwrap_or_default(),
+                key_phrases: item.key_phrases.unwrap_or_default(),
             })
             .collect())
     }

@@ -1,5 +1,5 @@
 //! Analysis as a pipeline of stages: each stage reads a batch of texts and adds what it knows
-//! (the language, the sentiment; next: PII spans, emotions, topics, aspects).
+//! (the language, the sentiment, key phrases; next: PII spans, emotions, topics, aspects).
 //!
 //! A stage declares its [`Placement`]: **inline** stages are cheap enough to run on every
 //! verbatim as it is ingested (thousands a second on two cores); **deferred** stages are
@@ -9,14 +9,17 @@
 //! yet; PII redaction will run first so no later stage sees what it removes).
 
 mod analyzer;
+mod key_phrases;
 mod language;
 mod sentiment;
 
 pub use analyzer::{AnalysisError, AnalyzedDocument, Analyzer};
+pub use key_phrases::KeyPhraseStage;
 pub use language::LanguageStage;
 pub use sentiment::SentimentStage;
 
 use crate::domain::{ModelVersion, Sentiment};
+use crate::nlp::key_phrases::KeyPhrase;
 use crate::nlp::sentiment::SentenceSentiment;
 
 /// When a stage runs: on the write path, or later in a job.
@@ -39,6 +42,7 @@ pub struct Annotated<'t> {
     pub sentiment_model: Option<ModelVersion>,
     /// Per-sentence sentiment, for the stages asked to give it.
     pub sentences: Option<Vec<SentenceSentiment>>,
+    pub key_phrases: Option<Vec<KeyPhrase>>,
 }
 
 impl<'t> Annotated<'t> {

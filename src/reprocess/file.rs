@@ -268,8 +268,9 @@ struct ResultLine<'a> {
     customer_id: Option<&'a str>,
 }
 
-/// The columns of a Parquet output: the document object's, its sentences as JSON.
-const RESULT_COLUMNS: [Column; 9] = [
+/// The columns of a Parquet output: the document object's, its sentences and key phrases as
+/// JSON.
+const RESULT_COLUMNS: [Column; 10] = [
     column("id", Kind::Text),
     column("customer_id", Kind::Text),
     column("language", Kind::Text),
@@ -279,6 +280,7 @@ const RESULT_COLUMNS: [Column; 9] = [
     column("p_neutral", Kind::Float),
     column("p_positive", Kind::Float),
     column("sentences", Kind::Text),
+    column("key_phrases", Kind::Text),
 ];
 
 /// Converts the finished JSONL work file into the Parquet output, a line at a time.
@@ -302,6 +304,7 @@ fn to_parquet(lines_path: &Path, file: &mut File) -> anyhow::Result<()> {
             number("/sentiment/confidence/neutral"),
             number("/sentiment/confidence/positive"),
             Cell::Text(value["sentences"].to_string()),
+            Cell::Text(value["key_phrases"].to_string()),
         ])?;
     }
     Box::new(table).finish()

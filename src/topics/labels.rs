@@ -15,6 +15,8 @@ use tantivy::tokenizer::{
     Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, TextAnalyzer, Token, TokenStream,
 };
 
+use crate::nlp::stop_words::is_content_word;
+
 /// Words shown in a label, at most.
 const LABEL_WORDS: usize = 3;
 /// Phrases listed per topic, at most.
@@ -141,7 +143,6 @@ pub(crate) type Word = (usize, String, String);
 pub(crate) struct TermReader {
     words: TextAnalyzer,
     stems: HashMap<(String, Language), String>,
-    stop_words: std::collections::HashSet<&'static str>,
     french: TextAnalyzer,
     english: TextAnalyzer,
 }
@@ -160,7 +161,6 @@ impl TermReader {
                 .filter(LowerCaser)
                 .build(),
             stems: HashMap::new(),
-            stop_words: stop_words::get("en").iter().chain(stop_words::get("fr")).copied().collect(),
             french: stem(Language::French),
             english: stem(Language::English),
         }
@@ -180,7 +180,7 @@ impl TermReader {
             Some("en") => Some(Language::English),
             _ => None,
         };
-        tokens.retain(|t| is_content_word(&t.text) && !self.stop_words.contains(t.text.as_str()));
+        tokens.retain(|t| is_content_word(&t.text));
         tokens
             .into_iter()
             .map(|t| {
@@ -220,11 +220,6 @@ impl TermReader {
 /// the same stem twice: the candidate phrases.
 pub(crate) fn adjacent_pairs(words: &[Word]) -> impl Iterator<Item = (&Word, &Word)> {
     words.windows(2).filter(|p| p[1].0 == p[0].0 + 1 && p[0].2 != p[1].2).map(|p| (&p[0], &p[1]))
-}
-
-/// Two letters at least, and not a number: "2", "x" and "42eur" say nothing about a theme.
-fn is_content_word(word: &str) -> bool {
-    word.chars().filter(|c| c.is_alphabetic()).count() >= 2 && !word.chars().any(|c| c.is_ascii_digit())
 }
 
 #[cfg(test)]
