@@ -32,16 +32,19 @@ pub struct KeyPhrase {
     pub score: f32,
 }
 
-/// A word of the text: its lower-cased form and byte range.
+/// A word of the text: its lower-cased form, byte range, and whether it is a content word.
 struct Word {
     lower: String,
     from: usize,
     to: usize,
+    content: bool,
 }
 
-/// A candidate: its words (indices into the text's words) and whether each is a content word.
+/// A candidate: its words (indices into the text's words), and those of them that are
+/// content words (a linking word is not).
 struct Candidate {
     words: Vec<usize>,
+    content: Vec<usize>,
 }
 
 /// The key phrases of `text`, best first.
@@ -54,21 +57,18 @@ pub fn key_phrases(text: &str) -> Vec<KeyPhrase> {
     // RAKE's word scores: degree over frequency, over content words only.
     let mut frequency: std::collections::HashMap<&str, f32> = std::collections::HashMap::new();
     let mut degree: std::collections::HashMap<&str, f32> = std::collections::HashMap::new();
-    let content = |c: &Candidate| -> Vec<usize> {
-        c.words.iter().copied().filter(|&w| is_content_word(&words[w].lower)).collect()
-    };
     for candidate in &candidates {
-        let members = content(candidate);
-        for &w in &members {
+        for &w in &candidate.content {
             *frequency.entry(&words[w].lower).or_default() += 1.0;
-            *degree.entry(&words[w].lower).or_default() += members.len() as f32;
+            *degree.entry(&words[w].lower).or_default() += candidate.content.len() as f32;
         }
     }
     let mut points = CodePoints::new(text);
     let mut scored: Vec<KeyPhrase> = candidates
         .iter()
         .map(|candidate| {
-            let score: f32 = content(candidate)
+            let score: f32 = candidate
+                .content
                 .iter()
                 .map(|&w| degree[words[w].lower.as_str()] / frequency[words[w].lower.as_str()])
                 .sum();
@@ -94,7 +94,8 @@ fn words(text: &str) -> Vec<Word> {
     let mut words = Vec::new();
     while stream.advance() {
         let token = stream.token();
-        words.push(Word { lower: token.text.clone(), from: token.offset_from, to: token.offset_to });
+        let content = is_content_word(&token.text);
+        words.push(Word { lower: token.text.clone(), from: token.offset_from, to: token.offset_to, content });
     }
     words
 }
@@ -107,13 +108,13 @@ fn candidates(text: &str, words: &[Word]) -> Vec<Candidate> {
     let mut content_words = 0;
     let close = |current: &mut Vec<usize>, content_words: &mut usize, candidates: &mut Vec<Candidate>| {
         // A phrase never ends on a linking word.
-        while current.last().is_some_and(|&w| !is_content_word(&words[w].lower)) {
+        while current.last().is_some_and(|&w| !words[w].content) {
             current.pop();
         }
         if !current.is_empty() {
-            candidates.push(Candidate { words: std::mem::take(current) });
+            let content = current.iter().copied().filter(|&w| words[w].content).collect();
+            candidates.push(Candidate { words: std::mem::take(current), content });
         }
-        current.clear();
         *content_words = 0;
     };
     for (i, word) in words.iter().enumerate() {
@@ -121,13 +122,10 @@ fn candidates(text: &str, words: &[Word]) -> Vec<Candidate> {
         if !joined || content_words == MAX_WORDS {
             close(&mut current, &mut content_words, &mut candidates);
         }
-        if is_content_word(&word.lower) {
+        if word.content {
             current.push(i);
             content_words += 1;
-        } else if LINKS.contains(&word.lower.as_str())
-            && !current.is_empty()
-            && current.last().is_some_and(|&w| is_content_word(&words[w].lower))
-        {
+        } else if LINKS.contains(&word.lower.as_str()) && current.last().is_some_and(|&w| words[w].content) {
             current.push(i);
         } else {
             close(&mut current, &mut content_words, &mut candidates);
