@@ -93,13 +93,24 @@ fn a_killed_reprocess_resumes_and_writes_every_line_once() {
     let mut child = Command::new(BIN).args(args(&output)).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     let started = Instant::now();
     let checkpoints = data.join("jobs");
-    // Kill once some batches are checkpointed (a batch is ~400 kB here), whatever the speed.
-    let checkpointed = || checkpoints.read_dir().is_ok_and(|mut entries| entries.next().is_some());
-    while !checkpointed() || std::fs::metadata(&output).map_or(0, |m| m.len()) < 1_000_000 {
-        assert!(started.elapsed() < Duration::from_secs(120), "no progress");
-        assert!(child.try_wait().unwrap().is_none(), "finished before the kill: make the input larger");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    // Kill once a batch is checkpointed and the next one is under way, whatever the speed. The
+    // checkpoint is the `.json` file: the lock and a checkpoint being written do not count.
+    let checkpointed = || {
+        checkpoints.read_dir().is_ok_and(|entries| {
+            entries.flatten().any(|entry| entry.path().extension().is_some_and(|extension| extension == "json"))
+        })
+    };
+    let output_bytes = || std::fs::metadata(&output).map_or(0, |m| m.len());
+    let mut wait_until = |done: &dyn Fn() -> bool| {
+        while !done() {
+            assert!(started.elapsed() < Duration::from_secs(120), "no progress");
+            assert!(child.try_wait().unwrap().is_none(), "finished before the kill: make the input larger");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    wait_until(&checkpointed);
+    let checkpointed_bytes = output_bytes();
+    wait_until(&|| output_bytes() > checkpointed_bytes);
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(checkpointed(), "the kill left a checkpoint");
