@@ -236,7 +236,10 @@ fn embeddings(models: &Path, set: &str, examples: &[TopicExample], cache: &Path)
     let started = Instant::now();
     let progress = indicatif::ProgressBar::new(texts.len() as u64);
     let inputs: Vec<TopicInput<'_>> = texts.iter().map(|text| TopicInput { text, language: Some("en") }).collect();
-    let (space, vectors) = vectors_for_discovery(models, &inputs, &mut |done| progress.set_position(done as u64))?;
+    let (space, vectors) = vectors_for_discovery(models, &inputs, None, &mut |done| {
+        progress.set_position(done as u64);
+        true
+    })?;
     anyhow::ensure!(
         matches!(space, VectorSpace::Encoder { .. }),
         "{TOPIC_ENCODER} is not installed in {}",

@@ -108,6 +108,7 @@ mod tests {
             sentiment: None,
             sentiment_model: None,
             due: Vec::new(),
+            topic: None,
         }
     }
 

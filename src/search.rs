@@ -46,6 +46,8 @@ pub struct SearchRequest {
     pub channels: Vec<Channel>,
     pub nps_groups: Vec<NpsGroup>,
     pub sentiments: Vec<SentimentLabel>,
+    /// Topic ids of the model in use (`-1`: verbatims near no topic).
+    pub topics: Vec<i64>,
     /// Inclusive bounds on the sentiment score, in [-1, 1].
     pub sentiment_score_min: Option<f64>,
     pub sentiment_score_max: Option<f64>,
@@ -66,7 +68,7 @@ pub struct SearchRequest {
 
 /// Parameters that take a list: repeating one adds to it (`channel=email&channel=chat`).
 /// Any other parameter given twice is refused rather than one value silently winning.
-const LIST_PARAMETERS: [&str; 4] = ["language", "channel", "nps_group", "sentiment"];
+const LIST_PARAMETERS: [&str; 5] = ["language", "channel", "nps_group", "sentiment", "topic"];
 
 /// A parameter the parser refused, named so the caller can fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -115,6 +117,12 @@ impl SearchRequest {
                     value,
                     SentimentLabel::parse,
                     "negative, neutral or positive",
+                )?),
+                "topic" => request.topics.extend(parse_list(
+                    key,
+                    value,
+                    |id| id.parse::<i64>().ok().filter(|id| *id >= -1),
+                    "a topic id (-1 for none)",
                 )?),
                 "sentiment_score_min" => request.sentiment_score_min = Some(score(key, value)?),
                 "sentiment_score_max" => request.sentiment_score_max = Some(score(key, value)?),
@@ -215,7 +223,8 @@ pub struct SearchResponse {
     /// How many verbatims match, across all pages.
     pub total: usize,
     pub hits: Vec<SearchHit>,
-    /// Counts over every match, per facet (`channel`, `language`, `nps_group`, `sentiment`) and value.
+    /// Counts over every match, per facet (`channel`, `language`, `nps_group`, `sentiment`,
+    /// `topic`) and value.
     pub facets: BTreeMap<&'static str, BTreeMap<String, u64>>,
 }
 

@@ -41,6 +41,7 @@ use crate::index::{IndexError, SearchIndex};
 use crate::pipeline::Analyzer;
 use crate::search::{SearchHit, SearchRequest, SearchResponse};
 use crate::store::{Durability, Erasure, JobProgress, Store, StoreError};
+use crate::topics::{SavedTopics, TopicAssigner};
 
 /// Rows per index commit when catching up or rebuilding.
 const REPAIR_PAGE: usize = 5_000;
@@ -81,12 +82,23 @@ pub enum Write {
     /// Analyses a job made of stored verbatims (see [`crate::store::StoreWriter::reanalysed`]),
     /// with the job's progress, committed together so a killed job resumes past them exactly.
     Reanalysed { verbatims: Vec<Verbatim>, progress: JobProgress },
+    /// Saves a discovered topic model and puts it in use, with the topics of the verbatims the
+    /// discovery read (their `topic` set; the model version is the commit's to fill in) and the
+    /// job's progress, in one commit; every other verbatim is assigned by the new model's
+    /// words in the same commit, so none is left with a topic of an older model.
+    Topics { saved: Box<SavedTopics>, job_id: String, verbatims: Vec<Verbatim>, progress: JobProgress },
+    /// Topics a job found for verbatims it read (see [`crate::store::StoreWriter::set_topics`]),
+    /// with its progress.
+    Assigned { verbatims: Vec<Verbatim>, progress: JobProgress },
 }
 
 impl Write {
     fn verbatims(&self) -> usize {
         match self {
-            Write::Upsert(batch) | Write::Reanalysed { verbatims: batch, .. } => batch.len(),
+            Write::Upsert(batch)
+            | Write::Reanalysed { verbatims: batch, .. }
+            | Write::Topics { verbatims: batch, .. }
+            | Write::Assigned { verbatims: batch, .. } => batch.len(),
             Write::Delete(_) | Write::DeleteCustomer(_) => 1,
         }
     }
@@ -106,6 +118,8 @@ pub enum Written {
     DeletedCustomer(usize),
     /// The analyses of the verbatims still as analysed are stored, with the job's progress.
     Reanalysed,
+    /// The topic model is saved as this version and in use.
+    Topics(u32),
 }
 
 /// A place in the write queue, taken before the work of a write starts (see [`Service::admit`]).
@@ -215,6 +229,9 @@ impl Service {
         let index = SearchIndex::open(&paths.index)?;
         let store = Store::open(&paths.store, settings.max_store_bytes, settings.durability)
             .with_context(|| format!("opening store {}", paths.store.display()))?;
+        if let Some(saved) = store.topic_model()? {
+            analyzer.set_topics(TopicAssigner::from_json(saved.version, &saved.model)?);
+        }
         let parts = Arc::new(Parts {
             data_dir: data_dir.to_path_buf(),
             reader: Reader { store, index },
@@ -223,6 +240,7 @@ impl Service {
             index_behind: AtomicBool::new(false),
         });
         parts.repair_index()?;
+        parts.rename_topics_after_erasures();
         let purge_owed = !parts.purge_erased();
         let service = Service { writer: Writer::start(parts.clone(), settings.max_pending_writes, purge_owed)?, parts };
         service.analyse_backlog()?;
@@ -250,11 +268,33 @@ impl Service {
         self.submit(Write::Reanalysed { verbatims, progress }, WritePermit { _place: None }).wait().map(|_| ())
     }
 
-    /// The store, for the jobs table ([`crate::jobs`]). Job rows are written outside the writer
-    /// thread: they are not verbatims, the index does not follow them, and each write is one
-    /// small transaction of its own (a job's progress with results goes through
-    /// [`Service::reanalysed`]).
-    pub fn job_store(&self) -> &Store {
+    /// Saves a discovered topic model, puts it in use and stores the topics it gave (see
+    /// [`Write::Topics`]); returns its version.
+    pub fn topics_discovered(
+        &self,
+        saved: SavedTopics,
+        job_id: &str,
+        verbatims: Vec<Verbatim>,
+        progress: JobProgress,
+    ) -> Result<u32, ServiceError> {
+        let write = Write::Topics { saved: Box::new(saved), job_id: job_id.to_string(), verbatims, progress };
+        match self.submit(write, WritePermit { _place: None }).wait()? {
+            Written::Topics(version) => Ok(version),
+            other => unreachable!("a topics write answers {other:?}"),
+        }
+    }
+
+    /// Stores the topics a job found for verbatims it read, with its progress, in one commit.
+    pub fn topics_assigned(&self, verbatims: Vec<Verbatim>, progress: JobProgress) -> Result<(), ServiceError> {
+        self.submit(Write::Assigned { verbatims, progress }, WritePermit { _place: None }).wait().map(|_| ())
+    }
+
+    /// The store, for the tables beside the verbatims: jobs ([`crate::jobs`]), topic names and
+    /// reports ([`crate::topics`]). Their rows are written outside the writer thread: they are
+    /// not verbatims, the index does not follow them, and each write is one small transaction
+    /// of its own (what changes verbatims goes through the writer: [`Service::reanalysed`],
+    /// [`Service::topics_discovered`]).
+    pub fn store(&self) -> &Store {
         &self.parts.reader.store
     }
 
@@ -459,6 +499,7 @@ impl Writer {
                     }
                     // Erasures that arrived meanwhile are covered by this one purge.
                     while erased.try_recv().is_ok() {}
+                    parts.rename_topics_after_erasures();
                     owed = !parts.purge_erased();
                 }
             })
@@ -488,7 +529,8 @@ impl Parts {
                 size += next.write.verbatims();
                 group.push(next);
             }
-            let erased = group.iter().any(|p| p.write.erases());
+            // A discovery may have read verbatims erased before its commit: its names are checked.
+            let erased = group.iter().any(|p| p.write.erases() || matches!(p.write, Write::Topics { .. }));
             let answers = self.commit_group(&mut group);
             for (pending, answer) in group.into_iter().zip(answers) {
                 let _ = pending.reply.send(answer);
@@ -525,11 +567,23 @@ impl Parts {
 
     fn commit(&self, writes: &mut [&mut Write]) -> Result<Vec<Written>, ServiceError> {
         self.catch_up_if_behind()?;
+        for write in writes.iter_mut() {
+            if let Write::Upsert(batch) = &mut **write {
+                self.analyzer.assign_stale_topics(batch);
+            }
+        }
+        let mut new_topics: Option<TopicAssigner> = None;
         let (written, seq) = self.reader.store.write(|store| {
             writes
                 .iter_mut()
                 .map(|write| match &mut **write {
-                    Write::Upsert(batch) => store.upsert(batch).map(|()| Written::Upserted),
+                    Write::Upsert(batch) => {
+                        // After a discovery's commit in the same group, its model is the one in use.
+                        if let Some(assigner) = &new_topics {
+                            assigner.assign_stale(batch);
+                        }
+                        store.upsert(batch).map(|()| Written::Upserted)
+                    }
                     Write::Delete(id) => store.delete(id).map(Written::Deleted),
                     Write::DeleteCustomer(customer) => store.delete_customer(customer).map(Written::DeletedCustomer),
                     Write::Reanalysed { verbatims, progress } => {
@@ -538,15 +592,52 @@ impl Parts {
                         store.set_job_progress(progress)?;
                         Ok(Written::Reanalysed)
                     }
+                    Write::Topics { saved, job_id, verbatims, progress } => {
+                        let json = serde_json::to_string(&**saved).expect("a topic model serialises");
+                        let version = store.save_topic_model(Some(job_id), &json)?;
+                        let assigner = TopicAssigner { version, saved: (**saved).clone() };
+                        verbatims.iter_mut().filter_map(|v| v.topic.as_mut()).for_each(|t| t.model = version);
+                        let mut stored = store.set_topics(verbatims)?;
+                        let mut others = store.without_topic_of(version)?;
+                        let texts: Vec<(&str, Option<&str>)> =
+                            others.iter().map(|v| (v.text.as_str(), v.language.as_deref())).collect();
+                        let topics = assigner.assign_words(&texts);
+                        others.iter_mut().zip(topics).for_each(|(v, topic)| v.topic = Some(topic));
+                        stored.extend(store.set_topics(&others)?);
+                        *verbatims = stored;
+                        store.set_job_progress(progress)?;
+                        new_topics = Some(assigner);
+                        Ok(Written::Topics(version))
+                    }
+                    Write::Assigned { verbatims, progress } => {
+                        // Found with a model a discovery has replaced meanwhile: the rows keep
+                        // the newer model's topics.
+                        let in_use = new_topics
+                            .as_ref()
+                            .map(|assigner| assigner.version)
+                            .or_else(|| self.analyzer.topics().map(|assigner| assigner.version));
+                        verbatims.retain(|v| v.topic.map(|t| t.model) == in_use);
+                        *verbatims = store.set_topics(verbatims)?;
+                        store.set_job_progress(progress)?;
+                        Ok(Written::Reanalysed)
+                    }
                 })
                 .collect::<Result<Vec<_>, StoreError>>()
         })?;
+        // In the commit's critical section: a write analysed with the older model after this
+        // is assigned again above, before it is stored.
+        if let Some(assigner) = new_topics {
+            self.analyzer.set_topics(assigner);
+        }
         self.reader
             .index
             .write(seq, |index| {
                 for write in writes.iter() {
                     match &**write {
-                        Write::Upsert(batch) | Write::Reanalysed { verbatims: batch, .. } => index.upsert(batch)?,
+                        Write::Upsert(batch)
+                        | Write::Reanalysed { verbatims: batch, .. }
+                        | Write::Topics { verbatims: batch, .. }
+                        | Write::Assigned { verbatims: batch, .. } => index.upsert(batch)?,
                         Write::Delete(id) => index.delete(id),
                         Write::DeleteCustomer(customer) => index.delete_customer(customer),
                     }
@@ -555,6 +646,30 @@ impl Parts {
             })
             .inspect_err(|_| self.index_behind.store(true, Ordering::SeqCst))?;
         Ok(written)
+    }
+
+    /// Names the topics in use again from the stored verbatims if an erasure happened since
+    /// their names were made (see [`SavedTopics::renamed`]), before the purge that then clears
+    /// the old names from the files. A failure is logged: the next erasure or start tries again.
+    fn rename_topics_after_erasures(&self) {
+        let Some(assigner) = self.analyzer.topics() else { return };
+        let store = &self.reader.store;
+        let renamed = (|| -> anyhow::Result<()> {
+            let mark = store.last_erasure()?;
+            if mark <= assigner.saved.erasure_mark {
+                return Ok(());
+            }
+            let saved = assigner.saved.renamed(&store.topic_texts()?, mark);
+            let json = serde_json::to_string(&saved).expect("a topic model serialises");
+            if store.replace_topic_model(assigner.version, &json)? {
+                self.analyzer.replace_topics(TopicAssigner { version: assigner.version, saved });
+                tracing::info!(version = assigner.version, "topics named again after an erasure");
+            }
+            Ok(())
+        })();
+        if let Err(err) = renamed {
+            tracing::warn!(error = %format!("{err:#}"), "naming topics again after an erasure; will retry");
+        }
     }
 
     /// Removes erased data from the files: index segments holding deleted documents are

@@ -95,7 +95,9 @@ fn index_traces(index_dir: &Path, needles: &[&str]) -> Vec<String> {
 }
 
 fn traces(data: &Path) -> Vec<String> {
-    let mut traces: Vec<String> = [CUSTOMER, TEXT_WORD, METADATA_VALUE]
+    // Topic names spell words in lower case.
+    let lower = TEXT_WORD.to_lowercase();
+    let mut traces: Vec<String> = [CUSTOMER, TEXT_WORD, lower.as_str(), METADATA_VALUE]
         .iter()
         .flat_map(|needle| files_containing(data, needle).into_iter().map(move |f| format!("`{needle}` in {f}")))
         .collect();
@@ -122,12 +124,14 @@ fn an_erased_customer_leaves_no_byte_in_the_data_directory() {
     second.extend(verbatims("keep-b", 100, "cust-other", "Ordinaire", "autre"));
     server.ingest(Value::Array(second.clone()));
     // Jobs keep the customer too: a reprocess names it in its filter, a file job's results
-    // hold its verbatims (ids, texts, customer id).
+    // hold its verbatims (ids, texts, customer id); the topic model names a topic after the
+    // customer's word.
     let lines: Vec<String> = second.iter().map(Value::to_string).collect();
     std::fs::write(import.join("file.jsonl"), lines.join("\n")).unwrap();
     for job in [
         json!({"kind": "reprocess", "filter": {"customer_id": CUSTOMER}}),
         json!({"kind": "analyze_file", "file": "file.jsonl"}),
+        json!({"kind": "discover_topics"}),
     ] {
         let reply = server.post("/v1/jobs", &job);
         assert_eq!(reply.status, 202, "{}", reply.body);
@@ -140,6 +144,8 @@ fn an_erased_customer_leaves_no_byte_in_the_data_directory() {
     }
     let kept = traces(&data);
     assert!(kept.iter().any(|t| t.contains("results.jsonl")), "the test must see the job's results: {kept:?}");
+    let named = server.get("/v1/topics").body;
+    assert!(named.to_string().contains(&TEXT_WORD.to_lowercase()), "the test must see a topic named after it: {named}");
 
     let reply = server.delete(&format!("/v1/customers/{CUSTOMER}"));
     assert_eq!(reply.status, 200, "{}", reply.body);
@@ -153,6 +159,8 @@ fn an_erased_customer_leaves_no_byte_in_the_data_directory() {
     assert!(left.is_empty(), "still there {PURGE_BOUND:?} after erasure: {left:#?}");
     assert_eq!(server.search("")["total"], 200);
     assert_eq!(server.search("q=ordinaire")["total"], 200);
+    let renamed = server.get("/v1/topics").body;
+    assert!(!renamed.to_string().to_lowercase().contains(&TEXT_WORD.to_lowercase()), "{renamed}");
 
     // The audit record says when, what and how many, and nothing personal.
     let audit = server.get("/v1/erasures");

@@ -183,7 +183,8 @@ fn a_deleted_job_stops_and_a_finished_one_goes_with_its_record() {
 
     // Refused up front, with the field at fault.
     for (job, code) in [
-        (json!({"kind": "discover_topics"}), "unsupported_kind"),
+        (json!({"kind": "discover_topics", "topics": 1}), "invalid_value"),
+        (json!({"kind": "assign_topics", "model": "fast"}), "unknown_field"),
         (json!({"kind": "reprocess", "filter": {"limit": 5}}), "invalid_filter"),
         (json!({"kind": "reprocess", "filter": {"channel": "email"}, "colour": 1}), "unknown_field"),
         (json!({"kind": "reprocess", "stages": ["language"]}), "invalid_stages"),

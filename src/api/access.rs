@@ -35,16 +35,16 @@ impl Scope {
     }
 
     /// The scope an operation needs: erasure and its audit record are `admin`, other reads
-    /// `read`, other changes (cancelling a job included) `write`. `None`: any valid key will
-    /// do (the answer is a 405).
+    /// `read`, other changes (cancelling a job, naming a topic included) `write`. `None`: any
+    /// valid key will do (the answer is a 405).
     pub fn required(method: &Method, path: &str) -> Option<Scope> {
-        let cancels_job = path.starts_with("/v1/jobs/");
-        if path == "/v1/erasures" || (*method == Method::DELETE && !cancels_job) {
+        let erases = ["/v1/verbatims/", "/v1/customers/"].iter().any(|erased| path.starts_with(erased));
+        if path == "/v1/erasures" || (*method == Method::DELETE && erases) {
             return Some(Scope::Admin);
         }
         match *method {
             Method::GET | Method::HEAD => Some(Scope::Read),
-            Method::POST | Method::DELETE => Some(Scope::Write),
+            Method::POST | Method::PATCH | Method::DELETE => Some(Scope::Write),
             _ => None,
         }
     }
@@ -178,6 +178,9 @@ mod tests {
         assert_eq!(Scope::required(&Method::GET, "/v1/search"), Some(Scope::Read));
         assert_eq!(Scope::required(&Method::POST, "/v1/analyze"), Some(Scope::Write));
         assert_eq!(Scope::required(&Method::PUT, "/v1/verbatims"), None);
+        assert_eq!(Scope::required(&Method::PATCH, "/v1/topics/3"), Some(Scope::Write));
+        assert_eq!(Scope::required(&Method::DELETE, "/v1/jobs/job_1"), Some(Scope::Write));
+        assert_eq!(Scope::required(&Method::DELETE, "/v1/verbatims/v1"), Some(Scope::Admin));
     }
 
     #[test]

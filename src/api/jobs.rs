@@ -39,10 +39,12 @@ pub async fn create(
     let spec = JobSpec::from_json(&body).map_err(JobError::from)?;
     // A job for a model that cannot load would only fail later: refuse it now. The first
     // `accurate` job loads the encoder (about a second): off the async workers.
-    let (analyzer, tier) = (state.analyzer.clone(), spec.model());
-    web::block(move || analyzer.model(tier).map(|_| ()))
-        .await?
-        .map_err(|e| model_refusal(&e).with("model", tier.as_str()))?;
+    if let Some(tier) = spec.model() {
+        let analyzer = state.analyzer.clone();
+        web::block(move || analyzer.model(tier).map(|_| ()))
+            .await?
+            .map_err(|e| model_refusal(&e).with("model", tier.as_str()))?;
+    }
     let jobs = state.jobs.clone();
     let job = web::block(move || jobs.submit(&spec)).await??;
     Ok(HttpResponse::Accepted().insert_header((header::LOCATION, format!("/v1/jobs/{}", job.row.id))).json(job))

@@ -15,6 +15,7 @@ mod middleware;
 mod ops;
 mod search;
 mod stream;
+mod topics;
 mod verbatims;
 
 use std::net::SocketAddr;
@@ -95,7 +96,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/jobs", "GET, POST").get(jobs::list).post(jobs::create))
         .service(resource("/v1/jobs/{id}", "GET, DELETE").get(jobs::get).delete(jobs::remove))
         .service(resource("/v1/jobs/{id}/results", "GET").get(jobs::results))
-        .service(resource("/v1/jobs/{id}/rejected", "GET").get(jobs::rejected));
+        .service(resource("/v1/jobs/{id}/rejected", "GET").get(jobs::rejected))
+        .service(resource("/v1/topics", "GET").get(topics::list))
+        .service(resource("/v1/topics/discover", "POST").post(topics::discover))
+        .service(resource("/v1/topics/{id}", "GET, PATCH").get(topics::get).patch(topics::change));
 }
 
 /// A resource whose unhandled methods get 405 naming `allow`.

@@ -5,11 +5,13 @@
 mod channel;
 mod sentiment;
 mod time;
+mod topic;
 mod verbatim;
 
 pub use channel::Channel;
 pub use sentiment::{Confidence, ModelVersion, Sentiment, SentimentLabel, Tier};
 pub use time::{clamp_to_supported, parse_timestamp, rfc3339, SUPPORTED_YEARS};
+pub use topic::{AssignedBy, TopicAssignment, NO_TOPIC};
 pub use verbatim::{
     Document, NpsGroup, Verbatim, CES_SCALE, CSAT_SCALE, MAX_ID_BYTES, MAX_METADATA_ENTRIES, MAX_METADATA_KEY_BYTES,
     MAX_METADATA_VALUE_BYTES, MAX_TEXT_CHARS, NPS_SCALE, OTHER_LANGUAGE,

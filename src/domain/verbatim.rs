@@ -6,7 +6,7 @@ use std::ops::RangeInclusive;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{rfc3339, Channel, ModelVersion, Sentiment, Tier};
+use super::{rfc3339, Channel, ModelVersion, Sentiment, Tier, TopicAssignment};
 
 /// Longest accepted text, in Unicode code points (characters as a person counts them).
 pub const MAX_TEXT_CHARS: usize = 50_000;
@@ -96,6 +96,9 @@ pub struct Verbatim {
     /// that model runs them again.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub due: Vec<String>,
+    /// Its topic under the current topic model (absent before the first discovery).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<TopicAssignment>,
 }
 
 impl Verbatim {
@@ -108,6 +111,10 @@ impl Verbatim {
             if previous.sentiment.is_some() {
                 self.sentiment = previous.sentiment;
                 self.sentiment_model = previous.sentiment_model.clone();
+            }
+            // The stored topic may be the encoder's, better than the words' just given.
+            if previous.topic.is_some_and(|stored| self.topic.is_none_or(|new| new.model == stored.model)) {
+                self.topic = previous.topic;
             }
             self.due = previous.due.clone();
             return;

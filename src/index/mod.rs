@@ -45,7 +45,7 @@ const WRITER_HEAP_BYTES: usize = 64 * 1024 * 1024;
 /// after them) without indexing faster (benches/RESULTS.md, issue 11).
 const WRITER_THREADS: usize = 1;
 /// Facets counted for every search, in the order of the response.
-pub const FACETS: [&str; 4] = ["channel", "language", "nps_group", "sentiment"];
+pub const FACETS: [&str; 5] = ["channel", "language", "nps_group", "sentiment", "topic"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
@@ -380,6 +380,11 @@ fn document(fields: &Fields, v: &Verbatim) -> TantivyDocument {
         doc.add_text(fields.sentiment, sentiment.label.as_str());
         doc.add_f64(fields.sentiment_score, f64::from(sentiment.score));
         doc.add_facet(fields.facets, Facet::from_path(["sentiment", sentiment.label.as_str()]));
+    }
+    if let Some(topic) = &v.topic {
+        let id = topic.id.to_string();
+        doc.add_text(fields.topic, &id);
+        doc.add_facet(fields.facets, Facet::from_path(["topic", id.as_str()]));
     }
     doc.add_text(fields.text(TextField::for_language(v.language.as_deref())), &v.text);
     doc

@@ -90,8 +90,10 @@ pub struct Fields {
     pub sentiment: Field,
     /// P(positive) - P(negative), in [-1, 1].
     pub sentiment_score: Field,
+    /// The topic id under the model in use (`-1`: near no topic).
+    pub topic: Field,
     /// Hierarchical facets (`/channel/email`, `/language/fr`, `/nps_group/detractor`,
-    /// `/sentiment/negative`) for counts.
+    /// `/sentiment/negative`, `/topic/12`) for counts.
     pub facets: Field,
     texts: [Field; 3],
 }
@@ -119,6 +121,7 @@ impl Fields {
             metadata: f("metadata")?,
             sentiment: f("sentiment")?,
             sentiment_score: f("sentiment_score")?,
+            topic: f("topic")?,
             facets: f("facets")?,
             texts: [f("text_fr")?, f("text_en")?, f("text")?],
         })
@@ -141,6 +144,7 @@ pub fn schema() -> Schema {
     builder.add_text_field("metadata", STRING | FAST);
     builder.add_text_field("sentiment", STRING | FAST);
     builder.add_f64_field("sentiment_score", INDEXED | FAST);
+    builder.add_text_field("topic", STRING | FAST);
     builder.add_facet_field("facets", FacetOptions::default());
     for text in TextField::ALL {
         let indexing = TextFieldIndexing::default()

@@ -91,6 +91,7 @@ impl Verbatim {
             sentiment: None,
             sentiment_model: None,
             due: Vec::new(),
+            topic: None,
         })
     }
 }

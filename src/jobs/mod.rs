@@ -6,6 +6,7 @@
 
 mod files;
 mod spec;
+mod topics;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -18,13 +19,15 @@ use anyhow::Context;
 use serde::Serialize;
 
 pub use files::{rejected_path, results_path};
-pub use spec::{check_stages, search_filter, JobSpec, SpecError, STAGES};
+pub use spec::{check_stages, search_filter, JobSpec, SpecError, TopicsSpec, STAGES};
 
 use crate::models::sha256_hex;
 use crate::reprocess::{reprocess, reprocess_stored, Outcome, Progress, ReprocessJob, StoredJob};
 use crate::search::SearchRequest;
 use crate::service::{Service, ServiceError};
 use crate::store::{JobProgress, JobRow, JobState, StoreError};
+use crate::topics::{DiscoverySettings, Outliers};
+use topics::{assign_stored, discover_stored, StoredDiscovery};
 
 /// Jobs running at once by default: one keeps a core for ingestion and search on small hosts.
 pub const DEFAULT_MAX_RUNNING: usize = 1;
@@ -221,7 +224,7 @@ impl Shared {
     }
 
     fn store(&self) -> &crate::store::Store {
-        self.service.job_store()
+        self.service.store()
     }
 
     fn view(&self, row: JobRow) -> JobView {
@@ -354,7 +357,7 @@ impl Shared {
 /// unknown until it is read: estimated as it goes).
 fn create(service: &Service, spec: &JobSpec) -> Result<JobRow, JobError> {
     let total = match spec {
-        JobSpec::Reprocess { filter, .. } => {
+        JobSpec::Reprocess { filter, .. } | JobSpec::DiscoverTopics(TopicsSpec { filter, .. }) => {
             let request = search_filter(filter)?;
             if request.matches_everything() {
                 service.reader().stored_count()?
@@ -363,10 +366,11 @@ fn create(service: &Service, spec: &JobSpec) -> Result<JobRow, JobError> {
             }
         }
         JobSpec::AnalyzeFile { .. } => 0,
+        JobSpec::AssignTopics => service.reader().stored_count()?,
     };
     let nonce = format!("{:?}{:?}{}", Instant::now(), chrono::Utc::now(), std::process::id());
     let id = format!("job_{}", &sha256_hex(nonce.as_bytes())[..16]);
-    Ok(service.job_store().insert_job(&id, &spec.to_json(), total)?)
+    Ok(service.store().insert_job(&id, &spec.to_json(), total)?)
 }
 
 /// Runs the job recorded in `row` on this thread until it finishes or `stop` says so. The
@@ -390,7 +394,7 @@ fn run_job(
             std::fs::create_dir_all(&folder).with_context(|| format!("creating {}", folder.display()))?;
             let output = results_path(service.data_dir(), &row.id);
             let job = ReprocessJob { input, output, tier: model, format, with_customer: true };
-            let store = service.job_store();
+            let store = service.store();
             let record = |done: u64, rejected: u64, total: u64| {
                 let progress = JobProgress { id: row.id.clone(), cursor: 0, done, errors: rejected };
                 store.set_file_job_progress(&progress, total)
@@ -409,13 +413,23 @@ fn run_job(
             }
             Ok(outcome)
         }
+        JobSpec::DiscoverTopics(TopicsSpec { filter, method, topics, strict, seed }) => {
+            let outliers = if strict { Outliers::Strict } else { Outliers::Nearest };
+            let discovery = StoredDiscovery {
+                selection: search_filter(&filter)?,
+                filter,
+                settings: DiscoverySettings { topics, method, outliers, seed, ..DiscoverySettings::default() },
+            };
+            discover_stored(service, row, &discovery, stop)
+        }
+        JobSpec::AssignTopics => assign_stored(service, row, stop),
     }
 }
 
 /// `verbatim reprocess` over the store: resumes the unfinished job with the same spec (one a
 /// kill interrupted), or records a new one, and runs it on this thread to its end.
 pub fn run_here(service: &Service, spec: &JobSpec, progress: impl FnMut(&Progress)) -> anyhow::Result<JobRow> {
-    let store = service.job_store();
+    let store = service.store();
     let failed = store.finished_jobs()?.into_iter().filter(|row| row.state == JobState::Failed);
     let same = store
         .unfinished_jobs()?

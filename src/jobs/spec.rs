@@ -8,12 +8,13 @@ use serde_json::{json, Value};
 use crate::domain::Tier;
 use crate::input::Format;
 use crate::search::SearchRequest;
+use crate::topics::Method;
 
 /// The analysis stages a job may name; every analysis reports sentiment.
 pub const STAGES: [&str; 2] = ["language", "sentiment"];
 /// Search parameters that shape a page of results rather than select verbatims.
 const NOT_FILTERS: [&str; 3] = ["sort", "limit", "offset"];
-const KINDS: &str = "reprocess, analyze_file";
+const KINDS: &str = "reprocess, analyze_file, discover_topics, assign_topics";
 
 /// What a job does, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,7 +24,27 @@ pub enum JobSpec {
     /// A file of the import directory (JSONL or CSV, gzip or not), through `model`, into the
     /// job's results file; `file` is relative to the import directory.
     AnalyzeFile { file: String, format: Option<Format>, model: Tier, stages: Vec<String> },
+    /// A topic discovery over the stored verbatims the filter selects, saved as the model in use.
+    DiscoverTopics(TopicsSpec),
+    /// The encoder's topics for the verbatims ingestion assigned by words (see
+    /// [`crate::topics::saved`]).
+    AssignTopics,
 }
+
+/// What a `discover_topics` job asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicsSpec {
+    pub filter: BTreeMap<String, String>,
+    pub method: Method,
+    /// `None`: chosen from the data.
+    pub topics: Option<usize>,
+    /// Purity first: verbatims far from every topic stay without one.
+    pub strict: bool,
+    pub seed: u64,
+}
+
+/// The most topics a discovery may be asked for.
+pub const MAX_TOPICS: usize = 1_000;
 
 /// Why a job request was refused, naming the field at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,9 +60,11 @@ pub(super) fn spec_error(code: &'static str, field: &'static str, message: impl 
 }
 
 impl JobSpec {
-    /// Reads a job request: `{"kind": "reprocess", "filter": {…}, "model": …, "stages": […]}`
-    /// or `{"kind": "analyze_file", "file": …, "format": …, "model": …, "stages": […]}`.
-    /// Unknown fields are refused, as elsewhere in the API.
+    /// Reads a job request: `{"kind": "reprocess", "filter": {…}, "model": …, "stages": […]}`,
+    /// `{"kind": "analyze_file", "file": …, "format": …, "model": …, "stages": […]}`,
+    /// `{"kind": "discover_topics", "filter": {…}, "method": …, "topics": …, "strict": …,
+    /// "seed": …}` or `{"kind": "assign_topics"}`. Unknown fields are refused, as elsewhere in
+    /// the API.
     pub fn from_json(value: &Value) -> Result<JobSpec, SpecError> {
         let fields = value.as_object().ok_or_else(|| spec_error("invalid_type", "body", "a job is a JSON object"))?;
         let kind = fields
@@ -52,19 +75,20 @@ impl JobSpec {
         let allowed: &[&str] = match kind {
             "reprocess" => &["kind", "filter", "model", "stages"],
             "analyze_file" => &["kind", "file", "format", "model", "stages"],
-            "discover_topics" => {
-                return Err(spec_error(
-                    "unsupported_kind",
-                    "kind",
-                    format!("`{kind}` jobs are not available in this version; kinds: {KINDS}"),
-                ))
-            }
+            "discover_topics" => &["kind", "filter", "method", "topics", "strict", "seed"],
+            "assign_topics" => &["kind"],
             other => {
                 return Err(spec_error("unknown_kind", "kind", format!("unknown job kind `{other}`; kinds: {KINDS}")))
             }
         };
         if let Some(unknown) = fields.keys().find(|key| !allowed.contains(&key.as_str())) {
             return Err(spec_error("unknown_field", "body", format!("unknown field `{unknown}` for a `{kind}` job")));
+        }
+        if kind == "assign_topics" {
+            return Ok(JobSpec::AssignTopics);
+        }
+        if kind == "discover_topics" {
+            return Ok(JobSpec::DiscoverTopics(TopicsSpec::from_fields(fields)?));
         }
         let model = match fields.get("model") {
             None | Some(Value::Null) => Tier::default(),
@@ -97,31 +121,7 @@ impl JobSpec {
             };
             return Ok(JobSpec::AnalyzeFile { file, format, model, stages });
         }
-        let filter = match fields.get("filter") {
-            None | Some(Value::Null) => BTreeMap::new(),
-            Some(Value::Object(entries)) => entries
-                .iter()
-                .map(|(key, value)| {
-                    let value = match value {
-                        Value::String(text) => text.clone(),
-                        Value::Number(number) => number.to_string(),
-                        _ => {
-                            return Err(spec_error(
-                                "invalid_type",
-                                "filter",
-                                format!("filter `{key}` must be a string or a number"),
-                            ))
-                        }
-                    };
-                    Ok((key.clone(), value))
-                })
-                .collect::<Result<_, _>>()?,
-            Some(_) => {
-                return Err(spec_error("invalid_type", "filter", "`filter` must be an object of search parameters"))
-            }
-        };
-        search_filter(&filter)?;
-        Ok(JobSpec::Reprocess { filter, model, stages })
+        Ok(JobSpec::Reprocess { filter: filter_of(fields)?, model, stages })
     }
 
     pub fn to_json(&self) -> Value {
@@ -136,14 +136,76 @@ impl JobSpec {
                 });
                 json!({"kind": "analyze_file", "file": file, "format": format, "model": model, "stages": stages})
             }
+            JobSpec::DiscoverTopics(TopicsSpec { filter, method, topics, strict, seed }) => json!({
+                "kind": "discover_topics", "filter": filter, "method": method, "topics": topics, "strict": strict,
+                "seed": seed
+            }),
+            JobSpec::AssignTopics => json!({"kind": "assign_topics"}),
         }
     }
 
-    pub fn model(&self) -> Tier {
+    /// The sentiment tier the job runs, if it runs one.
+    pub fn model(&self) -> Option<Tier> {
         match self {
-            JobSpec::Reprocess { model, .. } | JobSpec::AnalyzeFile { model, .. } => *model,
+            JobSpec::Reprocess { model, .. } | JobSpec::AnalyzeFile { model, .. } => Some(*model),
+            JobSpec::DiscoverTopics(_) | JobSpec::AssignTopics => None,
         }
     }
+}
+
+impl TopicsSpec {
+    fn from_fields(fields: &serde_json::Map<String, Value>) -> Result<TopicsSpec, SpecError> {
+        let method = match fields.get("method") {
+            None | Some(Value::Null) => Method::default(),
+            Some(value) => serde_json::from_value(value.clone())
+                .map_err(|_| spec_error("invalid_value", "method", "`method` is `leiden`, `k_means` or `hdbscan`"))?,
+        };
+        let topics = match fields.get("topics") {
+            None | Some(Value::Null) => None,
+            Some(value) => Some(value.as_u64().filter(|n| (2..=MAX_TOPICS as u64).contains(n)).ok_or_else(|| {
+                spec_error("invalid_value", "topics", format!("`topics` is an integer from 2 to {MAX_TOPICS}"))
+            })? as usize),
+        };
+        let strict = match fields.get("strict") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(strict)) => *strict,
+            Some(_) => return Err(spec_error("invalid_type", "strict", "`strict` must be true or false")),
+        };
+        let seed = match fields.get("seed") {
+            None | Some(Value::Null) => crate::topics::DiscoverySettings::default().seed,
+            Some(value) => {
+                value.as_u64().ok_or_else(|| spec_error("invalid_value", "seed", "`seed` is a non-negative integer"))?
+            }
+        };
+        Ok(TopicsSpec { filter: filter_of(fields)?, method, topics, strict, seed })
+    }
+}
+
+/// A job's `filter`: search parameters, each a string or a number, that must make a valid search.
+fn filter_of(fields: &serde_json::Map<String, Value>) -> Result<BTreeMap<String, String>, SpecError> {
+    let filter = match fields.get("filter") {
+        None | Some(Value::Null) => BTreeMap::new(),
+        Some(Value::Object(entries)) => entries
+            .iter()
+            .map(|(key, value)| {
+                let value = match value {
+                    Value::String(text) => text.clone(),
+                    Value::Number(number) => number.to_string(),
+                    _ => {
+                        return Err(spec_error(
+                            "invalid_type",
+                            "filter",
+                            format!("filter `{key}` must be a string or a number"),
+                        ))
+                    }
+                };
+                Ok((key.clone(), value))
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(spec_error("invalid_type", "filter", "`filter` must be an object of search parameters")),
+    };
+    search_filter(&filter)?;
+    Ok(filter)
 }
 
 /// Checks the stages a job names (see [`STAGES`]); they run in pipeline order whatever the

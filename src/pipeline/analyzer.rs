@@ -6,15 +6,16 @@
 //! memory that a service only ingesting does not need) and `model_unavailable` until installed.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::{Annotated, KeyPhraseStage, LanguageStage, Pipeline, Placement, SentimentStage};
-use crate::domain::{Document, ModelVersion, Sentiment, Tier, Verbatim};
+use super::{Annotated, KeyPhraseStage, LanguageStage, Pipeline, Placement, SentimentStage, Stage, TopicStage};
+use crate::domain::{Document, ModelVersion, Sentiment, Tier, TopicAssignment, Verbatim};
 use crate::nlp::key_phrases::KeyPhrase;
 use crate::nlp::sentiment::{AccurateSentiment, FastSentiment, SentenceSentiment, SentimentModel};
+use crate::topics::TopicAssigner;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AnalysisError {
@@ -42,6 +43,8 @@ pub struct Analyzer {
     accurate: OnceLock<AccurateSentiment>,
     /// Held while loading `accurate`, so concurrent first requests load it once.
     loading: Mutex<()>,
+    /// The topic model in use (the store's newest), once a discovery has saved one.
+    topics: RwLock<Option<Arc<TopicAssigner>>>,
 }
 
 impl Analyzer {
@@ -52,6 +55,7 @@ impl Analyzer {
             models_dir: models_dir.to_path_buf(),
             accurate: OnceLock::new(),
             loading: Mutex::new(()),
+            topics: RwLock::new(None),
         })
     }
 
@@ -80,10 +84,40 @@ impl Analyzer {
         self.model(Tier::parse(name).ok_or_else(|| AnalysisError::UnknownModel(name.to_string()))?)
     }
 
+    /// Where `verbatim models install` puts the transformer models.
+    pub fn models_dir(&self) -> &Path {
+        &self.models_dir
+    }
+
+    /// The topic model in use, if a discovery has saved one.
+    pub fn topics(&self) -> Option<Arc<TopicAssigner>> {
+        self.topics.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    /// Puts a newly saved topic model in use (the writer does, in the commit that saves it).
+    pub fn set_topics(&self, assigner: TopicAssigner) {
+        *self.topics.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Arc::new(assigner));
+    }
+
+    /// Puts `assigner` in use in place of the model of its version, if that is still the one
+    /// in use (a renaming must not undo a newer discovery).
+    pub fn replace_topics(&self, assigner: TopicAssigner) {
+        let mut in_use = self.topics.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if in_use.as_ref().is_some_and(|current| current.version == assigner.version) {
+            *in_use = Some(Arc::new(assigner));
+        }
+    }
+
     /// What ingestion runs on every verbatim: the language when the client gave none (it picks
-    /// the stemmer), then the `fast` tier's document sentiment. Its stages are all inline.
+    /// the stemmer), the `fast` tier's document sentiment, and the topic once a model exists.
+    /// Its stages are all inline.
     pub fn ingest_pipeline(&self) -> Pipeline<'_> {
-        Pipeline::new(vec![Box::new(LanguageStage), Box::new(SentimentStage::documents(self.fast.as_ref()))])
+        let mut stages: Vec<Box<dyn Stage>> =
+            vec![Box::new(LanguageStage), Box::new(SentimentStage::documents(self.fast.as_ref()))];
+        if let Some(assigner) = self.topics() {
+            stages.push(Box::new(TopicStage::new(assigner)));
+        }
+        Pipeline::new(stages)
     }
 
     /// What `/v1/analyze` runs with `model`: the language, document and sentence sentiment,
@@ -98,18 +132,29 @@ impl Analyzer {
 
     /// Runs the inline stages of [`Analyzer::ingest_pipeline`] and keeps their findings.
     pub fn enrich(&self, verbatims: &mut [Verbatim]) -> anyhow::Result<()> {
-        let found: Vec<(Option<String>, Option<Sentiment>, Option<ModelVersion>)> = {
+        type Found = (Option<String>, Option<Sentiment>, Option<ModelVersion>, Option<TopicAssignment>);
+        let found: Vec<Found> = {
             let mut batch: Vec<Annotated<'_>> =
                 verbatims.iter().map(|v| Annotated::new(&v.text, v.language.clone())).collect();
             self.ingest_pipeline().run(Some(Placement::Inline), &mut batch)?;
-            batch.into_iter().map(|item| (item.language, item.sentiment, item.sentiment_model)).collect()
+            batch.into_iter().map(|item| (item.language, item.sentiment, item.sentiment_model, item.topic)).collect()
         };
-        for (verbatim, (language, sentiment, model)) in verbatims.iter_mut().zip(found) {
+        for (verbatim, (language, sentiment, model, topic)) in verbatims.iter_mut().zip(found) {
             verbatim.language = language;
             verbatim.sentiment = sentiment;
             verbatim.sentiment_model = model;
+            verbatim.topic = topic;
         }
         Ok(())
+    }
+
+    /// Assigns again, without the encoder, the verbatims whose topic is not of the model in
+    /// use: analysed while a discovery saved a newer one. The writer calls this in the commit,
+    /// where the model in use cannot change.
+    pub fn assign_stale_topics(&self, verbatims: &mut [Verbatim]) {
+        if let Some(assigner) = self.topics() {
+            assigner.assign_stale(verbatims);
+        }
     }
 
     /// Every stage of the document pipeline for `model`, on each document, in order.

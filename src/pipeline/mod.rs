@@ -1,5 +1,5 @@
 //! Analysis as a pipeline of stages: each stage reads a batch of texts and adds what it knows
-//! (the language, the sentiment, key phrases; next: PII spans, emotions, topics, aspects).
+//! (the language, the sentiment, key phrases, topics; next: PII spans, emotions, aspects).
 //!
 //! A stage declares its [`Placement`]: **inline** stages are cheap enough to run on every
 //! verbatim as it is ingested (thousands a second on two cores); **deferred** stages are
@@ -12,13 +12,15 @@ mod analyzer;
 mod key_phrases;
 mod language;
 mod sentiment;
+mod topics;
 
 pub use analyzer::{AnalysisError, AnalyzedDocument, Analyzer};
 pub use key_phrases::KeyPhraseStage;
 pub use language::LanguageStage;
 pub use sentiment::SentimentStage;
+pub use topics::TopicStage;
 
-use crate::domain::{ModelVersion, Sentiment};
+use crate::domain::{ModelVersion, Sentiment, TopicAssignment};
 use crate::nlp::key_phrases::KeyPhrase;
 use crate::nlp::sentiment::SentenceSentiment;
 
@@ -43,6 +45,8 @@ pub struct Annotated<'t> {
     /// Per-sentence sentiment, for the stages asked to give it.
     pub sentences: Option<Vec<SentenceSentiment>>,
     pub key_phrases: Option<Vec<KeyPhrase>>,
+    /// The topic under the model in use, when there is one.
+    pub topic: Option<TopicAssignment>,
 }
 
 impl<'t> Annotated<'t> {

@@ -20,8 +20,10 @@ use r2d2_sqlite::SqliteConnectionManager;
 use crate::domain::{rfc3339, Channel, Verbatim};
 
 mod jobs;
+mod topics;
 
 pub use jobs::{JobProgress, JobRow, JobState};
+pub use topics::{SavedTopicModel, TopicCounts, TopicWeek};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -58,7 +60,7 @@ const PURGE_BUSY_TIMEOUT: Duration = Duration::from_millis(200);
 /// file's version in order, each in one transaction with the version it reaches, so an upgrade
 /// cut short resumes at the step it stopped. Steps are never edited once released; a change
 /// is a new step.
-const MIGRATIONS: [&str; 5] = [
+const MIGRATIONS: [&str; 6] = [
     // 1: verbatims, the customer index, and the `seq` counter.
     "CREATE TABLE verbatims (
         id          TEXT PRIMARY KEY,
@@ -104,6 +106,22 @@ const MIGRATIONS: [&str; 5] = [
         total      INTEGER NOT NULL,
         errors     INTEGER NOT NULL,
         message    TEXT
+    );",
+    // 6: topics (`crate::topics`): each verbatim's assignment (JSON, with its id apart for
+    // counting), the saved topic models, one row per version, and analysts' names for topics.
+    "ALTER TABLE verbatims ADD COLUMN topic TEXT;
+    ALTER TABLE verbatims ADD COLUMN topic_id INTEGER;
+    CREATE INDEX verbatims_by_topic ON verbatims(topic_id);
+    CREATE TABLE topic_models (
+        version    INTEGER PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        job_id     TEXT,
+        model      TEXT NOT NULL
+    );
+    CREATE TABLE topic_names (
+        topic_id   INTEGER PRIMARY KEY,
+        label      TEXT NOT NULL,
+        updated_at TEXT NOT NULL
     );",
 ];
 /// The version this build writes.
@@ -170,7 +188,7 @@ pub struct Erasure {
 }
 
 const COLUMNS: &str =
-    "id, text, language, channel, created_at, customer_id, nps, csat, ces, metadata, sentiment, sentiment_model, due";
+    "id, text, language, channel, created_at, customer_id, nps, csat, ces, metadata, sentiment, sentiment_model, due, topic";
 
 pub struct Store {
     pool: r2d2::Pool<SqliteConnectionManager>,
@@ -316,7 +334,7 @@ impl Store {
             let mut batch = Vec::with_capacity(page);
             let mut rows = stmt.query(params![cursor, page as i64])?;
             while let Some(row) = rows.next()? {
-                cursor = row.get(13)?;
+                cursor = row.get(14)?;
                 batch.push(raw_row(row)?.into_verbatim()?);
             }
             if batch.is_empty() {
@@ -337,7 +355,7 @@ impl Store {
         ))?;
         let through = i64::try_from(through).unwrap_or(i64::MAX);
         let rows = stmt.query_map(params![after as i64, through, limit as i64], |row| {
-            Ok((row.get::<_, i64>(13)? as u64, raw_row(row)?))
+            Ok((row.get::<_, i64>(14)? as u64, raw_row(row)?))
         })?;
         rows.map(|row| {
             let (number, raw) = row?;
@@ -413,13 +431,14 @@ impl StoreWriter<'_> {
         let mut previous = self.tx.prepare_cached(&format!("SELECT {COLUMNS} FROM verbatims WHERE id = ?1"))?;
         let mut insert = self.tx.prepare_cached(
             "INSERT INTO verbatims (id, text, language, channel, created_at, customer_id, nps, csat, ces, metadata, seq,
-                sentiment, sentiment_model, due)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                sentiment, sentiment_model, due, topic, topic_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
              ON CONFLICT(id) DO UPDATE SET text = excluded.text, language = excluded.language,
                channel = excluded.channel, created_at = excluded.created_at,
                customer_id = excluded.customer_id, nps = excluded.nps, csat = excluded.csat,
                ces = excluded.ces, metadata = excluded.metadata, seq = excluded.seq,
-               sentiment = excluded.sentiment, sentiment_model = excluded.sentiment_model, due = excluded.due",
+               sentiment = excluded.sentiment, sentiment_model = excluded.sentiment_model, due = excluded.due,
+               topic = excluded.topic, topic_id = excluded.topic_id",
         )?;
         for v in batch.iter_mut() {
             if let Some(stored) = previous.query_row([&v.id], raw_row).optional()? {
@@ -427,7 +446,7 @@ impl StoreWriter<'_> {
             }
             self.seq += 1;
             let metadata = serde_json::to_string(&v.metadata).expect("string map serialises");
-            let [sentiment, sentiment_model, due] = analysis_columns(v);
+            let [sentiment, sentiment_model, due, topic] = analysis_columns(v);
             insert
                 .execute(params![
                     v.id,
@@ -443,7 +462,9 @@ impl StoreWriter<'_> {
                     self.seq as i64,
                     sentiment,
                     sentiment_model,
-                    due
+                    due,
+                    topic,
+                    v.topic.map(|t| t.id)
                 ])
                 .map_err(StoreError::classify)?;
         }
@@ -461,7 +482,7 @@ impl StoreWriter<'_> {
         ))?;
         let mut updated = Vec::with_capacity(analysed.len());
         for v in analysed {
-            let [sentiment, sentiment_model, due] = analysis_columns(v);
+            let [sentiment, sentiment_model, due, _] = analysis_columns(v);
             let row = update
                 .query_row(
                     params![sentiment, sentiment_model, due, (self.seq + 1) as i64, v.id, v.text, v.language],
@@ -530,8 +551,9 @@ impl StoreWriter<'_> {
     }
 }
 
-/// The analysis columns of a row: sentiment, its model, and what is due (JSON, NULL when absent).
-fn analysis_columns(v: &Verbatim) -> [Option<String>; 3] {
+/// The analysis columns of a row: sentiment, its model, what is due, and the topic (JSON, NULL
+/// when absent).
+fn analysis_columns(v: &Verbatim) -> [Option<String>; 4] {
     fn encode(value: &impl serde::Serialize) -> String {
         serde_json::to_string(value).expect("analyses serialise")
     }
@@ -539,6 +561,7 @@ fn analysis_columns(v: &Verbatim) -> [Option<String>; 3] {
         v.sentiment.as_ref().map(encode),
         v.sentiment_model.as_ref().map(encode),
         (!v.due.is_empty()).then(|| encode(&v.due)),
+        v.topic.as_ref().map(encode),
     ]
 }
 
@@ -592,6 +615,7 @@ struct RawRow {
     sentiment: Option<String>,
     sentiment_model: Option<String>,
     due: Option<String>,
+    topic: Option<String>,
 }
 
 fn raw_row(row: &Row<'_>) -> rusqlite::Result<RawRow> {
@@ -607,6 +631,7 @@ fn raw_row(row: &Row<'_>) -> rusqlite::Result<RawRow> {
         sentiment: row.get(10)?,
         sentiment_model: row.get(11)?,
         due: row.get(12)?,
+        topic: row.get(13)?,
     })
 }
 
@@ -628,6 +653,7 @@ impl RawRow {
         let sentiment = json_column(&self.id, "sentiment", self.sentiment.as_deref())?;
         let sentiment_model = json_column(&self.id, "sentiment_model", self.sentiment_model.as_deref())?;
         let due = json_column(&self.id, "due", self.due.as_deref())?.unwrap_or_default();
+        let topic = json_column(&self.id, "topic", self.topic.as_deref())?;
         let [nps, csat, ces] = self.scores;
         Ok(Verbatim {
             id: self.id,
@@ -643,6 +669,7 @@ impl RawRow {
             sentiment,
             sentiment_model,
             due,
+            topic,
         })
     }
 }

@@ -109,7 +109,10 @@ pub(super) fn cluster(
         Method::KMeans => k_means(points, settings, warm_start)?,
         Method::Leiden => leiden_communities(points, settings.seed, previous_resolution)?,
     };
-    Ok(without_small_clusters(&clustering))
+    // A number of topics asked for is kept, however small some turn out; found ones must be
+    // topics, not a handful of stray verbatims.
+    let min_size = if settings.topics.is_some() { 1 } else { MIN_TOPIC_SIZE };
+    Ok(without_small_clusters(&clustering, min_size))
 }
 
 fn matrix(points: &[&[f32]]) -> Array2<f32> {
@@ -134,7 +137,7 @@ fn leiden_communities(points: &[&[f32]], seed: u64, resolution: Option<f64>) -> 
         }
     }
     let mut edges: Vec<(usize, usize, f64)> = edges.into_iter().map(|((a, b), w)| (a, b, w)).collect();
-    edges.sort_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
+    edges.sort_by_key(|edge| (edge.0, edge.1));
     let graph = CSRNetwork::from_edges(n, &edges).context("building the neighbour graph")?;
     // A resolution too fine for the data cuts it into crumbs smaller than a topic (a small file
     // with a few themes): halve it until nearly every verbatim is in a community large enough.
@@ -147,7 +150,7 @@ fn leiden_communities(points: &[&[f32]], seed: u64, resolution: Option<f64>) -> 
             clusters: communities.n_clusters(),
             resolution: Some(resolution),
         };
-        let in_topics = without_small_clusters(&clustering).labels.iter().flatten().count();
+        let in_topics = without_small_clusters(&clustering, MIN_TOPIC_SIZE).labels.iter().flatten().count();
         if in_topics as f64 >= MIN_SHARE_IN_TOPICS * n as f64 || resolution <= MIN_RESOLUTION {
             return Ok(clustering);
         }
@@ -241,8 +244,8 @@ fn hdbscan(points: &[&[f32]]) -> anyhow::Result<Clustering> {
     Ok(Clustering { labels, clusters: ids.len(), resolution: None })
 }
 
-/// Clusters under [`MIN_TOPIC_SIZE`] dissolved (their members unlabelled), the rest renumbered.
-fn without_small_clusters(clustering: &Clustering) -> Clustering {
+/// Clusters under `min_size` dissolved (their members unlabelled), the rest renumbered.
+fn without_small_clusters(clustering: &Clustering, min_size: usize) -> Clustering {
     let mut sizes = vec![0usize; clustering.clusters];
     for c in clustering.labels.iter().flatten() {
         sizes[*c] += 1;
@@ -250,7 +253,7 @@ fn without_small_clusters(clustering: &Clustering) -> Clustering {
     let mut renumber = vec![None; clustering.clusters];
     let mut clusters = 0;
     for (c, size) in sizes.iter().enumerate() {
-        if *size >= MIN_TOPIC_SIZE.min(clustering.labels.len()) {
+        if *size >= min_size.min(clustering.labels.len()) {
             renumber[c] = Some(clusters);
             clusters += 1;
         }

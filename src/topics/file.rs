@@ -78,8 +78,10 @@ pub fn topics_of_file(
             TopicSummary { vectors: "none", method: settings.method, verbatims: 0, outliers: 0, topics: Vec::new() },
         )
     } else {
-        let (space, vectors) =
-            super::vectors::vectors_for_discovery(models_dir, &inputs, &mut |done| progress(done, total))?;
+        let (space, vectors) = super::vectors::vectors_for_discovery(models_dir, &inputs, None, &mut |done| {
+            progress(done, total);
+            true
+        })?;
         let mode = match space {
             VectorSpace::Encoder { .. } => "encoder",
             VectorSpace::Hashed(_) => "hashed",

@@ -23,6 +23,10 @@ const LABEL_WORDS: usize = 3;
 const PHRASES: usize = 5;
 /// Terms listed per topic, at most (the label's words first).
 const TERMS: usize = 10;
+/// A term names a topic only if at least this many verbatims hold it: a name is what several
+/// customers say, never one verbatim's own words (so an erased verbatim leaves nothing of its
+/// own in a saved model).
+const MIN_VERBATIMS: usize = 2;
 
 /// How a topic is named: `label` joins its strongest words ("livraison · retard · colis");
 /// `labels` has one per language when the topic holds more than one.
@@ -53,11 +57,17 @@ pub fn name_topics(verbatims: &[Named<'_>], topics: usize) -> Vec<TopicNames> {
     let mut counts: HashMap<&str, Vec<HashMap<String, f64>>> = HashMap::new();
     let mut spellings: HashMap<String, HashMap<String, u32>> = HashMap::new();
     let mut languages: Vec<HashMap<&str, usize>> = vec![HashMap::new(); topics];
+    let mut holders: HashMap<String, usize> = HashMap::new();
     for verbatim in verbatims {
         let Some(topic) = verbatim.topic else { continue };
         let language = verbatim.language.unwrap_or("other");
         *languages[topic].entry(language).or_default() += 1;
-        for term in reader.terms(verbatim.text, verbatim.language) {
+        let terms = reader.terms(verbatim.text, verbatim.language);
+        let distinct: std::collections::HashSet<&str> = terms.iter().map(|t| t.key.as_str()).collect();
+        for key in distinct {
+            *holders.entry(key.to_string()).or_default() += 1;
+        }
+        for term in terms {
             *spellings.entry(term.key.clone()).or_default().entry(term.spelling).or_default() += 1;
             for scope in ["*", language] {
                 let per_topic = counts.entry(scope).or_insert_with(|| vec![HashMap::new(); topics]);
@@ -65,6 +75,7 @@ pub fn name_topics(verbatims: &[Named<'_>], topics: usize) -> Vec<TopicNames> {
             }
         }
     }
+    let shared = |key: &&String| holders.get(key.as_str()).is_some_and(|n| *n >= MIN_VERBATIMS);
     let spelling = |key: &str| -> String {
         spellings[key].iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0))).map(|(s, _)| s.clone()).unwrap_or_default()
     };
@@ -74,10 +85,18 @@ pub fn name_topics(verbatims: &[Named<'_>], topics: usize) -> Vec<TopicNames> {
     (0..topics)
         .map(|topic| {
             let ranked = &all[topic];
-            let words: Vec<String> =
-                ranked.iter().filter(|(k, _)| !k.contains(' ')).take(TERMS).map(|(k, _)| spelling(k)).collect();
-            let phrases: Vec<String> =
-                ranked.iter().filter(|(k, _)| k.contains(' ')).take(PHRASES).map(|(k, _)| spelling(k)).collect();
+            let words: Vec<String> = ranked
+                .iter()
+                .filter(|(k, _)| !k.contains(' ') && shared(&k))
+                .take(TERMS)
+                .map(|(k, _)| spelling(k))
+                .collect();
+            let phrases: Vec<String> = ranked
+                .iter()
+                .filter(|(k, _)| k.contains(' ') && shared(&k))
+                .take(PHRASES)
+                .map(|(k, _)| spelling(k))
+                .collect();
             let size: usize = languages[topic].values().sum();
             let mut labels = std::collections::BTreeMap::new();
             let present: Vec<&&str> =
@@ -87,7 +106,7 @@ pub fn name_topics(verbatims: &[Named<'_>], topics: usize) -> Vec<TopicNames> {
                 for language in present.into_iter().filter(|l| per_language.contains_key(**l)) {
                     let words: Vec<String> = per_language[*language][topic]
                         .iter()
-                        .filter(|(k, _)| !k.contains(' '))
+                        .filter(|(k, _)| !k.contains(' ') && shared(&k))
                         .take(LABEL_WORDS)
                         .map(|(k, _)| spelling(k))
                         .collect();
@@ -233,11 +252,16 @@ mod tests {
             ("Encore un retard de livraison, colis perdu", "fr", 0),
             ("The parcel delivery was late again", "en", 0),
             ("Late delivery, my parcel came a week after", "en", 0),
+            ("Colis perdu, livraison en retard", "fr", 0),
+            ("Parcel delivery late, as usual", "en", 0),
             ("Le remboursement n'est jamais arrivé", "fr", 1),
             ("J'attends toujours mon remboursement", "fr", 1),
             ("Still waiting for my refund", "en", 1),
             ("The refund never came", "en", 1),
+            ("Remboursement refusé sans explication", "fr", 1),
+            ("No refund after a month", "en", 1),
         ];
+        // Each word that names a topic is in at least two verbatims.
         let named: Vec<Named<'_>> = texts
             .iter()
             .map(|(text, language, topic)| Named { text, language: Some(language), topic: Some(*topic) })
@@ -248,5 +272,6 @@ mod tests {
         assert!(names[1].label.contains("remboursement") || names[1].label.contains("refund"), "{names:?}");
         assert!(!names[1].terms.iter().any(|t| t == "the" || t == "le" || t == "mon"), "{names:?}");
         assert_eq!(names[0].phrases.first().map(String::as_str), Some("colis perdu"), "{names:?}");
+        assert!(!names[0].terms.iter().any(|t| t == "dix" || t == "week"), "a word of one verbatim: {names:?}");
     }
 }

@@ -15,6 +15,8 @@ mod cluster;
 pub mod file;
 pub mod labels;
 mod matching;
+pub mod report;
+pub mod saved;
 mod vectors;
 
 use rayon::prelude::*;
@@ -22,7 +24,8 @@ use serde::{Deserialize, Serialize};
 
 pub use cluster::{sample, Method};
 pub use labels::TopicNames;
-pub use vectors::{vectors_for_discovery, HashedTfIdf, TOPIC_ENCODER};
+pub use saved::{SavedTopics, TopicAssigner};
+pub use vectors::{topic_encoder, vectors_for_discovery, HashedTfIdf, Stopped, TOPIC_ENCODER};
 
 /// The topic id of a verbatim that has none (it is an outlier).
 pub const OUTLIER: i64 = -1;
@@ -62,7 +65,7 @@ pub enum Outliers {
 
 impl Outliers {
     /// The share of clustered verbatims whose similarity to their own centroid sets the floor.
-    fn floor_quantile(self) -> f64 {
+    pub fn floor_quantile(self) -> f64 {
         match self {
             Outliers::Nearest => 0.02,
             Outliers::Strict => 0.10,
@@ -325,7 +328,7 @@ fn nearest<'c>(centroids: impl IntoIterator<Item = &'c [f32]>, vector: &[f32]) -
 }
 
 /// The mean of `vectors` (the empty vector when there are none).
-fn mean<'v>(vectors: impl Iterator<Item = &'v [f32]>) -> Vec<f32> {
+pub(super) fn mean<'v>(vectors: impl Iterator<Item = &'v [f32]>) -> Vec<f32> {
     let mut sum: Vec<f32> = Vec::new();
     let mut count = 0usize;
     for vector in vectors {
@@ -341,7 +344,7 @@ fn mean<'v>(vectors: impl Iterator<Item = &'v [f32]>) -> Vec<f32> {
 
 /// `vector` minus `center`, normalised: the space topics live in. The zero vector (no words)
 /// stays zero: it is nowhere, not at minus the mean.
-fn center_on(vector: &[f32], center: &[f32]) -> Vec<f32> {
+pub(super) fn center_on(vector: &[f32], center: &[f32]) -> Vec<f32> {
     if vector.iter().all(|x| *x == 0.0) {
         return vector.to_vec();
     }
@@ -350,7 +353,7 @@ fn center_on(vector: &[f32], center: &[f32]) -> Vec<f32> {
     centered
 }
 
-fn dot(a: &[f32], b: &[f32]) -> f32 {
+pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 

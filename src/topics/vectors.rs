@@ -23,34 +23,54 @@ pub const TOPIC_ENCODER: &str = "multilingual-e5-small";
 /// Texts per encoder call (progress is reported between calls).
 const ENCODER_BATCH: usize = 256;
 
-/// The vectors of `inputs` for a fresh discovery: the encoder's embeddings when it is
-/// installed in `models_dir` (the accurate mode), else hashed TF-IDF fitted on the inputs.
-/// `progress` hears how many texts are done.
+/// The vectors of `inputs` for a discovery: the encoder's embeddings when it is installed in
+/// `models_dir` (the accurate mode), else hashed TF-IDF, with the weights of `in_use` (the
+/// space of the model a re-discovery starts from) when it is hashed too, so that the two
+/// models share a space and ids, granularity and memberships carry over; else weights fitted
+/// on the inputs. `progress` hears how many texts are done, and answers whether to go on: a
+/// discovery told to stop fails with [`Stopped`].
 pub fn vectors_for_discovery(
     models_dir: &Path,
     inputs: &[TopicInput<'_>],
-    progress: &mut dyn FnMut(usize),
+    in_use: Option<&VectorSpace>,
+    progress: &mut dyn FnMut(usize) -> bool,
 ) -> anyhow::Result<(VectorSpace, Vec<Vec<f32>>)> {
     let texts: Vec<(&str, Option<&str>)> = inputs.iter().map(|i| (i.text, i.language)).collect();
-    match crate::models::installed(models_dir, TOPIC_ENCODER) {
-        Some(folder) => {
-            let encoder = BertEncoder::load(&folder).with_context(|| format!("loading {TOPIC_ENCODER}"))?;
+    match topic_encoder(models_dir)? {
+        Some(encoder) => {
             let mut vectors = Vec::with_capacity(texts.len());
             for chunk in texts.chunks(ENCODER_BATCH) {
                 let batch: Vec<&str> = chunk.iter().map(|(text, _)| *text).collect();
                 vectors.extend(encoder.encode(&batch)?);
-                progress(vectors.len());
+                if !progress(vectors.len()) {
+                    return Err(Stopped.into());
+                }
             }
             Ok((VectorSpace::Encoder { model: TOPIC_ENCODER.to_string() }, vectors))
         }
         None => {
-            let model = HashedTfIdf::fit(&texts);
+            let model = match in_use {
+                Some(VectorSpace::Hashed(weights)) => weights.clone(),
+                _ => HashedTfIdf::fit(&texts),
+            };
             let vectors = model.vectors(&texts);
             progress(vectors.len());
             Ok((VectorSpace::Hashed(model), vectors))
         }
     }
 }
+
+/// The encoder topics read, when it is installed in `models_dir`.
+pub fn topic_encoder(models_dir: &Path) -> anyhow::Result<Option<BertEncoder>> {
+    crate::models::installed(models_dir, TOPIC_ENCODER)
+        .map(|folder| BertEncoder::load(&folder).with_context(|| format!("loading {TOPIC_ENCODER}")))
+        .transpose()
+}
+
+/// A discovery or an assignment asked to stop before its end.
+#[derive(Debug, thiserror::Error)]
+#[error("stopped before the end")]
+pub struct Stopped;
 
 /// Buckets terms hash into for their document frequencies.
 const BUCKETS: usize = 1 << 16;

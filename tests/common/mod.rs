@@ -82,6 +82,10 @@ impl Server {
         assert_eq!(reply.body["errors"], json!([]), "{}", reply.body);
     }
 
+    pub fn patch(&self, path: &str, body: &Value) -> Reply {
+        reply(self.agent.patch(self.url(path)).header("content-type", "application/json").send(body.to_string()))
+    }
+
     pub fn get(&self, path: &str) -> Reply {
         reply(self.agent.get(self.url(path)).call())
     }

@@ -1,0 +1,156 @@
+//! `/v1/topics`: discover topics over the stored verbatims (a `discover_topics` job), list the
+//! topics of the model in use with what they hold and their trends, read one with its typical
+//! verbatims and weeks, and name one (see [`crate::topics`]).
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::body::read_json;
+use super::error::ApiError;
+use super::AppState;
+use crate::domain::parse_timestamp;
+use crate::jobs::{JobError, JobSpec};
+use crate::topics::report::{topic_detail, topics_report, TopicOrder};
+
+/// Longest name an analyst may give a topic, in characters.
+const MAX_LABEL_CHARS: usize = 200;
+
+/// 202 with the `discover_topics` job queued, and its address in `Location`. The body is the
+/// job's, without `kind`.
+pub async fn discover(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let mut body: Value = read_json(&req, payload, state.config.max_body_bytes).await?;
+    let fields =
+        body.as_object_mut().ok_or_else(|| ApiError::bad_request("invalid_type", "the body is a JSON object"))?;
+    if fields.contains_key("kind") {
+        return Err(ApiError::bad_request("unknown_field", "unknown field `kind`: this endpoint discovers topics"));
+    }
+    fields.insert("kind".into(), "discover_topics".into());
+    let spec = JobSpec::from_json(&body).map_err(JobError::from)?;
+    let jobs = state.jobs.clone();
+    let job = web::block(move || jobs.submit(&spec)).await??;
+    Ok(HttpResponse::Accepted().insert_header((header::LOCATION, format!("/v1/jobs/{}", job.row.id))).json(job))
+}
+
+/// The query of the topic list: `sort=size|emerging`, `until=` (trends end there; now by default).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    sort: Option<String>,
+    until: Option<String>,
+}
+
+/// The query of one topic: `until=`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TopicQuery {
+    until: Option<String>,
+}
+
+fn query<T: serde::de::DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
+    web::Query::<T>::from_query(req.query_string())
+        .map(web::Query::into_inner)
+        .map_err(|e| ApiError::bad_request("invalid_parameter", e.to_string()))
+}
+
+fn until(given: Option<&str>) -> Result<DateTime<Utc>, ApiError> {
+    given.map_or(Ok(Utc::now()), |text| {
+        parse_timestamp(text).map(crate::domain::clamp_to_supported).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_parameter",
+                format!("`until`: `{text}` is not an RFC 3339 timestamp or YYYY-MM-DD"),
+            )
+            .with("parameter", "until")
+        })
+    })
+}
+
+pub async fn list(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let asked: ListQuery = query(&req)?;
+    let order = match asked.sort.as_deref() {
+        None | Some("size") => TopicOrder::Size,
+        Some("emerging") => TopicOrder::Emerging,
+        Some(_) => {
+            return Err(
+                ApiError::bad_request("invalid_parameter", "`sort` is `size` or `emerging`").with("parameter", "sort")
+            )
+        }
+    };
+    let until = until(asked.until.as_deref())?;
+    let (service, analyzer) = (state.service.clone(), state.analyzer.clone());
+    let report =
+        web::block(move || topics_report(service.store(), analyzer.topics().as_deref(), until, order)).await??;
+    Ok(HttpResponse::Ok().json(report))
+}
+
+/// The id in the path; one that is not a number names no topic.
+fn topic_id(path: &str) -> Result<i64, ApiError> {
+    path.parse::<i64>().map_err(|_| ApiError::not_found(format!("no topic `{path}`")))
+}
+
+pub async fn get(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let asked: TopicQuery = query(&req)?;
+    let until = until(asked.until.as_deref())?;
+    let id = topic_id(&id)?;
+    let (service, analyzer) = (state.service.clone(), state.analyzer.clone());
+    let detail = web::block(move || topic_detail(service.store(), analyzer.topics().as_deref(), id, until)).await??;
+    let detail = detail.ok_or_else(|| ApiError::not_found(format!("no topic {id} in the topic model in use")))?;
+    Ok(HttpResponse::Ok().json(detail))
+}
+
+/// What an analyst may change of a topic.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TopicChange {
+    /// A name of their own; `null` gives the topic back its discovered name. Required, so
+    /// that an empty change is refused rather than read as `null`.
+    label: Value,
+}
+
+/// Names a topic; answers the topic as `GET` shows it.
+pub async fn change(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let change: TopicChange = read_json(&req, payload, state.config.max_body_bytes).await?;
+    let id = topic_id(&id)?;
+    let label = match change.label {
+        Value::Null => None,
+        Value::String(label) => Some(label.trim().to_string()),
+        _ => return Err(ApiError::bad_request("invalid_type", "`label` is a string or null").with("field", "label")),
+    };
+    if let Some(label) = &label {
+        let chars = label.chars().count();
+        if chars == 0 || chars > MAX_LABEL_CHARS {
+            return Err(ApiError::bad_request(
+                "invalid_value",
+                format!("`label` has 1 to {MAX_LABEL_CHARS} characters (or is null for the discovered name)"),
+            )
+            .with("field", "label"));
+        }
+    }
+    let (service, analyzer) = (state.service.clone(), state.analyzer.clone());
+    let detail = web::block(move || {
+        let assigner = analyzer.topics();
+        if assigner.as_ref().is_none_or(|a| a.saved.model.topic(id).is_none()) {
+            return Ok(None);
+        }
+        service.store().name_topic(id, label.as_deref())?;
+        topic_detail(service.store(), assigner.as_deref(), id, Utc::now())
+    })
+    .await??;
+    let detail = detail.ok_or_else(|| ApiError::not_found(format!("no topic {id} in the topic model in use")))?;
+    Ok(HttpResponse::Ok().json(detail.topic))
+}

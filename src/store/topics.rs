@@ -1,0 +1,240 @@
+//! What topics keep in the store: each verbatim's assignment (in its row), the saved topic
+//! models (one row per version, the newest in use), and the names analysts gave topics.
+//!
+//! A topic model holds centroids, weights and names made from words many verbatims share: no
+//! verbatim text and no id, so erasing a verbatim leaves nothing of it here (its assignment
+//! goes with its row). Examples are read from the rows when asked for.
+
+use std::collections::HashMap;
+
+use r2d2_sqlite::rusqlite::{params, OptionalExtension};
+use serde::Serialize;
+
+use super::{analysis_columns, raw_row, Result, Store, StoreError, StoreWriter, COLUMNS};
+use crate::domain::{parse_timestamp, rfc3339, Verbatim};
+
+/// A topic model as saved: its version and its JSON (read by `crate::topics`).
+#[derive(Debug, Clone)]
+pub struct SavedTopicModel {
+    pub version: u32,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// The job that discovered it.
+    pub job_id: Option<String>,
+    pub model: String,
+}
+
+/// How many verbatims a topic holds now, by document sentiment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct TopicCounts {
+    pub verbatims: u64,
+    pub negative: u64,
+    pub neutral: u64,
+    pub positive: u64,
+}
+
+/// A topic's verbatims in one week (weeks start on Monday, UTC).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TopicWeek {
+    #[serde(skip)]
+    pub topic_id: i64,
+    /// The Monday that starts the week, `YYYY-MM-DD`.
+    pub week: String,
+    #[serde(flatten)]
+    pub counts: TopicCounts,
+}
+
+/// The counting columns of a group of rows: how many, and how many of each sentiment.
+const COUNTS: &str = "COUNT(*),
+    SUM(json_extract(sentiment, '$.label') = 'negative'),
+    SUM(json_extract(sentiment, '$.label') = 'neutral'),
+    SUM(json_extract(sentiment, '$.label') = 'positive')";
+
+fn counts(row: &r2d2_sqlite::rusqlite::Row<'_>, first: usize) -> r2d2_sqlite::rusqlite::Result<TopicCounts> {
+    let n = |i: usize| row.get::<_, Option<i64>>(first + i).map(|n| n.unwrap_or(0) as u64);
+    Ok(TopicCounts { verbatims: n(0)?, negative: n(1)?, neutral: n(2)?, positive: n(3)? })
+}
+
+impl Store {
+    /// The topic model in use: the newest saved.
+    pub fn topic_model(&self) -> Result<Option<SavedTopicModel>> {
+        let conn = self.pool.get()?;
+        let row = conn
+            .query_row(
+                "SELECT version, created_at, job_id, model FROM topic_models ORDER BY version DESC LIMIT 1",
+                [],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, String>(3)?,
+                    ))
+                },
+            )
+            .optional()?;
+        row.map(|(version, created_at, job_id, model)| {
+            let created_at = parse_timestamp(&created_at).ok_or_else(|| StoreError::Corrupt {
+                id: format!("topic model {version}"),
+                reason: format!("created_at `{created_at}`"),
+            })?;
+            Ok(SavedTopicModel { version: version as u32, created_at, job_id, model })
+        })
+        .transpose()
+    }
+
+    /// Per topic id (-1: verbatims no topic is near), the verbatims it holds now.
+    pub fn topic_counts(&self) -> Result<HashMap<i64, TopicCounts>> {
+        let conn = self.pool.get()?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT topic_id, {COUNTS} FROM verbatims WHERE topic_id IS NOT NULL GROUP BY topic_id"
+        ))?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, counts(r, 1)?)))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Per topic (or only `topic`), week by week from `since` on, the verbatims it holds,
+    /// oldest week first; weeks without any are absent.
+    pub fn topic_weeks(&self, topic: Option<i64>, since: chrono::DateTime<chrono::Utc>) -> Result<Vec<TopicWeek>> {
+        let conn = self.pool.get()?;
+        // `-6 days` then `weekday 1`: the Monday on or before the day.
+        let mut stmt = conn.prepare(&format!(
+            "SELECT topic_id, date(created_at, '-6 days', 'weekday 1') AS week, {COUNTS} FROM verbatims
+             WHERE topic_id IS NOT NULL AND (?1 IS NULL OR topic_id = ?1) AND created_at >= ?2
+             GROUP BY topic_id, week ORDER BY week, topic_id"
+        ))?;
+        let rows = stmt.query_map(params![topic, rfc3339::format(&since)], |r| {
+            Ok(TopicWeek { topic_id: r.get(0)?, week: r.get(1)?, counts: counts(r, 2)? })
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Per topic id, how many of its verbatims were created in `[recent, until)` and how many
+    /// in `[baseline, recent)`: what trends compare.
+    pub fn topic_activity(
+        &self,
+        baseline: chrono::DateTime<chrono::Utc>,
+        recent: chrono::DateTime<chrono::Utc>,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> Result<HashMap<i64, (u64, u64)>> {
+        let conn = self.pool.get()?;
+        let mut stmt = conn.prepare(
+            "SELECT topic_id, SUM(created_at >= ?2), SUM(created_at < ?2) FROM verbatims
+             WHERE topic_id IS NOT NULL AND created_at >= ?1 AND created_at < ?3 GROUP BY topic_id",
+        )?;
+        let [baseline, recent, until] = [baseline, recent, until].map(|t| rfc3339::format(&t));
+        let rows = stmt.query_map(params![baseline, recent, until], |r| {
+            Ok((r.get::<_, i64>(0)?, (r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64)))
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// The `limit` verbatims nearest the centre of topic `id`, nearest first.
+    pub fn topic_examples(&self, id: i64, limit: usize) -> Result<Vec<Verbatim>> {
+        let conn = self.pool.get()?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM verbatims WHERE topic_id = ?1
+             ORDER BY json_extract(topic, '$.similarity') DESC, id LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(params![id, limit as i64], raw_row)?;
+        rows.map(|row| row?.into_verbatim()).collect()
+    }
+
+    /// Replaces the JSON of model `version` if it is still the one in use; returns whether it was.
+    pub fn replace_topic_model(&self, version: u32, model: &str) -> Result<bool> {
+        let conn = self.pool.get()?;
+        let replaced = conn
+            .execute(
+                "UPDATE topic_models SET model = ?2
+                 WHERE version = ?1 AND version = (SELECT MAX(version) FROM topic_models)",
+                params![version, model],
+            )
+            .map_err(StoreError::classify)?;
+        Ok(replaced == 1)
+    }
+
+    /// The text, language and topic id of every verbatim in a topic: what names are made of.
+    pub fn topic_texts(&self) -> Result<Vec<(String, Option<String>, i64)>> {
+        let conn = self.pool.get()?;
+        let mut stmt = conn.prepare("SELECT text, language, topic_id FROM verbatims WHERE topic_id >= 0")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// The names analysts gave topics, by topic id.
+    pub fn topic_names(&self) -> Result<HashMap<i64, String>> {
+        let conn = self.pool.get()?;
+        let mut stmt = conn.prepare("SELECT topic_id, label FROM topic_names")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Names topic `id` (an analyst's name outlives re-discoveries while the id does); `None`
+    /// gives it back its discovered name.
+    pub fn name_topic(&self, id: i64, label: Option<&str>) -> Result<()> {
+        let conn = self.pool.get()?;
+        match label {
+            Some(label) => conn.execute(
+                "INSERT INTO topic_names (topic_id, label, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(topic_id) DO UPDATE SET label = excluded.label, updated_at = excluded.updated_at",
+                params![id, label, rfc3339::format(&chrono::Utc::now())],
+            ),
+            None => conn.execute("DELETE FROM topic_names WHERE topic_id = ?1", [id]),
+        }
+        .map_err(StoreError::classify)?;
+        Ok(())
+    }
+}
+
+impl StoreWriter<'_> {
+    /// Saves `model` (JSON) as the next version, the one in use; returns its version.
+    pub fn save_topic_model(&mut self, job_id: Option<&str>, model: &str) -> Result<u32> {
+        let version: i64 =
+            self.tx.query_row("SELECT COALESCE(MAX(version), 0) + 1 FROM topic_models", [], |r| r.get(0))?;
+        self.tx
+            .execute(
+                "INSERT INTO topic_models (version, created_at, job_id, model) VALUES (?1, ?2, ?3, ?4)",
+                params![version, rfc3339::format(&chrono::Utc::now()), job_id, model],
+            )
+            .map_err(StoreError::classify)?;
+        // Only the model in use is kept: an older one's names would escape renaming after an
+        // erasure (see `crate::topics::SavedTopics::renamed`).
+        self.tx.execute("DELETE FROM topic_models WHERE version < ?1", [version]).map_err(StoreError::classify)?;
+        Ok(version as u32)
+    }
+
+    /// Stores each verbatim's topic (as [`Verbatim::topic`] holds it), with a new `seq` so the
+    /// index follows, if its text and language are still those that were read; a verbatim
+    /// changed or erased meanwhile is left as it now is. Returns the rows updated, as stored.
+    pub fn set_topics(&mut self, verbatims: &[Verbatim]) -> Result<Vec<Verbatim>> {
+        let mut update = self.tx.prepare_cached(&format!(
+            "UPDATE verbatims SET topic = ?1, topic_id = ?2, seq = ?3
+             WHERE id = ?4 AND text = ?5 AND language IS ?6 RETURNING {COLUMNS}"
+        ))?;
+        let mut updated = Vec::with_capacity(verbatims.len());
+        for v in verbatims {
+            let [.., topic] = analysis_columns(v);
+            let row = update
+                .query_row(
+                    params![topic, v.topic.map(|t| t.id), (self.seq + 1) as i64, v.id, v.text, v.language],
+                    raw_row,
+                )
+                .optional()
+                .map_err(StoreError::classify)?;
+            if let Some(row) = row {
+                self.seq += 1;
+                updated.push(row.into_verbatim()?);
+            }
+        }
+        Ok(updated)
+    }
+
+    /// The verbatims without a topic of model `version`: stored before it was saved but not
+    /// read by its discovery, or written meanwhile.
+    pub fn without_topic_of(&self, version: u32) -> Result<Vec<Verbatim>> {
+        let mut stmt = self.tx.prepare(&format!(
+            "SELECT {COLUMNS} FROM verbatims WHERE topic IS NULL OR json_extract(topic, '$.model') IS NOT ?1"
+        ))?;
+        let rows = stmt.query_map([version], raw_row)?;
+        rows.map(|row| row?.into_verbatim()).collect()
+    }
+}
