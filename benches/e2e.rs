@@ -7,7 +7,12 @@
 //!    into a fresh data directory while one client searches, measuring search latency under
 //!    write load (group commit);
 //! 5. `verbatim reprocess --model fast` over 200,000 generated verbatims (a file of its own),
-//!    start-up included.
+//!    start-up included;
+//! 6. N more through `POST /v1/verbatims` into a copy of step 1's data directory, then a topic
+//!    discovery over step 1's N stored verbatims in the lightweight mode (no encoder: its job
+//!    time is the store read, hashed vectors, clustering and the commit of every verbatim's
+//!    topic), then the same N more with that topic model in use, each assigned its topic at
+//!    ingestion: the two ingests differ only by the topic model.
 //!
 //! Run: `cargo bench --bench e2e` (N defaults to 100,000; `E2E_VERBATIMS=20000` for a quick run;
 //! `E2E_BIN=/path/to/verbatim` measures another build, a baseline, with the same workload).
@@ -343,7 +348,7 @@ fn main() {
         percentile(&loaded_latencies, 0.99).as_secs_f64() * 1e3
     );
     if std::env::var("E2E_BIN").is_ok() {
-        return; // A baseline build may predate `reprocess`.
+        return; // A baseline build may predate `reprocess` and topics.
     }
     let reprocess = reprocess_file(work.path());
     println!(
@@ -351,4 +356,56 @@ fn main() {
         REPROCESS_LINES as f64 / reprocess.as_secs_f64(),
         reprocess.as_secs_f64()
     );
+
+    let no_models = work.path().join("no-models");
+    let models = ["--models", no_models.to_str().unwrap()];
+    let copy = work.path().join("http-copy");
+    assert!(Command::new("cp").arg("-r").arg(&http_data).arg(&copy).status().unwrap().success());
+    let more: Vec<Value> = items
+        .iter()
+        .map(|item| {
+            let mut item = item.clone();
+            item["id"] = json!(format!("t{}", item["id"].as_str().unwrap()));
+            item
+        })
+        .collect();
+    let server = Server::start_binary(&binary(), &copy, &models);
+    let unassigned = ingest_http(&server.base, &more);
+    server.stop();
+    let server = Server::start_binary(&binary(), &http_data, &models);
+    let (discovery, topics) = discover_topics(&server);
+    let assigned = ingest_http(&server.base, &more);
+    let new = server.get("/v1/verbatims/tv0").body;
+    assert_eq!(new["topic"]["model"], 1, "{new}");
+    server.stop();
+    println!(
+        "| topic discovery over the {n} stored verbatims (lightweight mode, job time) | {:.1} s, {topics} topics |",
+        discovery.as_secs_f64()
+    );
+    println!(
+        "| {n} more by HTTP ({CLIENTS} clients, batches of {BATCH}) into the {n}: no topic model / that one in use | {:.0} / {:.0} verbatims/s ({:.1} / {:.1} s) |",
+        rate(unassigned),
+        rate(assigned),
+        unassigned.as_secs_f64(),
+        assigned.as_secs_f64()
+    );
+}
+
+/// Runs a `discover_topics` job over the whole store and waits for it; returns its time and
+/// the number of topics it found.
+fn discover_topics(server: &Server) -> (Duration, usize) {
+    let started = Instant::now();
+    let reply = server.post("/v1/topics/discover", &json!({}));
+    assert_eq!(reply.status, 202, "{}", reply.body);
+    let job = format!("/v1/jobs/{}", reply.body["id"].as_str().unwrap());
+    loop {
+        let state = server.get(&job).body;
+        match state["state"].as_str() {
+            Some("done") => break,
+            Some("failed") => panic!("{state}"),
+            _ => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+    let elapsed = started.elapsed();
+    (elapsed, server.get("/v1/topics").body["topics"].as_array().unwrap().len())
 }

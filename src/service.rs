@@ -90,6 +90,9 @@ pub enum Write {
     /// Topics a job found for verbatims it read (see [`crate::store::StoreWriter::set_topics`]),
     /// with its progress.
     Assigned { verbatims: Vec<Verbatim>, progress: JobProgress },
+    /// Merges topic `from` into topic `into` in the model in use: the model changes in place
+    /// (same version), `from`'s verbatims move to `into`. `moved` holds them once stored.
+    MergeTopics { from: i64, into: i64, moved: Vec<Verbatim> },
 }
 
 impl Write {
@@ -99,7 +102,7 @@ impl Write {
             | Write::Reanalysed { verbatims: batch, .. }
             | Write::Topics { verbatims: batch, .. }
             | Write::Assigned { verbatims: batch, .. } => batch.len(),
-            Write::Delete(_) | Write::DeleteCustomer(_) => 1,
+            Write::Delete(_) | Write::DeleteCustomer(_) | Write::MergeTopics { .. } => 1,
         }
     }
 
@@ -120,6 +123,9 @@ pub enum Written {
     Reanalysed,
     /// The topic model is saved as this version and in use.
     Topics(u32),
+    /// How many verbatims moved to the topic merged into; `None`: the model in use has not
+    /// both topics.
+    Merged(Option<usize>),
 }
 
 /// A place in the write queue, taken before the work of a write starts (see [`Service::admit`]).
@@ -281,6 +287,16 @@ impl Service {
         match self.submit(write, WritePermit { _place: None }).wait()? {
             Written::Topics(version) => Ok(version),
             other => unreachable!("a topics write answers {other:?}"),
+        }
+    }
+
+    /// Merges topic `from` into topic `into` (see [`Write::MergeTopics`]); returns how many
+    /// verbatims moved, or `None` if the model in use has not both topics.
+    pub fn merge_topics(&self, from: i64, into: i64) -> Result<Option<usize>, ServiceError> {
+        let write = Write::MergeTopics { from, into, moved: Vec::new() };
+        match self.submit(write, WritePermit { _place: None }).wait()? {
+            Written::Merged(moved) => Ok(moved),
+            other => unreachable!("a merge answers {other:?}"),
         }
     }
 
@@ -609,6 +625,23 @@ impl Parts {
                         new_topics = Some(assigner);
                         Ok(Written::Topics(version))
                     }
+                    Write::MergeTopics { from, into, moved } => {
+                        let in_use = new_topics.clone().or_else(|| self.analyzer.topics().map(|a| (*a).clone()));
+                        let Some(merged) = in_use.and_then(|a| Some((a.version, a.saved.merged(*from, *into)?))) else {
+                            return Ok(Written::Merged(None));
+                        };
+                        let (version, saved) = merged;
+                        store.replace_topic_model_in_use(
+                            version,
+                            &serde_json::to_string(&saved).expect("a topic model serialises"),
+                        )?;
+                        store.forget_topic_edits(*from)?;
+                        let mut members = store.topic_members(*from)?;
+                        members.iter_mut().filter_map(|v| v.topic.as_mut()).for_each(|t| t.id = *into);
+                        *moved = store.set_topics(&members)?;
+                        new_topics = Some(TopicAssigner { version, saved });
+                        Ok(Written::Merged(Some(moved.len())))
+                    }
                     Write::Assigned { verbatims, progress } => {
                         // Found with a model a discovery has replaced meanwhile: the rows keep
                         // the newer model's topics.
@@ -637,7 +670,8 @@ impl Parts {
                         Write::Upsert(batch)
                         | Write::Reanalysed { verbatims: batch, .. }
                         | Write::Topics { verbatims: batch, .. }
-                        | Write::Assigned { verbatims: batch, .. } => index.upsert(batch)?,
+                        | Write::Assigned { verbatims: batch, .. }
+                        | Write::MergeTopics { moved: batch, .. } => index.upsert(batch)?,
                         Write::Delete(id) => index.delete(id),
                         Write::DeleteCustomer(customer) => index.delete_customer(customer),
                     }

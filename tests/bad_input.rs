@@ -44,6 +44,8 @@ fn wrong_body_shapes_are_refused_whole() {
     let server = Server::start(&data, &[]);
     assert_problem(&server.post("/v1/verbatims", &json!({"verbatims": "nope"})), 400, "invalid_body");
     assert_problem(&server.post("/v1/verbatims", &json!([{"id":"a","text":"x"}])), 400, "invalid_body");
+    // An array of the fields in order is no object either (serde alone would read it as one).
+    assert_problem(&server.post("/v1/verbatims", &json!([[{"id":"a","text":"x"}]])), 400, "invalid_body");
     assert_problem(&server.post("/v1/verbatims", &json!({"verbatims": [], "extra": 1})), 400, "invalid_body");
     assert_problem(&server.post("/v1/verbatims", &json!({"verbatims": []})), 400, "empty_batch");
     let form =

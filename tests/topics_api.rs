@@ -186,7 +186,7 @@ fn bad_topic_requests_get_clear_errors() {
         (json!({"strict": "yes"}), "invalid_type", Some("strict")),
         (json!({"filter": {"channel": "fax/modem"}}), "invalid_filter", Some("filter")),
         (json!({"colour": "red"}), "unknown_field", None),
-        (json!([1]), "invalid_type", None),
+        (json!([1]), "invalid_body", None),
     ] {
         let reply = server.post("/v1/topics/discover", &body);
         assert_eq!((reply.status, reply.body["code"].as_str()), (400, Some(code)), "{body}: {}", reply.body);
@@ -217,7 +217,9 @@ fn bad_topic_requests_get_clear_errors() {
         let reply = server.patch(&format!("/v1/topics/{id}"), &json!({ "label": label }));
         assert_eq!(reply.status, 400, "{label}: {}", reply.body);
     }
-    for change in [json!({"pinned": true}), json!({}), json!({"label": ["a"]})] {
+    for change in
+        [json!({"pinned": "yes"}), json!({}), json!({"label": ["a"]}), json!({"colour": "red"}), json!(["x", true])]
+    {
         assert_eq!(server.patch(&format!("/v1/topics/{id}"), &change).status, 400, "{change}");
     }
     assert_eq!(server.get("/v1/search?topic=first").status, 400);
@@ -291,4 +293,49 @@ fn with_the_encoder_ingestion_assigns_by_words_and_a_job_refines() {
     let again = stored_topics(&server);
     let kept = stored.iter().filter(|(v, t)| again[*v] == **t).count();
     assert!(kept * 10 >= stored.len() * 9, "{kept} of {} kept their topic: {stored:?} then {again:?}", stored.len());
+}
+
+/// Analysts shape the themes: a merge moves one topic's verbatims into another and removes it
+/// from the model in use; a pinned topic stays through a re-discovery that no longer finds it.
+#[test]
+fn merged_topics_leave_the_model_and_pinned_ones_outlive_a_rediscovery() {
+    let (_guard, data) = data_dir();
+    let server = Server::start(&data, &["--models", data.join("no-models").to_str().unwrap()]);
+    server.ingest(Value::Array(corpus()));
+    discover(&server, json!({"topics": 4}));
+    let sizes = topic_sizes(&topics(&server, ""));
+    let mut ids: Vec<i64> = sizes.keys().copied().collect();
+    ids.sort();
+    let (from, into) = (ids[0], ids[1]);
+
+    for (body, status) in [(json!({"into": from}), 400), (json!({"into": 999}), 404), (json!({"to": into}), 400)] {
+        let reply = server.post(&format!("/v1/topics/{from}/merge"), &body);
+        assert_eq!(reply.status, status, "{body}: {}", reply.body);
+    }
+    let merged = server.post(&format!("/v1/topics/{from}/merge"), &json!({ "into": into }));
+    assert_eq!(merged.status, 200, "{}", merged.body);
+    assert_eq!(merged.body["id"], into);
+    assert_eq!(merged.body["size"]["verbatims"].as_u64(), Some(sizes[&from] + sizes[&into]));
+    let after = topic_sizes(&topics(&server, ""));
+    assert!(!after.contains_key(&from) && after.len() == 3, "{after:?}");
+    assert_eq!(server.search(&format!("topic={from}"))["total"], 0);
+    assert_eq!(server.search(&format!("topic={into}"))["total"].as_u64(), Some(sizes[&from] + sizes[&into]));
+    assert_eq!(server.get(&format!("/v1/topics/{from}")).status, 404);
+    assert_eq!(server.post(&format!("/v1/topics/{from}/merge"), &json!({ "into": into })).status, 404);
+    server.ingest(json!([{"id": "late", "text": corpus()[0]["text"], "channel": "app"}]));
+    assert_ne!(verbatim(&server, "late")["topic"]["id"], from, "a merged topic takes no new verbatim");
+
+    // Pin the smallest topic, then re-discover over the other topics' verbatims only.
+    let (&pinned, _) = after.iter().min_by_key(|(id, n)| (**n, **id)).unwrap();
+    let reply = server.patch(&format!("/v1/topics/{pinned}"), &json!({"pinned": true}));
+    assert_eq!((reply.status, reply.body["pinned"].as_bool()), (200, Some(true)), "{}", reply.body);
+    let others: Vec<String> = after.keys().filter(|id| **id != pinned).map(i64::to_string).collect();
+    discover(&server, json!({"filter": {"topic": others.join(",")}, "topics": 2}));
+    let rediscovered = topics(&server, "");
+    let kept = rediscovered["topics"].as_array().unwrap().iter().find(|t| t["id"] == pinned);
+    let kept = kept.unwrap_or_else(|| panic!("the pinned topic is gone: {rediscovered}"));
+    assert_eq!(kept["pinned"], true);
+    assert!(kept["size"]["verbatims"].as_u64().unwrap() > 0, "{kept}");
+    let reply = server.patch(&format!("/v1/topics/{pinned}"), &json!({"pinned": false}));
+    assert_eq!(reply.body["pinned"], false, "{}", reply.body);
 }

@@ -61,8 +61,14 @@ pub async fn read_json<T: DeserializeOwned>(
         ApiError::bad_request("invalid_utf8", format!("the body is not valid UTF-8 (byte {})", e.valid_up_to()))
             .with("byte", e.valid_up_to())
     })?;
-    serde_json::from_str(text).map_err(|e| {
+    let refusal = |e: serde_json::Error| {
         let code = if e.is_data() { "invalid_body" } else { "malformed_json" };
         ApiError::bad_request(code, e.to_string()).with("line", e.line()).with("column", e.column())
-    })
+    };
+    // Every body is a JSON object: serde would also read a struct from an array of its fields.
+    if !text.trim_start().starts_with('{') {
+        serde_json::from_str::<serde::de::IgnoredAny>(text).map_err(refusal)?;
+        return Err(ApiError::bad_request("invalid_body", "the body must be a JSON object"));
+    }
+    serde_json::from_str(text).map_err(refusal)
 }

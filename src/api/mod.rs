@@ -99,7 +99,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/jobs/{id}/rejected", "GET").get(jobs::rejected))
         .service(resource("/v1/topics", "GET").get(topics::list))
         .service(resource("/v1/topics/discover", "POST").post(topics::discover))
-        .service(resource("/v1/topics/{id}", "GET, PATCH").get(topics::get).patch(topics::change));
+        .service(resource("/v1/topics/{id}", "GET, PATCH").get(topics::get).patch(topics::change))
+        .service(resource("/v1/topics/{id}/merge", "POST").post(topics::merge));
 }
 
 /// A resource whose unhandled methods get 405 naming `allow`.

@@ -1,6 +1,6 @@
 //! `/v1/topics`: discover topics over the stored verbatims (a `discover_topics` job), list the
 //! topics of the model in use with what they hold and their trends, read one with its typical
-//! verbatims and weeks, and name one (see [`crate::topics`]).
+//! verbatims and weeks, name or pin one, merge one into another (see [`crate::topics`]).
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -13,6 +13,7 @@ use super::error::ApiError;
 use super::AppState;
 use crate::domain::parse_timestamp;
 use crate::jobs::{JobError, JobSpec};
+use crate::service::ServiceError;
 use crate::topics::report::{topic_detail, topics_report, TopicOrder};
 
 /// Longest name an analyst may give a topic, in characters.
@@ -108,16 +109,24 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(detail))
 }
 
-/// What an analyst may change of a topic.
+/// What an analyst may change of a topic; what is absent stays as it was.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TopicChange {
-    /// A name of their own; `null` gives the topic back its discovered name. Required, so
-    /// that an empty change is refused rather than read as `null`.
-    label: Value,
+    /// A name of their own; `null` gives the topic back its discovered name.
+    #[serde(default, deserialize_with = "present")]
+    label: Option<Value>,
+    /// Kept by re-discoveries that do not find it again; `null` leaves it as it is.
+    #[serde(default, deserialize_with = "present")]
+    pinned: Option<Value>,
 }
 
-/// Names a topic; answers the topic as `GET` shows it.
+/// A field given, `null` included (serde reads a `null` `Option` as absent).
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(deserializer).map(Some)
+}
+
+/// Names or pins a topic; answers the topic as `GET` shows it.
 pub async fn change(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -126,12 +135,25 @@ pub async fn change(
 ) -> Result<HttpResponse, ApiError> {
     let change: TopicChange = read_json(&req, payload, state.config.max_body_bytes).await?;
     let id = topic_id(&id)?;
-    let label = match change.label {
-        Value::Null => None,
-        Value::String(label) => Some(label.trim().to_string()),
-        _ => return Err(ApiError::bad_request("invalid_type", "`label` is a string or null").with("field", "label")),
+    if change.label.is_none() && change.pinned.is_none() {
+        return Err(ApiError::bad_request("missing_field", "give `label`, `pinned` or both"));
+    }
+    let pinned = match change.pinned {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(pinned)) => Some(pinned),
+        Some(_) => {
+            return Err(ApiError::bad_request("invalid_type", "`pinned` is true, false or null").with("field", "pinned"))
+        }
     };
-    if let Some(label) = &label {
+    let label = match change.label {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::String(label)) => Some(Some(label.trim().to_string())),
+        Some(_) => {
+            return Err(ApiError::bad_request("invalid_type", "`label` is a string or null").with("field", "label"))
+        }
+    };
+    if let Some(Some(label)) = &label {
         let chars = label.chars().count();
         if chars == 0 || chars > MAX_LABEL_CHARS {
             return Err(ApiError::bad_request(
@@ -147,10 +169,44 @@ pub async fn change(
         if assigner.as_ref().is_none_or(|a| a.saved.model.topic(id).is_none()) {
             return Ok(None);
         }
-        service.store().name_topic(id, label.as_deref())?;
+        service.store().edit_topic(id, label.as_ref().map(Option::as_deref), pinned)?;
         topic_detail(service.store(), assigner.as_deref(), id, Utc::now())
     })
     .await??;
     let detail = detail.ok_or_else(|| ApiError::not_found(format!("no topic {id} in the topic model in use")))?;
+    Ok(HttpResponse::Ok().json(detail.topic))
+}
+
+/// A merge: the topic of the path goes into this one.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Merge {
+    into: i64,
+}
+
+/// Merges the topic into another: its verbatims move there, and it leaves the model in use.
+/// Answers the topic merged into, as `GET` shows it.
+pub async fn merge(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let Merge { into } = read_json(&req, payload, state.config.max_body_bytes).await?;
+    let from = topic_id(&id)?;
+    if from == into {
+        return Err(
+            ApiError::bad_request("invalid_value", "a topic cannot be merged into itself").with("field", "into")
+        );
+    }
+    let (service, analyzer) = (state.service.clone(), state.analyzer.clone());
+    let detail = web::block(move || {
+        let Some(_moved) = service.merge_topics(from, into)? else { return Ok(None) };
+        topic_detail(service.store(), analyzer.topics().as_deref(), into, Utc::now()).map_err(ServiceError::from)
+    })
+    .await??;
+    let detail = detail.ok_or_else(|| {
+        ApiError::not_found(format!("topics {from} and {into} are not both in the topic model in use"))
+    })?;
     Ok(HttpResponse::Ok().json(detail.topic))
 }

@@ -73,7 +73,10 @@ pub fn discover_stored(
             .iter()
             .map(|v| v.topic.filter(|t| current.as_ref().is_some_and(|c| c.version == t.model)).and_then(|t| t.topic()))
             .collect();
-        let previous = current.as_ref().map(|c| Previous { model: &c.saved.model, topic_ids: &previous_ids });
+        let pinned: Vec<i64> =
+            service.store().topic_edits()?.into_iter().filter(|(_, edit)| edit.pinned).map(|(id, _)| id).collect();
+        let previous =
+            current.as_ref().map(|c| Previous { model: &c.saved.model, topic_ids: &previous_ids, pinned: &pinned });
         let found = discover(&inputs, &vectors, space, settings, previous)?;
         let words = matches!(found.model.space, VectorSpace::Encoder { .. })
             .then(|| words_stand_in(&found.model, &inputs, &found.assignments, settings.outliers.floor_quantile()));

@@ -23,7 +23,7 @@ mod jobs;
 mod topics;
 
 pub use jobs::{JobProgress, JobRow, JobState};
-pub use topics::{SavedTopicModel, TopicCounts, TopicWeek};
+pub use topics::{SavedTopicModel, TopicCounts, TopicEdit, TopicWeek};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -108,7 +108,7 @@ const MIGRATIONS: [&str; 6] = [
         message    TEXT
     );",
     // 6: topics (`crate::topics`): each verbatim's assignment (JSON, with its id apart for
-    // counting), the saved topic models, one row per version, and analysts' names for topics.
+    // counting), the saved topic model, and what analysts changed of topics (names, pins).
     "ALTER TABLE verbatims ADD COLUMN topic TEXT;
     ALTER TABLE verbatims ADD COLUMN topic_id INTEGER;
     CREATE INDEX verbatims_by_topic ON verbatims(topic_id);
@@ -118,9 +118,10 @@ const MIGRATIONS: [&str; 6] = [
         job_id     TEXT,
         model      TEXT NOT NULL
     );
-    CREATE TABLE topic_names (
+    CREATE TABLE topic_edits (
         topic_id   INTEGER PRIMARY KEY,
-        label      TEXT NOT NULL,
+        label      TEXT,
+        pinned     INTEGER NOT NULL,
         updated_at TEXT NOT NULL
     );",
 ];

@@ -32,6 +32,15 @@ pub struct TopicCounts {
     pub positive: u64,
 }
 
+/// What an analyst changed of a topic.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TopicEdit {
+    /// Their name for it, in place of the discovered one.
+    pub label: Option<String>,
+    /// Kept by re-discoveries that do not find it again.
+    pub pinned: bool,
+}
+
 /// A topic's verbatims in one week (weeks start on Monday, UTC).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TopicWeek {
@@ -160,27 +169,44 @@ impl Store {
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
-    /// The names analysts gave topics, by topic id.
-    pub fn topic_names(&self) -> Result<HashMap<i64, String>> {
+    /// What analysts changed of topics, by topic id.
+    pub fn topic_edits(&self) -> Result<HashMap<i64, TopicEdit>> {
         let conn = self.pool.get()?;
-        let mut stmt = conn.prepare("SELECT topic_id, label FROM topic_names")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let mut stmt = conn.prepare("SELECT topic_id, label, pinned FROM topic_edits")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, TopicEdit { label: r.get(1)?, pinned: r.get(2)? })))?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
-    /// Names topic `id` (an analyst's name outlives re-discoveries while the id does); `None`
-    /// gives it back its discovered name.
-    pub fn name_topic(&self, id: i64, label: Option<&str>) -> Result<()> {
-        let conn = self.pool.get()?;
-        match label {
-            Some(label) => conn.execute(
-                "INSERT INTO topic_names (topic_id, label, updated_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(topic_id) DO UPDATE SET label = excluded.label, updated_at = excluded.updated_at",
-                params![id, label, rfc3339::format(&chrono::Utc::now())],
-            ),
-            None => conn.execute("DELETE FROM topic_names WHERE topic_id = ?1", [id]),
+    /// Records what an analyst changed of topic `id`: `label` (`Some(None)` gives back the
+    /// discovered name) and `pinned`, each left as it was when `None`. Kept by id, apart from
+    /// the model, so that it outlives re-discoveries while the id does.
+    pub fn edit_topic(&self, id: i64, label: Option<Option<&str>>, pinned: Option<bool>) -> Result<()> {
+        let mut conn = self.pool.get()?;
+        let tx = conn.transaction_with_behavior(r2d2_sqlite::rusqlite::TransactionBehavior::Immediate)?;
+        let mut edit = tx
+            .query_row("SELECT label, pinned FROM topic_edits WHERE topic_id = ?1", [id], |r| {
+                Ok(TopicEdit { label: r.get(0)?, pinned: r.get(1)? })
+            })
+            .optional()?
+            .unwrap_or_default();
+        if let Some(label) = label {
+            edit.label = label.map(str::to_string);
+        }
+        if let Some(pinned) = pinned {
+            edit.pinned = pinned;
+        }
+        if edit == TopicEdit::default() {
+            tx.execute("DELETE FROM topic_edits WHERE topic_id = ?1", [id])
+        } else {
+            tx.execute(
+                "INSERT INTO topic_edits (topic_id, label, pinned, updated_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(topic_id) DO UPDATE SET label = excluded.label, pinned = excluded.pinned,
+                   updated_at = excluded.updated_at",
+                params![id, edit.label, edit.pinned, rfc3339::format(&chrono::Utc::now())],
+            )
         }
         .map_err(StoreError::classify)?;
+        tx.commit().map_err(StoreError::classify)?;
         Ok(())
     }
 }
@@ -226,6 +252,27 @@ impl StoreWriter<'_> {
             }
         }
         Ok(updated)
+    }
+
+    /// The verbatims in topic `id`.
+    pub fn topic_members(&self, id: i64) -> Result<Vec<Verbatim>> {
+        let mut stmt = self.tx.prepare(&format!("SELECT {COLUMNS} FROM verbatims WHERE topic_id = ?1"))?;
+        let rows = stmt.query_map([id], raw_row)?;
+        rows.map(|row| row?.into_verbatim()).collect()
+    }
+
+    /// Replaces the JSON of the model in use (same version: a change analysts made to it).
+    pub fn replace_topic_model_in_use(&mut self, version: u32, model: &str) -> Result<()> {
+        self.tx
+            .execute("UPDATE topic_models SET model = ?2 WHERE version = ?1", params![version, model])
+            .map_err(StoreError::classify)?;
+        Ok(())
+    }
+
+    /// Forgets what analysts changed of topic `id` (merged into another).
+    pub fn forget_topic_edits(&mut self, id: i64) -> Result<()> {
+        self.tx.execute("DELETE FROM topic_edits WHERE topic_id = ?1", [id]).map_err(StoreError::classify)?;
+        Ok(())
     }
 
     /// The verbatims without a topic of model `version`: stored before it was saved but not

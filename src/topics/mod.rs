@@ -171,6 +171,22 @@ impl TopicModel {
         centroid.iter().zip(&self.center).map(|(x, c)| x + c).collect()
     }
 
+    /// This model with topic `from` merged into topic `into`: one centroid, the mean of the
+    /// two weighted by their sizes; `into` keeps its id and names. `None` if either is missing.
+    pub fn merged(&self, from: i64, into: i64) -> Option<TopicModel> {
+        let position = |id| self.topics.iter().position(|t| t.id == id);
+        let (kept, gone) = (position(into)?, position(from)?);
+        let mut model = self.clone();
+        let (a, b) = (&self.topics[kept], &self.topics[gone]);
+        let (wa, wb) = (a.size.max(1) as f32, b.size.max(1) as f32);
+        let mut centroid: Vec<f32> = a.centroid.iter().zip(&b.centroid).map(|(x, y)| wa * x + wb * y).collect();
+        normalize(&mut centroid);
+        model.topics[kept].centroid = centroid;
+        model.topics[kept].size += b.size;
+        model.topics.remove(gone);
+        Some(model)
+    }
+
     pub fn topic(&self, id: i64) -> Option<&Topic> {
         self.topics.iter().find(|t| t.id == id)
     }
@@ -182,6 +198,9 @@ pub struct Previous<'p> {
     /// Per input verbatim, the topic id it had (empty when unknown: topics are then matched by
     /// their centroids alone).
     pub topic_ids: &'p [Option<i64>],
+    /// Topics an analyst pinned: kept, with their previous centroid, when the discovery does
+    /// not find them again (in the same vector space).
+    pub pinned: &'p [i64],
 }
 
 /// Finds the topics of `inputs`, whose normalised vectors in `space` are `vectors`.
@@ -195,6 +214,7 @@ pub fn discover(
     anyhow::ensure!(inputs.len() == vectors.len(), "{} inputs but {} vectors", inputs.len(), vectors.len());
     anyhow::ensure!(!vectors.is_empty(), "no verbatims to find topics in");
     let topic_ids = previous.as_ref().map_or(&[][..], |p| p.topic_ids);
+    let pinned = previous.as_ref().map_or(&[][..], |p| p.pinned);
     anyhow::ensure!(
         topic_ids.is_empty() || topic_ids.len() == inputs.len(),
         "{} previous topic ids for {} inputs",
@@ -219,7 +239,7 @@ pub fn discover(
     let warm_start = previous_centroids.clone().unwrap_or_default();
     let same_method = same_space.filter(|p| p.method == settings.method_run());
     let clustering = cluster::cluster(&sampled, settings, &warm_start, same_method.and_then(|p| p.resolution))?;
-    let centroids = cluster::means(&sampled, &clustering.labels, clustering.clusters);
+    let mut centroids = cluster::means(&sampled, &clustering.labels, clustering.clusters);
     let floor = {
         let mut own: Vec<f32> = clustering
             .labels
@@ -253,17 +273,27 @@ pub fn discover(
         })
         .collect();
     let labels: Vec<Option<usize>> = found.iter().map(|f| f.map(|(c, _)| c)).collect();
-    let ids = matching::ids(
+    let mut ids = matching::ids(
         &centroids,
         &labels,
         &matching::PreviousTopics {
             ids: previous.map(|p| p.topics.iter().map(|t| t.id).collect()).unwrap_or_default(),
-            centroids: previous_centroids,
+            centroids: previous_centroids.clone(),
             topic_ids,
             next_id: previous.map_or(0, |p| p.next_id),
         },
         floor,
     );
+    // A pinned topic the discovery did not find again stays, with its previous centroid: the
+    // verbatims it held stay in it below while they fit it, and new ones may join it.
+    if let (Some(p), Some(old)) = (same_space, &previous_centroids) {
+        for (topic, centroid) in p.topics.iter().zip(old) {
+            if pinned.contains(&topic.id) && !ids.ids.contains(&topic.id) {
+                centroids.push(centroid.clone());
+                ids.ids.push(topic.id);
+            }
+        }
+    }
     // A verbatim whose topic lives on stays in it while it still fits it (within the floor):
     // a re-discovery moves only the verbatims their topic no longer holds.
     if topic_ids.len() == found.len() {
@@ -403,12 +433,21 @@ mod tests {
         assert_eq!(distinct.len(), 3, "{found:?}");
 
         // Again with the verbatims' topics known: the same ids on the same verbatims.
-        let previous = Previous { model: &first.model, topic_ids: &found };
+        let previous = Previous { model: &first.model, topic_ids: &found, pinned: &[] };
         assert_eq!(ids(&discover(&inputs, &vectors, space("a"), &settings, Some(previous)).unwrap()), found);
         // In another vector space, with nothing to match on: new ids, none reused.
-        let previous = Previous { model: &first.model, topic_ids: &[] };
+        let previous = Previous { model: &first.model, topic_ids: &[], pinned: &[] };
         let other = discover(&inputs, &vectors, space("b"), &settings, Some(previous)).unwrap();
         assert!(ids(&other).iter().flatten().all(|id| *id >= first.model.next_id), "{:?}", ids(&other));
+        // A pinned topic outlives a re-discovery that no longer finds it; another does not.
+        let third = first.assignments[16].unwrap().topic_id;
+        let kept: Vec<Option<i64>> = found[..16].to_vec();
+        let rediscover = |pinned: &[i64]| {
+            let previous = Previous { model: &first.model, topic_ids: &kept, pinned };
+            discover(&inputs[..16], &vectors[..16], space("a"), &settings, Some(previous)).unwrap().model
+        };
+        assert!(rediscover(&[third]).topic(third).is_some());
+        assert!(rediscover(&[]).topic(third).is_none());
         // Too few verbatims to cluster make one topic.
         let few = discover(&inputs[..3], &vectors[..3], space("a"), &settings, None).unwrap();
         assert_eq!(few.model.topics.len(), 1);

@@ -8,6 +8,8 @@
 //! the excess in units of the Poisson noise a count that size has: a topic going from 2 to
 //! 6 a week is not ahead of one going from 200 to 260. Sorting by it lists emerging issues.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
@@ -66,6 +68,8 @@ pub struct TopicView {
     /// The discovered label, when an analyst renamed the topic.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub discovered_label: Option<String>,
+    /// Kept by re-discoveries that do not find it again.
+    pub pinned: bool,
     #[serde(flatten)]
     pub names: DiscoveredNames,
     /// Verbatims it holds now, by document sentiment.
@@ -138,7 +142,7 @@ pub fn topics_report(
 ) -> Result<TopicsReport, StoreError> {
     let Some(assigner) = assigner else { return Ok(TopicsReport { model: None, unassigned: 0, topics: Vec::new() }) };
     let counts = store.topic_counts()?;
-    let mut topics = views(store, assigner, until)?;
+    let mut topics = views(store, assigner, &counts, until)?;
     match order {
         TopicOrder::Size => topics.sort_by(|a, b| b.size.verbatims.cmp(&a.size.verbatims).then(a.id.cmp(&b.id))),
         TopicOrder::Emerging => topics.sort_by(|a, b| b.trend.growth.total_cmp(&a.trend.growth).then(a.id.cmp(&b.id))),
@@ -168,7 +172,10 @@ pub fn topic_detail(
     until: DateTime<Utc>,
 ) -> Result<Option<TopicDetail>, StoreError> {
     let Some(assigner) = assigner else { return Ok(None) };
-    let Some(topic) = views(store, assigner, until)?.into_iter().find(|t| t.id == id) else { return Ok(None) };
+    let counts = store.topic_counts()?;
+    let Some(topic) = views(store, assigner, &counts, until)?.into_iter().find(|t| t.id == id) else {
+        return Ok(None);
+    };
     Ok(Some(TopicDetail {
         examples: store.topic_examples(id, EXAMPLES)?.into_iter().map(Example::from).collect(),
         weeks: store.topic_weeks(Some(id), until - Duration::weeks(WEEKS))?,
@@ -177,9 +184,13 @@ pub fn topic_detail(
 }
 
 /// Every topic of the model in use, as shown, in the model's order.
-fn views(store: &Store, assigner: &TopicAssigner, until: DateTime<Utc>) -> Result<Vec<TopicView>, StoreError> {
-    let counts = store.topic_counts()?;
-    let names = store.topic_names()?;
+fn views(
+    store: &Store,
+    assigner: &TopicAssigner,
+    counts: &HashMap<i64, TopicCounts>,
+    until: DateTime<Utc>,
+) -> Result<Vec<TopicView>, StoreError> {
+    let edits = store.topic_edits()?;
     let recent_start = until - Duration::days(RECENT_DAYS);
     let activity =
         store.topic_activity(recent_start - Duration::days(RECENT_DAYS * BASELINE_PERIODS), recent_start, until)?;
@@ -193,14 +204,16 @@ fn views(store: &Store, assigner: &TopicAssigner, until: DateTime<Utc>) -> Resul
             let (recent, before) = activity.get(&topic.id).copied().unwrap_or_default();
             let baseline = before as f64 / BASELINE_PERIODS as f64;
             let growth = (recent as f64 - baseline) / (baseline + 1.0).sqrt();
-            let (label, discovered_label) = match names.get(&topic.id) {
-                Some(given) => (given.clone(), Some(label)),
+            let edit = edits.get(&topic.id).cloned().unwrap_or_default();
+            let (label, discovered_label) = match edit.label {
+                Some(given) => (given, Some(label)),
                 None => (label, None),
             };
             TopicView {
                 id: topic.id,
                 label,
                 discovered_label,
+                pinned: edit.pinned,
                 names: DiscoveredNames { labels, terms, phrases },
                 size: counts.get(&topic.id).copied().unwrap_or_default(),
                 trend: Trend { recent, baseline, growth: (growth * 1000.0).round() / 1000.0 },

@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{center_on, cluster, mean, Assignment, HashedTfIdf, Method, TopicInput, TopicModel, VectorSpace};
@@ -76,13 +77,17 @@ impl TopicAssigner {
             }
         };
         let VectorSpace::Hashed(tfidf) = &model.space else { unreachable!("the words' model is hashed") };
-        tfidf.vectors(texts).iter().map(|vector| self.assignment(model.assign(vector), by)).collect()
+        tfidf.vectors(texts).par_iter().map(|vector| self.assignment(model.assign(vector), by)).collect()
     }
 
-    /// Assigns by words the verbatims whose topic is not of this model (or who have none).
+    /// Assigns by words the verbatims whose topic is not of this model (or who have none, or
+    /// whose topic it no longer has: merged into another meanwhile).
     pub fn assign_stale(&self, verbatims: &mut [Verbatim]) {
+        let current = |t: &TopicAssignment| {
+            t.model == self.version && t.topic().is_none_or(|id| self.saved.model.topic(id).is_some())
+        };
         let stale: Vec<&mut Verbatim> =
-            verbatims.iter_mut().filter(|v| v.topic.is_none_or(|t| t.model != self.version)).collect();
+            verbatims.iter_mut().filter(|v| !v.topic.as_ref().is_some_and(current)).collect();
         if stale.is_empty() {
             return;
         }
@@ -108,6 +113,15 @@ impl TopicAssigner {
 }
 
 impl SavedTopics {
+    /// The same model with topic `from` merged into `into` (see [`TopicModel::merged`]).
+    pub fn merged(&self, from: i64, into: i64) -> Option<SavedTopics> {
+        let words = match &self.words {
+            Some(words) => Some(words.merged(from, into)?),
+            None => None,
+        };
+        Some(SavedTopics { model: self.model.merged(from, into)?, words, ..self.clone() })
+    }
+
     /// The same model with its topics named again from `verbatims` (text, language, topic id):
     /// the stored verbatims after an erasure, so that no name holds a word only erased
     /// verbatims had. `erasure_mark` is the last erasure they are clear of.
