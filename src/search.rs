@@ -48,6 +48,11 @@ pub struct SearchRequest {
     pub sentiments: Vec<SentimentLabel>,
     /// Topic ids of the model in use (`-1`: verbatims near no topic).
     pub topics: Vec<i64>,
+    /// Category ids: a verbatim matches one of them (see [`CategoryRule`]).
+    pub categories: Vec<i64>,
+    /// The rules of `categories`, in the same order, read from the store by the reader that
+    /// runs the request (the parser knows only the ids).
+    pub category_rules: Vec<CategoryRule>,
     /// Inclusive bounds on the sentiment score, in [-1, 1].
     pub sentiment_score_min: Option<f64>,
     pub sentiment_score_max: Option<f64>,
@@ -68,7 +73,7 @@ pub struct SearchRequest {
 
 /// Parameters that take a list: repeating one adds to it (`channel=email&channel=chat`).
 /// Any other parameter given twice is refused rather than one value silently winning.
-const LIST_PARAMETERS: [&str; 5] = ["language", "channel", "nps_group", "sentiment", "topic"];
+const LIST_PARAMETERS: [&str; 6] = ["language", "channel", "nps_group", "sentiment", "topic", "category"];
 
 /// A parameter the parser refused, named so the caller can fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -124,6 +129,12 @@ impl SearchRequest {
                     |id| id.parse::<i64>().ok().filter(|id| *id >= -1),
                     "a topic id (-1 for none)",
                 )?),
+                "category" => request.categories.extend(parse_list(
+                    key,
+                    value,
+                    |id| id.parse::<i64>().ok().filter(|id| *id >= 1),
+                    "a category id",
+                )?),
                 "sentiment_score_min" => request.sentiment_score_min = Some(score(key, value)?),
                 "sentiment_score_max" => request.sentiment_score_max = Some(score(key, value)?),
                 "customer_id" => request.customer_id = Some(value.to_string()),
@@ -154,6 +165,19 @@ impl SearchRequest {
         }
         Ok(request)
     }
+}
+
+/// A rule-based category: a saved query per language, which analysts define beside the
+/// discovered topics (it does not depend on them, so it survives every re-discovery).
+/// `fr` matches French verbatims and `en` the others; a category with one query only applies
+/// it to every verbatim (each language's field reads the words its own way).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CategoryRule {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fr: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub en: Option<String>,
 }
 
 /// A date bound, brought into the years a verbatim can be dated in.

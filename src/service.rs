@@ -39,7 +39,7 @@ use crate::consumers::{self, Consumer};
 use crate::domain::Verbatim;
 use crate::index::{IndexError, SearchIndex};
 use crate::pipeline::Analyzer;
-use crate::search::{SearchHit, SearchRequest, SearchResponse};
+use crate::search::{CategoryRule, SearchHit, SearchRequest, SearchResponse};
 use crate::store::{Durability, Erasure, JobProgress, Store, StoreError};
 use crate::topics::{SavedTopics, TopicAssigner};
 
@@ -394,7 +394,25 @@ impl Reader {
         Ok(self.store.erasures(limit)?)
     }
 
+    /// `request` with the rules of its categories read from the store; a category that does
+    /// not exist is an invalid query.
+    fn with_category_rules(&self, request: &SearchRequest) -> Result<SearchRequest, ServiceError> {
+        let mut request = request.clone();
+        request.category_rules = request
+            .categories
+            .iter()
+            .map(|id| {
+                self.store
+                    .category(*id)?
+                    .map(|category| category.queries)
+                    .ok_or_else(|| IndexError::InvalidQuery(format!("no category {id}")).into())
+            })
+            .collect::<Result<_, ServiceError>>()?;
+        Ok(request)
+    }
+
     pub fn search(&self, request: &SearchRequest) -> Result<SearchResponse, ServiceError> {
+        let request = &self.with_category_rules(request)?;
         let results = self.index.search(request)?;
         let ids: Vec<String> = results.hits.iter().map(|(id, _)| id.clone()).collect();
         let mut verbatims = self.store.get_many(&ids)?;
@@ -427,6 +445,7 @@ impl Reader {
         let Some(&(last, _)) = page.last() else { return Ok(None) };
         let mut selected: Vec<Verbatim> = page.into_iter().map(|(_, verbatim)| verbatim).collect();
         if !request.matches_everything() {
+            let request = &self.with_category_rules(request)?;
             let ids: Vec<String> = selected.iter().map(|v| v.id.clone()).collect();
             let matching = self.index.matching(request, &ids)?;
             selected.retain(|v| matching.contains(&v.id));
@@ -434,9 +453,16 @@ impl Reader {
         Ok(Some((last, selected)))
     }
 
+    /// Checks that the index accepts a category's queries before it is saved.
+    pub fn check_category(&self, rule: &CategoryRule) -> Result<(), ServiceError> {
+        let request = SearchRequest { categories: vec![0], category_rules: vec![rule.clone()], ..Default::default() };
+        self.index.matching(&request, &[])?;
+        Ok(())
+    }
+
     /// Checks that the index accepts the request's query (a walk would fail on its first page).
     pub fn check_query(&self, request: &SearchRequest) -> Result<(), ServiceError> {
-        self.index.matching(request, &[])?;
+        self.index.matching(&self.with_category_rules(request)?, &[])?;
         Ok(())
     }
 

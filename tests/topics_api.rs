@@ -339,3 +339,61 @@ fn merged_topics_leave_the_model_and_pinned_ones_outlive_a_rediscovery() {
     let reply = server.patch(&format!("/v1/topics/{pinned}"), &json!({"pinned": false}));
     assert_eq!(reply.body["pinned"], false, "{}", reply.body);
 }
+
+/// Rule-based categories sit beside the topics: a saved query per language, counted, trended
+/// and spread over topics, a search filter like any other.
+#[test]
+fn categories_are_saved_queries_per_language_that_count_trend_and_filter() {
+    let (_guard, data) = data_dir();
+    let server = Server::start(&data, &["--models", data.join("no-models").to_str().unwrap()]);
+    server.ingest(Value::Array(corpus()));
+    discover(&server, json!({}));
+    let refunds = json!({"name": "Remboursements", "queries": {"fr": "remboursement OR rembourser", "en": "refund*"}});
+    let created = server.post("/v1/categories", &refunds);
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["id"].as_i64().unwrap();
+    // Each language's query on its own verbatims, as two plain searches count them.
+    let expected = server.search("q=remboursement%20OR%20rembourser&language=fr")["total"].as_u64().unwrap()
+        + server.search("q=refund*&language=en,other")["total"].as_u64().unwrap();
+    assert!(expected >= 8, "the fixture has ten refund complaints: {expected}");
+    let listed = server.get(&format!("/v1/categories?until={UNTIL}"));
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    let category = &listed.body["categories"][0];
+    assert_eq!((category["id"].as_i64(), category["name"].as_str()), (Some(id), Some("Remboursements")));
+    assert_eq!(category["queries"], refunds["queries"]);
+    assert_eq!(category["size"]["verbatims"].as_u64(), Some(expected), "{category}");
+    assert_eq!(server.search(&format!("category={id}"))["total"].as_u64(), Some(expected));
+    let spread: u64 = category["topics"].as_object().unwrap().values().map(|n| n.as_u64().unwrap()).sum();
+    assert_eq!(spread, expected, "its verbatims per topic: {category}");
+    // The refund complaints came in the last week before UNTIL.
+    assert_eq!(category["trend"]["recent"].as_u64(), Some(expected), "{category}");
+    assert!(category["trend"]["growth"].as_f64().unwrap() > 0.0, "{category}");
+    let one = server.get(&format!("/v1/categories/{id}?until={UNTIL}"));
+    assert_eq!((one.status, &one.body["size"]), (200, &category["size"]));
+    // A category with one query applies it to every verbatim.
+    let english_only = server.post("/v1/categories", &json!({"name": "Refund (en)", "queries": {"en": "refund*"}}));
+    assert_eq!(english_only.status, 201, "{}", english_only.body);
+    assert_eq!(
+        english_only.body["size"]["verbatims"],
+        server.search("q=refund*")["total"],
+        "one query only applies to every verbatim"
+    );
+
+    for (body, status, code) in [
+        (refunds.clone(), 409, "category_exists"),
+        (json!({"name": "x", "queries": {"fr": "livraison AND ("}}), 400, "invalid_query"),
+        (json!({"name": "x", "queries": {}}), 400, "invalid_value"),
+        (json!({"name": " ", "queries": {"en": "late"}}), 400, "invalid_value"),
+        (json!({"name": "x", "queries": {"de": "spät"}}), 400, "invalid_body"),
+        (json!({"name": "x"}), 400, "invalid_body"),
+    ] {
+        let reply = server.post("/v1/categories", &body);
+        assert_eq!((reply.status, reply.body["code"].as_str()), (status, Some(code)), "{body}: {}", reply.body);
+    }
+    assert_eq!(server.get("/v1/search?category=999").status, 400);
+    assert_eq!(server.get("/v1/categories/999").status, 404);
+    assert_eq!(server.delete(&format!("/v1/categories/{id}")).status, 204);
+    assert_eq!(server.get(&format!("/v1/categories/{id}")).status, 404);
+    assert_eq!(server.delete(&format!("/v1/categories/{id}")).status, 404);
+    assert_eq!(server.search("")["total"], 40, "the verbatims stay");
+}

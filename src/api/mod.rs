@@ -7,6 +7,7 @@
 pub mod access;
 mod analyze;
 mod body;
+mod categories;
 mod error;
 mod export;
 mod jobs;
@@ -100,7 +101,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/topics", "GET").get(topics::list))
         .service(resource("/v1/topics/discover", "POST").post(topics::discover))
         .service(resource("/v1/topics/{id}", "GET, PATCH").get(topics::get).patch(topics::change))
-        .service(resource("/v1/topics/{id}/merge", "POST").post(topics::merge));
+        .service(resource("/v1/topics/{id}/merge", "POST").post(topics::merge))
+        .service(resource("/v1/categories", "GET, POST").get(categories::list).post(categories::create))
+        .service(resource("/v1/categories/{id}", "GET, DELETE").get(categories::get).delete(categories::remove));
 }
 
 /// A resource whose unhandled methods get 405 naming `allow`.

@@ -54,13 +54,14 @@ struct TopicQuery {
     until: Option<String>,
 }
 
-fn query<T: serde::de::DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
+pub(super) fn query<T: serde::de::DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
     web::Query::<T>::from_query(req.query_string())
         .map(web::Query::into_inner)
         .map_err(|e| ApiError::bad_request("invalid_parameter", e.to_string()))
 }
 
-fn until(given: Option<&str>) -> Result<DateTime<Utc>, ApiError> {
+/// Where trends end: `until=` when given, else now.
+pub(super) fn until(given: Option<&str>) -> Result<DateTime<Utc>, ApiError> {
     given.map_or(Ok(Utc::now()), |text| {
         parse_timestamp(text).map(crate::domain::clamp_to_supported).ok_or_else(|| {
             ApiError::bad_request(

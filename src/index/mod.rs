@@ -230,7 +230,7 @@ impl SearchIndex {
     pub fn search(&self, request: &SearchRequest) -> Result<IndexResults, IndexError> {
         let searcher = self.reader.searcher();
         let text_query = query::text_query(&self.index, &self.fields, request.query.as_deref())?;
-        let query = query::with_filters(&self.fields, text_query.query.box_clone(), request);
+        let query = query::with_filters(&self.index, &self.fields, text_query.query.box_clone(), request)?;
 
         let mut facet_collector = FacetCollector::for_field("facets");
         for facet in FACETS {
@@ -271,7 +271,7 @@ impl SearchIndex {
     pub fn matching(&self, request: &SearchRequest, ids: &[String]) -> Result<HashSet<String>, IndexError> {
         let searcher = self.reader.searcher();
         let text_query = query::text_query(&self.index, &self.fields, request.query.as_deref())?;
-        let query = query::with_filters(&self.fields, text_query.query.box_clone(), request);
+        let query = query::with_filters(&self.index, &self.fields, text_query.query.box_clone(), request)?;
         let weight = query.weight(EnableScoring::disabled_from_searcher(&searcher))?;
         let mut found = HashSet::new();
         for segment in searcher.segment_readers() {

@@ -15,7 +15,7 @@ use tantivy::{DateTime, Index, Term};
 use super::limits;
 use super::schema::{Fields, TextField};
 use super::IndexError;
-use crate::search::{ScoreRange, SearchRequest};
+use crate::search::{CategoryRule, ScoreRange, SearchRequest};
 
 /// The analyst's text as a query, and the prefixes it asked for.
 pub struct TextQuery {
@@ -132,8 +132,25 @@ fn escape_regex(text: &str) -> String {
     out
 }
 
-pub fn with_filters(fields: &Fields, text: Box<dyn Query>, request: &SearchRequest) -> Box<dyn Query> {
+/// The analyst's text AND every filter of `request` (its categories' rules read).
+pub fn with_filters(
+    index: &Index,
+    fields: &Fields,
+    text: Box<dyn Query>,
+    request: &SearchRequest,
+) -> Result<Box<dyn Query>, IndexError> {
     let mut must: Vec<Box<dyn Query>> = vec![text];
+    if request.categories.len() != request.category_rules.len() {
+        return Err(IndexError::InvalidQuery("categories whose rules were not read".into()));
+    }
+    if !request.category_rules.is_empty() {
+        let rules = request
+            .category_rules
+            .iter()
+            .map(|rule| category_query(index, fields, rule))
+            .collect::<Result<Vec<_>, IndexError>>()?;
+        must.push(Box::new(BooleanQuery::union(rules)));
+    }
     let any_of = |field: Field, values: Vec<String>| -> Option<Box<dyn Query>> {
         (!values.is_empty()).then(|| {
             let terms = values.iter().map(|v| term_query(Term::from_field_text(field, v))).collect();
@@ -179,9 +196,30 @@ pub fn with_filters(fields: &Fields, text: Box<dyn Query>, request: &SearchReque
         must.push(Box::new(RangeQuery::new(lower, upper)));
     }
     if must.len() == 1 {
-        return must.pop().expect("one clause");
+        return Ok(must.pop().expect("one clause"));
     }
-    Box::new(BooleanQuery::new(must.into_iter().map(|q| (Occur::Must, q)).collect()))
+    Ok(Box::new(BooleanQuery::new(must.into_iter().map(|q| (Occur::Must, q)).collect())))
+}
+
+/// A category's rule as a query: its French query on French verbatims, its English one on the
+/// others; a single query on all.
+pub fn category_query(index: &Index, fields: &Fields, rule: &CategoryRule) -> Result<Box<dyn Query>, IndexError> {
+    let text = |query: &str| text_query(index, fields, Some(query)).map(|q| q.query);
+    Ok(match (&rule.fr, &rule.en) {
+        (Some(fr), Some(en)) => {
+            let french = || term_query(Term::from_field_text(fields.language, "fr"));
+            Box::new(BooleanQuery::union(vec![
+                Box::new(BooleanQuery::new(vec![(Occur::Must, french()), (Occur::Must, text(fr)?)])),
+                Box::new(BooleanQuery::new(vec![
+                    (Occur::Must, Box::new(AllQuery) as Box<dyn Query>),
+                    (Occur::MustNot, french()),
+                    (Occur::Must, text(en)?),
+                ])),
+            ]))
+        }
+        (Some(only), None) | (None, Some(only)) => text(only)?,
+        (None, None) => return Err(IndexError::InvalidQuery("a category needs a query".into())),
+    })
 }
 
 fn term_query(term: Term) -> Box<dyn Query> {

@@ -19,9 +19,11 @@ use r2d2_sqlite::SqliteConnectionManager;
 
 use crate::domain::{rfc3339, Channel, Verbatim};
 
+mod categories;
 mod jobs;
 mod topics;
 
+pub use categories::{Category, CategoryError};
 pub use jobs::{JobProgress, JobRow, JobState};
 pub use topics::{SavedTopicModel, TopicCounts, TopicEdit, TopicWeek};
 
@@ -108,7 +110,8 @@ const MIGRATIONS: [&str; 6] = [
         message    TEXT
     );",
     // 6: topics (`crate::topics`): each verbatim's assignment (JSON, with its id apart for
-    // counting), the saved topic model, and what analysts changed of topics (names, pins).
+    // counting), the saved topic model, what analysts changed of topics (names, pins), and
+    // their rule-based categories (`crate::search::CategoryRule`).
     "ALTER TABLE verbatims ADD COLUMN topic TEXT;
     ALTER TABLE verbatims ADD COLUMN topic_id INTEGER;
     CREATE INDEX verbatims_by_topic ON verbatims(topic_id);
@@ -123,6 +126,12 @@ const MIGRATIONS: [&str; 6] = [
         label      TEXT,
         pinned     INTEGER NOT NULL,
         updated_at TEXT NOT NULL
+    );
+    CREATE TABLE categories (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        name       TEXT NOT NULL UNIQUE,
+        rule       TEXT NOT NULL,
+        created_at TEXT NOT NULL
     );",
 ];
 /// The version this build writes.

@@ -96,6 +96,16 @@ pub struct Trend {
     pub growth: f64,
 }
 
+impl Trend {
+    /// The trend of `recent` verbatims in the last period after `before` in the
+    /// [`BASELINE_PERIODS`] periods before it.
+    pub fn of(recent: u64, before: u64) -> Trend {
+        let baseline = before as f64 / BASELINE_PERIODS as f64;
+        let growth = (recent as f64 - baseline) / (baseline + 1.0).sqrt();
+        Trend { recent, baseline, growth: (growth * 1000.0).round() / 1000.0 }
+    }
+}
+
 /// `GET /v1/topics/{id}`.
 #[derive(Debug, Serialize)]
 pub struct TopicDetail {
@@ -202,8 +212,6 @@ fn views(
         .map(|topic| {
             let TopicNames { label, labels, terms, phrases } = topic.names.clone();
             let (recent, before) = activity.get(&topic.id).copied().unwrap_or_default();
-            let baseline = before as f64 / BASELINE_PERIODS as f64;
-            let growth = (recent as f64 - baseline) / (baseline + 1.0).sqrt();
             let edit = edits.get(&topic.id).cloned().unwrap_or_default();
             let (label, discovered_label) = match edit.label {
                 Some(given) => (given, Some(label)),
@@ -216,7 +224,7 @@ fn views(
                 pinned: edit.pinned,
                 names: DiscoveredNames { labels, terms, phrases },
                 size: counts.get(&topic.id).copied().unwrap_or_default(),
-                trend: Trend { recent, baseline, growth: (growth * 1000.0).round() / 1000.0 },
+                trend: Trend::of(recent, before),
             }
         })
         .collect())
