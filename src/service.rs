@@ -56,6 +56,10 @@ const ERASURE_PLACES: usize = 16;
 const PURGE_PATIENCE: Duration = Duration::from_secs(20);
 /// How soon a purge that could not finish is tried again, until it does.
 const PURGE_RETRY: Duration = Duration::from_secs(5);
+/// Topics are named again after an erasure once writes pause this long…
+const RENAME_IDLE: Duration = Duration::from_millis(200);
+/// …or, under steady writes, this long after the erasure at the latest.
+const RENAME_PATIENCE: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -86,7 +90,15 @@ pub enum Write {
     /// discovery read (their `topic` set; the model version is the commit's to fill in) and the
     /// job's progress, in one commit; every other verbatim is assigned by the new model's
     /// words in the same commit, so none is left with a topic of an older model.
-    Topics { saved: Box<SavedTopics>, job_id: String, verbatims: Vec<Verbatim>, progress: JobProgress },
+    /// `based_on` is the model the discovery started from (version, merges), which must still be
+    /// the one in use: else nothing is stored (its ids would be another model's).
+    Topics {
+        saved: Box<SavedTopics>,
+        based_on: Option<(u32, u32)>,
+        job_id: String,
+        verbatims: Vec<Verbatim>,
+        progress: JobProgress,
+    },
     /// Topics a job found for verbatims it read (see [`crate::store::StoreWriter::set_topics`]),
     /// with its progress.
     Assigned { verbatims: Vec<Verbatim>, progress: JobProgress },
@@ -121,8 +133,11 @@ pub enum Written {
     DeletedCustomer(usize),
     /// The analyses of the verbatims still as analysed are stored, with the job's progress.
     Reanalysed,
-    /// The topic model is saved as this version and in use.
-    Topics(u32),
+    /// The topic model is saved as this version and in use; `None`: the model in use was not
+    /// the one the discovery started from, and nothing was stored.
+    Topics(Option<u32>),
+    /// A job's topics are stored with its progress.
+    Assigned,
     /// How many verbatims moved to the topic merged into; `None`: the model in use has not
     /// both topics.
     Merged(Option<usize>),
@@ -246,7 +261,9 @@ impl Service {
             index_behind: AtomicBool::new(false),
         });
         parts.repair_index()?;
-        parts.rename_topics_after_erasures();
+        if let Err(err) = parts.rename_topics_after_erasures() {
+            tracing::warn!(error = %format!("{err:#}"), "naming topics again after an erasure; the next erasure tries again");
+        }
         let purge_owed = !parts.purge_erased();
         let service = Service { writer: Writer::start(parts.clone(), settings.max_pending_writes, purge_owed)?, parts };
         service.analyse_backlog()?;
@@ -275,15 +292,17 @@ impl Service {
     }
 
     /// Saves a discovered topic model, puts it in use and stores the topics it gave (see
-    /// [`Write::Topics`]); returns its version.
+    /// [`Write::Topics`]); returns its version, or `None` if the model in use is no longer
+    /// `based_on`.
     pub fn topics_discovered(
         &self,
         saved: SavedTopics,
+        based_on: Option<(u32, u32)>,
         job_id: &str,
         verbatims: Vec<Verbatim>,
         progress: JobProgress,
-    ) -> Result<u32, ServiceError> {
-        let write = Write::Topics { saved: Box::new(saved), job_id: job_id.to_string(), verbatims, progress };
+    ) -> Result<Option<u32>, ServiceError> {
+        let write = Write::Topics { saved: Box::new(saved), based_on, job_id: job_id.to_string(), verbatims, progress };
         match self.submit(write, WritePermit { _place: None }).wait()? {
             Written::Topics(version) => Ok(version),
             other => unreachable!("a topics write answers {other:?}"),
@@ -541,7 +560,6 @@ impl Writer {
                     }
                     // Erasures that arrived meanwhile are covered by this one purge.
                     while erased.try_recv().is_ok() {}
-                    parts.rename_topics_after_erasures();
                     owed = !parts.purge_erased();
                 }
             })
@@ -562,8 +580,32 @@ impl Parts {
     }
 
     /// The writer thread: each turn takes what the queue holds as one group and commits it.
+    /// After an erasure (or a discovery, which may have read verbatims erased before its
+    /// commit) it names the topics again, when writes pause or within [`RENAME_PATIENCE`], then
+    /// wakes the purger, which clears the old names from the files with the erased rows.
     fn write_groups(&self, pending: mpsc::Receiver<PendingWrite>, wake_purger: mpsc::Sender<()>) {
-        while let Ok(first) = pending.recv() {
+        let mut rename_owed: Option<Instant> = None;
+        loop {
+            if rename_owed.is_some_and(|since| since.elapsed() >= RENAME_PATIENCE) {
+                self.rename_now(&wake_purger);
+                rename_owed = None;
+            }
+            let first = match rename_owed {
+                None => match pending.recv() {
+                    Ok(first) => first,
+                    Err(_) => return,
+                },
+                Some(_) => match pending.recv_timeout(RENAME_IDLE) {
+                    Ok(first) => first,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        self.rename_now(&wake_purger);
+                        rename_owed = None;
+                        continue;
+                    }
+                    // The next start names them again.
+                    Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                },
+            };
             let mut size = first.write.verbatims();
             let mut group = vec![first];
             while size < MAX_GROUP_VERBATIMS {
@@ -571,8 +613,8 @@ impl Parts {
                 size += next.write.verbatims();
                 group.push(next);
             }
-            // A discovery may have read verbatims erased before its commit: its names are checked.
-            let erased = group.iter().any(|p| p.write.erases() || matches!(p.write, Write::Topics { .. }));
+            let erased = group.iter().any(|p| p.write.erases());
+            let renames = erased || group.iter().any(|p| matches!(p.write, Write::Topics { .. }));
             let answers = self.commit_group(&mut group);
             for (pending, answer) in group.into_iter().zip(answers) {
                 let _ = pending.reply.send(answer);
@@ -580,6 +622,22 @@ impl Parts {
             if erased {
                 let _ = wake_purger.send(());
             }
+            if renames {
+                rename_owed.get_or_insert_with(Instant::now);
+            }
+        }
+    }
+
+    /// Names the topics again (under the write lock, so no commit changes the model meanwhile)
+    /// and has the purger clear the old names from the files.
+    fn rename_now(&self, wake_purger: &mpsc::Sender<()>) {
+        let _writing = self.lock();
+        match self.rename_topics_after_erasures() {
+            Ok(true) => {
+                let _ = wake_purger.send(());
+            }
+            Ok(false) => {}
+            Err(err) => tracing::warn!(error = %format!("{err:#}"), "naming topics again after an erasure"),
         }
     }
 
@@ -634,7 +692,12 @@ impl Parts {
                         store.set_job_progress(progress)?;
                         Ok(Written::Reanalysed)
                     }
-                    Write::Topics { saved, job_id, verbatims, progress } => {
+                    Write::Topics { saved, based_on, job_id, verbatims, progress } => {
+                        let in_use = new_topics.clone().or_else(|| self.analyzer.topics().map(|a| (*a).clone()));
+                        if in_use.map(|a| (a.version, a.saved.merges)) != *based_on {
+                            verbatims.clear();
+                            return Ok(Written::Topics(None));
+                        }
                         let json = serde_json::to_string(&**saved).expect("a topic model serialises");
                         let version = store.save_topic_model(Some(job_id), &json)?;
                         let assigner = TopicAssigner { version, saved: (**saved).clone() };
@@ -649,7 +712,7 @@ impl Parts {
                         *verbatims = stored;
                         store.set_job_progress(progress)?;
                         new_topics = Some(assigner);
-                        Ok(Written::Topics(version))
+                        Ok(Written::Topics(Some(version)))
                     }
                     Write::MergeTopics { from, into, moved } => {
                         let in_use = new_topics.clone().or_else(|| self.analyzer.topics().map(|a| (*a).clone()));
@@ -657,7 +720,7 @@ impl Parts {
                             return Ok(Written::Merged(None));
                         };
                         let (version, saved) = merged;
-                        store.replace_topic_model_in_use(
+                        store.replace_topic_model(
                             version,
                             &serde_json::to_string(&saved).expect("a topic model serialises"),
                         )?;
@@ -671,14 +734,11 @@ impl Parts {
                     Write::Assigned { verbatims, progress } => {
                         // Found with a model a discovery has replaced meanwhile: the rows keep
                         // the newer model's topics.
-                        let in_use = new_topics
-                            .as_ref()
-                            .map(|assigner| assigner.version)
-                            .or_else(|| self.analyzer.topics().map(|assigner| assigner.version));
-                        verbatims.retain(|v| v.topic.map(|t| t.model) == in_use);
+                        let in_use = new_topics.clone().or_else(|| self.analyzer.topics().map(|a| (*a).clone()));
+                        verbatims.retain(|v| v.topic.is_some_and(|t| in_use.as_ref().is_some_and(|a| a.holds(&t))));
                         *verbatims = store.set_topics(verbatims)?;
                         store.set_job_progress(progress)?;
-                        Ok(Written::Reanalysed)
+                        Ok(Written::Assigned)
                     }
                 })
                 .collect::<Result<Vec<_>, StoreError>>()
@@ -709,27 +769,23 @@ impl Parts {
     }
 
     /// Names the topics in use again from the stored verbatims if an erasure happened since
-    /// their names were made (see [`SavedTopics::renamed`]), before the purge that then clears
-    /// the old names from the files. A failure is logged: the next erasure or start tries again.
-    fn rename_topics_after_erasures(&self) {
-        let Some(assigner) = self.analyzer.topics() else { return };
+    /// their names were made (see [`SavedTopics::renamed`]); returns whether it did. The model
+    /// is read from the store, where an erasure also removed the customer from the
+    /// discovery's filter. Called with the write lock held, or before the writer starts.
+    fn rename_topics_after_erasures(&self) -> anyhow::Result<bool> {
         let store = &self.reader.store;
-        let renamed = (|| -> anyhow::Result<()> {
-            let mark = store.last_erasure()?;
-            if mark <= assigner.saved.erasure_mark {
-                return Ok(());
-            }
-            let saved = assigner.saved.renamed(&store.topic_texts()?, mark);
-            let json = serde_json::to_string(&saved).expect("a topic model serialises");
-            if store.replace_topic_model(assigner.version, &json)? {
-                self.analyzer.replace_topics(TopicAssigner { version: assigner.version, saved });
-                tracing::info!(version = assigner.version, "topics named again after an erasure");
-            }
-            Ok(())
-        })();
-        if let Err(err) = renamed {
-            tracing::warn!(error = %format!("{err:#}"), "naming topics again after an erasure; will retry");
+        let Some(saved) = store.topic_model()? else { return Ok(false) };
+        let assigner = TopicAssigner::from_json(saved.version, &saved.model)?;
+        let mark = store.last_erasure()?;
+        if mark <= assigner.saved.erasure_mark {
+            return Ok(false);
         }
+        let renamed = assigner.saved.renamed(&store.topic_texts()?, mark);
+        let json = serde_json::to_string(&renamed).expect("a topic model serialises");
+        store.write(|writer| writer.replace_topic_model(assigner.version, &json))?;
+        self.analyzer.set_topics(TopicAssigner { version: assigner.version, saved: renamed });
+        tracing::info!(version = assigner.version, "topics named again after an erasure");
+        Ok(true)
     }
 
     /// Removes erased data from the files: index segments holding deleted documents are

@@ -131,7 +131,7 @@ fn an_erased_customer_leaves_no_byte_in_the_data_directory() {
     for job in [
         json!({"kind": "reprocess", "filter": {"customer_id": CUSTOMER}}),
         json!({"kind": "analyze_file", "file": "file.jsonl"}),
-        json!({"kind": "discover_topics"}),
+        json!({"kind": "discover_topics", "filter": {"customer_id": CUSTOMER}}),
     ] {
         let reply = server.post("/v1/jobs", &job);
         assert_eq!(reply.status, 202, "{}", reply.body);
@@ -146,6 +146,7 @@ fn an_erased_customer_leaves_no_byte_in_the_data_directory() {
     assert!(kept.iter().any(|t| t.contains("results.jsonl")), "the test must see the job's results: {kept:?}");
     let named = server.get("/v1/topics").body;
     assert!(named.to_string().contains(&TEXT_WORD.to_lowercase()), "the test must see a topic named after it: {named}");
+    assert_eq!(named["model"]["filter"]["customer_id"], CUSTOMER, "and the discovery's filter naming it");
 
     let reply = server.delete(&format!("/v1/customers/{CUSTOMER}"));
     assert_eq!(reply.status, 200, "{}", reply.body);
@@ -161,6 +162,7 @@ fn an_erased_customer_leaves_no_byte_in_the_data_directory() {
     assert_eq!(server.search("q=ordinaire")["total"], 200);
     let renamed = server.get("/v1/topics").body;
     assert!(!renamed.to_string().to_lowercase().contains(&TEXT_WORD.to_lowercase()), "{renamed}");
+    assert!(!renamed.to_string().contains(CUSTOMER), "{renamed}");
 
     // The audit record says when, what and how many, and nothing personal.
     let audit = server.get("/v1/erasures");

@@ -126,8 +126,12 @@ fn the_lightweight_mode_saves_topics_that_search_ingestion_trends_and_names_foll
     let examples = detail.body["examples"].as_array().unwrap();
     assert!(!examples.is_empty() && examples.len() <= 5);
     assert!(examples.iter().all(|e| first[e["id"].as_str().unwrap()] == id), "{}", detail.body);
-    let weekly: u64 = detail.body["weeks"].as_array().unwrap().iter().map(|w| w["verbatims"].as_u64().unwrap()).sum();
-    assert_eq!(weekly, biggest["size"]["verbatims"].as_u64().unwrap());
+    let weekly = |detail: &Value| -> u64 {
+        detail["weeks"].as_array().unwrap().iter().map(|w| w["verbatims"].as_u64().unwrap()).sum()
+    };
+    assert_eq!(weekly(&detail.body), biggest["size"]["verbatims"].as_u64().unwrap());
+    let earlier = server.get(&format!("/v1/topics/{id}?until=2026-10-01")).body;
+    assert!(weekly(&earlier) < weekly(&detail.body), "weeks end at `until`: {earlier}");
 
     // The refund complaints all came in the last week: their topic is the one emerging.
     let emerging = topics(&server, &format!("sort=emerging&until={UNTIL}"));
@@ -303,6 +307,7 @@ fn merged_topics_leave_the_model_and_pinned_ones_outlive_a_rediscovery() {
     let server = Server::start(&data, &["--models", data.join("no-models").to_str().unwrap()]);
     server.ingest(Value::Array(corpus()));
     discover(&server, json!({"topics": 4}));
+    let first_topics = stored_topics(&server);
     let sizes = topic_sizes(&topics(&server, ""));
     let mut ids: Vec<i64> = sizes.keys().copied().collect();
     ids.sort();
@@ -322,8 +327,13 @@ fn merged_topics_leave_the_model_and_pinned_ones_outlive_a_rediscovery() {
     assert_eq!(server.search(&format!("topic={into}"))["total"].as_u64(), Some(sizes[&from] + sizes[&into]));
     assert_eq!(server.get(&format!("/v1/topics/{from}")).status, 404);
     assert_eq!(server.post(&format!("/v1/topics/{from}/merge"), &json!({ "into": into })).status, 404);
-    server.ingest(json!([{"id": "late", "text": corpus()[0]["text"], "channel": "app"}]));
-    assert_ne!(verbatim(&server, "late")["topic"]["id"], from, "a merged topic takes no new verbatim");
+    // The text of a verbatim that was in the merged topic, sent again under a new id.
+    let member = common::hit_ids(&server.search(&format!("topic={into}&limit=100")))
+        .into_iter()
+        .find(|id| first_topics[id] == from)
+        .expect("the merged topic had verbatims");
+    server.ingest(json!([{"id": "again", "text": verbatim(&server, &member)["text"], "channel": "app"}]));
+    assert_ne!(verbatim(&server, "again")["topic"]["id"], from, "a merged topic takes no new verbatim");
 
     // Pin the smallest topic, then re-discover over the other topics' verbatims only.
     let (&pinned, _) = after.iter().min_by_key(|(id, n)| (**n, **id)).unwrap();

@@ -57,7 +57,7 @@ struct ViewQuery {
     until: Option<String>,
 }
 
-/// What `category` holds, counted by the index up to `until`.
+/// What `category` holds now, counted by the index, and its trend to `until`.
 fn view(reader: &Reader, category: Category, until: DateTime<Utc>) -> Result<CategoryView, ServiceError> {
     let only = SearchRequest { categories: vec![category.id], limit: 1, ..SearchRequest::default() };
     let all = reader.search(&only)?;

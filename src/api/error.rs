@@ -118,14 +118,14 @@ impl From<ServiceError> for ApiError {
     }
 }
 
-/// The blocking task panicked (or its pool is gone): a bug to find in the log, not a reason
-/// for the client to wait.
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> ApiError {
         ApiError::from(ServiceError::from(err))
     }
 }
 
+/// The blocking task panicked (or its pool is gone): a bug to find in the log, not a reason
+/// for the client to wait.
 impl From<actix_web::error::BlockingError> for ApiError {
     fn from(err: actix_web::error::BlockingError) -> ApiError {
         ApiError::internal("internal", &err)

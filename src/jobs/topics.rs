@@ -13,13 +13,13 @@ use std::collections::BTreeMap;
 
 use anyhow::Context;
 
-use crate::domain::{AssignedBy, TopicAssignment, Verbatim, NO_TOPIC};
+use crate::domain::{AssignedBy, Verbatim};
 use crate::engine::Encoder;
 use crate::reprocess::Outcome;
 use crate::search::SearchRequest;
 use crate::service::Service;
 use crate::store::{JobProgress, JobRow};
-use crate::topics::saved::{words_stand_in, DiscoveryRecord, SavedTopics};
+use crate::topics::saved::{assigned, words_stand_in, DiscoveryRecord, SavedTopics};
 use crate::topics::{discover, topic_encoder, vectors_for_discovery, DiscoverySettings, Outliers, Previous, Stopped};
 use crate::topics::{TopicInput, VectorSpace};
 
@@ -44,6 +44,10 @@ pub fn discover_stored(
     discovery: &StoredDiscovery,
     stop: &dyn Fn() -> bool,
 ) -> anyhow::Result<Outcome> {
+    // Killed between its commit and its end: the model saved is this job's.
+    if service.store().topic_model()?.is_some_and(|saved| saved.job_id.as_deref() == Some(row.id.as_str())) {
+        return Ok(Outcome::Finished);
+    }
     let settings = &discovery.settings;
     let Some(mut verbatims) = read_selected(service, &discovery.selection, row.snapshot, stop)? else {
         return Ok(Outcome::Stopped);
@@ -88,12 +92,7 @@ pub fn discover_stored(
     let outliers = found.assignments.iter().filter(|a| a.is_none()).count();
     for (verbatim, assignment) in verbatims.iter_mut().zip(&found.assignments) {
         // The commit fills in the model's version.
-        verbatim.topic = Some(match assignment {
-            Some(a) => {
-                TopicAssignment { id: a.topic_id, model: 0, similarity: a.similarity, by: AssignedBy::Discovery }
-            }
-            None => TopicAssignment { id: NO_TOPIC, model: 0, similarity: 0.0, by: AssignedBy::Discovery },
-        });
+        verbatim.topic = Some(assigned(*assignment, 0, AssignedBy::Discovery));
     }
     let saved = SavedTopics {
         model: found.model,
@@ -109,9 +108,13 @@ pub fn discover_stored(
         },
         // Names are clear of the erasures before the job: it read the store after them.
         erasure_mark: row.erasure_mark,
+        merges: 0,
     };
     let progress = JobProgress { id: row.id.clone(), cursor: row.snapshot, done: total, errors: 0 };
-    let version = service.topics_discovered(saved, &row.id, verbatims, progress)?;
+    let based_on = current.as_ref().map(|c| (c.version, c.saved.merges));
+    let version = service.topics_discovered(saved, based_on, &row.id, verbatims, progress)?.context(
+        "the topic model in use changed while the discovery ran (another discovery, or a merge): run it again",
+    )?;
     tracing::info!(job = %row.id, version, verbatims = total, outliers, "topic model saved and in use");
     Ok(Outcome::Finished)
 }
@@ -136,21 +139,26 @@ fn read_selected(
 }
 
 /// Runs (or resumes) the assignment recorded in `row`: every verbatim up to the job's snapshot
-/// whose topic the model in use gave by words gets the encoder's.
+/// whose topic the model in use gave by words gets the encoder's. The model is read again for
+/// each page: a merge or a discovery meanwhile is what the next page works with.
 pub fn assign_stored(service: &Service, row: &JobRow, stop: &dyn Fn() -> bool) -> anyhow::Result<Outcome> {
-    let assigner = service.analyzer().topics().context("no topic model yet: run a discover_topics job first")?;
+    let in_use = || service.analyzer().topics().context("no topic model yet: run a discover_topics job first");
     anyhow::ensure!(
-        assigner.needs_encoder(),
+        in_use()?.needs_encoder(),
         "the topic model in use was found in the lightweight mode; ingestion already assigns in its space"
     );
     let encoder = topic_encoder(service.analyzer().models_dir())?
         .context("the topic model in use reads the encoder's vectors, and the encoder is not installed")?;
-    let unrefined = |v: &Verbatim| v.topic.is_some_and(|t| t.by == AssignedBy::Words && t.model == assigner.version);
     let (mut cursor, mut done) = (row.cursor, row.done);
     loop {
         if stop() {
             return Ok(Outcome::Stopped);
         }
+        let assigner = in_use()?;
+        if !assigner.needs_encoder() {
+            return Ok(Outcome::Finished);
+        }
+        let unrefined = |v: &Verbatim| v.topic.is_some_and(|t| t.by == AssignedBy::Words && assigner.holds(&t));
         let Some((last, page)) =
             service.reader().select_page(&SearchRequest::default(), cursor, row.snapshot, ASSIGN_PAGE)?
         else {

@@ -94,18 +94,9 @@ impl Analyzer {
         self.topics.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
     }
 
-    /// Puts a newly saved topic model in use (the writer does, in the commit that saves it).
+    /// Puts a topic model in use (the writer does, in the commit that saves or changes it).
     pub fn set_topics(&self, assigner: TopicAssigner) {
         *self.topics.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Arc::new(assigner));
-    }
-
-    /// Puts `assigner` in use in place of the model of its version, if that is still the one
-    /// in use (a renaming must not undo a newer discovery).
-    pub fn replace_topics(&self, assigner: TopicAssigner) {
-        let mut in_use = self.topics.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if in_use.as_ref().is_some_and(|current| current.version == assigner.version) {
-            *in_use = Some(Arc::new(assigner));
-        }
     }
 
     /// What ingestion runs on every verbatim: the language when the client gave none (it picks

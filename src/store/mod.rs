@@ -541,6 +541,7 @@ impl StoreWriter<'_> {
             .execute("DELETE FROM verbatims WHERE customer_id = ?1", [customer_id])
             .map_err(StoreError::classify)?;
         self.forget_customer_in_jobs(customer_id)?;
+        self.forget_customer_in_topic_models(customer_id)?;
         self.audit(ErasureKind::Customer, customer_id, deleted)?;
         Ok(deleted)
     }

@@ -1,9 +1,11 @@
 //! What topics keep in the store: each verbatim's assignment (in its row), the saved topic
 //! models (one row per version, the newest in use), and the names analysts gave topics.
 //!
-//! A topic model holds centroids, weights and names made from words many verbatims share: no
-//! verbatim text and no id, so erasing a verbatim leaves nothing of it here (its assignment
-//! goes with its row). Examples are read from the rows when asked for.
+//! A topic model holds centroids, weights and names made from words several verbatims share,
+//! and the search filter its discovery read: no verbatim text and no verbatim id. After an
+//! erasure the names are made again from the verbatims left, and an erased customer is taken
+//! out of the filter (its assignment goes with its row). Examples are read from the rows when
+//! asked for.
 
 use std::collections::HashMap;
 
@@ -44,8 +46,6 @@ pub struct TopicEdit {
 /// A topic's verbatims in one week (weeks start on Monday, UTC).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TopicWeek {
-    #[serde(skip)]
-    pub topic_id: i64,
     /// The Monday that starts the week, `YYYY-MM-DD`.
     pub week: String,
     #[serde(flatten)]
@@ -101,18 +101,23 @@ impl Store {
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
-    /// Per topic (or only `topic`), week by week from `since` on, the verbatims it holds,
-    /// oldest week first; weeks without any are absent.
-    pub fn topic_weeks(&self, topic: Option<i64>, since: chrono::DateTime<chrono::Utc>) -> Result<Vec<TopicWeek>> {
+    /// Topic `topic`'s verbatims created in `[since, until)`, week by week, oldest week first;
+    /// weeks without any are absent.
+    pub fn topic_weeks(
+        &self,
+        topic: i64,
+        since: chrono::DateTime<chrono::Utc>,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<TopicWeek>> {
         let conn = self.pool.get()?;
         // `-6 days` then `weekday 1`: the Monday on or before the day.
         let mut stmt = conn.prepare(&format!(
-            "SELECT topic_id, date(created_at, '-6 days', 'weekday 1') AS week, {COUNTS} FROM verbatims
-             WHERE topic_id IS NOT NULL AND (?1 IS NULL OR topic_id = ?1) AND created_at >= ?2
-             GROUP BY topic_id, week ORDER BY week, topic_id"
+            "SELECT date(created_at, '-6 days', 'weekday 1') AS week, {COUNTS} FROM verbatims
+             WHERE topic_id = ?1 AND created_at >= ?2 AND created_at < ?3
+             GROUP BY week ORDER BY week"
         ))?;
-        let rows = stmt.query_map(params![topic, rfc3339::format(&since)], |r| {
-            Ok(TopicWeek { topic_id: r.get(0)?, week: r.get(1)?, counts: counts(r, 2)? })
+        let rows = stmt.query_map(params![topic, rfc3339::format(&since), rfc3339::format(&until)], |r| {
+            Ok(TopicWeek { week: r.get(0)?, counts: counts(r, 1)? })
         })?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
@@ -146,19 +151,6 @@ impl Store {
         ))?;
         let rows = stmt.query_map(params![id, limit as i64], raw_row)?;
         rows.map(|row| row?.into_verbatim()).collect()
-    }
-
-    /// Replaces the JSON of model `version` if it is still the one in use; returns whether it was.
-    pub fn replace_topic_model(&self, version: u32, model: &str) -> Result<bool> {
-        let conn = self.pool.get()?;
-        let replaced = conn
-            .execute(
-                "UPDATE topic_models SET model = ?2
-                 WHERE version = ?1 AND version = (SELECT MAX(version) FROM topic_models)",
-                params![version, model],
-            )
-            .map_err(StoreError::classify)?;
-        Ok(replaced == 1)
     }
 
     /// The text, language and topic id of every verbatim in a topic: what names are made of.
@@ -261,10 +253,22 @@ impl StoreWriter<'_> {
         rows.map(|row| row?.into_verbatim()).collect()
     }
 
-    /// Replaces the JSON of the model in use (same version: a change analysts made to it).
-    pub fn replace_topic_model_in_use(&mut self, version: u32, model: &str) -> Result<()> {
+    /// Replaces the JSON of model `version` (a change to the model in use: a merge, its names).
+    pub fn replace_topic_model(&mut self, version: u32, model: &str) -> Result<()> {
         self.tx
             .execute("UPDATE topic_models SET model = ?2 WHERE version = ?1", params![version, model])
+            .map_err(StoreError::classify)?;
+        Ok(())
+    }
+
+    /// Removes an erased customer from the filter a saved discovery records.
+    pub(super) fn forget_customer_in_topic_models(&mut self, customer_id: &str) -> Result<()> {
+        self.tx
+            .execute(
+                "UPDATE topic_models SET model = json_remove(model, '$.discovery.filter.customer_id')
+                 WHERE json_extract(model, '$.discovery.filter.customer_id') = ?1",
+                [customer_id],
+            )
             .map_err(StoreError::classify)?;
         Ok(())
     }

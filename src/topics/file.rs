@@ -13,8 +13,8 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::json;
 
-use super::{discover, DiscoverySettings, Method, TopicInput, TopicNames, VectorSpace, OUTLIER};
-use crate::domain::Document;
+use super::{discover, DiscoverySettings, Method, TopicInput, TopicNames, VectorSpace};
+use crate::domain::{Document, NO_TOPIC};
 use crate::input::{item_id, jsonl_records, ItemError};
 
 /// What `--summary` holds.
@@ -111,7 +111,7 @@ pub fn topics_of_file(
             .iter()
             .map(|a| match a {
                 Some(a) => (a.topic_id, labels.get(&a.topic_id).cloned()),
-                None => (OUTLIER, None),
+                None => (NO_TOPIC, None),
             })
             .collect();
         (answers, summary)

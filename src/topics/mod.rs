@@ -27,8 +27,6 @@ pub use labels::TopicNames;
 pub use saved::{SavedTopics, TopicAssigner};
 pub use vectors::{topic_encoder, vectors_for_discovery, HashedTfIdf, Stopped, TOPIC_ENCODER};
 
-/// The topic id of a verbatim that has none (it is an outlier).
-pub const OUTLIER: i64 = -1;
 /// Typical verbatims kept per topic.
 const EXAMPLES: usize = 3;
 
@@ -185,6 +183,11 @@ impl TopicModel {
         model.topics[kept].size += b.size;
         model.topics.remove(gone);
         Some(model)
+    }
+
+    /// Each topic's place in `topics`, by id.
+    pub fn positions(&self) -> std::collections::HashMap<i64, usize> {
+        self.topics.iter().enumerate().map(|(c, t)| (t.id, c)).collect()
     }
 
     pub fn topic(&self, id: i64) -> Option<&Topic> {

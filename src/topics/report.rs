@@ -188,7 +188,7 @@ pub fn topic_detail(
     };
     Ok(Some(TopicDetail {
         examples: store.topic_examples(id, EXAMPLES)?.into_iter().map(Example::from).collect(),
-        weeks: store.topic_weeks(Some(id), until - Duration::weeks(WEEKS))?,
+        weeks: store.topic_weeks(id, until - Duration::weeks(WEEKS), until)?,
         topic,
     }))
 }

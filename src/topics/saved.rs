@@ -29,6 +29,11 @@ pub struct SavedTopics {
     /// ([`SavedTopics::renamed`]).
     #[serde(default)]
     pub erasure_mark: u64,
+    /// Merges made to it since its discovery: a discovery that started from this model
+    /// commits only if it is still the model in use, unmerged since (its ids would otherwise
+    /// bring a merged topic back).
+    #[serde(default)]
+    pub merges: u32,
 }
 
 /// How the saved model was found.
@@ -83,11 +88,8 @@ impl TopicAssigner {
     /// Assigns by words the verbatims whose topic is not of this model (or who have none, or
     /// whose topic it no longer has: merged into another meanwhile).
     pub fn assign_stale(&self, verbatims: &mut [Verbatim]) {
-        let current = |t: &TopicAssignment| {
-            t.model == self.version && t.topic().is_none_or(|id| self.saved.model.topic(id).is_some())
-        };
         let stale: Vec<&mut Verbatim> =
-            verbatims.iter_mut().filter(|v| !v.topic.as_ref().is_some_and(current)).collect();
+            verbatims.iter_mut().filter(|v| !v.topic.as_ref().is_some_and(|t| self.holds(t))).collect();
         if stale.is_empty() {
             return;
         }
@@ -103,12 +105,22 @@ impl TopicAssigner {
         vectors.iter().map(|vector| self.assignment(self.saved.model.assign(vector), AssignedBy::Model)).collect()
     }
 
-    /// A discovery's finding for one verbatim, under this model.
-    pub fn assignment(&self, found: Option<Assignment>, by: AssignedBy) -> TopicAssignment {
-        match found {
-            Some(a) => TopicAssignment { id: a.topic_id, model: self.version, similarity: a.similarity, by },
-            None => TopicAssignment { id: NO_TOPIC, model: self.version, similarity: 0.0, by },
-        }
+    fn assignment(&self, found: Option<Assignment>, by: AssignedBy) -> TopicAssignment {
+        assigned(found, self.version, by)
+    }
+
+    /// Whether `topic` is an answer of this model as it is now: of its version, and a topic it
+    /// still has (not one merged into another since).
+    pub fn holds(&self, topic: &TopicAssignment) -> bool {
+        topic.model == self.version && topic.topic().is_none_or(|id| self.saved.model.topic(id).is_some())
+    }
+}
+
+/// What a verbatim is told of its topic: `found` by model `version`, `by` what means.
+pub fn assigned(found: Option<Assignment>, version: u32, by: AssignedBy) -> TopicAssignment {
+    match found {
+        Some(a) => TopicAssignment { id: a.topic_id, model: version, similarity: a.similarity, by },
+        None => TopicAssignment { id: NO_TOPIC, model: version, similarity: 0.0, by },
     }
 }
 
@@ -119,15 +131,14 @@ impl SavedTopics {
             Some(words) => Some(words.merged(from, into)?),
             None => None,
         };
-        Some(SavedTopics { model: self.model.merged(from, into)?, words, ..self.clone() })
+        Some(SavedTopics { model: self.model.merged(from, into)?, words, merges: self.merges + 1, ..self.clone() })
     }
 
     /// The same model with its topics named again from `verbatims` (text, language, topic id):
     /// the stored verbatims after an erasure, so that no name holds a word only erased
     /// verbatims had. `erasure_mark` is the last erasure they are clear of.
     pub fn renamed(&self, verbatims: &[(String, Option<String>, i64)], erasure_mark: u64) -> SavedTopics {
-        let position: std::collections::HashMap<i64, usize> =
-            self.model.topics.iter().enumerate().map(|(c, t)| (t.id, c)).collect();
+        let position = self.model.positions();
         let named: Vec<super::labels::Named<'_>> = verbatims
             .iter()
             .map(|(text, language, id)| super::labels::Named {
@@ -151,6 +162,7 @@ impl SavedTopics {
             words: self.words.as_ref().map(rename),
             discovery: self.discovery.clone(),
             erasure_mark,
+            merges: self.merges,
         }
     }
 }
@@ -169,8 +181,7 @@ pub fn words_stand_in(
     let vectors = tfidf.vectors(&texts);
     let center = mean(vectors.iter().zip(assignments).filter(|(_, a)| a.is_some()).map(|(v, _)| v.as_slice()));
     let centered: Vec<Vec<f32>> = vectors.iter().map(|v| center_on(v, &center)).collect();
-    let position: std::collections::HashMap<i64, usize> =
-        model.topics.iter().enumerate().map(|(c, t)| (t.id, c)).collect();
+    let position = model.positions();
     let labels: Vec<Option<usize>> =
         assignments.iter().map(|a| a.and_then(|a| position.get(&a.topic_id).copied())).collect();
     let points: Vec<&[f32]> = centered.iter().map(Vec::as_slice).collect();
