@@ -486,20 +486,41 @@ impl StoreWriter<'_> {
     /// were analysed; a verbatim changed or erased meanwhile is left as it now is. Returns the
     /// rows updated, as stored.
     pub fn reanalysed(&mut self, analysed: &[Verbatim]) -> Result<Vec<Verbatim>> {
-        let mut update = self.tx.prepare_cached(&format!(
-            "UPDATE verbatims SET sentiment = ?1, sentiment_model = ?2, due = ?3, seq = ?4
-             WHERE id = ?5 AND text = ?6 AND language IS ?7 RETURNING {COLUMNS}"
-        ))?;
-        let mut updated = Vec::with_capacity(analysed.len());
-        for v in analysed {
+        self.update_as_read("sentiment = ?1, sentiment_model = ?2, due = ?3", analysed, |v| {
             let [sentiment, sentiment_model, due, _] = analysis_columns(v);
-            let row = update
-                .query_row(
-                    params![sentiment, sentiment_model, due, (self.seq + 1) as i64, v.id, v.text, v.language],
-                    raw_row,
-                )
-                .optional()
-                .map_err(StoreError::classify)?;
+            vec![sentiment.into(), sentiment_model.into(), due.into()]
+        })
+    }
+
+    /// Sets the columns `set` names (numbered from `?1`, `values` gives them) of each verbatim
+    /// whose text and language are still those read, with a new `seq` so the index follows;
+    /// a verbatim changed or erased meanwhile is left as it now is. Returns the rows updated.
+    fn update_as_read(
+        &mut self,
+        set: &str,
+        verbatims: &[Verbatim],
+        values: impl Fn(&Verbatim) -> Vec<rusqlite::types::Value>,
+    ) -> Result<Vec<Verbatim>> {
+        let mut updated = Vec::with_capacity(verbatims.len());
+        for v in verbatims {
+            let mut row_values = values(v);
+            let n = row_values.len();
+            let mut update = self.tx.prepare_cached(&format!(
+                "UPDATE verbatims SET {set}, seq = ?{} WHERE id = ?{} AND text = ?{} AND language IS ?{}
+                 RETURNING {COLUMNS}",
+                n + 1,
+                n + 2,
+                n + 3,
+                n + 4
+            ))?;
+            row_values.extend([
+                ((self.seq + 1) as i64).into(),
+                v.id.clone().into(),
+                v.text.clone().into(),
+                v.language.clone().into(),
+            ]);
+            let row =
+                update.query_row(params_from_iter(row_values), raw_row).optional().map_err(StoreError::classify)?;
             if let Some(row) = row {
                 self.seq += 1;
                 updated.push(row.into_verbatim()?);

@@ -224,26 +224,10 @@ impl StoreWriter<'_> {
     /// index follows, if its text and language are still those that were read; a verbatim
     /// changed or erased meanwhile is left as it now is. Returns the rows updated, as stored.
     pub fn set_topics(&mut self, verbatims: &[Verbatim]) -> Result<Vec<Verbatim>> {
-        let mut update = self.tx.prepare_cached(&format!(
-            "UPDATE verbatims SET topic = ?1, topic_id = ?2, seq = ?3
-             WHERE id = ?4 AND text = ?5 AND language IS ?6 RETURNING {COLUMNS}"
-        ))?;
-        let mut updated = Vec::with_capacity(verbatims.len());
-        for v in verbatims {
+        self.update_as_read("topic = ?1, topic_id = ?2", verbatims, |v| {
             let [.., topic] = analysis_columns(v);
-            let row = update
-                .query_row(
-                    params![topic, v.topic.map(|t| t.id), (self.seq + 1) as i64, v.id, v.text, v.language],
-                    raw_row,
-                )
-                .optional()
-                .map_err(StoreError::classify)?;
-            if let Some(row) = row {
-                self.seq += 1;
-                updated.push(row.into_verbatim()?);
-            }
-        }
-        Ok(updated)
+            vec![topic.into(), v.topic.map(|t| t.id).into()]
+        })
     }
 
     /// The verbatims in topic `id`.
