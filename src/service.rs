@@ -102,6 +102,17 @@ pub enum Write {
     /// Topics a job found for verbatims it read (see [`crate::store::StoreWriter::set_topics`]),
     /// with its progress.
     Assigned { verbatims: Vec<Verbatim>, progress: JobProgress },
+    /// Puts `saved`, the model in use with topic `topic` split into parts, in its place (same
+    /// version), if the model in use is still `based_on` (version, merges); `verbatims` are the
+    /// topic's, each with its part, and any other verbatim still in `topic` is assigned by
+    /// words. With the job's progress, in one commit.
+    SplitTopic {
+        saved: Box<SavedTopics>,
+        based_on: (u32, u32),
+        topic: i64,
+        verbatims: Vec<Verbatim>,
+        progress: JobProgress,
+    },
     /// Merges topic `from` into topic `into` in the model in use: the model changes in place
     /// (same version), `from`'s verbatims move to `into`. `moved` holds them once stored.
     MergeTopics { from: i64, into: i64, moved: Vec<Verbatim> },
@@ -113,7 +124,8 @@ impl Write {
             Write::Upsert(batch)
             | Write::Reanalysed { verbatims: batch, .. }
             | Write::Topics { verbatims: batch, .. }
-            | Write::Assigned { verbatims: batch, .. } => batch.len(),
+            | Write::Assigned { verbatims: batch, .. }
+            | Write::SplitTopic { verbatims: batch, .. } => batch.len(),
             Write::Delete(_) | Write::DeleteCustomer(_) | Write::MergeTopics { .. } => 1,
         }
     }
@@ -306,6 +318,23 @@ impl Service {
         match self.submit(write, WritePermit { _place: None }).wait()? {
             Written::Topics(version) => Ok(version),
             other => unreachable!("a topics write answers {other:?}"),
+        }
+    }
+
+    /// Splits a topic (see [`Write::SplitTopic`]); `None` if the model in use is no longer
+    /// `based_on`.
+    pub fn topic_split(
+        &self,
+        saved: SavedTopics,
+        based_on: (u32, u32),
+        topic: i64,
+        verbatims: Vec<Verbatim>,
+        progress: JobProgress,
+    ) -> Result<Option<u32>, ServiceError> {
+        let write = Write::SplitTopic { saved: Box::new(saved), based_on, topic, verbatims, progress };
+        match self.submit(write, WritePermit { _place: None }).wait()? {
+            Written::Topics(version) => Ok(version),
+            other => unreachable!("a split answers {other:?}"),
         }
     }
 
@@ -714,6 +743,28 @@ impl Parts {
                         new_topics = Some(assigner);
                         Ok(Written::Topics(Some(version)))
                     }
+                    Write::SplitTopic { saved, based_on, topic, verbatims, progress } => {
+                        let in_use = new_topics.clone().or_else(|| self.analyzer.topics().map(|a| (*a).clone()));
+                        if in_use.map(|a| (a.version, a.saved.merges)) != Some(*based_on) {
+                            verbatims.clear();
+                            return Ok(Written::Topics(None));
+                        }
+                        let assigner = TopicAssigner { version: based_on.0, saved: (**saved).clone() };
+                        store.replace_topic_model(
+                            assigner.version,
+                            &serde_json::to_string(&assigner.saved).expect("a topic model serialises"),
+                        )?;
+                        store.forget_topic_edits(*topic)?;
+                        let mut stored = store.set_topics(verbatims)?;
+                        // Written since the job read them: by words, as at ingestion.
+                        let mut others = store.topic_members(*topic)?;
+                        assigner.assign_stale(&mut others);
+                        stored.extend(store.set_topics(&others)?);
+                        *verbatims = stored;
+                        store.set_job_progress(progress)?;
+                        new_topics = Some(assigner);
+                        Ok(Written::Topics(Some(based_on.0)))
+                    }
                     Write::MergeTopics { from, into, moved } => {
                         let in_use = new_topics.clone().or_else(|| self.analyzer.topics().map(|a| (*a).clone()));
                         let Some(merged) = in_use.and_then(|a| Some((a.version, a.saved.merged(*from, *into)?))) else {
@@ -757,7 +808,8 @@ impl Parts {
                         | Write::Reanalysed { verbatims: batch, .. }
                         | Write::Topics { verbatims: batch, .. }
                         | Write::Assigned { verbatims: batch, .. }
-                        | Write::MergeTopics { moved: batch, .. } => index.upsert(batch)?,
+                        | Write::MergeTopics { moved: batch, .. }
+                        | Write::SplitTopic { verbatims: batch, .. } => index.upsert(batch)?,
                         Write::Delete(id) => index.delete(id),
                         Write::DeleteCustomer(customer) => index.delete_customer(customer),
                     }

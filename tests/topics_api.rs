@@ -348,6 +348,31 @@ fn merged_topics_leave_the_model_and_pinned_ones_outlive_a_rediscovery() {
     assert!(kept["size"]["verbatims"].as_u64().unwrap() > 0, "{kept}");
     let reply = server.patch(&format!("/v1/topics/{pinned}"), &json!({"pinned": false}));
     assert_eq!(reply.body["pinned"], false, "{}", reply.body);
+
+    // Split the largest topic in two: two new topics hold its verbatims, and it is gone.
+    let sizes = topic_sizes(&topics(&server, ""));
+    let (&largest, &size) = sizes.iter().max_by_key(|(id, n)| (**n, -**id)).unwrap();
+    let before = stored_topics(&server);
+    let members: Vec<&String> = before.iter().filter(|(_, t)| **t == largest).map(|(v, _)| v).collect();
+    for (body, status) in [(json!({"topics": 1}), 400), (json!({"topic": 3}), 400), (json!({"parts": 2}), 400)] {
+        let reply = server.post(&format!("/v1/topics/{largest}/split"), &body);
+        assert_eq!(reply.status, status, "{body}: {}", reply.body);
+    }
+    assert_eq!(server.post("/v1/topics/999/split", &json!({})).status, 404);
+    let reply = server.post(&format!("/v1/topics/{largest}/split"), &json!({"topics": 2}));
+    assert_eq!(reply.status, 202, "{}", reply.body);
+    let job = wait_done(&server, reply.body["id"].as_str().unwrap());
+    assert_eq!(job["done"].as_u64(), Some(size), "{job}");
+    let after = topic_sizes(&topics(&server, ""));
+    assert!(!after.contains_key(&largest), "{after:?}");
+    let parts: Vec<i64> = after.keys().filter(|id| !sizes.contains_key(id)).copied().collect();
+    assert_eq!(parts.len(), 2, "two new ids: {after:?}");
+    assert!(parts.iter().all(|id| *id > *sizes.keys().max().unwrap()), "new ids, never reused: {parts:?}");
+    assert_eq!(parts.iter().map(|id| after[id]).sum::<u64>(), size, "{after:?}");
+    let split = stored_topics(&server);
+    assert!(members.iter().all(|v| parts.contains(&split[*v])), "its verbatims are in the parts: {split:?}");
+    assert_eq!(server.search(&format!("topic={largest}"))["total"], 0);
+    assert_eq!(server.post(&format!("/v1/topics/{largest}/split"), &json!({})).status, 404);
 }
 
 /// Rule-based categories sit beside the topics: a saved query per language, counted, trended

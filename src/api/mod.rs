@@ -102,6 +102,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/topics/discover", "POST").post(topics::discover))
         .service(resource("/v1/topics/{id}", "GET, PATCH").get(topics::get).patch(topics::change))
         .service(resource("/v1/topics/{id}/merge", "POST").post(topics::merge))
+        .service(resource("/v1/topics/{id}/split", "POST").post(topics::split))
         .service(resource("/v1/categories", "GET, POST").get(categories::list).post(categories::create))
         .service(resource("/v1/categories/{id}", "GET, DELETE").get(categories::get).delete(categories::remove));
 }

@@ -178,6 +178,35 @@ pub async fn change(
     Ok(HttpResponse::Ok().json(detail.topic))
 }
 
+/// 202 with a `split_topic` job queued for the topic of the path, and its address in
+/// `Location`. The body is the job's (`topics`, `seed`), without `kind` and `topic`.
+pub async fn split(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let mut body: Value = read_json(&req, payload, state.config.max_body_bytes).await?;
+    let topic = topic_id(&id)?;
+    let fields =
+        body.as_object_mut().ok_or_else(|| ApiError::bad_request("invalid_type", "the body is a JSON object"))?;
+    if let Some(taken) = ["kind", "topic"].into_iter().find(|key| fields.contains_key(*key)) {
+        return Err(ApiError::bad_request(
+            "unknown_field",
+            format!("unknown field `{taken}`: the path names the topic"),
+        ));
+    }
+    fields.insert("kind".into(), "split_topic".into());
+    fields.insert("topic".into(), topic.into());
+    let spec = JobSpec::from_json(&body).map_err(JobError::from)?;
+    if state.analyzer.topics().is_none_or(|a| a.saved.model.topic(topic).is_none()) {
+        return Err(ApiError::not_found(format!("no topic {topic} in the topic model in use")));
+    }
+    let jobs = state.jobs.clone();
+    let job = web::block(move || jobs.submit(&spec)).await??;
+    Ok(HttpResponse::Accepted().insert_header((header::LOCATION, format!("/v1/jobs/{}", job.row.id))).json(job))
+}
+
 /// A merge: the topic of the path goes into this one.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -27,7 +27,7 @@ use crate::search::SearchRequest;
 use crate::service::{Service, ServiceError};
 use crate::store::{JobProgress, JobRow, JobState, StoreError};
 use crate::topics::{DiscoverySettings, Outliers};
-use topics::{assign_stored, discover_stored, StoredDiscovery};
+use topics::{assign_stored, discover_stored, split_stored, StoredDiscovery};
 
 /// Jobs running at once by default: one keeps a core for ingestion and search on small hosts.
 pub const DEFAULT_MAX_RUNNING: usize = 1;
@@ -367,6 +367,10 @@ fn create(service: &Service, spec: &JobSpec) -> Result<JobRow, JobError> {
         }
         JobSpec::AnalyzeFile { .. } => 0,
         JobSpec::AssignTopics => service.reader().stored_count()?,
+        JobSpec::SplitTopic { topic, .. } => {
+            let members = SearchRequest { topics: vec![*topic], limit: 1, ..SearchRequest::default() };
+            service.reader().search(&members)?.total as u64
+        }
     };
     let nonce = format!("{:?}{:?}{}", Instant::now(), chrono::Utc::now(), std::process::id());
     let id = format!("job_{}", &sha256_hex(nonce.as_bytes())[..16]);
@@ -423,6 +427,7 @@ fn run_job(
             discover_stored(service, row, &discovery, stop)
         }
         JobSpec::AssignTopics => assign_stored(service, row, stop),
+        JobSpec::SplitTopic { topic, topics, seed } => split_stored(service, row, topic, topics, seed, stop),
     }
 }
 

@@ -14,7 +14,7 @@ use crate::topics::Method;
 pub const STAGES: [&str; 2] = ["language", "sentiment"];
 /// Search parameters that shape a page of results rather than select verbatims.
 const NOT_FILTERS: [&str; 3] = ["sort", "limit", "offset"];
-const KINDS: &str = "reprocess, analyze_file, discover_topics, assign_topics";
+const KINDS: &str = "reprocess, analyze_file, discover_topics, assign_topics, split_topic";
 
 /// What a job does, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,6 +29,8 @@ pub enum JobSpec {
     /// The encoder's topics for the verbatims ingestion assigned by words (see
     /// [`crate::topics::saved`]).
     AssignTopics,
+    /// Topic `topic` of the model in use split into `topics` new ones found among its verbatims.
+    SplitTopic { topic: i64, topics: usize, seed: u64 },
 }
 
 /// What a `discover_topics` job asks for.
@@ -45,6 +47,8 @@ pub struct TopicsSpec {
 
 /// The most topics a discovery may be asked for.
 pub const MAX_TOPICS: usize = 1_000;
+/// The most parts a topic may be split into.
+pub const MAX_SPLIT: usize = 20;
 
 /// Why a job request was refused, naming the field at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -77,6 +81,7 @@ impl JobSpec {
             "analyze_file" => &["kind", "file", "format", "model", "stages"],
             "discover_topics" => &["kind", "filter", "method", "topics", "strict", "seed"],
             "assign_topics" => &["kind"],
+            "split_topic" => &["kind", "topic", "topics", "seed"],
             other => {
                 return Err(spec_error("unknown_kind", "kind", format!("unknown job kind `{other}`; kinds: {KINDS}")))
             }
@@ -86,6 +91,22 @@ impl JobSpec {
         }
         if kind == "assign_topics" {
             return Ok(JobSpec::AssignTopics);
+        }
+        if kind == "split_topic" {
+            let topic = match fields.get("topic") {
+                Some(value) => value
+                    .as_i64()
+                    .filter(|id| *id >= 0)
+                    .ok_or_else(|| spec_error("invalid_value", "topic", "`topic` is a topic id"))?,
+                None => return Err(spec_error("missing_field", "topic", "`topic` is required")),
+            };
+            let topics = match fields.get("topics") {
+                None | Some(Value::Null) => 2,
+                Some(value) => value.as_u64().filter(|n| (2..=MAX_SPLIT as u64).contains(n)).ok_or_else(|| {
+                    spec_error("invalid_value", "topics", format!("`topics` is an integer from 2 to {MAX_SPLIT}"))
+                })? as usize,
+            };
+            return Ok(JobSpec::SplitTopic { topic, topics, seed: seed_of(fields)? });
         }
         if kind == "discover_topics" {
             return Ok(JobSpec::DiscoverTopics(TopicsSpec::from_fields(fields)?));
@@ -141,6 +162,9 @@ impl JobSpec {
                 "seed": seed
             }),
             JobSpec::AssignTopics => json!({"kind": "assign_topics"}),
+            JobSpec::SplitTopic { topic, topics, seed } => {
+                json!({"kind": "split_topic", "topic": topic, "topics": topics, "seed": seed})
+            }
         }
     }
 
@@ -148,7 +172,7 @@ impl JobSpec {
     pub fn model(&self) -> Option<Tier> {
         match self {
             JobSpec::Reprocess { model, .. } | JobSpec::AnalyzeFile { model, .. } => Some(*model),
-            JobSpec::DiscoverTopics(_) | JobSpec::AssignTopics => None,
+            JobSpec::DiscoverTopics(_) | JobSpec::AssignTopics | JobSpec::SplitTopic { .. } => None,
         }
     }
 }
@@ -171,13 +195,18 @@ impl TopicsSpec {
             Some(Value::Bool(strict)) => *strict,
             Some(_) => return Err(spec_error("invalid_type", "strict", "`strict` must be true or false")),
         };
-        let seed = match fields.get("seed") {
-            None | Some(Value::Null) => crate::topics::DiscoverySettings::default().seed,
-            Some(value) => {
-                value.as_u64().ok_or_else(|| spec_error("invalid_value", "seed", "`seed` is a non-negative integer"))?
-            }
-        };
+        let seed = seed_of(fields)?;
         Ok(TopicsSpec { filter: filter_of(fields)?, method, topics, strict, seed })
+    }
+}
+
+/// A job's `seed` [default: discovery's].
+fn seed_of(fields: &serde_json::Map<String, Value>) -> Result<u64, SpecError> {
+    match fields.get("seed") {
+        None | Some(Value::Null) => Ok(crate::topics::DiscoverySettings::default().seed),
+        Some(value) => {
+            value.as_u64().ok_or_else(|| spec_error("invalid_value", "seed", "`seed` is a non-negative integer"))
+        }
     }
 }
 

@@ -3,7 +3,10 @@
 //! `assign_topics` job, which gives the encoder's topic to the verbatims ingestion assigned
 //! by words (see [`crate::topics::saved`]).
 //!
-//! A discovery reads every selected verbatim before it can decide anything, so it is one step:
+//! The `split_topic` job finds parts among one topic's verbatims and puts them in its place in
+//! the model in use.
+//!
+//! A discovery (and a split) reads every selected verbatim before it can decide anything, so it is one step:
 //! killed before its commit, it leaves nothing and runs again from the start at the next
 //! start-up; its commit saves the model and every verbatim's topic at once
 //! ([`Service::topics_discovered`]). An assignment goes page by page, each page's topics
@@ -116,6 +119,78 @@ pub fn discover_stored(
         "the topic model in use changed while the discovery ran (another discovery, or a merge): run it again",
     )?;
     tracing::info!(job = %row.id, version, verbatims = total, outliers, "topic model saved and in use");
+    Ok(Outcome::Finished)
+}
+
+/// Splits topic `topic` of the model in use into `parts` topics found among its verbatims (the
+/// stored ones up to the job's snapshot), read in the model's own vector space: a k-means
+/// discovery over them alone, grafted into the model in place of the topic (see
+/// [`SavedTopics::split`]).
+pub fn split_stored(
+    service: &Service,
+    row: &JobRow,
+    topic: i64,
+    parts: usize,
+    seed: u64,
+    stop: &dyn Fn() -> bool,
+) -> anyhow::Result<Outcome> {
+    // Killed between its commit and its end: the progress committed with the split says so.
+    if row.cursor > 0 {
+        return Ok(Outcome::Finished);
+    }
+    let assigner = service.analyzer().topics().context("no topic model yet: run a discover_topics job first")?;
+    assigner.saved.model.topic(topic).with_context(|| format!("no topic {topic} in the topic model in use"))?;
+    let selection = SearchRequest { topics: vec![topic], ..SearchRequest::default() };
+    let Some(mut members) = read_selected(service, &selection, row.snapshot, stop)? else {
+        return Ok(Outcome::Stopped);
+    };
+    anyhow::ensure!(
+        members.len() >= 2 * parts,
+        "topic {topic} holds {} verbatims: too few to split into {parts}",
+        members.len()
+    );
+    let texts: Vec<(&str, Option<&str>)> = members.iter().map(|v| (v.text.as_str(), v.language.as_deref())).collect();
+    let space = assigner.saved.model.space.clone();
+    let vectors = match &space {
+        VectorSpace::Hashed(tfidf) => tfidf.vectors(&texts),
+        VectorSpace::Encoder { .. } => {
+            let encoder = topic_encoder(service.analyzer().models_dir())?
+                .context("the topic model in use reads the encoder's vectors, and the encoder is not installed")?;
+            let mut vectors = Vec::with_capacity(texts.len());
+            for chunk in texts.chunks(ASSIGN_PAGE) {
+                if stop() {
+                    return Ok(Outcome::Stopped);
+                }
+                vectors.extend(encoder.encode(&chunk.iter().map(|(text, _)| *text).collect::<Vec<_>>())?);
+            }
+            vectors
+        }
+    };
+    let inputs: Vec<TopicInput<'_>> =
+        texts.iter().map(|(text, language)| TopicInput { text, language: *language }).collect();
+    let settings = DiscoverySettings { topics: Some(parts), seed, ..DiscoverySettings::default() };
+    let found = discover(&inputs, &vectors, space, &settings, None)?;
+    let (saved, new_ids) = assigner.saved.split(topic, &found, &texts).context("the topic to split is gone")?;
+    let assignments: Vec<_> = found
+        .assignments
+        .iter()
+        .map(|a| {
+            let moved = a.map(|a| crate::topics::Assignment { topic_id: new_ids[&a.topic_id], ..a });
+            assigned(moved, assigner.version, AssignedBy::Model)
+        })
+        .collect();
+    drop(inputs);
+    drop(texts);
+    for (member, assignment) in members.iter_mut().zip(assignments) {
+        member.topic = Some(assignment);
+    }
+    let total = members.len() as u64;
+    let progress = JobProgress { id: row.id.clone(), cursor: row.snapshot.max(1), done: total, errors: 0 };
+    let based_on = (assigner.version, assigner.saved.merges);
+    service.topic_split(saved, based_on, topic, members, progress)?.context(
+        "the topic model in use changed while the split ran (a discovery, a merge or another split): run it again",
+    )?;
+    tracing::info!(job = %row.id, topic, parts, verbatims = total, "topic split");
     Ok(Outcome::Finished)
 }
 

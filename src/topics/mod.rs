@@ -165,7 +165,7 @@ impl TopicModel {
 
     /// A centroid of this model as an (unnormalised) vector of the original space, so that
     /// another model can center it on its own mean.
-    fn uncentered(&self, centroid: &[f32]) -> Vec<f32> {
+    pub(super) fn uncentered(&self, centroid: &[f32]) -> Vec<f32> {
         centroid.iter().zip(&self.center).map(|(x, c)| x + c).collect()
     }
 

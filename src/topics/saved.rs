@@ -165,6 +165,55 @@ impl SavedTopics {
             merges: self.merges,
         }
     }
+
+    /// This model with topic `id` replaced by the topics `parts` found among its members alone
+    /// (a discovery over them, in this model's vector space; `texts` are theirs, in order):
+    /// each part gets a new id and its centroid moved into this model's space; the words'
+    /// stand-in of an encoder model gets the parts too, from the members' words. Returns the
+    /// model and each part's new id, by the part's id in `parts`; `None` if `id` is not a
+    /// topic of this model.
+    pub fn split(
+        &self,
+        id: i64,
+        parts: &super::Discovery,
+        texts: &[(&str, Option<&str>)],
+    ) -> Option<(SavedTopics, std::collections::HashMap<i64, i64>)> {
+        self.model.topic(id)?;
+        let new_ids: std::collections::HashMap<i64, i64> =
+            parts.model.topics.iter().zip(self.model.next_id..).map(|(part, new)| (part.id, new)).collect();
+        let graft = |model: &TopicModel, centroids: Vec<Vec<f32>>| TopicModel {
+            topics: model
+                .topics
+                .iter()
+                .filter(|t| t.id != id)
+                .cloned()
+                .chain(parts.model.topics.iter().zip(centroids).map(|(part, centroid)| super::Topic {
+                    id: new_ids[&part.id],
+                    centroid,
+                    ..part.clone()
+                }))
+                .collect(),
+            next_id: model.next_id + parts.model.topics.len() as i64,
+            ..model.clone()
+        };
+        let moved: Vec<Vec<f32>> = parts
+            .model
+            .topics
+            .iter()
+            .map(|part| center_on(&parts.model.uncentered(&part.centroid), &self.model.center))
+            .collect();
+        let words = self.words.as_ref().map(|words| {
+            let VectorSpace::Hashed(tfidf) = &words.space else { unreachable!("the words' model is hashed") };
+            let position = parts.model.positions();
+            let labels: Vec<Option<usize>> =
+                parts.assignments.iter().map(|a| a.and_then(|a| position.get(&a.topic_id).copied())).collect();
+            let centered: Vec<Vec<f32>> = tfidf.vectors(texts).iter().map(|v| center_on(v, &words.center)).collect();
+            let points: Vec<&[f32]> = centered.iter().map(Vec::as_slice).collect();
+            graft(words, cluster::means(&points, &labels, parts.model.topics.len()))
+        });
+        let saved = SavedTopics { model: graft(&self.model, moved), words, merges: self.merges + 1, ..self.clone() };
+        Some((saved, new_ids))
+    }
 }
 
 /// The stand-in of `model` for ingestion: the same topics, each the normalised mean of its
