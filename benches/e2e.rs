@@ -397,15 +397,10 @@ fn discover_topics(server: &Server) -> (Duration, usize) {
     let started = Instant::now();
     let reply = server.post("/v1/topics/discover", &json!({}));
     assert_eq!(reply.status, 202, "{}", reply.body);
-    let job = format!("/v1/jobs/{}", reply.body["id"].as_str().unwrap());
-    loop {
-        let state = server.get(&job).body;
-        match state["state"].as_str() {
-            Some("done") => break,
-            Some("failed") => panic!("{state}"),
-            _ => std::thread::sleep(Duration::from_millis(100)),
-        }
-    }
+    server.wait_job(reply.body["id"].as_str().unwrap(), |job| {
+        assert_ne!(job["state"], "failed", "{job}");
+        job["state"] == "done"
+    });
     let elapsed = started.elapsed();
     (elapsed, server.get("/v1/topics").body["topics"].as_array().unwrap().len())
 }

@@ -263,7 +263,7 @@ impl Service {
         let store = Store::open(&paths.store, settings.max_store_bytes, settings.durability)
             .with_context(|| format!("opening store {}", paths.store.display()))?;
         if let Some(saved) = store.topic_model()? {
-            analyzer.set_topics(TopicAssigner::from_json(saved.version, &saved.model)?);
+            analyzer.set_topics(TopicAssigner::from_saved(&saved)?);
         }
         let parts = Arc::new(Parts {
             data_dir: data_dir.to_path_buf(),
@@ -826,12 +826,14 @@ impl Parts {
     /// discovery's filter. Called with the write lock held, or before the writer starts.
     fn rename_topics_after_erasures(&self) -> anyhow::Result<bool> {
         let store = &self.reader.store;
-        let Some(saved) = store.topic_model()? else { return Ok(false) };
-        let assigner = TopicAssigner::from_json(saved.version, &saved.model)?;
         let mark = store.last_erasure()?;
-        if mark <= assigner.saved.erasure_mark {
+        // The model in use is the store's but for what erasures changed: if its names are
+        // clear of every erasure, so are the store's.
+        if self.analyzer.topics().is_none_or(|in_use| mark <= in_use.saved.erasure_mark) {
             return Ok(false);
         }
+        let Some(saved) = store.topic_model()? else { return Ok(false) };
+        let assigner = TopicAssigner::from_saved(&saved)?;
         let renamed = assigner.saved.renamed(&store.topic_texts()?, mark);
         let json = serde_json::to_string(&renamed).expect("a topic model serialises");
         store.write(|writer| writer.replace_topic_model(assigner.version, &json))?;

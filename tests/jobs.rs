@@ -44,19 +44,6 @@ fn submit(server: &Server, job: Value) -> String {
     reply.body["id"].as_str().unwrap().to_string()
 }
 
-/// Polls the job until `until` holds.
-fn wait_for(server: &Server, id: &str, until: impl Fn(&Value) -> bool) -> Value {
-    let started = Instant::now();
-    loop {
-        let job = server.get(&format!("/v1/jobs/{id}")).body;
-        if until(&job) {
-            return job;
-        }
-        assert!(started.elapsed() < PATIENCE, "job never got there: {job}\n{}", server.server_log());
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 fn verbatim(server: &Server, id: &str) -> Value {
     let reply = server.get(&format!("/v1/verbatims/{id}"));
     assert_eq!(reply.status, 200, "{}", reply.body);
@@ -70,7 +57,7 @@ fn a_reprocess_job_analyses_what_its_filter_selects_into_the_store_and_the_index
     let server = Server::start(&data, &models_args(&models));
     server.ingest(corpus("v", 30));
     let id = submit(&server, json!({"kind": "reprocess", "filter": {"channel": "chat"}, "model": "accurate"}));
-    let job = wait_for(&server, &id, |job| job["state"] == "done");
+    let job = server.wait_job(&id, |job| job["state"] == "done");
     assert_eq!((job["done"].as_u64(), job["total"].as_u64()), (Some(10), Some(10)), "{job}");
     assert_eq!(job["spec"]["filter"]["channel"], "chat");
 
@@ -101,7 +88,7 @@ fn a_reprocess_job_analyses_what_its_filter_selects_into_the_store_and_the_index
 
     // Reprocessing with the accurate tier settles what is owed.
     let again = submit(&server, json!({"kind": "reprocess", "filter": {"q": "remboursement"}, "model": "accurate"}));
-    wait_for(&server, &again, |job| job["state"] == "done");
+    server.wait_job(&again, |job| job["state"] == "done");
     let settled = verbatim(&server, "v0");
     assert_eq!(settled["sentiment_model"]["tier"], "accurate");
     assert!(settled.get("due").is_none(), "{settled}");
@@ -119,7 +106,7 @@ fn a_job_killed_with_the_server_resumes_at_restart_and_analyses_every_verbatim_o
     server.ingest(corpus("k", 240));
     let id = submit(&server, json!({"kind": "reprocess", "model": "accurate"}));
     // Killed once a page is committed and more remain.
-    let job = wait_for(&server, &id, |job| job["done"].as_u64().unwrap() > 0);
+    let job = server.wait_job(&id, |job| job["done"].as_u64().unwrap() > 0);
     assert!(job["done"].as_u64().unwrap() < 240, "{job}");
     assert!(job["rate"].as_f64().is_some() && job["eta_seconds"].as_u64().is_some(), "{job}");
     // Ingestion and search go on beside it.
@@ -128,7 +115,7 @@ fn a_job_killed_with_the_server_resumes_at_restart_and_analyses_every_verbatim_o
     server.kill();
 
     let server = Server::start(&data, &models_args(&models));
-    let job = wait_for(&server, &id, |job| job["state"] == "done");
+    let job = server.wait_job(&id, |job| job["state"] == "done");
     // Progress is committed with the results it counts: a page done twice would count twice.
     assert_eq!((job["done"].as_u64(), job["total"].as_u64()), (Some(240), Some(240)), "{job}");
     for i in 0..240 {
@@ -145,7 +132,7 @@ fn a_deleted_job_stops_and_a_finished_one_goes_with_its_record() {
     let server = Server::start(&data, &models_args(&models));
     server.ingest(corpus("c", 400));
     let id = submit(&server, json!({"kind": "reprocess", "model": "accurate"}));
-    wait_for(&server, &id, |job| job["done"].as_u64().unwrap() > 0);
+    server.wait_job(&id, |job| job["done"].as_u64().unwrap() > 0);
     // One job runs at a time by default: the next waits, queued.
     let waiting = submit(&server, json!({"kind": "reprocess", "filter": {"customer_id": "cust-1"}}));
     std::thread::sleep(Duration::from_millis(500));
@@ -173,7 +160,7 @@ fn a_deleted_job_stops_and_a_finished_one_goes_with_its_record() {
     assert_eq!(accurate(), reached, "stopped");
 
     let done = submit(&server, json!({"kind": "reprocess", "filter": {"channel": "chat"}}));
-    wait_for(&server, &done, |job| job["state"] == "done");
+    server.wait_job(&done, |job| job["state"] == "done");
     assert_eq!(server.delete(&format!("/v1/jobs/{done}")).status, 204);
     let listed = server.get("/v1/jobs").body;
     let ids: Vec<&str> = listed["jobs"].as_array().unwrap().iter().map(|j| j["id"].as_str().unwrap()).collect();
@@ -210,7 +197,7 @@ fn an_analyze_file_job_reads_only_the_import_directory_and_keeps_its_results_for
     let server = Server::start(&data, &["--import-dir", import.to_str().unwrap()]);
 
     let id = submit(&server, json!({"kind": "analyze_file", "file": "survey.jsonl"}));
-    let job = wait_for(&server, &id, |job| job["state"] == "done");
+    let job = server.wait_job(&id, |job| job["state"] == "done");
     assert_eq!((job["done"].as_u64(), job["errors"].as_u64(), job["total"].as_u64()), (Some(52), Some(2), Some(52)));
     let results = server.get(&format!("/v1/jobs/{id}/results"));
     assert_eq!((results.status, results.content_type.as_str()), (200, "application/x-ndjson"));

@@ -7,13 +7,11 @@
 mod common;
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, Instant};
 
 use common::{data_dir, installed_models, Server};
 use serde_json::{json, Value};
 
 const FIXTURE: &str = include_str!("fixtures/topics_bilingual.jsonl");
-const PATIENCE: Duration = Duration::from_secs(300);
 /// Trends are read up to this day; the refund complaints all come in the week before it.
 const UNTIL: &str = "2026-11-20";
 
@@ -48,17 +46,12 @@ fn discover(server: &Server, body: Value) -> Value {
     wait_done(server, &id)
 }
 
+/// Waits for job `id` to be done (failing at once if it fails).
 fn wait_done(server: &Server, id: &str) -> Value {
-    let started = Instant::now();
-    loop {
-        let job = server.get(&format!("/v1/jobs/{id}")).body;
-        if job["state"] == "done" {
-            return job;
-        }
+    server.wait_job(id, |job| {
         assert_ne!(job["state"], "failed", "{job}");
-        assert!(started.elapsed() < PATIENCE, "job never finished: {job}\n{}", server.server_log());
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        job["state"] == "done"
+    })
 }
 
 fn verbatim(server: &Server, id: &str) -> Value {
@@ -208,7 +201,7 @@ fn bad_topic_requests_get_clear_errors() {
 
     // A discovery over nothing fails, saying why.
     let reply = server.post("/v1/topics/discover", &json!({}));
-    let job = wait_failed(&server, reply.body["id"].as_str().unwrap());
+    let job = server.wait_job(reply.body["id"].as_str().unwrap(), |job| job["state"] == "failed");
     assert!(job["message"].as_str().unwrap().contains("no stored verbatim"), "{job}");
 
     server.ingest(Value::Array(corpus()));
@@ -227,18 +220,6 @@ fn bad_topic_requests_get_clear_errors() {
         assert_eq!(server.patch(&format!("/v1/topics/{id}"), &change).status, 400, "{change}");
     }
     assert_eq!(server.get("/v1/search?topic=first").status, 400);
-}
-
-fn wait_failed(server: &Server, id: &str) -> Value {
-    let started = Instant::now();
-    loop {
-        let job = server.get(&format!("/v1/jobs/{id}")).body;
-        if job["state"] == "failed" {
-            return job;
-        }
-        assert!(started.elapsed() < PATIENCE, "job never failed: {job}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// With the encoder: French and English about one thing share a stored topic; ingestion

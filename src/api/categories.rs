@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::body::read_json;
 use super::error::ApiError;
-use super::topics::{query, until};
+use super::topics::{path_id, query, until, UntilQuery};
 use super::AppState;
 use crate::search::{CategoryRule, SearchRequest};
 use crate::service::{Reader, ServiceError};
@@ -48,13 +48,6 @@ struct CategoryView {
     trend: Trend,
     /// Its verbatims per topic of the model in use (`-1`: near no topic).
     topics: BTreeMap<String, u64>,
-}
-
-/// The query of the category list and of one category: `until=`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ViewQuery {
-    until: Option<String>,
 }
 
 /// What `category` holds now, counted by the index, and its trend to `until`.
@@ -115,7 +108,7 @@ pub async fn create(
 }
 
 pub async fn list(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let asked: ViewQuery = query(&req)?;
+    let asked: UntilQuery = query(&req)?;
     let until = until(asked.until.as_deref())?;
     let service = state.service.clone();
     let views = web::block(move || -> Result<Vec<CategoryView>, ServiceError> {
@@ -125,19 +118,14 @@ pub async fn list(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRe
     Ok(HttpResponse::Ok().json(serde_json::json!({ "categories": views })))
 }
 
-/// The id in the path; one that is not a number names no category.
-fn category_id(path: &str) -> Result<i64, ApiError> {
-    path.parse::<i64>().map_err(|_| ApiError::not_found(format!("no category `{path}`")))
-}
-
 pub async fn get(
     state: web::Data<AppState>,
     req: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let asked: ViewQuery = query(&req)?;
+    let asked: UntilQuery = query(&req)?;
     let until = until(asked.until.as_deref())?;
-    let id = category_id(&id)?;
+    let id = path_id(&id, "category")?;
     let service = state.service.clone();
     let found = web::block(move || -> Result<Option<CategoryView>, ServiceError> {
         service.store().category(id)?.map(|category| view(service.reader(), category, until)).transpose()
@@ -148,7 +136,7 @@ pub async fn get(
 
 /// 204; the verbatims stay, only the saved query goes.
 pub async fn remove(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let id = category_id(&id)?;
+    let id = path_id(&id, "category")?;
     let service = state.service.clone();
     if !web::block(move || service.store().delete_category(id)).await?? {
         return Err(ApiError::not_found(format!("no category {id}")));

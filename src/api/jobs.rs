@@ -45,9 +45,33 @@ pub async fn create(
             .await?
             .map_err(|e| model_refusal(&e).with("model", tier.as_str()))?;
     }
+    submitted(&state, spec).await
+}
+
+/// Records `spec` as a queued job: 202 with the job, and its address in `Location`.
+pub(super) async fn submitted(state: &AppState, spec: JobSpec) -> Result<HttpResponse, ApiError> {
     let jobs = state.jobs.clone();
     let job = web::block(move || jobs.submit(&spec)).await??;
     Ok(HttpResponse::Accepted().insert_header((header::LOCATION, format!("/v1/jobs/{}", job.row.id))).json(job))
+}
+
+/// The job a resource's own route stands for: its body, with `kind` and the fields the path
+/// gives (`given`) added; a body naming any of them is refused.
+pub(super) fn routed_job(mut body: Value, kind: &str, given: &[(&'static str, Value)]) -> Result<JobSpec, ApiError> {
+    let fields =
+        body.as_object_mut().ok_or_else(|| ApiError::bad_request("invalid_type", "the body is a JSON object"))?;
+    let implied = std::iter::once("kind").chain(given.iter().map(|(key, _)| *key));
+    for key in implied {
+        if fields.contains_key(key) {
+            return Err(ApiError::bad_request(
+                "unknown_field",
+                format!("unknown field `{key}`: this route says it (a `{kind}` job)"),
+            ));
+        }
+    }
+    fields.insert("kind".into(), kind.into());
+    fields.extend(given.iter().map(|(key, value)| (key.to_string(), value.clone())));
+    Ok(JobSpec::from_json(&body).map_err(JobError::from)?)
 }
 
 pub async fn get(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {

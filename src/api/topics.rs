@@ -2,7 +2,6 @@
 //! topics of the model in use with what they hold and their trends, read one with its typical
 //! verbatims and weeks, name or pin one, merge one into another (see [`crate::topics`]).
 
-use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -10,9 +9,9 @@ use serde_json::Value;
 
 use super::body::read_json;
 use super::error::ApiError;
+use super::jobs::{routed_job, submitted};
 use super::AppState;
 use crate::domain::parse_timestamp;
-use crate::jobs::{JobError, JobSpec};
 use crate::service::ServiceError;
 use crate::topics::report::{topic_detail, topics_report, TopicOrder};
 
@@ -26,17 +25,8 @@ pub async fn discover(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let mut body: Value = read_json(&req, payload, state.config.max_body_bytes).await?;
-    let fields =
-        body.as_object_mut().ok_or_else(|| ApiError::bad_request("invalid_type", "the body is a JSON object"))?;
-    if fields.contains_key("kind") {
-        return Err(ApiError::bad_request("unknown_field", "unknown field `kind`: this endpoint discovers topics"));
-    }
-    fields.insert("kind".into(), "discover_topics".into());
-    let spec = JobSpec::from_json(&body).map_err(JobError::from)?;
-    let jobs = state.jobs.clone();
-    let job = web::block(move || jobs.submit(&spec)).await??;
-    Ok(HttpResponse::Accepted().insert_header((header::LOCATION, format!("/v1/jobs/{}", job.row.id))).json(job))
+    let body: Value = read_json(&req, payload, state.config.max_body_bytes).await?;
+    submitted(&state, routed_job(body, "discover_topics", &[])?).await
 }
 
 /// The query of the topic list: `sort=size|emerging`, `until=` (trends end there; now by default).
@@ -47,11 +37,11 @@ struct ListQuery {
     until: Option<String>,
 }
 
-/// The query of one topic: `until=`.
+/// The query of one topic or category: `until=`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct TopicQuery {
-    until: Option<String>,
+pub(super) struct UntilQuery {
+    pub until: Option<String>,
 }
 
 pub(super) fn query<T: serde::de::DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
@@ -91,9 +81,13 @@ pub async fn list(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRe
     Ok(HttpResponse::Ok().json(report))
 }
 
-/// The id in the path; one that is not a number names no topic.
+/// The id in the path of a `what` (topic, category); one that is not a number names none.
+pub(super) fn path_id(path: &str, what: &str) -> Result<i64, ApiError> {
+    path.parse::<i64>().map_err(|_| ApiError::not_found(format!("no {what} `{path}`")))
+}
+
 fn topic_id(path: &str) -> Result<i64, ApiError> {
-    path.parse::<i64>().map_err(|_| ApiError::not_found(format!("no topic `{path}`")))
+    path_id(path, "topic")
 }
 
 pub async fn get(
@@ -101,7 +95,7 @@ pub async fn get(
     req: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let asked: TopicQuery = query(&req)?;
+    let asked: UntilQuery = query(&req)?;
     let until = until(asked.until.as_deref())?;
     let id = topic_id(&id)?;
     let (service, analyzer) = (state.service.clone(), state.analyzer.clone());
@@ -186,25 +180,13 @@ pub async fn split(
     id: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let mut body: Value = read_json(&req, payload, state.config.max_body_bytes).await?;
+    let body: Value = read_json(&req, payload, state.config.max_body_bytes).await?;
     let topic = topic_id(&id)?;
-    let fields =
-        body.as_object_mut().ok_or_else(|| ApiError::bad_request("invalid_type", "the body is a JSON object"))?;
-    if let Some(taken) = ["kind", "topic"].into_iter().find(|key| fields.contains_key(*key)) {
-        return Err(ApiError::bad_request(
-            "unknown_field",
-            format!("unknown field `{taken}`: the path names the topic"),
-        ));
-    }
-    fields.insert("kind".into(), "split_topic".into());
-    fields.insert("topic".into(), topic.into());
-    let spec = JobSpec::from_json(&body).map_err(JobError::from)?;
+    let spec = routed_job(body, "split_topic", &[("topic", topic.into())])?;
     if state.analyzer.topics().is_none_or(|a| a.saved.model.topic(topic).is_none()) {
         return Err(ApiError::not_found(format!("no topic {topic} in the topic model in use")));
     }
-    let jobs = state.jobs.clone();
-    let job = web::block(move || jobs.submit(&spec)).await??;
-    Ok(HttpResponse::Accepted().insert_header((header::LOCATION, format!("/v1/jobs/{}", job.row.id))).json(job))
+    submitted(&state, spec).await
 }
 
 /// A merge: the topic of the path goes into this one.

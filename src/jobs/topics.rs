@@ -48,7 +48,7 @@ pub fn discover_stored(
     stop: &dyn Fn() -> bool,
 ) -> anyhow::Result<Outcome> {
     // Killed between its commit and its end: the model saved is this job's.
-    if service.store().topic_model()?.is_some_and(|saved| saved.job_id.as_deref() == Some(row.id.as_str())) {
+    if service.store().topic_model_header()?.is_some_and(|saved| saved.job_id.as_deref() == Some(row.id.as_str())) {
         return Ok(Outcome::Finished);
     }
     let settings = &discovery.settings;

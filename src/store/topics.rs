@@ -15,14 +15,16 @@ use serde::Serialize;
 use super::{analysis_columns, raw_row, Result, Store, StoreError, StoreWriter, COLUMNS};
 use crate::domain::{parse_timestamp, rfc3339, Verbatim};
 
-/// A topic model as saved: its version and its JSON (read by `crate::topics`).
+/// A topic model as saved: when and by which job, and its JSON (read by `crate::topics`),
+/// which only loading it needs (it is the size of the model's centroids).
 #[derive(Debug, Clone)]
 pub struct SavedTopicModel {
     pub version: u32,
     pub created_at: chrono::DateTime<chrono::Utc>,
     /// The job that discovered it.
     pub job_id: Option<String>,
-    pub model: String,
+    /// `None` when read without it ([`Store::topic_model_header`]).
+    pub model: Option<String>,
 }
 
 /// How many verbatims a topic holds now, by document sentiment.
@@ -64,19 +66,29 @@ fn counts(row: &r2d2_sqlite::rusqlite::Row<'_>, first: usize) -> r2d2_sqlite::ru
 }
 
 impl Store {
-    /// The topic model in use: the newest saved.
+    /// The topic model in use: the newest saved, with its JSON.
     pub fn topic_model(&self) -> Result<Option<SavedTopicModel>> {
+        self.newest_topic_model("model")
+    }
+
+    /// The topic model in use without its JSON: when and by which job it was saved.
+    pub fn topic_model_header(&self) -> Result<Option<SavedTopicModel>> {
+        self.newest_topic_model("NULL")
+    }
+
+    /// The newest saved model, its JSON read as the column expression `model`.
+    fn newest_topic_model(&self, model: &str) -> Result<Option<SavedTopicModel>> {
         let conn = self.pool.get()?;
         let row = conn
             .query_row(
-                "SELECT version, created_at, job_id, model FROM topic_models ORDER BY version DESC LIMIT 1",
+                &format!("SELECT version, created_at, job_id, {model} FROM topic_models ORDER BY version DESC LIMIT 1"),
                 [],
                 |r| {
                     Ok((
                         r.get::<_, i64>(0)?,
                         r.get::<_, String>(1)?,
                         r.get::<_, Option<String>>(2)?,
-                        r.get::<_, String>(3)?,
+                        r.get::<_, Option<String>>(3)?,
                     ))
                 },
             )

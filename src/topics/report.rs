@@ -157,7 +157,7 @@ pub fn topics_report(
         TopicOrder::Size => topics.sort_by(|a, b| b.size.verbatims.cmp(&a.size.verbatims).then(a.id.cmp(&b.id))),
         TopicOrder::Emerging => topics.sort_by(|a, b| b.trend.growth.total_cmp(&a.trend.growth).then(a.id.cmp(&b.id))),
     }
-    let saved = store.topic_model()?;
+    let saved = store.topic_model_header()?;
     Ok(TopicsReport {
         model: saved.map(|saved| ModelInfo {
             version: saved.version,

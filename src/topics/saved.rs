@@ -59,8 +59,11 @@ pub struct TopicAssigner {
 }
 
 impl TopicAssigner {
-    /// The model saved as `version` (its JSON, as the store keeps it).
-    pub fn from_json(version: u32, json: &str) -> anyhow::Result<TopicAssigner> {
+    /// The model as the store keeps it (read with its JSON).
+    pub fn from_saved(stored: &crate::store::SavedTopicModel) -> anyhow::Result<TopicAssigner> {
+        let version = stored.version;
+        let json =
+            stored.model.as_deref().ok_or_else(|| anyhow::anyhow!("topic model {version} read without its JSON"))?;
         let saved =
             serde_json::from_str(json).map_err(|e| anyhow::anyhow!("topic model {version} is unreadable: {e}"))?;
         Ok(TopicAssigner { version, saved })

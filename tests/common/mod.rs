@@ -110,6 +110,23 @@ impl Server {
         reply(request.call())
     }
 
+    /// Polls job `id` until `until` holds (which may itself assert), for five minutes at most.
+    pub fn wait_job(&self, id: &str, until: impl Fn(&Value) -> bool) -> Value {
+        let started = std::time::Instant::now();
+        loop {
+            let job = self.get(&format!("/v1/jobs/{id}")).body;
+            if until(&job) {
+                return job;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(300),
+                "job never got there: {job}\n{}",
+                self.server_log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
     /// Searches with a raw query string and asserts success.
     pub fn search(&self, query: &str) -> Value {
         let reply = self.get(&format!("/v1/search?{query}"));
