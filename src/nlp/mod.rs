@@ -1,6 +1,10 @@
 //! Text analysis: pure functions over text and models, no I/O beyond loading a model.
 //!
 //! - [`language`]: French, English or other;
+//! - [`words`]: folded words with byte ranges; [`clauses`]: the parts of a sentence that each
+//!   judge one thing;
+//! - [`aspects`]: the things a text judges, their polarity and opinion words;
+//! - [`causes`]: the reasons a text states ("because…", "à cause de…");
 //! - [`sentences`]: sentence boundaries with code-point offsets ([`offsets`] converts them);
 //! - [`features`]: the hashed n-gram features the lightweight models read;
 //! - [`stop_words`]: the French and English words that name no theme;
@@ -12,6 +16,9 @@
 //! The labeled data sets that train and evaluate these models are read by `crate::training`,
 //! which only the `training` cargo feature builds.
 
+pub mod aspects;
+pub mod causes;
+pub mod clauses;
 pub mod features;
 pub mod key_phrases;
 pub mod language;
@@ -21,3 +28,4 @@ pub mod offsets;
 pub mod sentences;
 pub mod sentiment;
 pub mod stop_words;
+pub mod words;

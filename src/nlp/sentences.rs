@@ -8,10 +8,19 @@ use super::offsets::CodePoints;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sentence<'a> {
     pub text: &'a str,
+    /// Byte offset in the text.
+    pub start: usize,
     /// Code points from the start of the text.
     pub offset: usize,
     /// Length in code points.
     pub length: usize,
+}
+
+impl Sentence<'_> {
+    /// Its byte range in the text it was split from.
+    pub fn bytes(&self) -> std::ops::Range<usize> {
+        self.start..self.start + self.text.len()
+    }
 }
 
 pub fn split(text: &str) -> Vec<Sentence<'_>> {
@@ -24,7 +33,7 @@ pub fn split(text: &str) -> Vec<Sentence<'_>> {
         }
         let sentence_start = start + raw.len() - raw.trim_start().len();
         let (offset, length) = points.span(sentence_start..sentence_start + trimmed.len());
-        sentences.push(Sentence { text: trimmed, offset, length });
+        sentences.push(Sentence { text: trimmed, start: sentence_start, offset, length });
     }
     sentences
 }

@@ -2,6 +2,7 @@
 //! the labeled data sets (their file names and label mappings) have no place in the service.
 //! The binaries in `training/` and `eval/` and the `analyze` benchmark use it.
 
+pub mod absa;
 pub mod corpora;
 pub mod topic_sets;
 
