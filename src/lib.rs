@@ -11,6 +11,8 @@
 //!   read side; [`consumers`] are the views derived from the store that follow it by `seq`;
 //! - [`topics`]: what verbatims talk about, found without labels (clustering, names, stable
 //!   ids);
+//! - [`root_causes`]: why customers are unhappy, stated causes and negative aspects grouped
+//!   across verbatims and languages, ranked by volume and NPS impact;
 //! - [`search`]: what a query asks and what comes back;
 //! - [`api`]: the HTTP API; [`ingest`], [`analyze`] and [`reprocess`]: the file-based commands;
 //!   [`backup`]: copies of the store, out and back in; [`durable`]: files written whole;
@@ -33,6 +35,7 @@ pub mod models;
 pub mod nlp;
 pub mod pipeline;
 pub mod reprocess;
+pub mod root_causes;
 pub mod search;
 pub mod service;
 pub mod store;

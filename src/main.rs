@@ -21,6 +21,7 @@ use verbatim::input::Format;
 use verbatim::models;
 use verbatim::pipeline::Analyzer;
 use verbatim::reprocess::{self, ReprocessJob};
+use verbatim::root_causes;
 use verbatim::search::SearchRequest;
 use verbatim::service::{Reader, Service, WriteSettings, DEFAULT_MAX_PENDING_WRITES};
 use verbatim::store::Durability;
@@ -168,6 +169,24 @@ enum Command {
         #[arg(long)]
         strict: bool,
         /// Same file and seed, same topics
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// Find why customers are unhappy in a JSONL file of verbatims {"id","text","language"?,
+    /// "nps"?…}: one JSON line out per line in, {"id","root_causes":[{"id","label","text",
+    /// "offset","length"}]} (strongest first; empty when it states none); a bad line gets an
+    /// error line; exits 2 if any line was bad. Causes are grouped over the file; the accurate
+    /// tier and multilingual-e5-small are used when installed, the fast tier and hashed TF-IDF
+    /// otherwise
+    RootCauses {
+        /// JSONL input
+        #[arg(long)]
+        input: PathBuf,
+        /// Write the ranking (labels, volume, share of unhappy verbatims, NPS impact, examples)
+        /// to this JSON file
+        #[arg(long)]
+        summary: Option<PathBuf>,
+        /// Same file and seed, same groups
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
@@ -354,6 +373,33 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let (report, all_ok) = with_progress(|progress| {
                 topics::file::topics_of_file(
                     &models_dir,
+                    file,
+                    &settings,
+                    std::io::stdout().lock(),
+                    &mut |done, total| {
+                        let (done, total) = (done as u64, total as u64);
+                        progress(&reprocess::Progress { done, rejected: 0, position: done, length: total })
+                    },
+                )
+            })?;
+            if let Some(path) = summary {
+                durable::write_atomically(&path, &serde_json::to_vec_pretty(&report)?)?;
+            }
+            if !all_ok {
+                return Ok(ExitCode::from(2));
+            }
+        }
+        Command::RootCauses { input, summary, seed } => {
+            let analyzer = analyzer()?;
+            let model = analyzer.model(Tier::Accurate).or_else(|_| analyzer.model(Tier::Fast))?;
+            let settings = topics::DiscoverySettings { seed, ..Default::default() };
+            let file = File::open(&input).with_context(|| format!("opening {}", input.display()))?;
+            let (report, all_ok) = with_progress(|progress| {
+                root_causes::file::root_causes_of_file(
+                    &models_dir,
+                    model,
+                    analyzer.fast(),
+                    analyzer.aspects(),
                     file,
                     &settings,
                     std::io::stdout().lock(),

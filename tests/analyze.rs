@@ -71,6 +71,53 @@ fn documents_get_language_sentiment_and_sentences_with_offsets() {
     }
 }
 
+/// Aspects with the polarity of their own clause, opinion words and stated causes linked to
+/// their aspect, all at the offsets given, French and English.
+#[test]
+fn aspects_and_stated_causes_come_with_polarity_links_and_offsets() {
+    let (_guard, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    let english = "Great product but delivery was a disaster because the courier lost it";
+    let french = "Produit conforme mais livraison très lente à cause du transporteur.";
+    let reply = analyze(&server, json!({"documents": [{"id": "en", "text": english}, {"id": "fr", "text": french}]}));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    for (document, text) in reply.body["documents"].as_array().unwrap().iter().zip([english, french]) {
+        let spans = document["aspects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(
+                document["aspects"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter_map(|a| a.get("opinion").filter(|o| !o.is_null())),
+            )
+            .chain(document["causes"].as_array().unwrap());
+        for span in spans {
+            let (offset, length) =
+                (span["offset"].as_u64().unwrap() as usize, span["length"].as_u64().unwrap() as usize);
+            assert_eq!(text.chars().skip(offset).take(length).collect::<String>(), span["text"].as_str().unwrap());
+        }
+    }
+    let aspects = |i: usize| -> Vec<(String, String)> {
+        reply.body["documents"][i]["aspects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| (a["text"].as_str().unwrap().to_string(), a["polarity"].as_str().unwrap().to_string()))
+            .collect()
+    };
+    let english_aspects = aspects(0);
+    assert!(english_aspects.contains(&("product".into(), "positive".into())), "{english_aspects:?}");
+    assert!(english_aspects.contains(&("delivery".into(), "negative".into())), "{english_aspects:?}");
+    let cause = &reply.body["documents"][0]["causes"][0];
+    assert_eq!(cause["text"], "the courier lost it");
+    assert_eq!(reply.body["documents"][0]["aspects"][cause["aspect"].as_u64().unwrap() as usize]["text"], "courier");
+    assert!(aspects(1).contains(&("livraison".into(), "negative".into())), "{:?}", aspects(1));
+    assert_eq!(reply.body["documents"][1]["causes"][0]["text"], "transporteur");
+}
+
 #[test]
 fn bad_documents_are_reported_one_by_one() {
     let (_guard, data) = data_dir();

@@ -11,8 +11,12 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::{Annotated, KeyPhraseStage, LanguageStage, Pipeline, Placement, SentimentStage, Stage, TopicStage};
+use super::{
+    Annotated, AspectStage, Cause, KeyPhraseStage, LanguageStage, Pipeline, Placement, SentimentStage, Stage,
+    TopicStage,
+};
 use crate::domain::{Document, ModelVersion, Sentiment, Tier, TopicAssignment, Verbatim};
+use crate::nlp::aspects::{Aspect, AspectExtractor};
 use crate::nlp::key_phrases::KeyPhrase;
 use crate::nlp::sentiment::{AccurateSentiment, FastSentiment, SentenceSentiment, SentimentModel};
 use crate::topics::TopicAssigner;
@@ -32,6 +36,10 @@ pub struct AnalyzedDocument {
     pub language: String,
     pub sentiment: Sentiment,
     pub sentences: Vec<SentenceSentiment>,
+    /// The things the text judges, in text order, each with its polarity and opinion word.
+    pub aspects: Vec<Aspect>,
+    /// The reasons the text states ("because…", "à cause de…"), in text order.
+    pub causes: Vec<Cause>,
     /// The few phrases that say what the text is about, best first.
     pub key_phrases: Vec<KeyPhrase>,
 }
@@ -39,6 +47,7 @@ pub struct AnalyzedDocument {
 /// Holds the loaded models; build once, share across threads.
 pub struct Analyzer {
     fast: Arc<FastSentiment>,
+    aspects: AspectExtractor,
     models_dir: PathBuf,
     accurate: OnceLock<AccurateSentiment>,
     /// Held while loading `accurate`, so concurrent first requests load it once.
@@ -52,6 +61,7 @@ impl Analyzer {
     pub fn new(models_dir: &Path) -> anyhow::Result<Analyzer> {
         Ok(Analyzer {
             fast: Arc::new(FastSentiment::shipped()?),
+            aspects: AspectExtractor::shipped()?,
             models_dir: models_dir.to_path_buf(),
             accurate: OnceLock::new(),
             loading: Mutex::new(()),
@@ -77,6 +87,16 @@ impl Analyzer {
                 Ok(self.accurate.get_or_init(|| model))
             }
         }
+    }
+
+    /// The `fast` tier, which every analysis may read (opinion words, the accurate tier's head).
+    pub fn fast(&self) -> &FastSentiment {
+        &self.fast
+    }
+
+    /// The aspect extractor, whichever tier judges the aspects.
+    pub fn aspects(&self) -> &AspectExtractor {
+        &self.aspects
     }
 
     /// The tier called `name` (as a client spells it).
@@ -112,11 +132,12 @@ impl Analyzer {
     }
 
     /// What `/v1/analyze` runs with `model`: the language, document and sentence sentiment,
-    /// key phrases.
-    pub fn document_pipeline<'m>(&self, model: &'m dyn SentimentModel) -> Pipeline<'m> {
+    /// aspects and stated causes (judged by `model` too), key phrases.
+    pub fn document_pipeline<'m>(&'m self, model: &'m dyn SentimentModel) -> Pipeline<'m> {
         Pipeline::new(vec![
             Box::new(LanguageStage),
             Box::new(SentimentStage::with_sentences(model)),
+            Box::new(AspectStage::new(model, &self.fast, &self.aspects)),
             Box::new(KeyPhraseStage),
         ])
     }
@@ -161,6 +182,8 @@ impl Analyzer {
                 language: item.language.expect("the language stage labels every text"),
                 sentiment: item.sentiment.expect("the sentiment stage judges every text"),
                 sentences: item.sentences.unwrap_or_default(),
+                aspects: item.aspects.unwrap_or_default(),
+                causes: item.causes.unwrap_or_default(),
                 key_phrases: item.key_phrases.unwrap_or_default(),
             })
             .collect())

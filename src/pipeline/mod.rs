@@ -1,5 +1,6 @@
 //! Analysis as a pipeline of stages: each stage reads a batch of texts and adds what it knows
-//! (the language, the sentiment, key phrases, topics; next: PII spans, emotions, aspects).
+//! (the language, the sentiment, aspects and stated causes, key phrases, topics; next: PII
+//! spans, emotions).
 //!
 //! A stage declares its [`Placement`]: **inline** stages are cheap enough to run on every
 //! verbatim as it is ingested (thousands a second on two cores); **deferred** stages are
@@ -9,18 +10,21 @@
 //! yet; PII redaction will run first so no later stage sees what it removes).
 
 mod analyzer;
+mod aspects;
 mod key_phrases;
 mod language;
 mod sentiment;
 mod topics;
 
 pub use analyzer::{AnalysisError, AnalyzedDocument, Analyzer};
+pub use aspects::{AspectStage, Cause};
 pub use key_phrases::KeyPhraseStage;
 pub use language::LanguageStage;
 pub use sentiment::SentimentStage;
 pub use topics::TopicStage;
 
 use crate::domain::{ModelVersion, Sentiment, TopicAssignment};
+use crate::nlp::aspects::Aspect;
 use crate::nlp::key_phrases::KeyPhrase;
 use crate::nlp::sentiment::SentenceSentiment;
 
@@ -45,6 +49,10 @@ pub struct Annotated<'t> {
     /// Per-sentence sentiment, for the stages asked to give it.
     pub sentences: Option<Vec<SentenceSentiment>>,
     pub key_phrases: Option<Vec<KeyPhrase>>,
+    /// The things the text judges, with their polarity.
+    pub aspects: Option<Vec<Aspect>>,
+    /// The reasons the text states.
+    pub causes: Option<Vec<Cause>>,
     /// The topic under the model in use, when there is one.
     pub topic: Option<TopicAssignment>,
 }

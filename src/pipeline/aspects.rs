@@ -1,0 +1,73 @@
+//! The aspect stage: each text's aspects (judged by the stage's sentiment tier) and the causes
+//! it states, each cause linked to the aspect it speaks of. Its placement follows the tier, as
+//! the sentiment stage's does.
+
+use serde::Serialize;
+
+use super::{Annotated, Placement, Stage};
+use crate::domain::Tier;
+use crate::nlp::aspects::{AspectExtractor, Span};
+use crate::nlp::causes::stated_causes;
+use crate::nlp::sentiment::{FastSentiment, SentimentModel};
+
+/// A cause a text states, with the aspect it speaks of.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cause {
+    #[serde(flatten)]
+    pub span: Span,
+    /// Index, in the text's aspects, of the aspect inside the cause ("because the *delivery*
+    /// was late") or else the nearest one before its cue in the same clause or sentence.
+    pub aspect: Option<usize>,
+}
+
+pub struct AspectStage<'m> {
+    model: &'m dyn SentimentModel,
+    fast: &'m FastSentiment,
+    extractor: &'m AspectExtractor,
+}
+
+impl<'m> AspectStage<'m> {
+    pub fn new(model: &'m dyn SentimentModel, fast: &'m FastSentiment, extractor: &'m AspectExtractor) -> Self {
+        AspectStage { model, fast, extractor }
+    }
+}
+
+impl Stage for AspectStage<'_> {
+    fn name(&self) -> &'static str {
+        "aspects"
+    }
+
+    fn placement(&self) -> Placement {
+        match self.model.tier() {
+            Tier::Fast => Placement::Inline,
+            Tier::Accurate => Placement::Deferred,
+        }
+    }
+
+    fn run(&self, batch: &mut [Annotated<'_>]) -> anyhow::Result<()> {
+        let texts: Vec<&str> = batch.iter().map(|item| item.text).collect();
+        let found = self.extractor.aspects(self.model, self.fast, &texts)?;
+        for (item, aspects) in batch.iter_mut().zip(found) {
+            let sentences = crate::nlp::sentences::split(item.text);
+            let causes = stated_causes(item.text)
+                .into_iter()
+                .map(|cause| {
+                    let within = aspects
+                        .iter()
+                        .position(|a| cause.bytes.start <= a.bytes.start && a.bytes.end <= cause.bytes.end);
+                    let sentence = sentences.iter().map(|s| s.bytes()).find(|s| s.contains(&cause.cue.start));
+                    let before = || {
+                        aspects.iter().rposition(|a| {
+                            a.bytes.end <= cause.cue.start
+                                && sentence.as_ref().is_some_and(|s| s.contains(&a.bytes.start))
+                        })
+                    };
+                    Cause { span: Span::of(item.text, cause.bytes), aspect: within.or_else(before) }
+                })
+                .collect();
+            item.aspects = Some(aspects);
+            item.causes = Some(causes);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,162 @@
+//! `verbatim root-causes --input FILE.jsonl`: the root causes of a file of verbatims, grouped
+//! over the file itself.
+//!
+//! Lines are verbatims as `verbatim ingest` reads them (`id`, `text`, and optionally
+//! `language`, `nps`…). Out comes one JSON line per input line, in order:
+//! `{"id","root_causes":[{"id","label","text","offset","length"}]}`, strongest cause first and
+//! one per group (an empty list when the verbatim states none), or `{"line","id","error"}` for
+//! a line that is not a verbatim; and, with `--summary`, the ranking. Grouping reads every
+//! line before it can answer any, so the file is held in memory.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::path::Path;
+
+use serde::Serialize;
+use serde_json::json;
+
+use super::{cleaned, group, mentions, ranking, Impact, MentionInput, StatedRootCause};
+use crate::domain::Verbatim;
+use crate::input::{item_id, jsonl_records, ItemError};
+use crate::nlp::aspects::{AspectExtractor, Span};
+use crate::nlp::sentiment::{FastSentiment, SentimentModel};
+use crate::topics::{vectors_for_discovery, DiscoverySettings, TopicInput, TopicNames};
+
+/// Verbatims analysed per model call.
+const BATCH: usize = 256;
+
+/// What `--summary` holds.
+#[derive(Debug, Serialize)]
+pub struct RootCauseSummary {
+    /// `encoder` (multilingual-e5-small) or `hashed` (hashed TF-IDF).
+    pub vectors: &'static str,
+    /// The sentiment tier that judged what is negative.
+    pub model: String,
+    pub verbatims: usize,
+    /// Verbatims stating at least one root cause.
+    pub unhappy: usize,
+    /// Most cited first.
+    pub root_causes: Vec<RankedRootCause>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RankedRootCause {
+    pub id: i64,
+    #[serde(flatten)]
+    pub names: TopicNames,
+    #[serde(flatten)]
+    pub impact: Impact,
+    /// The mentions nearest the group's centre, nearest first.
+    pub examples: Vec<RootCauseExample>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RootCauseExample {
+    /// The verbatim's id.
+    pub id: String,
+    pub text: String,
+}
+
+/// Finds and groups the root causes of `input`, writes the per-line answers to `out`; returns
+/// the ranking and whether every line was a valid verbatim. `progress` hears how many verbatims
+/// are analysed, then how many mentions have their vectors.
+pub fn root_causes_of_file(
+    models_dir: &Path,
+    model: &dyn SentimentModel,
+    fast: &FastSentiment,
+    extractor: &AspectExtractor,
+    input: impl Read,
+    settings: &DiscoverySettings,
+    mut out: impl Write,
+    progress: &mut dyn FnMut(usize, usize),
+) -> anyhow::Result<(RootCauseSummary, bool)> {
+    let now = chrono::Utc::now();
+    let mut lines: Vec<(u64, Option<String>, Result<Verbatim, ItemError>)> = Vec::new();
+    for record in jsonl_records(input) {
+        let (line, item) = record?;
+        let id = item.as_ref().ok().and_then(item_id);
+        lines.push((line, id, item.and_then(|value| Verbatim::from_json(&value, now))));
+    }
+    let verbatims: Vec<&Verbatim> = lines.iter().filter_map(|(_, _, v)| v.as_ref().ok()).collect();
+    let mut found = Vec::with_capacity(verbatims.len());
+    for chunk in verbatims.chunks(BATCH) {
+        let texts: Vec<&str> = chunk.iter().map(|v| v.text.as_str()).collect();
+        found.extend(mentions(model, fast, extractor, &texts)?);
+        progress(found.len(), verbatims.len());
+    }
+    let mut owners: Vec<(usize, usize)> = Vec::new();
+    let mut inputs: Vec<MentionInput> = Vec::new();
+    for (v, mentions) in found.iter().enumerate() {
+        let language = verbatims[v]
+            .language
+            .clone()
+            .unwrap_or_else(|| crate::nlp::language::detect(&verbatims[v].text).to_string());
+        for (m, mention) in mentions.iter().enumerate() {
+            owners.push((v, m));
+            inputs.push(MentionInput {
+                text: cleaned(&verbatims[v].text[mention.bytes.clone()]),
+                language: Some(language.clone()),
+            });
+        }
+    }
+    let topic_inputs: Vec<TopicInput<'_>> =
+        inputs.iter().map(|m| TopicInput { text: &m.text, language: m.language.as_deref() }).collect();
+    let total = inputs.len();
+    let (space, vectors) = vectors_for_discovery(models_dir, &topic_inputs, None, &mut |done| {
+        progress(done, total);
+        true
+    })?;
+    let grouping = group(&inputs, space, &vectors, settings)?;
+    let labels: HashMap<i64, &str> = grouping.groups.iter().map(|g| (g.id, g.names.label.as_str())).collect();
+    // Per verbatim: its root causes, strongest first, one per group.
+    let mut stated: Vec<Vec<StatedRootCause>> = vec![Vec::new(); verbatims.len()];
+    for ((v, m), id) in owners.iter().zip(&grouping.assignments) {
+        let Some(id) = id else { continue };
+        if stated[*v].iter().any(|s| s.id == *id) {
+            continue;
+        }
+        let span = Span::of(&verbatims[*v].text, found[*v][*m].bytes.clone());
+        stated[*v].push(StatedRootCause { id: *id, label: labels[id].to_string(), span });
+    }
+    let cited: Vec<Vec<i64>> = stated.iter().map(|s| s.iter().map(|c| c.id).collect()).collect();
+    let scores: Vec<Option<u8>> = verbatims.iter().map(|v| v.nps).collect();
+    let mut impacts = ranking(&cited, &scores);
+    let mut root_causes: Vec<RankedRootCause> = grouping
+        .groups
+        .into_iter()
+        .filter_map(|g| {
+            let impact = impacts.remove(&g.id)?;
+            let examples = g
+                .examples
+                .iter()
+                .map(|&i| RootCauseExample { id: verbatims[owners[i].0].id.clone(), text: inputs[i].text.clone() })
+                .collect();
+            Some(RankedRootCause { id: g.id, names: g.names, impact, examples })
+        })
+        .collect();
+    root_causes.sort_by(|a, b| b.impact.verbatims.cmp(&a.impact.verbatims).then(a.id.cmp(&b.id)));
+    let summary = RootCauseSummary {
+        vectors: grouping.vectors,
+        model: model.tier().as_str().to_string(),
+        verbatims: verbatims.len(),
+        unhappy: cited.iter().filter(|c| !c.is_empty()).count(),
+        root_causes,
+    };
+    let mut answers = stated.into_iter();
+    let mut all_ok = true;
+    for (line, id, verbatim) in &lines {
+        let answer = match verbatim {
+            Ok(verbatim) => {
+                json!({ "id": verbatim.id, "root_causes": answers.next().expect("one answer per verbatim") })
+            }
+            Err(error) => {
+                all_ok = false;
+                json!({ "line": line, "id": id, "error": error })
+            }
+        };
+        serde_json::to_writer(&mut out, &answer)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok((summary, all_ok))
+}
