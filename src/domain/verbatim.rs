@@ -139,6 +139,18 @@ impl Verbatim {
     pub fn nps_group(&self) -> Option<NpsGroup> {
         self.nps.map(NpsGroup::of)
     }
+
+    /// Whether its survey scores say the customer is unhappy: a detractor, or CSAT 1–2 of 5
+    /// (the NPS score first when both are there); `None` without either, or for a passive.
+    pub fn unhappy_by_score(&self) -> Option<bool> {
+        match (self.nps_group(), self.csat) {
+            (Some(NpsGroup::Detractor), _) => Some(true),
+            (Some(NpsGroup::Promoter), _) => Some(false),
+            (Some(NpsGroup::Passive), _) => None,
+            (None, Some(csat)) => Some(csat <= 2),
+            (None, None) => None,
+        }
+    }
 }
 
 /// The language of a text neither French nor English (or of unknown language): one word for

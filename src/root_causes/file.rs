@@ -81,7 +81,8 @@ pub fn root_causes_of_file(
     let mut found = Vec::with_capacity(verbatims.len());
     for chunk in verbatims.chunks(BATCH) {
         let texts: Vec<&str> = chunk.iter().map(|v| v.text.as_str()).collect();
-        found.extend(mentions(model, fast, extractor, &texts)?);
+        let scored: Vec<Option<bool>> = chunk.iter().map(|v| v.unhappy_by_score()).collect();
+        found.extend(mentions(model, fast, extractor, &texts, &scored)?);
         progress(found.len(), verbatims.len());
     }
     let mut owners: Vec<(usize, usize)> = Vec::new();

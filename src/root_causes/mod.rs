@@ -3,9 +3,11 @@
 //!
 //! **Mentions** ([`mentions`]): each verbatim's spans that say what went wrong, strongest
 //! first: a cause it states ("because the parcel was lost", [`crate::nlp::causes`]) in a
-//! sentence that is not positive, then its negative aspects' clauses ("livraison très lente",
-//! [`crate::nlp::aspects`]), and, for a negative verbatim that holds neither, its most negative
-//! sentence. A verbatim that is not unhappy about anything states no root cause.
+//! negative sentence, or a sentence not positive of an unhappy verbatim; then its negative
+//! aspects' clauses ("livraison très lente", [`crate::nlp::aspects`]), neutral ones too in an
+//! unhappy verbatim; and, for an unhappy verbatim that holds none, its most negative sentence.
+//! A verbatim is unhappy when its sentiment leans negative or its survey score says so (a
+//! detractor); one that is not unhappy about anything states no root cause.
 //!
 //! **Groups** ([`group`]): the mentions' vectors (the multilingual encoder's, so "livraison en
 //! retard" and "parcel arrived 5 days late" meet; hashed TF-IDF without it) are clustered and
@@ -25,7 +27,7 @@ use std::ops::Range;
 use serde::Serialize;
 
 use crate::domain::{NpsGroup, Sentiment, SentimentLabel};
-use crate::nlp::aspects::{AspectExtractor, Span};
+use crate::nlp::aspects::{Aspect, AspectExtractor, Span};
 use crate::nlp::causes::stated_causes;
 use crate::nlp::sentences;
 use crate::nlp::sentiment::{FastSentiment, SentimentModel};
@@ -50,12 +52,20 @@ pub struct Mention {
     pub kind: MentionKind,
 }
 
+/// A verbatim's sentiment score (positive minus negative confidence) at or below this leans
+/// unhappy: the fast tier calls many plain French complaints neutral ("Colis arrivé avec cinq
+/// jours de retard", −0.14) while leaning them negative.
+const LEANS_UNHAPPY: f32 = -0.1;
+
 /// Each text's mentions, strongest first; `model` judges sentiment (the tier asked for).
+/// `scored_unhappy` says, per text, whether its survey score makes it unhappy (a detractor, a
+/// low CSAT) when it has one: the comment then explains the score, however calmly worded.
 pub fn mentions(
     model: &dyn SentimentModel,
     fast: &FastSentiment,
     extractor: &AspectExtractor,
     texts: &[&str],
+    scored_unhappy: &[Option<bool>],
 ) -> anyhow::Result<Vec<Vec<Mention>>> {
     let aspects = extractor.aspects(model, fast, texts)?;
     let splits: Vec<Vec<Range<usize>>> =
@@ -69,27 +79,30 @@ pub fn mentions(
     let mut next = texts.len();
     let mut out = Vec::with_capacity(texts.len());
     for (i, text) in texts.iter().enumerate() {
-        let document = Sentiment::from_probabilities(probabilities[i]).label;
+        let sentiment = Sentiment::from_probabilities(probabilities[i]);
+        let document_unhappy = sentiment.score <= LEANS_UNHAPPY || scored_unhappy.get(i) == Some(&Some(true));
         let sentence_p: Vec<[f32; 3]> = probabilities[next..next + splits[i].len()].to_vec();
         next += splits[i].len();
         let sentence_of = |at: usize| splits[i].iter().position(|s| s.start <= at && at < s.end);
         let unhappy = |at: usize| {
             let label = sentence_of(at).map(|s| Sentiment::from_probabilities(sentence_p[s]).label);
-            label == Some(SentimentLabel::Negative)
-                || (document == SentimentLabel::Negative && label != Some(SentimentLabel::Positive))
+            label == Some(SentimentLabel::Negative) || (document_unhappy && label != Some(SentimentLabel::Positive))
         };
         let mut found: Vec<Mention> = stated_causes(text)
             .into_iter()
             .filter(|cause| unhappy(cause.cue.start))
             .map(|cause| Mention { bytes: cause.bytes, kind: MentionKind::Stated })
             .collect();
-        for aspect in aspects[i].iter().filter(|a| a.polarity == SentimentLabel::Negative) {
+        let judged_badly = |a: &&Aspect| {
+            a.polarity == SentimentLabel::Negative || (document_unhappy && a.polarity == SentimentLabel::Neutral)
+        };
+        for aspect in aspects[i].iter().filter(judged_badly) {
             let inside = |m: &Mention| m.bytes.start <= aspect.bytes.start && aspect.bytes.end <= m.bytes.end;
             if !found.iter().any(inside) {
                 found.push(Mention { bytes: aspect.clause.clone(), kind: MentionKind::Aspect });
             }
         }
-        if found.is_empty() && document == SentimentLabel::Negative {
+        if found.is_empty() && document_unhappy {
             let most_negative = (0..splits[i].len()).max_by(|&a, &b| sentence_p[a][0].total_cmp(&sentence_p[b][0]));
             if let Some(s) = most_negative {
                 found.push(Mention { bytes: splits[i][s].clone(), kind: MentionKind::Sentence });
