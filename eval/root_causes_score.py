@@ -4,7 +4,8 @@ Reads the gold file (JSONL: id, text, gold) and the command's output (JSONL: id,
 and prints: the share of verbatims given a root cause; the NMI between each verbatim's first
 root cause and its gold cause, over the verbatims given one and over all (none counting as one
 more group); and which gold causes name the largest groups (each group named by the gold cause
-most of its verbatims carry), against the most frequent gold causes. Standard library only.
+most of its verbatims carry), against the most frequent gold causes; given the summary, the
+number of root causes and the largest. Standard library only.
 """
 import collections
 import json
@@ -23,7 +24,7 @@ def nmi(a, b):
     return 0.0 if ha == 0 or hb == 0 else mi / math.sqrt(ha * hb)
 
 
-def main(gold_path, output_path, name, top=5):
+def main(gold_path, output_path, name, summary_path=None, top=5):
     gold = {}
     for line in open(gold_path, encoding="utf-8"):
         row = json.loads(line)
@@ -49,7 +50,11 @@ def main(gold_path, output_path, name, top=5):
         print(f"  group {group} ({size}, \"{label[group]}\"): {majority} ({count / size:.0%})")
     hit = [g for g in frequent if g in named]
     print(f"  the {top} largest groups cover {len(hit)} of the {top} most frequent gold causes ({', '.join(frequent)})")
+    if summary_path:
+        ranked = json.load(open(summary_path, encoding="utf-8"))["root_causes"]
+        largest = "; ".join(f"{c['label']} ({c['verbatims']})" for c in ranked[:top])
+        print(f"  {len(ranked)} root causes; the largest: {largest}")
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(*sys.argv[1:5])

@@ -189,6 +189,9 @@ enum Command {
         /// Same file and seed, same groups
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Below 1, fewer and broader root causes; above, more and finer
+        #[arg(long, default_value_t = root_causes::GRANULARITY)]
+        granularity: f64,
     },
     /// Analyse verbatims again. With --input and --output: a file of verbatims (JSONL or CSV,
     /// gzip or not) into a JSONL file, one analysis per valid line; rejected lines go to
@@ -389,10 +392,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(2));
             }
         }
-        Command::RootCauses { input, summary, seed } => {
+        Command::RootCauses { input, summary, seed, granularity } => {
             let analyzer = analyzer()?;
             let model = analyzer.model(Tier::Accurate).or_else(|_| analyzer.model(Tier::Fast))?;
-            let settings = topics::DiscoverySettings { seed, ..Default::default() };
+            anyhow::ensure!(granularity > 0.0, "--granularity must be above 0");
+            let settings = topics::DiscoverySettings { seed, granularity, ..Default::default() };
             let file = File::open(&input).with_context(|| format!("opening {}", input.display()))?;
             let (report, all_ok) = with_progress(|progress| {
                 root_causes::file::root_causes_of_file(

@@ -33,6 +33,9 @@ use crate::nlp::sentences;
 use crate::nlp::sentiment::{FastSentiment, SentimentModel};
 use crate::topics::{discover, DiscoverySettings, TopicInput, TopicNames, VectorSpace};
 
+/// Leiden's resolution for root causes, against topics': broader groups, fewer to rank.
+pub const GRANULARITY: f64 = 1.0;
+
 /// How a verbatim states a cause, strongest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -107,7 +107,7 @@ pub(super) fn cluster(
     let clustering = match settings.method_run() {
         Method::Hdbscan => hdbscan(points)?,
         Method::KMeans => k_means(points, settings, warm_start)?,
-        Method::Leiden => leiden_communities(points, settings.seed, previous_resolution)?,
+        Method::Leiden => leiden_communities(points, settings, previous_resolution)?,
     };
     // A number of topics asked for is kept, however small some turn out; found ones must be
     // topics, not a handful of stray verbatims.
@@ -122,7 +122,12 @@ fn matrix(points: &[&[f32]]) -> Array2<f32> {
 /// The graph of nearest neighbours, weighted as UMAP does (a neighbour at the distance of
 /// the nearest weighs 1, further ones decay with the neighbourhood's spread; an edge found
 /// from both ends is the fuzzy union of its two weights), cut into communities by Leiden.
-fn leiden_communities(points: &[&[f32]], seed: u64, resolution: Option<f64>) -> anyhow::Result<Clustering> {
+fn leiden_communities(
+    points: &[&[f32]],
+    settings: &DiscoverySettings,
+    resolution: Option<f64>,
+) -> anyhow::Result<Clustering> {
+    let seed = settings.seed;
     let n = points.len();
     let data = matrix(points);
     let neighbours = nearest_neighbours(data.view(), NEIGHBOURS);
@@ -141,7 +146,7 @@ fn leiden_communities(points: &[&[f32]], seed: u64, resolution: Option<f64>) -> 
     let graph = CSRNetwork::from_edges(n, &edges).context("building the neighbour graph")?;
     // A resolution too fine for the data cuts it into crumbs smaller than a topic (a small file
     // with a few themes): halve it until nearly every verbatim is in a community large enough.
-    let mut resolution = resolution.unwrap_or(RESOLUTION_SCALE / (n as f64).sqrt());
+    let mut resolution = resolution.unwrap_or(settings.granularity * RESOLUTION_SCALE / (n as f64).sqrt());
     loop {
         let config = LeidenConfig { seed: Some(seed), ..LeidenConfig::with_resolution(resolution) };
         let communities = leiden(&graph, &config).context("Leiden")?;

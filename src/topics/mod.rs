@@ -83,6 +83,9 @@ pub struct DiscoverySettings {
     /// Clustering reads at most this many verbatims (a seeded sample); the others are assigned
     /// to the nearest topic, which is what keeps 100,000 verbatims in minutes.
     pub sample: usize,
+    /// Multiplies Leiden's resolution for a fresh discovery: below 1, fewer and broader groups
+    /// (root causes are ranked, and a ranking of a hundred causes is not read).
+    pub granularity: f64,
 }
 
 impl DiscoverySettings {
@@ -103,6 +106,7 @@ impl Default for DiscoverySettings {
             outliers: Outliers::default(),
             seed: 42,
             sample: 20_000,
+            granularity: 1.0,
         }
     }
 }

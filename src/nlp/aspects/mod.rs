@@ -29,6 +29,9 @@ pub use tagger::AspectTagger;
 const SHIPPED_TAGGER: &[u8] = include_bytes!("../../../models/aspects-fast.bin");
 /// How much more positive than negative (or the reverse) a word alone must read to be an opinion.
 const OPINION_STRENGTH: f32 = 0.3;
+/// How strongly a word alone must read, with no word reading strongly the other way, to turn a
+/// neutral judgement of its clause.
+const OVERRIDING_STRENGTH: f32 = 0.6;
 
 /// An aspect of a text, with code-point offsets.
 #[derive(Debug, Clone, Serialize)]
@@ -129,11 +132,14 @@ pub fn judge(
         .iter()
         .zip(terms)
         .map(|(text, terms)| {
+            let all_terms: Vec<Range<usize>> = terms.iter().map(|(term, _)| term.clone()).collect();
             terms
                 .into_iter()
                 .map(|(term, clause)| {
-                    let polarity = polarities.next().expect("one polarity per aspect");
-                    let opinion = opinion(fast, text, &term, &clause, polarity).map(|o| Span::of(text, o));
+                    let judged = polarities.next().expect("one polarity per aspect");
+                    let readings = word_readings(fast, text, &all_terms, &clause);
+                    let (polarity, opinion) = polarity_and_opinion(judged, &readings, &term);
+                    let opinion = opinion.map(|o| Span::of(text, o));
                     let span = Span::of(text, term.clone());
                     Aspect {
                         text: span.text,
@@ -150,34 +156,56 @@ pub fn judge(
         .collect())
 }
 
-/// The word of `clause` (outside the term) that reads most strongly in the aspect's direction,
-/// the nearest of equals.
-fn opinion(
+/// The words of `span` outside every aspect term, each with how it reads alone to the `fast`
+/// model: positive minus negative confidence.
+fn word_readings(
     fast: &FastSentiment,
     text: &str,
+    terms: &[Range<usize>],
+    span: &Range<usize>,
+) -> Vec<(Range<usize>, f32)> {
+    let outside = |w: &Range<usize>| terms.iter().all(|t| w.end <= t.start || w.start >= t.end);
+    let candidates: Vec<Range<usize>> = words(&text[span.clone()])
+        .into_iter()
+        .map(|w| w.bytes.start + span.start..w.bytes.end + span.start)
+        .filter(|w| outside(w) && !is_stop_word(&text[w.clone()].to_lowercase()))
+        .collect();
+    let readings = fast.probabilities(&candidates.iter().map(|w| &text[w.clone()]).collect::<Vec<_>>());
+    candidates.into_iter().zip(readings).map(|(w, p)| (w, p[2] - p[0])).collect()
+}
+
+/// The polarity `judged` gives, unless it is neutral while a word of the span reads strongly
+/// one way alone ("but delivery was a *disaster*"): short clauses are where the document
+/// models hedge most. And the word that reads most strongly in the polarity's direction, the
+/// nearest of equals, as the opinion.
+fn polarity_and_opinion(
+    judged: SentimentLabel,
+    readings: &[(Range<usize>, f32)],
     term: &Range<usize>,
-    clause: &Range<usize>,
-    polarity: SentimentLabel,
-) -> Option<Range<usize>> {
+) -> (SentimentLabel, Option<Range<usize>>) {
+    let strongest = |sign: f32| {
+        readings
+            .iter()
+            .map(|(w, reading)| (sign * reading - w.start.abs_diff(term.start) as f32 * 1e-4, w))
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+    };
+    let polarity = match judged {
+        SentimentLabel::Neutral => {
+            let negative = strongest(-1.0).filter(|(strength, _)| *strength >= OVERRIDING_STRENGTH);
+            let positive = strongest(1.0).filter(|(strength, _)| *strength >= OVERRIDING_STRENGTH);
+            match (negative, positive) {
+                (Some(_), None) => SentimentLabel::Negative,
+                (None, Some(_)) => SentimentLabel::Positive,
+                _ => SentimentLabel::Neutral,
+            }
+        }
+        other => other,
+    };
     let sign = match polarity {
         SentimentLabel::Negative => -1.0,
         SentimentLabel::Positive => 1.0,
-        SentimentLabel::Neutral => return None,
+        SentimentLabel::Neutral => return (polarity, None),
     };
-    let candidates: Vec<Range<usize>> = words(&text[clause.clone()])
-        .into_iter()
-        .map(|w| w.bytes.start + clause.start..w.bytes.end + clause.start)
-        .filter(|w| (w.end <= term.start || w.start >= term.end) && !is_stop_word(&text[w.clone()].to_lowercase()))
-        .collect();
-    let readings = fast.probabilities(&candidates.iter().map(|w| &text[w.clone()]).collect::<Vec<_>>());
-    candidates
-        .into_iter()
-        .zip(readings)
-        .map(|(w, p)| {
-            let distance = w.start.abs_diff(term.start) as f32;
-            (sign * (p[2] - p[0]) - distance * 1e-4, w)
-        })
-        .filter(|(strength, _)| *strength >= OPINION_STRENGTH)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, w)| w)
+    let opinion = strongest(sign).filter(|(strength, _)| *strength >= OPINION_STRENGTH).map(|(_, w)| w.clone());
+    (polarity, opinion)
 }
