@@ -39,7 +39,7 @@ fn main() -> anyhow::Result<()> {
         let started = Instant::now();
         let per_batch = |batch: &[&str]| -> anyhow::Result<(usize, usize)> {
             let aspects = extractor.aspects(model, &fast, batch)?;
-            let causes: usize = batch.iter().map(|t| stated_causes(t).len()).sum();
+            let causes: usize = batch.iter().map(|t| stated_causes(t, verbatim::nlp::language::detect(t)).len()).sum();
             Ok((aspects.iter().map(Vec::len).sum(), causes))
         };
         let counts: Vec<(usize, usize)> = if parallel {

@@ -84,7 +84,10 @@ fn main() -> anyhow::Result<()> {
                     format!("{} → {}{opinion}", a.text, a.polarity.as_str())
                 })
                 .collect();
-            let causes: Vec<&str> = stated_causes(text).into_iter().map(|c| &text[c.bytes]).collect();
+            let causes: Vec<&str> = stated_causes(text, verbatim::nlp::language::detect(text))
+                .into_iter()
+                .map(|c| &text[c.bytes])
+                .collect();
             println!("| {text} | {} | {} |", aspects.join("; "), causes.join("; "));
         }
     }

@@ -47,7 +47,8 @@ for line in sys.stdin:
     tier=${run%%:*} models=${run#*:}
     start=$(date +%s.%N)
     target/release/verbatim --data "$work/data" --models "$models" root-causes --input "$work/$set.jsonl" \
-      --summary "$work/$set.$tier.summary.json" > "$work/$set.$tier.jsonl" 2>/dev/null
+      --summary "$work/$set.$tier.summary.json" > "$work/$set.$tier.jsonl" 2> "$work/$set.$tier.log" \
+      || { cat "$work/$set.$tier.log" >&2; exit 1; }
     seconds=$(python3 -c "print(f'{$(date +%s.%N) - $start:.1f}')")
     python3 eval/root_causes_score.py "$work/$set.gold.jsonl" "$work/$set.$tier.jsonl" "$set, $tier tier ($seconds s)" \
       "$work/$set.$tier.summary.json"

@@ -401,9 +401,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let (report, all_ok) = with_progress(|progress| {
                 root_causes::file::root_causes_of_file(
                     &models_dir,
-                    model,
-                    analyzer.fast(),
-                    analyzer.aspects(),
+                    root_causes::Readers { model, fast: analyzer.fast(), aspects: analyzer.aspects() },
                     file,
                     &settings,
                     std::io::stdout().lock(),

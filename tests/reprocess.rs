@@ -194,7 +194,9 @@ fn a_parquet_output_holds_every_analysis() {
         assert_eq!(text("sentiment"), expected["sentiment"]["label"].as_str().unwrap());
         let Field::Double(score) = fields["sentiment_score"] else { panic!("{:?}", fields["sentiment_score"]) };
         assert!((score - expected["sentiment"]["score"].as_f64().unwrap()).abs() < 1e-6);
-        assert_eq!(serde_json::from_str::<Value>(&text("sentences")).unwrap(), expected["sentences"]);
+        for column in ["sentences", "aspects", "causes", "key_phrases"] {
+            assert_eq!(serde_json::from_str::<Value>(&text(column)).unwrap(), expected[column], "{column}");
+        }
         assert_eq!(fields["customer_id"], Field::Null);
     }
 }

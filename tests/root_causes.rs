@@ -107,3 +107,31 @@ fn french_and_english_verbatims_stating_the_same_cause_share_a_named_root_cause(
         assert!(ranked["labels"]["fr"].is_string() && ranked["labels"]["en"].is_string(), "{ranked}");
     }
 }
+
+/// A file where nobody is unhappy, or where the only unhappy verbatim has no words once its
+/// handles and links are set aside, states no root cause: every line answers an empty list.
+#[test]
+fn a_file_without_stated_causes_answers_empty_lists() {
+    let (guard, data) = data_dir();
+    let input = guard.path().join("in.jsonl");
+    std::fs::write(
+        &input,
+        "{\"id\":\"a\",\"text\":\"Parfait, merci beaucoup !\",\"nps\":10}\n\
+         {\"id\":\"b\",\"text\":\"@united https://t.co/x\",\"nps\":0}\n",
+    )
+    .unwrap();
+    let summary = guard.path().join("summary.json");
+    let no_models = guard.path().join("no-models");
+    let args = ["--models", no_models.to_str().unwrap(), "root-causes", "--input", input.to_str().unwrap()];
+    let (code, stdout, stderr) = cli(&data, &[&args[..], &["--summary", summary.to_str().unwrap()]].concat(), None);
+    assert_eq!(code, 0, "{stderr}");
+    let lines: Vec<Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    assert!(lines.iter().all(|l| l["root_causes"] == serde_json::json!([])), "{lines:?}");
+    let summary: Value = serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+    assert_eq!((summary["unhappy"].as_u64(), summary["root_causes"].as_array().map(Vec::len)), (Some(0), Some(0)));
+
+    std::fs::write(&input, "").unwrap();
+    let (code, stdout, stderr) = cli(&data, &args, None);
+    assert_eq!((code, stdout.as_str()), (0, ""), "{stderr}");
+}

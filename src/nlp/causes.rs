@@ -2,9 +2,9 @@
 //! ("because the parcel was lost", "à cause du retard", "suite à mon appel"). The span runs
 //! from the cue to the end of its clause: a comma, a sentence end or a contrast word.
 //!
-//! Cues that are often something else are kept only where they read as causes: French `car`
-//! not after a determiner (`le car`, a coach), English `since` not before a date or a number
-//! (`since Monday`).
+//! Cues are per language (English `car` is a vehicle). Cues that are often something else are
+//! kept only where they read as causes: French `car` not after a determiner (`le car`, a
+//! coach), English `since` not before a date or a number (`since Monday`).
 
 use std::ops::Range;
 
@@ -12,14 +12,11 @@ use super::clauses::starts_contrast;
 use super::clauses::starts_with_cue;
 use super::words::{words, Word};
 
-/// Folded words that open a stated cause, longest first where one extends another.
-const CUES: [&[&str]; 24] = [
-    &["as", "a", "result", "of"],
-    &["because"],
-    &["due", "to"],
-    &["owing", "to"],
-    &["caused", "by"],
-    &["since"],
+/// Folded English words that open a stated cause, longest first where one extends another.
+const ENGLISH_CUES: [&[&str]; 6] =
+    [&["as", "a", "result", "of"], &["because"], &["due", "to"], &["owing", "to"], &["caused", "by"], &["since"]];
+/// Folded French words that open a stated cause.
+const FRENCH_CUES: [&[&str]; 18] = [
     &["parce", "que"],
     &["parce", "qu"],
     &["a", "cause"],
@@ -77,15 +74,27 @@ pub struct StatedCause {
     pub cue: Range<usize>,
 }
 
-/// The causes `text` states, in text order.
-pub fn stated_causes(text: &str) -> Vec<StatedCause> {
+/// The cues of a language: French, English, or both for any other (`car` and `a cause` are
+/// English words too, so a text known to be English never reads them as cues).
+fn cues(language: &str) -> Vec<&'static [&'static str]> {
+    match language {
+        "fr" => FRENCH_CUES.to_vec(),
+        "en" => ENGLISH_CUES.to_vec(),
+        _ => ENGLISH_CUES.iter().chain(&FRENCH_CUES).copied().collect(),
+    }
+}
+
+/// The causes `text`, written in `language` (`fr`, `en` or other), states, in text order.
+pub fn stated_causes(text: &str, language: &str) -> Vec<StatedCause> {
+    let cues = cues(language);
+    let cue_at = |words: &[Word], i: usize| {
+        cues.iter().find(|cue| starts_with_cue(words, i, cue)).filter(|cue| reads_as_cause(words, i, cue)).copied()
+    };
     let words = words(text);
     let mut out = Vec::new();
     let mut i = 0;
     while i < words.len() {
-        let Some(cue) =
-            CUES.iter().find(|cue| starts_with_cue(&words, i, cue)).filter(|cue| reads_as_cause(&words, i, cue))
-        else {
+        let Some(cue) = cue_at(&words, i) else {
             i += 1;
             continue;
         };
@@ -98,7 +107,9 @@ pub fn stated_causes(text: &str) -> Vec<StatedCause> {
         while last < words.len()
             && last - first < MAX_WORDS
             && (last == first
-                || !(ends_clause(text, &words, last) || starts_contrast(&words, last) || starts_cue(&words, last)))
+                || !(ends_clause(text, &words, last)
+                    || starts_contrast(&words, last)
+                    || cue_at(&words, last).is_some()))
         {
             last += 1;
         }
@@ -111,10 +122,6 @@ pub fn stated_causes(text: &str) -> Vec<StatedCause> {
         i = last.max(cue_end);
     }
     out
-}
-
-fn starts_cue(words: &[Word], i: usize) -> bool {
-    CUES.iter().any(|cue| starts_with_cue(words, i, cue))
 }
 
 fn reads_as_cause(words: &[Word], i: usize, cue: &[&str]) -> bool {
@@ -137,7 +144,7 @@ mod tests {
     use super::*;
 
     fn causes(text: &str) -> Vec<&str> {
-        stated_causes(text).into_iter().map(|c| &text[c.bytes]).collect()
+        stated_causes(text, crate::nlp::language::detect(text)).into_iter().map(|c| &text[c.bytes]).collect()
     }
 
     #[test]
@@ -158,5 +165,11 @@ mod tests {
         assert!(causes("Waiting since Monday for a refund").is_empty());
         assert!(causes("since 3 weeks nothing").is_empty());
         assert_eq!(causes("I left since nobody answered"), ["nobody answered"]);
+        assert!(stated_causes("The car was late and the driver rude", "en").is_empty());
+        let towed = "Late because my car was towed";
+        assert_eq!(
+            stated_causes(towed, "en").iter().map(|c| &towed[c.bytes.clone()]).collect::<Vec<_>>(),
+            ["my car was towed"]
+        );
     }
 }

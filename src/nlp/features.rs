@@ -131,7 +131,7 @@ fn strength_of(valence: f32) -> Option<u8> {
 }
 
 /// `@handles` and URLs name nobody's feelings, and a URL's `t.co` would read as `n't`.
-fn without_handles_and_links(text: &str) -> std::borrow::Cow<'_, str> {
+pub fn without_handles_and_links(text: &str) -> std::borrow::Cow<'_, str> {
     let noise =
         |w: &str| w.starts_with('@') || w.starts_with("http://") || w.starts_with("https://") || w.starts_with("www.");
     if !text.split_whitespace().any(noise) {
@@ -140,10 +140,16 @@ fn without_handles_and_links(text: &str) -> std::borrow::Cow<'_, str> {
     text.split_whitespace().filter(|w| !noise(w)).collect::<Vec<_>>().join(" ").into()
 }
 
-/// FNV-1a over the kind and the parts: fast, stable across platforms and releases.
+/// FNV-1a over the kind and the parts.
 fn hash(kind: Kind, parts: &[&[u8]]) -> u64 {
+    fnv1a(std::iter::once(&[kind as u8][..]).chain(parts.iter().copied()))
+}
+
+/// FNV-1a, 64 bits, over the parts in order: fast, and stable across platforms, runs and
+/// releases (unlike the standard library's hasher), so hashed models keep their meaning.
+pub fn fnv1a<'p>(parts: impl IntoIterator<Item = &'p [u8]>) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in std::iter::once(kind as u8).chain(parts.iter().flat_map(|p| p.iter().copied())) {
+    for byte in parts.into_iter().flat_map(|p| p.iter().copied()) {
         h ^= u64::from(byte);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }

@@ -16,7 +16,7 @@ pub struct Cause {
     #[serde(flatten)]
     pub span: Span,
     /// Index, in the text's aspects, of the aspect inside the cause ("because the *delivery*
-    /// was late") or else the nearest one before its cue in the same clause or sentence.
+    /// was late") or else the nearest one before its cue in the same sentence.
     pub aspect: Option<usize>,
 }
 
@@ -49,7 +49,8 @@ impl Stage for AspectStage<'_> {
         let found = self.extractor.aspects(self.model, self.fast, &texts)?;
         for (item, aspects) in batch.iter_mut().zip(found) {
             let sentences = crate::nlp::sentences::split(item.text);
-            let causes = stated_causes(item.text)
+            let language = item.language.as_deref().unwrap_or(crate::domain::OTHER_LANGUAGE);
+            let causes = stated_causes(item.text, language)
                 .into_iter()
                 .map(|cause| {
                     let within = aspects

@@ -270,7 +270,7 @@ struct ResultLine<'a> {
 
 /// The columns of a Parquet output: the document object's, its sentences and key phrases as
 /// JSON.
-const RESULT_COLUMNS: [Column; 10] = [
+const RESULT_COLUMNS: [Column; 12] = [
     column("id", Kind::Text),
     column("customer_id", Kind::Text),
     column("language", Kind::Text),
@@ -280,6 +280,8 @@ const RESULT_COLUMNS: [Column; 10] = [
     column("p_neutral", Kind::Float),
     column("p_positive", Kind::Float),
     column("sentences", Kind::Text),
+    column("aspects", Kind::Text),
+    column("causes", Kind::Text),
     column("key_phrases", Kind::Text),
 ];
 
@@ -304,6 +306,8 @@ fn to_parquet(lines_path: &Path, file: &mut File) -> anyhow::Result<()> {
             number("/sentiment/confidence/neutral"),
             number("/sentiment/confidence/positive"),
             Cell::Text(value["sentences"].to_string()),
+            Cell::Text(value["aspects"].to_string()),
+            Cell::Text(value["causes"].to_string()),
             Cell::Text(value["key_phrases"].to_string()),
         ])?;
     }

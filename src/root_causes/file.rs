@@ -15,11 +15,12 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::json;
 
-use super::{cleaned, group, mentions, ranking, Impact, MentionInput, StatedRootCause};
+use super::{
+    cleaned, group, mentions, ranking, Grouping, Impact, MentionInput, MentionSource, Readers, StatedRootCause,
+};
 use crate::domain::Verbatim;
 use crate::input::{item_id, jsonl_records, ItemError};
-use crate::nlp::aspects::{AspectExtractor, Span};
-use crate::nlp::sentiment::{FastSentiment, SentimentModel};
+use crate::nlp::aspects::Span;
 use crate::topics::{vectors_for_discovery, DiscoverySettings, TopicInput, TopicNames};
 
 /// Verbatims analysed per model call.
@@ -28,7 +29,8 @@ const BATCH: usize = 256;
 /// What `--summary` holds.
 #[derive(Debug, Serialize)]
 pub struct RootCauseSummary {
-    /// `encoder` (multilingual-e5-small) or `hashed` (hashed TF-IDF).
+    /// `encoder` (multilingual-e5-small), `hashed` (hashed TF-IDF), or `none` when no verbatim
+    /// states a cause.
     pub vectors: &'static str,
     /// The sentiment tier that judged what is negative.
     pub model: String,
@@ -62,9 +64,7 @@ pub struct RootCauseExample {
 /// are analysed, then how many mentions have their vectors.
 pub fn root_causes_of_file(
     models_dir: &Path,
-    model: &dyn SentimentModel,
-    fast: &FastSentiment,
-    extractor: &AspectExtractor,
+    readers: Readers<'_>,
     input: impl Read,
     settings: &DiscoverySettings,
     mut out: impl Write,
@@ -78,36 +78,42 @@ pub fn root_causes_of_file(
         lines.push((line, id, item.and_then(|value| Verbatim::from_json(&value, now))));
     }
     let verbatims: Vec<&Verbatim> = lines.iter().filter_map(|(_, _, v)| v.as_ref().ok()).collect();
+    let languages: Vec<&str> = verbatims
+        .iter()
+        .map(|v| v.language.as_deref().unwrap_or_else(|| crate::nlp::language::detect(&v.text)))
+        .collect();
     let mut found = Vec::with_capacity(verbatims.len());
-    for chunk in verbatims.chunks(BATCH) {
-        let texts: Vec<&str> = chunk.iter().map(|v| v.text.as_str()).collect();
-        let scored: Vec<Option<bool>> = chunk.iter().map(|v| v.unhappy_by_score()).collect();
-        found.extend(mentions(model, fast, extractor, &texts, &scored)?);
+    for (chunk, languages) in verbatims.chunks(BATCH).zip(languages.chunks(BATCH)) {
+        let sources: Vec<MentionSource<'_>> = chunk
+            .iter()
+            .zip(languages)
+            .map(|(v, language)| MentionSource { text: &v.text, language, scored_unhappy: v.unhappy_by_score() })
+            .collect();
+        found.extend(mentions(readers, &sources)?);
         progress(found.len(), verbatims.len());
     }
     let mut owners: Vec<(usize, usize)> = Vec::new();
     let mut inputs: Vec<MentionInput> = Vec::new();
     for (v, mentions) in found.iter().enumerate() {
-        let language = verbatims[v]
-            .language
-            .clone()
-            .unwrap_or_else(|| crate::nlp::language::detect(&verbatims[v].text).to_string());
         for (m, mention) in mentions.iter().enumerate() {
-            owners.push((v, m));
-            inputs.push(MentionInput {
-                text: cleaned(&verbatims[v].text[mention.bytes.clone()]),
-                language: Some(language.clone()),
-            });
+            if let Some(text) = cleaned(&verbatims[v].text[mention.bytes.clone()]) {
+                owners.push((v, m));
+                inputs.push(MentionInput { text, language: Some(languages[v].to_string()) });
+            }
         }
     }
     let topic_inputs: Vec<TopicInput<'_>> =
         inputs.iter().map(|m| TopicInput { text: &m.text, language: m.language.as_deref() }).collect();
     let total = inputs.len();
-    let (space, vectors) = vectors_for_discovery(models_dir, &topic_inputs, None, &mut |done| {
-        progress(done, total);
-        true
-    })?;
-    let grouping = group(&inputs, space, &vectors, settings)?;
+    let grouping = if inputs.is_empty() {
+        Grouping { groups: Vec::new(), assignments: Vec::new(), vectors: "none" }
+    } else {
+        let (space, vectors) = vectors_for_discovery(models_dir, &topic_inputs, None, &mut |done| {
+            progress(done, total);
+            true
+        })?;
+        group(&inputs, space, &vectors, settings)?
+    };
     let labels: HashMap<i64, &str> = grouping.groups.iter().map(|g| (g.id, g.names.label.as_str())).collect();
     // Per verbatim: its root causes, strongest first, one per group.
     let mut stated: Vec<Vec<StatedRootCause>> = vec![Vec::new(); verbatims.len()];
@@ -138,7 +144,7 @@ pub fn root_causes_of_file(
     root_causes.sort_by(|a, b| b.impact.verbatims.cmp(&a.impact.verbatims).then(a.id.cmp(&b.id)));
     let summary = RootCauseSummary {
         vectors: grouping.vectors,
-        model: model.tier().as_str().to_string(),
+        model: readers.model.tier().as_str().to_string(),
         verbatims: verbatims.len(),
         unhappy: cited.iter().filter(|c| !c.is_empty()).count(),
         root_causes,

@@ -29,47 +29,52 @@ use serde::Serialize;
 use crate::domain::{NpsGroup, Sentiment, SentimentLabel};
 use crate::nlp::aspects::{Aspect, AspectExtractor, Span};
 use crate::nlp::causes::stated_causes;
+use crate::nlp::features::without_handles_and_links;
 use crate::nlp::sentences;
 use crate::nlp::sentiment::{FastSentiment, SentimentModel};
 use crate::topics::{discover, DiscoverySettings, TopicInput, TopicNames, VectorSpace};
 
-/// Leiden's resolution for root causes, against topics': broader groups, fewer to rank.
-pub const GRANULARITY: f64 = 1.0;
-
-/// How a verbatim states a cause, strongest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MentionKind {
-    /// After a causal cue: "because …", "à cause de …".
-    Stated,
-    /// A negative aspect's clause.
-    Aspect,
-    /// The most negative sentence of a negative verbatim that states nothing else.
-    Sentence,
-}
+/// Leiden's resolution for root causes, against topics': a quarter, for broader groups and a
+/// ranking of tens of causes, not hundreds (measured in eval/RESULTS.md).
+pub const GRANULARITY: f64 = 0.25;
 
 /// A span of a verbatim that says what went wrong.
 #[derive(Debug, Clone)]
 pub struct Mention {
     pub bytes: Range<usize>,
-    pub kind: MentionKind,
+}
+
+/// A verbatim as mentions are read from it.
+#[derive(Debug, Clone, Copy)]
+pub struct MentionSource<'t> {
+    pub text: &'t str,
+    /// `fr`, `en` or other: picks the causal cues.
+    pub language: &'t str,
+    /// Whether its survey score makes it unhappy (a detractor, a low CSAT), when it has one:
+    /// the comment then explains the score, however calmly worded.
+    pub scored_unhappy: Option<bool>,
 }
 
 /// A verbatim's sentiment score (positive minus negative confidence) at or below this leans
-/// unhappy: the fast tier calls many plain French complaints neutral ("Colis arrivé avec cinq
-/// jours de retard", −0.14) while leaning them negative.
+/// unhappy: the fast tier calls many plain French complaints neutral while leaning them
+/// negative.
 const LEANS_UNHAPPY: f32 = -0.1;
 
-/// Each text's mentions, strongest first; `model` judges sentiment (the tier asked for).
-/// `scored_unhappy` says, per text, whether its survey score makes it unhappy (a detractor, a
-/// low CSAT) when it has one: the comment then explains the score, however calmly worded.
-pub fn mentions(
-    model: &dyn SentimentModel,
-    fast: &FastSentiment,
-    extractor: &AspectExtractor,
-    texts: &[&str],
-    scored_unhappy: &[Option<bool>],
-) -> anyhow::Result<Vec<Vec<Mention>>> {
+/// The models mentions are read with.
+#[derive(Clone, Copy)]
+pub struct Readers<'m> {
+    /// Judges sentiment: the tier asked for.
+    pub model: &'m dyn SentimentModel,
+    /// Reads opinion words.
+    pub fast: &'m FastSentiment,
+    pub aspects: &'m AspectExtractor,
+}
+
+/// Each verbatim's mentions, strongest first.
+pub fn mentions(readers: Readers<'_>, sources: &[MentionSource<'_>]) -> anyhow::Result<Vec<Vec<Mention>>> {
+    let Readers { model, fast, aspects: extractor } = readers;
+    let texts: Vec<&str> = sources.iter().map(|s| s.text).collect();
+    let texts = &texts[..];
     let aspects = extractor.aspects(model, fast, texts)?;
     let splits: Vec<Vec<Range<usize>>> =
         texts.iter().map(|t| sentences::split(t).iter().map(|s| s.bytes()).collect()).collect();
@@ -83,7 +88,7 @@ pub fn mentions(
     let mut out = Vec::with_capacity(texts.len());
     for (i, text) in texts.iter().enumerate() {
         let sentiment = Sentiment::from_probabilities(probabilities[i]);
-        let document_unhappy = sentiment.score <= LEANS_UNHAPPY || scored_unhappy.get(i) == Some(&Some(true));
+        let document_unhappy = sentiment.score <= LEANS_UNHAPPY || sources[i].scored_unhappy == Some(true);
         let sentence_p: Vec<[f32; 3]> = probabilities[next..next + splits[i].len()].to_vec();
         next += splits[i].len();
         let sentence_of = |at: usize| splits[i].iter().position(|s| s.start <= at && at < s.end);
@@ -91,10 +96,10 @@ pub fn mentions(
             let label = sentence_of(at).map(|s| Sentiment::from_probabilities(sentence_p[s]).label);
             label == Some(SentimentLabel::Negative) || (document_unhappy && label != Some(SentimentLabel::Positive))
         };
-        let mut found: Vec<Mention> = stated_causes(text)
+        let mut found: Vec<Mention> = stated_causes(text, sources[i].language)
             .into_iter()
             .filter(|cause| unhappy(cause.cue.start))
-            .map(|cause| Mention { bytes: cause.bytes, kind: MentionKind::Stated })
+            .map(|cause| Mention { bytes: cause.bytes })
             .collect();
         let judged_badly = |a: &&Aspect| {
             a.polarity == SentimentLabel::Negative || (document_unhappy && a.polarity == SentimentLabel::Neutral)
@@ -102,13 +107,13 @@ pub fn mentions(
         for aspect in aspects[i].iter().filter(judged_badly) {
             let inside = |m: &Mention| m.bytes.start <= aspect.bytes.start && aspect.bytes.end <= m.bytes.end;
             if !found.iter().any(inside) {
-                found.push(Mention { bytes: aspect.clause.clone(), kind: MentionKind::Aspect });
+                found.push(Mention { bytes: aspect.clause.clone() });
             }
         }
         if found.is_empty() && document_unhappy {
             let most_negative = (0..splits[i].len()).max_by(|&a, &b| sentence_p[a][0].total_cmp(&sentence_p[b][0]));
             if let Some(s) = most_negative {
-                found.push(Mention { bytes: splits[i][s].clone(), kind: MentionKind::Sentence });
+                found.push(Mention { bytes: splits[i][s].clone() });
             }
         }
         found.dedup_by(|a, b| a.bytes == b.bytes);
@@ -117,11 +122,11 @@ pub fn mentions(
     Ok(out)
 }
 
-/// A mention's text as vectors and names read it: without `@handles` and links, which name
-/// who was addressed, not what went wrong.
-pub fn cleaned(text: &str) -> String {
-    let noise = |w: &str| w.starts_with('@') || w.starts_with("http://") || w.starts_with("https://");
-    text.split_whitespace().filter(|w| !noise(w)).collect::<Vec<_>>().join(" ")
+/// A mention's text as vectors and names read it, when it has words: without `@handles` and
+/// links, which name who was addressed, not what went wrong.
+pub fn cleaned(text: &str) -> Option<String> {
+    let kept = without_handles_and_links(text);
+    kept.chars().any(char::is_alphanumeric).then(|| kept.into_owned())
 }
 
 /// One mention to group: its cleaned text and language.
@@ -153,12 +158,10 @@ pub fn group(
     vectors: &[Vec<f32>],
     settings: &DiscoverySettings,
 ) -> anyhow::Result<Grouping> {
-    let mode = match space {
-        VectorSpace::Encoder { .. } => "encoder",
-        VectorSpace::Hashed(_) => "hashed",
-    };
-    if inputs.is_empty() {
-        return Ok(Grouping { groups: Vec::new(), assignments: Vec::new(), vectors: mode });
+    let mode = space.mode();
+    // Nothing to group: no mention, or none with a word the vectors read.
+    if !vectors.iter().any(|v| v.iter().any(|x| *x != 0.0)) {
+        return Ok(Grouping { groups: Vec::new(), assignments: vec![None; inputs.len()], vectors: mode });
     }
     let topic_inputs: Vec<TopicInput<'_>> =
         inputs.iter().map(|m| TopicInput { text: &m.text, language: m.language.as_deref() }).collect();
@@ -191,7 +194,7 @@ pub struct Impact {
     /// Its share of the unhappy verbatims (those stating any root cause).
     pub share_of_unhappy: f64,
     /// NPS of every scored verbatim minus NPS of the scored ones not citing it, in points;
-    /// absent without scores.
+    /// absent when no scored verbatim cites it, or every one does (nothing to compare with).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nps_impact: Option<f64>,
     /// Scored verbatims citing it.

@@ -13,7 +13,7 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::json;
 
-use super::{discover, DiscoverySettings, Method, TopicInput, TopicNames, VectorSpace};
+use super::{discover, DiscoverySettings, Method, TopicInput, TopicNames};
 use crate::domain::{Document, NO_TOPIC};
 use crate::input::{item_id, jsonl_records, ItemError};
 
@@ -82,10 +82,7 @@ pub fn topics_of_file(
             progress(done, total);
             true
         })?;
-        let mode = match space {
-            VectorSpace::Encoder { .. } => "encoder",
-            VectorSpace::Hashed(_) => "hashed",
-        };
+        let mode = space.mode();
         let found = discover(&inputs, &vectors, space, settings, None)?;
         let topics = found
             .model

@@ -48,6 +48,16 @@ pub enum VectorSpace {
     Hashed(HashedTfIdf),
 }
 
+impl VectorSpace {
+    /// `encoder` (the accurate mode) or `hashed` (the lightweight mode), as summaries say it.
+    pub fn mode(&self) -> &'static str {
+        match self {
+            VectorSpace::Encoder { .. } => "encoder",
+            VectorSpace::Hashed(_) => "hashed",
+        }
+    }
+}
+
 /// How a verbatim far from every topic is treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

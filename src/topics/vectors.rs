@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::labels::{adjacent_pairs, TermReader};
 use super::{TopicInput, VectorSpace};
 use crate::engine::{BertEncoder, Encoder};
+use crate::nlp::features::fnv1a;
 
 /// The encoder topics read when it is installed: the multilingual one, so that French and
 /// English verbatims about the same thing land together.
@@ -132,21 +133,16 @@ fn bags(texts: &[(&str, Option<&str>)]) -> Vec<Bag> {
                     let words = reader.words(text, *language);
                     let mut bag = Bag::new();
                     for (_, _, stem) in &words {
-                        *bag.entry(fnv1a(stem.as_bytes())).or_default() += 1.0;
+                        *bag.entry(fnv1a([stem.as_bytes()])).or_default() += 1.0;
                     }
                     for (first, second) in adjacent_pairs(&words) {
-                        *bag.entry(fnv1a(format!("{} {}", first.2, second.2).as_bytes())).or_default() += 1.0;
+                        *bag.entry(fnv1a([format!("{} {}", first.2, second.2).as_bytes()])).or_default() += 1.0;
                     }
                     bag
                 })
                 .collect::<Vec<_>>()
         })
         .collect()
-}
-
-/// FNV-1a, 64 bits: stable across runs and builds, unlike the standard library's hasher.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| (hash ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 #[cfg(test)]

@@ -79,10 +79,6 @@ impl AspectExtractor {
         Ok(AspectExtractor { tagger: AspectTagger::new(model) })
     }
 
-    pub fn new(tagger: AspectTagger) -> AspectExtractor {
-        AspectExtractor { tagger }
-    }
-
     /// Each text's aspects, in text order: terms by the tagger, judged by [`judge`].
     pub fn aspects(
         &self,
@@ -133,12 +129,12 @@ pub fn judge(
         .zip(terms)
         .map(|(text, terms)| {
             let all_terms: Vec<Range<usize>> = terms.iter().map(|(term, _)| term.clone()).collect();
+            let readings = if terms.is_empty() { Vec::new() } else { word_readings(fast, text, &all_terms) };
             terms
                 .into_iter()
                 .map(|(term, clause)| {
                     let judged = polarities.next().expect("one polarity per aspect");
-                    let readings = word_readings(fast, text, &all_terms, &clause);
-                    let (polarity, opinion) = polarity_and_opinion(judged, &readings, &term);
+                    let (polarity, opinion) = polarity_and_opinion(judged, &readings, &term, &clause);
                     let opinion = opinion.map(|o| Span::of(text, o));
                     let span = Span::of(text, term.clone());
                     Aspect {
@@ -156,18 +152,13 @@ pub fn judge(
         .collect())
 }
 
-/// The words of `span` outside every aspect term, each with how it reads alone to the `fast`
-/// model: positive minus negative confidence.
-fn word_readings(
-    fast: &FastSentiment,
-    text: &str,
-    terms: &[Range<usize>],
-    span: &Range<usize>,
-) -> Vec<(Range<usize>, f32)> {
+/// The words of `text` outside every aspect term, each with how it reads alone to the `fast`
+/// model: positive minus negative confidence. Read once per text, shared by its aspects.
+fn word_readings(fast: &FastSentiment, text: &str, terms: &[Range<usize>]) -> Vec<(Range<usize>, f32)> {
     let outside = |w: &Range<usize>| terms.iter().all(|t| w.end <= t.start || w.start >= t.end);
-    let candidates: Vec<Range<usize>> = words(&text[span.clone()])
+    let candidates: Vec<Range<usize>> = words(text)
         .into_iter()
-        .map(|w| w.bytes.start + span.start..w.bytes.end + span.start)
+        .map(|w| w.bytes)
         .filter(|w| outside(w) && !is_stop_word(&text[w.clone()].to_lowercase()))
         .collect();
     let readings = fast.probabilities(&candidates.iter().map(|w| &text[w.clone()]).collect::<Vec<_>>());
@@ -182,12 +173,16 @@ fn polarity_and_opinion(
     judged: SentimentLabel,
     readings: &[(Range<usize>, f32)],
     term: &Range<usize>,
+    span: &Range<usize>,
 ) -> (SentimentLabel, Option<Range<usize>>) {
     let strongest = |sign: f32| {
         readings
             .iter()
-            .map(|(w, reading)| (sign * reading - w.start.abs_diff(term.start) as f32 * 1e-4, w))
-            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .filter(|(w, _)| span.start <= w.start && w.end <= span.end)
+            .map(|(w, reading)| (sign * reading, w))
+            .max_by(|a, b| {
+                a.0.total_cmp(&b.0).then(b.1.start.abs_diff(term.start).cmp(&a.1.start.abs_diff(term.start)))
+            })
     };
     let polarity = match judged {
         SentimentLabel::Neutral => {

@@ -12,7 +12,7 @@
 use std::ops::Range;
 
 use super::vocabulary::is_customer_aspect;
-use crate::nlp::features::FeatureHasher;
+use crate::nlp::features::{fnv1a, FeatureHasher};
 use crate::nlp::linear::{Example, HashedLinear};
 use crate::nlp::words::{words, Word};
 use crate::nlp::{lexicon, stop_words};
@@ -130,7 +130,7 @@ pub fn training_examples(hasher: FeatureHasher, text: &str, terms: &[Range<usize
 fn features(hasher: FeatureHasher, words: &[Word], i: usize, before: Tag) -> Vec<u32> {
     let mask = (1u64 << hasher.buckets_log2) - 1;
     let mut out = Vec::with_capacity(32);
-    let mut add = |parts: &[&[u8]]| out.push((fnv(parts) & mask) as u32);
+    let mut add = |parts: &[&[u8]]| out.push((fnv1a(parts.iter().copied()) & mask) as u32);
     let at = |offset: isize| -> &str {
         let j = i as isize + offset;
         if j < 0 {
@@ -179,15 +179,6 @@ fn features(hasher: FeatureHasher, words: &[Word], i: usize, before: Tag) -> Vec
         }
     }
     out
-}
-
-fn fnv(parts: &[&[u8]]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in parts.iter().flat_map(|p| p.iter().copied()) {
-        h ^= u64::from(byte);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
 }
 
 fn argmax(p: &[f32]) -> usize {
