@@ -13,13 +13,13 @@
 //! Term extraction is scored by `train-aspects`, which holds its test sentences out itself.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use clap::Parser;
 use verbatim::domain::Sentiment;
-use verbatim::nlp::aspects::{judge, AspectExtractor};
+use verbatim::nlp::aspects::judge;
 use verbatim::nlp::causes::stated_causes;
-use verbatim::nlp::sentiment::{AccurateSentiment, FastSentiment, SentimentModel};
+use verbatim::nlp::sentiment::{FastSentiment, SentimentModel};
+use verbatim::pipeline::Analyzer;
 use verbatim::training::absa::{semeval14_polarities, AspectPolarity};
 
 #[derive(Parser)]
@@ -55,17 +55,14 @@ const CASES: [&str; 12] = [
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let fast = Arc::new(FastSentiment::shipped()?);
-    let model: Box<dyn SentimentModel> = match args.model.as_str() {
-        "fast" => Box::new(FastSentiment::shipped()?),
-        "accurate" => Box::new(AccurateSentiment::load(&args.models, fast.clone())?),
-        other => anyhow::bail!("unknown model `{other}`; models: fast, accurate"),
-    };
+    let analyzer = Analyzer::new(&args.models)?;
+    let model = analyzer.model_named(&args.model)?;
+    let fast = analyzer.fast();
     for file in ["Restaurants_Train.xml.seg", "Laptops_Train.xml.seg"] {
         let instances = semeval14_polarities(&args.data, file)?;
         let mixed: Vec<AspectPolarity> = instances.iter().filter(|i| i.mixed).cloned().collect();
         for (part, items) in [("all", &instances), ("mixed sentences", &mixed)] {
-            let (clause, sentence) = accuracies(model.as_ref(), &fast, items)?;
+            let (clause, sentence) = accuracies(model, fast, items)?;
             println!(
                 "{} {file}, {part} ({} instances): as served {clause:.3}, whole sentence {sentence:.3}",
                 args.model,
@@ -74,8 +71,7 @@ fn main() -> anyhow::Result<()> {
         }
     }
     if args.cases {
-        let extractor = AspectExtractor::shipped()?;
-        let found = extractor.aspects(model.as_ref(), &fast, &CASES)?;
+        let found = analyzer.aspects().aspects(model, fast, &CASES)?;
         for (text, aspects) in CASES.iter().zip(found) {
             let aspects: Vec<String> = aspects
                 .iter()

@@ -373,22 +373,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let outliers = if strict { topics::Outliers::Strict } else { topics::Outliers::Nearest };
             let settings = topics::DiscoverySettings { topics: count, method, outliers, seed, ..Default::default() };
             let file = File::open(&input).with_context(|| format!("opening {}", input.display()))?;
-            let (report, all_ok) = with_progress(|progress| {
-                topics::file::topics_of_file(
-                    &models_dir,
-                    file,
-                    &settings,
-                    std::io::stdout().lock(),
-                    &mut |done, total| {
-                        let (done, total) = (done as u64, total as u64);
-                        progress(&reprocess::Progress { done, rejected: 0, position: done, length: total })
-                    },
-                )
-            })?;
-            if let Some(path) = summary {
-                durable::write_atomically(&path, &serde_json::to_vec_pretty(&report)?)?;
-            }
-            if !all_ok {
+            if !answer_file(summary, |progress| {
+                topics::file::topics_of_file(&models_dir, file, &settings, std::io::stdout().lock(), progress)
+            })? {
                 return Ok(ExitCode::from(2));
             }
         }
@@ -398,23 +385,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             anyhow::ensure!(granularity > 0.0, "--granularity must be above 0");
             let settings = topics::DiscoverySettings { seed, granularity, ..Default::default() };
             let file = File::open(&input).with_context(|| format!("opening {}", input.display()))?;
-            let (report, all_ok) = with_progress(|progress| {
+            let readers = root_causes::Readers { model, fast: analyzer.fast(), aspects: analyzer.aspects() };
+            if !answer_file(summary, |progress| {
                 root_causes::file::root_causes_of_file(
                     &models_dir,
-                    root_causes::Readers { model, fast: analyzer.fast(), aspects: analyzer.aspects() },
+                    readers,
                     file,
                     &settings,
                     std::io::stdout().lock(),
-                    &mut |done, total| {
-                        let (done, total) = (done as u64, total as u64);
-                        progress(&reprocess::Progress { done, rejected: 0, position: done, length: total })
-                    },
+                    progress,
                 )
-            })?;
-            if let Some(path) = summary {
-                durable::write_atomically(&path, &serde_json::to_vec_pretty(&report)?)?;
-            }
-            if !all_ok {
+            })? {
                 return Ok(ExitCode::from(2));
             }
         }
@@ -475,6 +456,25 @@ fn search_params<'a>(query: &'a str, filters: &'a [String]) -> anyhow::Result<Ve
 }
 
 /// Runs `work` with a progress bar on a terminal, progress logs otherwise.
+/// Runs a command that answers a file line by line and sums it up (topics, root causes):
+/// progress on stderr, the summary written whole to `summary` when asked; whether every line
+/// was valid.
+fn answer_file<S: serde::Serialize>(
+    summary: Option<PathBuf>,
+    run: impl FnOnce(&mut dyn FnMut(usize, usize)) -> anyhow::Result<(S, bool)>,
+) -> anyhow::Result<bool> {
+    let (report, all_ok) = with_progress(|progress| {
+        run(&mut |done, total| {
+            let (done, total) = (done as u64, total as u64);
+            progress(&reprocess::Progress { done, rejected: 0, position: done, length: total })
+        })
+    })?;
+    if let Some(path) = summary {
+        durable::write_atomically(&path, &serde_json::to_vec_pretty(&report)?)?;
+    }
+    Ok(all_ok)
+}
+
 fn with_progress<T>(work: impl FnOnce(&mut dyn FnMut(&reprocess::Progress)) -> anyhow::Result<T>) -> anyhow::Result<T> {
     if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         let mut log = reprocess::ProgressLog::default();

@@ -5,7 +5,6 @@
 use serde::Serialize;
 
 use super::{Annotated, Placement, Stage};
-use crate::domain::Tier;
 use crate::nlp::aspects::{AspectExtractor, Span};
 use crate::nlp::causes::stated_causes;
 use crate::nlp::sentiment::{FastSentiment, SentimentModel};
@@ -38,10 +37,7 @@ impl Stage for AspectStage<'_> {
     }
 
     fn placement(&self) -> Placement {
-        match self.model.tier() {
-            Tier::Fast => Placement::Inline,
-            Tier::Accurate => Placement::Deferred,
-        }
+        Placement::of_tier(self.model.tier())
     }
 
     fn run(&self, batch: &mut [Annotated<'_>]) -> anyhow::Result<()> {

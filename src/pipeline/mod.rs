@@ -23,7 +23,7 @@ pub use language::LanguageStage;
 pub use sentiment::SentimentStage;
 pub use topics::TopicStage;
 
-use crate::domain::{ModelVersion, Sentiment, TopicAssignment};
+use crate::domain::{ModelVersion, Sentiment, Tier, TopicAssignment};
 use crate::nlp::aspects::Aspect;
 use crate::nlp::key_phrases::KeyPhrase;
 use crate::nlp::sentiment::SentenceSentiment;
@@ -35,6 +35,17 @@ pub enum Placement {
     Inline,
     /// After storage, by a job that follows the store: the stage is too slow for the write path.
     Deferred,
+}
+
+impl Placement {
+    /// Where a stage that runs a sentiment tier belongs: the `fast` model keeps up with
+    /// ingestion, the `accurate` encoder does not.
+    pub fn of_tier(tier: Tier) -> Placement {
+        match tier {
+            Tier::Fast => Placement::Inline,
+            Tier::Accurate => Placement::Deferred,
+        }
+    }
 }
 
 /// One text going through the pipeline, and what the stages have found so far.

@@ -3,7 +3,7 @@
 //! `accurate` encoder does not.
 
 use super::{Annotated, Placement, Stage};
-use crate::domain::{Sentiment, Tier};
+use crate::domain::Sentiment;
 use crate::nlp::sentiment::{analyze_batch, SentimentModel};
 
 pub struct SentimentStage<'m> {
@@ -29,10 +29,7 @@ impl Stage for SentimentStage<'_> {
     }
 
     fn placement(&self) -> Placement {
-        match self.model.tier() {
-            Tier::Fast => Placement::Inline,
-            Tier::Accurate => Placement::Deferred,
-        }
+        Placement::of_tier(self.model.tier())
     }
 
     fn run(&self, batch: &mut [Annotated<'_>]) -> anyhow::Result<()> {
