@@ -44,7 +44,6 @@ impl Stage for AspectStage<'_> {
         let texts: Vec<&str> = batch.iter().map(|item| item.text).collect();
         let found = self.extractor.aspects(self.model, self.fast, &texts)?;
         for (item, aspects) in batch.iter_mut().zip(found) {
-            let sentences = crate::nlp::sentences::split(item.text);
             let language = item.language.as_deref().unwrap_or(crate::domain::OTHER_LANGUAGE);
             let causes = stated_causes(item.text, language)
                 .into_iter()
@@ -52,7 +51,10 @@ impl Stage for AspectStage<'_> {
                     let within = aspects
                         .iter()
                         .position(|a| cause.bytes.start <= a.bytes.start && a.bytes.end <= cause.bytes.end);
-                    let sentence = sentences.iter().map(|s| s.bytes()).find(|s| s.contains(&cause.cue.start));
+                    let sentence = crate::nlp::sentences::split(item.text)
+                        .iter()
+                        .map(|s| s.bytes())
+                        .find(|s| s.contains(&cause.cue.start));
                     let before = || {
                         aspects.iter().rposition(|a| {
                             a.bytes.end <= cause.cue.start

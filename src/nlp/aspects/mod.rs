@@ -102,6 +102,9 @@ pub fn judge(
         .iter()
         .zip(terms)
         .map(|(text, terms)| {
+            if terms.is_empty() {
+                return Vec::new();
+            }
             let clauses = clauses(text);
             let sentences: Vec<Range<usize>> = sentences::split(text).iter().map(|s| s.bytes()).collect();
             let within = |span: &Range<usize>, term: &Range<usize>| span.start <= term.start && term.start < span.end;
@@ -129,7 +132,8 @@ pub fn judge(
         .zip(terms)
         .map(|(text, terms)| {
             let all_terms: Vec<Range<usize>> = terms.iter().map(|(term, _)| term.clone()).collect();
-            let readings = if terms.is_empty() { Vec::new() } else { word_readings(fast, text, &all_terms) };
+            let spans: Vec<Range<usize>> = terms.iter().map(|(_, span)| span.clone()).collect();
+            let readings = if terms.is_empty() { Vec::new() } else { word_readings(fast, text, &all_terms, &spans) };
             terms
                 .into_iter()
                 .map(|(term, clause)| {
@@ -152,14 +156,21 @@ pub fn judge(
         .collect())
 }
 
-/// The words of `text` outside every aspect term, each with how it reads alone to the `fast`
-/// model: positive minus negative confidence. Read once per text, shared by its aspects.
-fn word_readings(fast: &FastSentiment, text: &str, terms: &[Range<usize>]) -> Vec<(Range<usize>, f32)> {
+/// The words of the judged `spans` outside every aspect term, each with how it reads alone to
+/// the `fast` model: positive minus negative confidence. Read once per text, shared by its
+/// aspects.
+fn word_readings(
+    fast: &FastSentiment,
+    text: &str,
+    terms: &[Range<usize>],
+    spans: &[Range<usize>],
+) -> Vec<(Range<usize>, f32)> {
     let outside = |w: &Range<usize>| terms.iter().all(|t| w.end <= t.start || w.start >= t.end);
+    let judged = |w: &Range<usize>| spans.iter().any(|s| s.start <= w.start && w.end <= s.end);
     let candidates: Vec<Range<usize>> = words(text)
         .into_iter()
         .map(|w| w.bytes)
-        .filter(|w| outside(w) && !is_stop_word(&text[w.clone()].to_lowercase()))
+        .filter(|w| judged(w) && outside(w) && !is_stop_word(&text[w.clone()].to_lowercase()))
         .collect();
     let readings = fast.probabilities(&candidates.iter().map(|w| &text[w.clone()]).collect::<Vec<_>>());
     candidates.into_iter().zip(readings).map(|(w, p)| (w, p[2] - p[0])).collect()

@@ -61,10 +61,11 @@ impl AspectTagger {
     /// The aspect terms of `text`, as byte ranges of whole words, in text order.
     pub fn terms(&self, text: &str) -> Vec<Range<usize>> {
         let words = words(text);
+        let marks = marks(&words);
         let mut tags = Vec::with_capacity(words.len());
         for i in 0..words.len() {
             let before = tags.last().copied().unwrap_or(Tag::Outside);
-            let p = self.model.probabilities(&features(self.model.hasher, &words, i, before));
+            let p = self.model.probabilities(&features(self.model.hasher, &words, &marks, i, before));
             let mut tag = Tag::ALL[argmax(&p)];
             if tag == Tag::Inside && before == Tag::Outside {
                 tag = Tag::Begin;
@@ -75,7 +76,7 @@ impl AspectTagger {
         // customers judge in any trade is a term, joined to a term it touches ("customer service").
         for i in 0..words.len() {
             let extends = QUALIFIERS.contains(&words[i].folded.as_str());
-            if tags[i] == Tag::Outside && (is_customer_aspect(&words[i].folded) || extends) {
+            if tags[i] == Tag::Outside && (marks[i].customer || extends) {
                 let joins = i > 0 && tags[i - 1] != Tag::Outside && !words[i].after_punctuation;
                 if extends && !joins {
                     continue;
@@ -108,6 +109,7 @@ fn spans(words: &[Word], tags: &[Tag]) -> Vec<Range<usize>> {
 /// `B` for a term's first word, `I` for its others; the previous tag is the gold one.
 pub fn training_examples(hasher: FeatureHasher, text: &str, terms: &[Range<usize>]) -> Vec<Example> {
     let words = words(text);
+    let marks = marks(&words);
     let mut tags = Vec::with_capacity(words.len());
     for word in &words {
         let term = terms.iter().find(|t| word.bytes.start < t.end && t.start < word.bytes.end);
@@ -120,14 +122,33 @@ pub fn training_examples(hasher: FeatureHasher, text: &str, terms: &[Range<usize
     }
     (0..words.len())
         .map(|i| Example {
-            features: features(hasher, &words, i, if i == 0 { Tag::Outside } else { tags[i - 1] }),
+            features: features(hasher, &words, &marks, i, if i == 0 { Tag::Outside } else { tags[i - 1] }),
             label: tags[i] as usize,
             weight: 1.0,
         })
         .collect()
 }
 
-fn features(hasher: FeatureHasher, words: &[Word], i: usize, before: Tag) -> Vec<u32> {
+/// What the features read of a word beside its spelling, looked up once per text.
+struct Marks {
+    stop: bool,
+    customer: bool,
+    /// The sentiment lexicon's direction, for a word it rates at least 1 either way.
+    opinion: Option<bool>,
+}
+
+fn marks(words: &[Word]) -> Vec<Marks> {
+    words
+        .iter()
+        .map(|w| Marks {
+            stop: stop_words::is_stop_word(&w.folded),
+            customer: is_customer_aspect(&w.folded),
+            opinion: lexicon::word_valence(&w.folded).filter(|v| v.abs() >= 1.0).map(|v| v > 0.0),
+        })
+        .collect()
+}
+
+fn features(hasher: FeatureHasher, words: &[Word], marks: &[Marks], i: usize, before: Tag) -> Vec<u32> {
     let mask = (1u64 << hasher.buckets_log2) - 1;
     let mut out = Vec::with_capacity(32);
     let mut add = |parts: &[&[u8]]| out.push((fnv1a(parts.iter().copied()) & mask) as u32);
@@ -149,33 +170,37 @@ fn features(hasher: FeatureHasher, words: &[Word], i: usize, before: Tag) -> Vec
     }
     add(&[b"b-", at(-1).as_bytes(), b" ", word.as_bytes()]);
     add(&[b"b+", word.as_bytes(), b" ", at(1).as_bytes()]);
-    let chars: Vec<char> = word.chars().collect();
+    // Affixes as byte slices at character boundaries: no allocation per word.
+    let starts: Vec<usize> = word.char_indices().map(|(i, _)| i).collect();
+    let length = starts.len();
     for n in 2..=4 {
-        if chars.len() > n {
-            let suffix: String = chars[chars.len() - n..].iter().collect();
-            add(&[b"s", suffix.as_bytes()]);
+        if length > n {
+            add(&[b"s", word[starts[length - n]..].as_bytes()]);
         }
     }
-    if chars.len() > 3 {
-        let prefix: String = chars[..3].iter().collect();
-        add(&[b"p", prefix.as_bytes()]);
+    if length > 3 {
+        add(&[b"p", word[..starts[3]].as_bytes()]);
     }
-    add(&[b"len", &[chars.len().min(12) as u8]]);
-    add(&[b"stop", &[u8::from(stop_words::is_stop_word(word))]]);
-    add(&[b"stop-1", &[u8::from(stop_words::is_stop_word(at(-1)))]]);
-    add(&[b"digit", &[u8::from(chars.iter().any(char::is_ascii_digit))]]);
+    add(&[b"len", &[length.min(12) as u8]]);
+    let mark = |offset: isize| {
+        let j = i as isize + offset;
+        (j >= 0).then(|| marks.get(j as usize)).flatten()
+    };
+    add(&[b"stop", &[u8::from(marks[i].stop)]]);
+    add(&[b"stop-1", &[u8::from(mark(-1).is_some_and(|m| m.stop))]]);
+    add(&[b"digit", &[u8::from(word.bytes().any(|b| b.is_ascii_digit()))]]);
     add(&[b"punct", &[u8::from(words[i].after_punctuation)]]);
     add(&[b"punct+1", &[u8::from(words.get(i + 1).is_some_and(|w| w.after_punctuation))]]);
     for offset in -1..=1 {
-        if is_customer_aspect(at(offset)) {
+        if mark(offset).is_some_and(|m| m.customer) {
             add(&[b"cx", &offset.to_le_bytes()]);
         }
     }
     add(&[b"tag-1", before.name().as_bytes()]);
     add(&[b"tag-1w", before.name().as_bytes(), word.as_bytes()]);
     for offset in -WINDOW..=WINDOW {
-        if let Some(valence) = lexicon::word_valence(at(offset)).filter(|v| v.abs() >= 1.0) {
-            add(&[b"op", &offset.to_le_bytes(), &[u8::from(valence > 0.0)]]);
+        if let Some(positive) = mark(offset).and_then(|m| m.opinion) {
+            add(&[b"op", &offset.to_le_bytes(), &[u8::from(positive)]]);
         }
     }
     out
