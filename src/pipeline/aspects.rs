@@ -2,6 +2,8 @@
 //! it states, each cause linked to the aspect it speaks of. Its placement follows the tier, as
 //! the sentiment stage's does.
 
+use std::ops::Range;
+
 use serde::Serialize;
 
 use super::{Annotated, Placement, Stage};
@@ -45,20 +47,22 @@ impl Stage for AspectStage<'_> {
         let found = self.extractor.aspects(self.model, self.fast, &texts)?;
         for (item, aspects) in batch.iter_mut().zip(found) {
             let language = item.language.as_deref().unwrap_or(crate::domain::OTHER_LANGUAGE);
-            let causes = stated_causes(item.text, language)
+            let stated = stated_causes(item.text, language);
+            let sentences: Vec<Range<usize>> = if stated.is_empty() {
+                Vec::new()
+            } else {
+                crate::nlp::sentences::split(item.text).iter().map(|s| s.bytes()).collect()
+            };
+            let causes = stated
                 .into_iter()
                 .map(|cause| {
                     let within = aspects
                         .iter()
                         .position(|a| cause.bytes.start <= a.bytes.start && a.bytes.end <= cause.bytes.end);
-                    let sentence = crate::nlp::sentences::split(item.text)
-                        .iter()
-                        .map(|s| s.bytes())
-                        .find(|s| s.contains(&cause.cue.start));
+                    let sentence = sentences.iter().find(|s| s.contains(&cause.cue.start));
                     let before = || {
                         aspects.iter().rposition(|a| {
-                            a.bytes.end <= cause.cue.start
-                                && sentence.as_ref().is_some_and(|s| s.contains(&a.bytes.start))
+                            a.bytes.end <= cause.cue.start && sentence.is_some_and(|s| s.contains(&a.bytes.start))
                         })
                     };
                     Cause { span: Span::of(item.text, cause.bytes), aspect: within.or_else(before) }

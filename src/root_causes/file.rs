@@ -15,9 +15,7 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::json;
 
-use super::{
-    cleaned, group, mentions, ranking, Grouping, Impact, MentionInput, MentionSource, Readers, StatedRootCause,
-};
+use super::{cleaned, group, mentions, ranking, Grouping, Impact, MentionSource, Readers, StatedRootCause};
 use crate::domain::Verbatim;
 use crate::input::{item_id, jsonl_records, ItemError};
 use crate::nlp::aspects::Span;
@@ -92,23 +90,24 @@ pub fn root_causes_of_file(
         found.extend(mentions(readers, &sources)?);
         progress(found.len(), verbatims.len());
     }
+    // Each mention with words, cleaned, and whose it is (verbatim, mention).
     let mut owners: Vec<(usize, usize)> = Vec::new();
-    let mut inputs: Vec<MentionInput> = Vec::new();
+    let mut texts: Vec<String> = Vec::new();
     for (v, mentions) in found.iter().enumerate() {
         for (m, mention) in mentions.iter().enumerate() {
             if let Some(text) = cleaned(&verbatims[v].text[mention.bytes.clone()]) {
                 owners.push((v, m));
-                inputs.push(MentionInput { text, language: Some(languages[v].to_string()) });
+                texts.push(text);
             }
         }
     }
-    let topic_inputs: Vec<TopicInput<'_>> =
-        inputs.iter().map(|m| TopicInput { text: &m.text, language: m.language.as_deref() }).collect();
+    let inputs: Vec<TopicInput<'_>> =
+        texts.iter().zip(&owners).map(|(text, (v, _))| TopicInput { text, language: Some(languages[*v]) }).collect();
     let total = inputs.len();
     let grouping = if inputs.is_empty() {
         Grouping { groups: Vec::new(), assignments: Vec::new(), vectors: "none" }
     } else {
-        let (space, vectors) = vectors_for_discovery(models_dir, &topic_inputs, None, &mut |done| {
+        let (space, vectors) = vectors_for_discovery(models_dir, &inputs, None, &mut |done| {
             progress(done, total);
             true
         })?;
@@ -136,7 +135,7 @@ pub fn root_causes_of_file(
             let examples = g
                 .examples
                 .iter()
-                .map(|&i| RootCauseExample { id: verbatims[owners[i].0].id.clone(), text: inputs[i].text.clone() })
+                .map(|&i| RootCauseExample { id: verbatims[owners[i].0].id.clone(), text: texts[i].clone() })
                 .collect();
             Some(RankedRootCause { id: g.id, names: g.names, impact, examples })
         })

@@ -89,7 +89,7 @@ pub fn mentions(readers: Readers<'_>, sources: &[MentionSource<'_>]) -> anyhow::
     for (i, text) in texts.iter().enumerate() {
         let sentiment = Sentiment::from_probabilities(probabilities[i]);
         let document_unhappy = sentiment.score <= LEANS_UNHAPPY || sources[i].scored_unhappy == Some(true);
-        let sentence_p: Vec<[f32; 3]> = probabilities[next..next + splits[i].len()].to_vec();
+        let sentence_p = &probabilities[next..next + splits[i].len()];
         next += splits[i].len();
         let sentence_of = |at: usize| splits[i].iter().position(|s| s.start <= at && at < s.end);
         let unhappy = |at: usize| {
@@ -129,12 +129,6 @@ pub fn cleaned(text: &str) -> Option<String> {
     kept.chars().any(char::is_alphanumeric).then(|| kept.into_owned())
 }
 
-/// One mention to group: its cleaned text and language.
-pub struct MentionInput {
-    pub text: String,
-    pub language: Option<String>,
-}
-
 /// Groups of mentions, found like topics.
 pub struct Grouping {
     pub groups: Vec<Group>,
@@ -151,9 +145,10 @@ pub struct Group {
     pub examples: Vec<usize>,
 }
 
-/// Clusters `inputs` in `space` (their vectors given), as a topic discovery does.
+/// Clusters the mentions `inputs` (cleaned texts, with their languages) in `space` (their
+/// vectors given), as a topic discovery does.
 pub fn group(
-    inputs: &[MentionInput],
+    inputs: &[TopicInput<'_>],
     space: VectorSpace,
     vectors: &[Vec<f32>],
     settings: &DiscoverySettings,
@@ -163,9 +158,7 @@ pub fn group(
     if !vectors.iter().any(|v| v.iter().any(|x| *x != 0.0)) {
         return Ok(Grouping { groups: Vec::new(), assignments: vec![None; inputs.len()], vectors: mode });
     }
-    let topic_inputs: Vec<TopicInput<'_>> =
-        inputs.iter().map(|m| TopicInput { text: &m.text, language: m.language.as_deref() }).collect();
-    let found = discover(&topic_inputs, vectors, space, settings, None)?;
+    let found = discover(inputs, vectors, space, settings, None)?;
     let groups = found
         .model
         .topics

@@ -4,9 +4,10 @@
 //!
 //! Terms come from the [`tagger`]; an aspect's polarity is its sentence's when it is the
 //! sentence's only aspect, else its clause's ([`super::clauses`]), judged by the sentiment tier
-//! the caller picked (measured against either alone in eval/RESULTS.md), so both tiers share one extractor and the
-//! accurate tier's judgement carries over; the opinion is the clause's most polar word by the
-//! `fast` model's reading of single words (French and English alike, no lexicon needed).
+//! the caller picked (measured against either alone in eval/RESULTS.md), so both tiers share
+//! one extractor and the accurate tier's judgement carries over; the opinion is the clause's
+//! most polar word by the `fast` model's reading of single words (French and English alike, no
+//! lexicon needed).
 
 pub mod tagger;
 mod vocabulary;
@@ -18,6 +19,7 @@ use serde::Serialize;
 
 use super::clauses::clauses;
 use super::linear::HashedLinear;
+use super::offsets::CodePoints;
 use super::sentences;
 use super::sentiment::{FastSentiment, SentimentModel};
 use super::stop_words::is_stop_word;
@@ -59,11 +61,8 @@ pub struct Span {
 
 impl Span {
     pub fn of(text: &str, bytes: Range<usize>) -> Span {
-        Span {
-            text: text[bytes.clone()].to_string(),
-            offset: text[..bytes.start].chars().count(),
-            length: text[bytes].chars().count(),
-        }
+        let (offset, length) = CodePoints::new(text).span(bytes.clone());
+        Span { text: text[bytes].to_string(), offset, length }
     }
 }
 

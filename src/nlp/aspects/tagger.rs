@@ -175,11 +175,11 @@ fn features(hasher: FeatureHasher, words: &[Word], marks: &[Marks], i: usize, be
     let length = starts.len();
     for n in 2..=4 {
         if length > n {
-            add(&[b"s", word[starts[length - n]..].as_bytes()]);
+            add(&[b"s", &word.as_bytes()[starts[length - n]..]]);
         }
     }
     if length > 3 {
-        add(&[b"p", word[..starts[3]].as_bytes()]);
+        add(&[b"p", &word.as_bytes()[..starts[3]]]);
     }
     add(&[b"len", &[length.min(12) as u8]]);
     let mark = |offset: isize| {
