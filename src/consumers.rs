@@ -109,6 +109,7 @@ mod tests {
             sentiment_model: None,
             due: Vec::new(),
             topic: None,
+            root_causes: None,
         }
     }
 

@@ -48,6 +48,8 @@ pub struct SearchRequest {
     pub sentiments: Vec<SentimentLabel>,
     /// Topic ids of the model in use (`-1`: verbatims near no topic).
     pub topics: Vec<i64>,
+    /// Root-cause ids of the model in use: a verbatim stating one of them matches.
+    pub root_causes: Vec<i64>,
     /// Category ids: a verbatim matches one of them (see [`CategoryRule`]).
     pub categories: Vec<i64>,
     /// The rules of `categories`, in the same order, read from the store by the reader that
@@ -73,7 +75,7 @@ pub struct SearchRequest {
 
 /// Parameters that take a list: repeating one adds to it (`channel=email&channel=chat`).
 /// Any other parameter given twice is refused rather than one value silently winning.
-const LIST_PARAMETERS: [&str; 6] = ["language", "channel", "nps_group", "sentiment", "topic", "category"];
+const LIST_PARAMETERS: [&str; 7] = ["language", "channel", "nps_group", "sentiment", "topic", "root_cause", "category"];
 
 /// A parameter the parser refused, named so the caller can fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -128,6 +130,12 @@ impl SearchRequest {
                     value,
                     |id| id.parse::<i64>().ok().filter(|id| *id >= -1),
                     "a topic id (-1 for none)",
+                )?),
+                "root_cause" => request.root_causes.extend(parse_list(
+                    key,
+                    value,
+                    |id| id.parse::<i64>().ok().filter(|id| *id >= 0),
+                    "a root cause id",
                 )?),
                 "category" => request.categories.extend(parse_list(
                     key,

@@ -39,8 +39,9 @@ use crate::consumers::{self, Consumer};
 use crate::domain::Verbatim;
 use crate::index::{IndexError, SearchIndex};
 use crate::pipeline::Analyzer;
+use crate::root_causes::saved::{mention_texts, RootCauseModel};
 use crate::search::{CategoryRule, SearchHit, SearchRequest, SearchResponse};
-use crate::store::{Durability, Erasure, JobProgress, Store, StoreError};
+use crate::store::{Durability, Erasure, Grouping, JobProgress, Store, StoreError};
 use crate::topics::{SavedTopics, TopicAssigner};
 
 /// Rows per index commit when catching up or rebuilding.
@@ -116,6 +117,18 @@ pub enum Write {
     /// Merges topic `from` into topic `into` in the model in use: the model changes in place
     /// (same version), `from`'s verbatims move to `into`. `moved` holds them once stored.
     MergeTopics { from: i64, into: i64, moved: Vec<Verbatim> },
+    /// Saves a discovered root-cause model and puts it in use, as [`Write::Topics`] does a
+    /// topic model: the root causes of the verbatims the discovery read are stored, every
+    /// other verbatim's mentions are matched to the new groups by words, in one commit.
+    RootCauses {
+        saved: Box<SavedTopics>,
+        based_on: Option<(u32, u32)>,
+        job_id: String,
+        verbatims: Vec<Verbatim>,
+        progress: JobProgress,
+    },
+    /// Merges root cause `from` into `into` in the model in use, as [`Write::MergeTopics`].
+    MergeRootCauses { from: i64, into: i64, moved: Vec<Verbatim> },
 }
 
 impl Write {
@@ -125,8 +138,11 @@ impl Write {
             | Write::Reanalysed { verbatims: batch, .. }
             | Write::Topics { verbatims: batch, .. }
             | Write::Assigned { verbatims: batch, .. }
-            | Write::SplitTopic { verbatims: batch, .. } => batch.len(),
-            Write::Delete(_) | Write::DeleteCustomer(_) | Write::MergeTopics { .. } => 1,
+            | Write::SplitTopic { verbatims: batch, .. }
+            | Write::RootCauses { verbatims: batch, .. } => batch.len(),
+            Write::Delete(_) | Write::DeleteCustomer(_) | Write::MergeTopics { .. } | Write::MergeRootCauses { .. } => {
+                1
+            }
         }
     }
 
@@ -145,9 +161,9 @@ pub enum Written {
     DeletedCustomer(usize),
     /// The analyses of the verbatims still as analysed are stored, with the job's progress.
     Reanalysed,
-    /// The topic model is saved as this version and in use; `None`: the model in use was not
-    /// the one the discovery started from, and nothing was stored.
-    Topics(Option<u32>),
+    /// The topic or root-cause model is saved as this version and in use; `None`: the model in
+    /// use was not the one the discovery started from, and nothing was stored.
+    Model(Option<u32>),
     /// A job's topics are stored with its progress.
     Assigned,
     /// How many verbatims moved to the topic merged into; `None`: the model in use has not
@@ -262,8 +278,12 @@ impl Service {
         let index = SearchIndex::open(&paths.index)?;
         let store = Store::open(&paths.store, settings.max_store_bytes, settings.durability)
             .with_context(|| format!("opening store {}", paths.store.display()))?;
-        if let Some(saved) = store.topic_model()? {
+        if let Some(saved) = store.saved_model(Grouping::Topics)? {
             analyzer.set_topics(TopicAssigner::from_saved(&saved)?);
+        }
+        if let Some(saved) = store.saved_model(Grouping::RootCauses)? {
+            let edits = store.edits(Grouping::RootCauses)?;
+            analyzer.set_root_causes(RootCauseModel::new(TopicAssigner::from_saved(&saved)?, &edits));
         }
         let parts = Arc::new(Parts {
             data_dir: data_dir.to_path_buf(),
@@ -273,7 +293,7 @@ impl Service {
             index_behind: AtomicBool::new(false),
         });
         parts.repair_index()?;
-        if let Err(err) = parts.rename_topics_after_erasures() {
+        if let Err(err) = parts.rename_after_erasures() {
             tracing::warn!(error = %format!("{err:#}"), "naming topics again after an erasure; the next erasure tries again");
         }
         let purge_owed = !parts.purge_erased();
@@ -316,7 +336,7 @@ impl Service {
     ) -> Result<Option<u32>, ServiceError> {
         let write = Write::Topics { saved: Box::new(saved), based_on, job_id: job_id.to_string(), verbatims, progress };
         match self.submit(write, WritePermit { _place: None }).wait()? {
-            Written::Topics(version) => Ok(version),
+            Written::Model(version) => Ok(version),
             other => unreachable!("a topics write answers {other:?}"),
         }
     }
@@ -333,7 +353,7 @@ impl Service {
     ) -> Result<Option<u32>, ServiceError> {
         let write = Write::SplitTopic { saved: Box::new(saved), based_on, topic, verbatims, progress };
         match self.submit(write, WritePermit { _place: None }).wait()? {
-            Written::Topics(version) => Ok(version),
+            Written::Model(version) => Ok(version),
             other => unreachable!("a split answers {other:?}"),
         }
     }
@@ -346,6 +366,48 @@ impl Service {
             Written::Merged(moved) => Ok(moved),
             other => unreachable!("a merge answers {other:?}"),
         }
+    }
+
+    /// Saves a discovered root-cause model, puts it in use and stores the root causes it gave
+    /// (see [`Write::RootCauses`]); returns its version, or `None` if the model in use is no
+    /// longer `based_on`.
+    pub fn root_causes_discovered(
+        &self,
+        saved: SavedTopics,
+        based_on: Option<(u32, u32)>,
+        job_id: &str,
+        verbatims: Vec<Verbatim>,
+        progress: JobProgress,
+    ) -> Result<Option<u32>, ServiceError> {
+        let write =
+            Write::RootCauses { saved: Box::new(saved), based_on, job_id: job_id.to_string(), verbatims, progress };
+        match self.submit(write, WritePermit { _place: None }).wait()? {
+            Written::Model(version) => Ok(version),
+            other => unreachable!("a root-causes write answers {other:?}"),
+        }
+    }
+
+    /// Merges root cause `from` into `into` (see [`Write::MergeRootCauses`]); returns how many
+    /// verbatims moved, or `None` if the model in use has not both.
+    pub fn merge_root_causes(&self, from: i64, into: i64) -> Result<Option<usize>, ServiceError> {
+        let write = Write::MergeRootCauses { from, into, moved: Vec::new() };
+        match self.submit(write, WritePermit { _place: None }).wait()? {
+            Written::Merged(moved) => Ok(moved),
+            other => unreachable!("a merge answers {other:?}"),
+        }
+    }
+
+    /// Names root cause `id` as an analyst asks (`None`: its discovered name again). The name
+    /// is kept apart from the model, by id, and the model in use answers with it at once.
+    pub fn rename_root_cause(&self, id: i64, label: Option<&str>) -> Result<(), ServiceError> {
+        let _writing = self.parts.lock();
+        let store = self.store();
+        store.edit(Grouping::RootCauses, id, Some(label), None)?;
+        if let Some(in_use) = self.analyzer().root_causes() {
+            let edits = store.edits(Grouping::RootCauses)?;
+            self.analyzer().set_root_causes(RootCauseModel::new(in_use.assigner.clone(), &edits));
+        }
+        Ok(())
     }
 
     /// Stores the topics a job found for verbatims it read, with its progress, in one commit.
@@ -643,7 +705,8 @@ impl Parts {
                 group.push(next);
             }
             let erased = group.iter().any(|p| p.write.erases());
-            let renames = erased || group.iter().any(|p| matches!(p.write, Write::Topics { .. }));
+            let renames =
+                erased || group.iter().any(|p| matches!(p.write, Write::Topics { .. } | Write::RootCauses { .. }));
             let answers = self.commit_group(&mut group);
             for (pending, answer) in group.into_iter().zip(answers) {
                 let _ = pending.reply.send(answer);
@@ -661,7 +724,7 @@ impl Parts {
     /// and has the purger clear the old names from the files.
     fn rename_now(&self, wake_purger: &mpsc::Sender<()>) {
         let _writing = self.lock();
-        match self.rename_topics_after_erasures() {
+        match self.rename_after_erasures() {
             Ok(true) => {
                 let _ = wake_purger.send(());
             }
@@ -698,10 +761,13 @@ impl Parts {
         self.catch_up_if_behind()?;
         for write in writes.iter_mut() {
             if let Write::Upsert(batch) = &mut **write {
-                self.analyzer.assign_stale_topics(batch);
+                self.analyzer.assign_stale(batch)?;
             }
         }
         let mut new_topics: Option<TopicAssigner> = None;
+        let mut new_root_causes: Option<RootCauseModel> = None;
+        let readers = self.analyzer.readers(self.analyzer.fast());
+        let analysis = |err: anyhow::Error| StoreError::Analysis(format!("{err:#}"));
         let (written, seq) = self.reader.store.write(|store| {
             writes
                 .iter_mut()
@@ -710,6 +776,9 @@ impl Parts {
                         // After a discovery's commit in the same group, its model is the one in use.
                         if let Some(assigner) = &new_topics {
                             assigner.assign_stale(batch);
+                        }
+                        if let Some(model) = &new_root_causes {
+                            model.assign_stale(readers, batch).map_err(analysis)?;
                         }
                         store.upsert(batch).map(|()| Written::Upserted)
                     }
@@ -725,10 +794,10 @@ impl Parts {
                         let in_use = new_topics.clone().or_else(|| self.analyzer.topics().map(|a| (*a).clone()));
                         if in_use.map(|a| (a.version, a.saved.merges)) != *based_on {
                             verbatims.clear();
-                            return Ok(Written::Topics(None));
+                            return Ok(Written::Model(None));
                         }
                         let json = serde_json::to_string(&**saved).expect("a topic model serialises");
-                        let version = store.save_topic_model(Some(job_id), &json)?;
+                        let version = store.save_model(Grouping::Topics, Some(job_id), &json)?;
                         let assigner = TopicAssigner { version, saved: (**saved).clone() };
                         verbatims.iter_mut().filter_map(|v| v.topic.as_mut()).for_each(|t| t.model = version);
                         let mut stored = store.set_topics(verbatims)?;
@@ -741,20 +810,21 @@ impl Parts {
                         *verbatims = stored;
                         store.set_job_progress(progress)?;
                         new_topics = Some(assigner);
-                        Ok(Written::Topics(Some(version)))
+                        Ok(Written::Model(Some(version)))
                     }
                     Write::SplitTopic { saved, based_on, topic, verbatims, progress } => {
                         let in_use = new_topics.clone().or_else(|| self.analyzer.topics().map(|a| (*a).clone()));
                         if in_use.map(|a| (a.version, a.saved.merges)) != Some(*based_on) {
                             verbatims.clear();
-                            return Ok(Written::Topics(None));
+                            return Ok(Written::Model(None));
                         }
                         let assigner = TopicAssigner { version: based_on.0, saved: (**saved).clone() };
-                        store.replace_topic_model(
+                        store.replace_model(
+                            Grouping::Topics,
                             assigner.version,
                             &serde_json::to_string(&assigner.saved).expect("a topic model serialises"),
                         )?;
-                        store.forget_topic_edits(*topic)?;
+                        store.forget_edits(Grouping::Topics, *topic)?;
                         let mut stored = store.set_topics(verbatims)?;
                         // Written since the job read them: by words, as at ingestion.
                         let mut others = store.topic_members(*topic)?;
@@ -763,7 +833,7 @@ impl Parts {
                         *verbatims = stored;
                         store.set_job_progress(progress)?;
                         new_topics = Some(assigner);
-                        Ok(Written::Topics(Some(based_on.0)))
+                        Ok(Written::Model(Some(based_on.0)))
                     }
                     Write::MergeTopics { from, into, moved } => {
                         let in_use = new_topics.clone().or_else(|| self.analyzer.topics().map(|a| (*a).clone()));
@@ -771,15 +841,62 @@ impl Parts {
                             return Ok(Written::Merged(None));
                         };
                         let (version, saved) = merged;
-                        store.replace_topic_model(
+                        store.replace_model(
+                            Grouping::Topics,
                             version,
                             &serde_json::to_string(&saved).expect("a topic model serialises"),
                         )?;
-                        store.forget_topic_edits(*from)?;
+                        store.forget_edits(Grouping::Topics, *from)?;
                         let mut members = store.topic_members(*from)?;
                         members.iter_mut().filter_map(|v| v.topic.as_mut()).for_each(|t| t.id = *into);
                         *moved = store.set_topics(&members)?;
                         new_topics = Some(TopicAssigner { version, saved });
+                        Ok(Written::Merged(Some(moved.len())))
+                    }
+                    Write::RootCauses { saved, based_on, job_id, verbatims, progress } => {
+                        let in_use =
+                            new_root_causes.clone().or_else(|| self.analyzer.root_causes().map(|m| (*m).clone()));
+                        if in_use.map(|m| (m.version(), m.assigner.saved.merges)) != *based_on {
+                            verbatims.clear();
+                            return Ok(Written::Model(None));
+                        }
+                        let json = serde_json::to_string(&**saved).expect("a root-cause model serialises");
+                        let version = store.save_model(Grouping::RootCauses, Some(job_id), &json)?;
+                        let edits = self.reader.store.edits(Grouping::RootCauses)?;
+                        let model = RootCauseModel::new(TopicAssigner { version, saved: (**saved).clone() }, &edits);
+                        verbatims.iter_mut().filter_map(|v| v.root_causes.as_mut()).for_each(|r| r.model = version);
+                        let mut stored = store.set_root_causes(verbatims)?;
+                        let mut others = store.without_root_causes_of(version)?;
+                        model.assign_stale(readers, &mut others).map_err(analysis)?;
+                        stored.extend(store.set_root_causes(&others)?);
+                        *verbatims = stored;
+                        store.set_job_progress(progress)?;
+                        new_root_causes = Some(model);
+                        Ok(Written::Model(Some(version)))
+                    }
+                    Write::MergeRootCauses { from, into, moved } => {
+                        let in_use =
+                            new_root_causes.clone().or_else(|| self.analyzer.root_causes().map(|m| (*m).clone()));
+                        let Some((version, saved)) =
+                            in_use.and_then(|m| Some((m.version(), m.assigner.saved.merged(*from, *into)?)))
+                        else {
+                            return Ok(Written::Merged(None));
+                        };
+                        store.replace_model(
+                            Grouping::RootCauses,
+                            version,
+                            &serde_json::to_string(&saved).expect("a root-cause model serialises"),
+                        )?;
+                        store.forget_edits(Grouping::RootCauses, *from)?;
+                        let mut members = store.root_cause_members(*from)?;
+                        for member in &mut members {
+                            if let Some(found) = member.root_causes.as_mut() {
+                                found.merge(*from, *into);
+                            }
+                        }
+                        *moved = store.set_root_causes(&members)?;
+                        let edits = self.reader.store.edits(Grouping::RootCauses)?;
+                        new_root_causes = Some(RootCauseModel::new(TopicAssigner { version, saved }, &edits));
                         Ok(Written::Merged(Some(moved.len())))
                     }
                     Write::Assigned { verbatims, progress } => {
@@ -799,6 +916,9 @@ impl Parts {
         if let Some(assigner) = new_topics {
             self.analyzer.set_topics(assigner);
         }
+        if let Some(model) = new_root_causes {
+            self.analyzer.set_root_causes(model);
+        }
         self.reader
             .index
             .write(seq, |index| {
@@ -809,7 +929,9 @@ impl Parts {
                         | Write::Topics { verbatims: batch, .. }
                         | Write::Assigned { verbatims: batch, .. }
                         | Write::MergeTopics { moved: batch, .. }
-                        | Write::SplitTopic { verbatims: batch, .. } => index.upsert(batch)?,
+                        | Write::SplitTopic { verbatims: batch, .. }
+                        | Write::RootCauses { verbatims: batch, .. }
+                        | Write::MergeRootCauses { moved: batch, .. } => index.upsert(batch)?,
                         Write::Delete(id) => index.delete(id),
                         Write::DeleteCustomer(customer) => index.delete_customer(customer),
                     }
@@ -832,14 +954,41 @@ impl Parts {
         if self.analyzer.topics().is_none_or(|in_use| mark <= in_use.saved.erasure_mark) {
             return Ok(false);
         }
-        let Some(saved) = store.topic_model()? else { return Ok(false) };
+        let Some(saved) = store.saved_model(Grouping::Topics)? else { return Ok(false) };
         let assigner = TopicAssigner::from_saved(&saved)?;
         let renamed = assigner.saved.renamed(&store.topic_texts()?, mark);
         let json = serde_json::to_string(&renamed).expect("a topic model serialises");
-        store.write(|writer| writer.replace_topic_model(assigner.version, &json))?;
+        store.write(|writer| writer.replace_model(Grouping::Topics, assigner.version, &json))?;
         self.analyzer.set_topics(TopicAssigner { version: assigner.version, saved: renamed });
         tracing::info!(version = assigner.version, "topics named again after an erasure");
         Ok(true)
+    }
+
+    /// [`Parts::rename_topics_after_erasures`] for the root-cause model in use: its names are
+    /// made again from the mentions the stored verbatims still hold.
+    fn rename_root_causes_after_erasures(&self) -> anyhow::Result<bool> {
+        let store = &self.reader.store;
+        let mark = store.last_erasure()?;
+        if self.analyzer.root_causes().is_none_or(|in_use| mark <= in_use.assigner.saved.erasure_mark) {
+            return Ok(false);
+        }
+        let Some(saved) = store.saved_model(Grouping::RootCauses)? else { return Ok(false) };
+        let assigner = TopicAssigner::from_saved(&saved)?;
+        let renamed = assigner.saved.renamed(&mention_texts(store.root_cause_texts()?), mark);
+        let json = serde_json::to_string(&renamed).expect("a root-cause model serialises");
+        store.write(|writer| writer.replace_model(Grouping::RootCauses, assigner.version, &json))?;
+        let edits = store.edits(Grouping::RootCauses)?;
+        self.analyzer
+            .set_root_causes(RootCauseModel::new(TopicAssigner { version: assigner.version, saved: renamed }, &edits));
+        tracing::info!(version = assigner.version, "root causes named again after an erasure");
+        Ok(true)
+    }
+
+    /// Names the topics and the root causes again where an erasure came after their names
+    /// were made; returns whether any was.
+    fn rename_after_erasures(&self) -> anyhow::Result<bool> {
+        let topics = self.rename_topics_after_erasures()?;
+        Ok(self.rename_root_causes_after_erasures()? || topics)
     }
 
     /// Removes erased data from the files: index segments holding deleted documents are

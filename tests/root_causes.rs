@@ -59,12 +59,15 @@ fn check_shape(code: i32, lines: &[Value], summary: &Value) {
     }
     assert_eq!(summary["verbatims"], 35);
     assert_eq!(summary["unhappy"], 30);
+    assert_eq!((summary["promoters"].as_u64(), summary["detractors"].as_u64()), (Some(5), Some(30)), "{summary}");
     let ranked = summary["root_causes"].as_array().unwrap();
     assert!(ranked.windows(2).all(|w| w[0]["verbatims"].as_u64() >= w[1]["verbatims"].as_u64()), "{summary}");
     for cause in ranked {
         // Only detractors cite causes: leaving them out raises the NPS.
         assert!(cause["nps_impact"].as_f64().unwrap() < 0.0, "{cause}");
-        assert!(cause["share_of_unhappy"].as_f64().unwrap() > 0.0);
+        assert!(cause["share_of_negative"].as_f64().unwrap() <= 1.0, "{cause}");
+        assert_eq!(cause["detractors"], cause["verbatims"], "{cause}");
+        assert_eq!(cause["promoters"], 0, "{cause}");
         assert!(!cause["examples"].as_array().unwrap().is_empty());
     }
 }

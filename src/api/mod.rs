@@ -14,6 +14,7 @@ mod jobs;
 mod metrics;
 mod middleware;
 mod ops;
+mod root_causes;
 mod search;
 mod stream;
 mod topics;
@@ -103,6 +104,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/topics/{id}", "GET, PATCH").get(topics::get).patch(topics::change))
         .service(resource("/v1/topics/{id}/merge", "POST").post(topics::merge))
         .service(resource("/v1/topics/{id}/split", "POST").post(topics::split))
+        .service(resource("/v1/root-causes", "GET").get(root_causes::list))
+        .service(resource("/v1/root-causes/discover", "POST").post(root_causes::discover))
+        .service(resource("/v1/root-causes/{id}", "PATCH").patch(root_causes::change))
+        .service(resource("/v1/root-causes/{id}/merge", "POST").post(root_causes::merge))
         .service(resource("/v1/categories", "GET, POST").get(categories::list).post(categories::create))
         .service(resource("/v1/categories/{id}", "GET, DELETE").get(categories::get).delete(categories::remove));
 }

@@ -116,8 +116,27 @@ struct TopicChange {
     pinned: Option<Value>,
 }
 
+/// An analyst's `label` as given: a name of 1 to [`MAX_LABEL_CHARS`] characters (trimmed),
+/// or `null` (`None`) for the discovered name again.
+pub(super) fn analyst_label(label: Value) -> Result<Option<String>, ApiError> {
+    let label = match label {
+        Value::Null => return Ok(None),
+        Value::String(label) => label.trim().to_string(),
+        _ => return Err(ApiError::bad_request("invalid_type", "`label` is a string or null").with("field", "label")),
+    };
+    let chars = label.chars().count();
+    if chars == 0 || chars > MAX_LABEL_CHARS {
+        return Err(ApiError::bad_request(
+            "invalid_value",
+            format!("`label` has 1 to {MAX_LABEL_CHARS} characters (or is null for the discovered name)"),
+        )
+        .with("field", "label"));
+    }
+    Ok(Some(label))
+}
+
 /// A field given, `null` included (serde reads a `null` `Option` as absent).
-fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+pub(super) fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
     Value::deserialize(deserializer).map(Some)
 }
 
@@ -140,31 +159,14 @@ pub async fn change(
             return Err(ApiError::bad_request("invalid_type", "`pinned` is true, false or null").with("field", "pinned"))
         }
     };
-    let label = match change.label {
-        None => None,
-        Some(Value::Null) => Some(None),
-        Some(Value::String(label)) => Some(Some(label.trim().to_string())),
-        Some(_) => {
-            return Err(ApiError::bad_request("invalid_type", "`label` is a string or null").with("field", "label"))
-        }
-    };
-    if let Some(Some(label)) = &label {
-        let chars = label.chars().count();
-        if chars == 0 || chars > MAX_LABEL_CHARS {
-            return Err(ApiError::bad_request(
-                "invalid_value",
-                format!("`label` has 1 to {MAX_LABEL_CHARS} characters (or is null for the discovered name)"),
-            )
-            .with("field", "label"));
-        }
-    }
+    let label = change.label.map(analyst_label).transpose()?;
     let (service, analyzer) = (state.service.clone(), state.analyzer.clone());
     let detail = web::block(move || {
         let assigner = analyzer.topics();
         if assigner.as_ref().is_none_or(|a| a.saved.model.topic(id).is_none()) {
             return Ok(None);
         }
-        service.store().edit_topic(id, label.as_ref().map(Option::as_deref), pinned)?;
+        service.store().edit(crate::store::Grouping::Topics, id, label.as_ref().map(Option::as_deref), pinned)?;
         topic_detail(service.store(), assigner.as_deref(), id, Utc::now())
     })
     .await??;
@@ -189,11 +191,11 @@ pub async fn split(
     submitted(&state, spec).await
 }
 
-/// A merge: the topic of the path goes into this one.
+/// A merge: the topic (or root cause) of the path goes into this one.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Merge {
-    into: i64,
+pub(super) struct Merge {
+    pub into: i64,
 }
 
 /// Merges the topic into another: its verbatims move there, and it leaves the model in use.

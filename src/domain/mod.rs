@@ -3,12 +3,14 @@
 //! [`crate::input`]'s job, analysing them [`crate::pipeline`]'s.
 
 mod channel;
+mod root_cause;
 mod sentiment;
 mod time;
 mod topic;
 mod verbatim;
 
 pub use channel::Channel;
+pub use root_cause::{CitedRootCause, RootCauseAssignment};
 pub use sentiment::{Confidence, ModelVersion, Sentiment, SentimentLabel, Tier};
 pub use time::{clamp_to_supported, parse_timestamp, rfc3339, SUPPORTED_YEARS};
 pub use topic::{AssignedBy, TopicAssignment, NO_TOPIC};

@@ -45,7 +45,7 @@ const WRITER_HEAP_BYTES: usize = 64 * 1024 * 1024;
 /// after them) without indexing faster (benches/RESULTS.md, issue 11).
 const WRITER_THREADS: usize = 1;
 /// Facets counted for every search, in the order of the response.
-pub const FACETS: [&str; 5] = ["channel", "language", "nps_group", "sentiment", "topic"];
+pub const FACETS: [&str; 6] = ["channel", "language", "nps_group", "sentiment", "topic", "root_cause"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
@@ -385,6 +385,11 @@ fn document(fields: &Fields, v: &Verbatim) -> TantivyDocument {
         let id = topic.id.to_string();
         doc.add_text(fields.topic, &id);
         doc.add_facet(fields.facets, Facet::from_path(["topic", id.as_str()]));
+    }
+    for id in v.root_causes.iter().flat_map(|found| found.ids()) {
+        let id = id.to_string();
+        doc.add_text(fields.root_cause, &id);
+        doc.add_facet(fields.facets, Facet::from_path(["root_cause", id.as_str()]));
     }
     doc.add_text(fields.text(TextField::for_language(v.language.as_deref())), &v.text);
     doc

@@ -162,6 +162,7 @@ pub fn with_filters(
     must.extend(any_of(fields.customer_id, request.customer_id.iter().cloned().collect()));
     must.extend(any_of(fields.sentiment, request.sentiments.iter().map(|s| s.as_str().to_string()).collect()));
     must.extend(any_of(fields.topic, request.topics.iter().map(i64::to_string).collect()));
+    must.extend(any_of(fields.root_cause, request.root_causes.iter().map(i64::to_string).collect()));
     if request.sentiment_score_min.is_some() || request.sentiment_score_max.is_some() {
         let bound = |v: Option<f64>| {
             v.map_or(Bound::Unbounded, |v| Bound::Included(Term::from_field_f64(fields.sentiment_score, v)))

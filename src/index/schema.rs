@@ -92,8 +92,10 @@ pub struct Fields {
     pub sentiment_score: Field,
     /// The topic id under the model in use (`-1`: near no topic).
     pub topic: Field,
+    /// The ids of the root causes it states, under the model in use (multi-valued).
+    pub root_cause: Field,
     /// Hierarchical facets (`/channel/email`, `/language/fr`, `/nps_group/detractor`,
-    /// `/sentiment/negative`, `/topic/12`) for counts.
+    /// `/sentiment/negative`, `/topic/12`, `/root_cause/3`) for counts.
     pub facets: Field,
     texts: [Field; 3],
 }
@@ -122,6 +124,7 @@ impl Fields {
             sentiment: f("sentiment")?,
             sentiment_score: f("sentiment_score")?,
             topic: f("topic")?,
+            root_cause: f("root_cause")?,
             facets: f("facets")?,
             texts: [f("text_fr")?, f("text_en")?, f("text")?],
         })
@@ -145,6 +148,7 @@ pub fn schema() -> Schema {
     builder.add_text_field("sentiment", STRING | FAST);
     builder.add_f64_field("sentiment_score", INDEXED | FAST);
     builder.add_text_field("topic", STRING | FAST);
+    builder.add_text_field("root_cause", STRING | FAST);
     builder.add_facet_field("facets", FacetOptions::default());
     for text in TextField::ALL {
         let indexing = TextFieldIndexing::default()

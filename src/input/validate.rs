@@ -92,6 +92,7 @@ impl Verbatim {
             sentiment_model: None,
             due: Vec::new(),
             topic: None,
+            root_causes: None,
         })
     }
 }

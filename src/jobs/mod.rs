@@ -5,6 +5,7 @@
 //! with its results (see [`crate::reprocess`]), which is what makes a resumed job exact.
 
 mod files;
+mod root_causes;
 mod spec;
 mod topics;
 
@@ -357,7 +358,9 @@ impl Shared {
 /// unknown until it is read: estimated as it goes).
 fn create(service: &Service, spec: &JobSpec) -> Result<JobRow, JobError> {
     let total = match spec {
-        JobSpec::Reprocess { filter, .. } | JobSpec::DiscoverTopics(TopicsSpec { filter, .. }) => {
+        JobSpec::Reprocess { filter, .. }
+        | JobSpec::DiscoverTopics(TopicsSpec { filter, .. })
+        | JobSpec::DiscoverRootCauses { filter, .. } => {
             let request = search_filter(filter)?;
             if request.matches_everything() {
                 service.reader().stored_count()?
@@ -428,6 +431,14 @@ fn run_job(
         }
         JobSpec::AssignTopics => assign_stored(service, row, stop),
         JobSpec::SplitTopic { topic, topics, seed } => split_stored(service, row, topic, topics, seed, stop),
+        JobSpec::DiscoverRootCauses { filter, granularity, seed } => {
+            let discovery = StoredDiscovery {
+                selection: search_filter(&filter)?,
+                filter,
+                settings: DiscoverySettings { granularity, seed, ..DiscoverySettings::default() },
+            };
+            root_causes::discover_stored(service, row, &discovery, stop)
+        }
     }
 }
 

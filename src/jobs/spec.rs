@@ -14,7 +14,7 @@ use crate::topics::Method;
 pub const STAGES: [&str; 2] = ["language", "sentiment"];
 /// Search parameters that shape a page of results rather than select verbatims.
 const NOT_FILTERS: [&str; 3] = ["sort", "limit", "offset"];
-const KINDS: &str = "reprocess, analyze_file, discover_topics, assign_topics, split_topic";
+const KINDS: &str = "reprocess, analyze_file, discover_topics, assign_topics, split_topic, discover_root_causes";
 
 /// What a job does, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +31,10 @@ pub enum JobSpec {
     AssignTopics,
     /// Topic `topic` of the model in use split into `topics` new ones found among its verbatims.
     SplitTopic { topic: i64, topics: usize, seed: u64 },
+    /// Root causes found over the mentions of the stored verbatims the filter selects, saved
+    /// as the model in use; `granularity` multiplies Leiden's resolution (see
+    /// [`crate::root_causes::GRANULARITY`]).
+    DiscoverRootCauses { filter: BTreeMap<String, String>, granularity: f64, seed: u64 },
 }
 
 /// What a `discover_topics` job asks for.
@@ -47,6 +51,8 @@ pub struct TopicsSpec {
 
 /// The most topics a discovery may be asked for.
 pub const MAX_TOPICS: usize = 1_000;
+/// The finest root causes may be asked for: four times topics' resolution.
+pub const MAX_GRANULARITY: f64 = 4.0;
 /// The most parts a topic may be split into.
 pub const MAX_SPLIT: usize = 20;
 
@@ -67,7 +73,8 @@ impl JobSpec {
     /// Reads a job request: `{"kind": "reprocess", "filter": {…}, "model": …, "stages": […]}`,
     /// `{"kind": "analyze_file", "file": …, "format": …, "model": …, "stages": […]}`,
     /// `{"kind": "discover_topics", "filter": {…}, "method": …, "topics": …, "strict": …,
-    /// "seed": …}` or `{"kind": "assign_topics"}`. Unknown fields are refused, as elsewhere in
+    /// "seed": …}`, `{"kind": "assign_topics"}`, `{"kind": "split_topic", "topic": …}` or
+    /// `{"kind": "discover_root_causes", "filter": {…}, "granularity": …, "seed": …}`. Unknown fields are refused, as elsewhere in
     /// the API.
     pub fn from_json(value: &Value) -> Result<JobSpec, SpecError> {
         let fields = value.as_object().ok_or_else(|| spec_error("invalid_type", "body", "a job is a JSON object"))?;
@@ -82,6 +89,7 @@ impl JobSpec {
             "discover_topics" => &["kind", "filter", "method", "topics", "strict", "seed"],
             "assign_topics" => &["kind"],
             "split_topic" => &["kind", "topic", "topics", "seed"],
+            "discover_root_causes" => &["kind", "filter", "granularity", "seed"],
             other => {
                 return Err(spec_error("unknown_kind", "kind", format!("unknown job kind `{other}`; kinds: {KINDS}")))
             }
@@ -107,6 +115,19 @@ impl JobSpec {
                 })? as usize,
             };
             return Ok(JobSpec::SplitTopic { topic, topics, seed: seed_of(fields)? });
+        }
+        if kind == "discover_root_causes" {
+            let granularity = match fields.get("granularity") {
+                None | Some(Value::Null) => crate::root_causes::GRANULARITY,
+                Some(value) => value.as_f64().filter(|g| *g > 0.0 && *g <= MAX_GRANULARITY).ok_or_else(|| {
+                    spec_error(
+                        "invalid_value",
+                        "granularity",
+                        format!("`granularity` is a number above 0, at most {MAX_GRANULARITY}"),
+                    )
+                })?,
+            };
+            return Ok(JobSpec::DiscoverRootCauses { filter: filter_of(fields)?, granularity, seed: seed_of(fields)? });
         }
         if kind == "discover_topics" {
             return Ok(JobSpec::DiscoverTopics(TopicsSpec::from_fields(fields)?));
@@ -165,6 +186,9 @@ impl JobSpec {
             JobSpec::SplitTopic { topic, topics, seed } => {
                 json!({"kind": "split_topic", "topic": topic, "topics": topics, "seed": seed})
             }
+            JobSpec::DiscoverRootCauses { filter, granularity, seed } => json!({
+                "kind": "discover_root_causes", "filter": filter, "granularity": granularity, "seed": seed
+            }),
         }
     }
 
@@ -172,7 +196,10 @@ impl JobSpec {
     pub fn model(&self) -> Option<Tier> {
         match self {
             JobSpec::Reprocess { model, .. } | JobSpec::AnalyzeFile { model, .. } => Some(*model),
-            JobSpec::DiscoverTopics(_) | JobSpec::AssignTopics | JobSpec::SplitTopic { .. } => None,
+            JobSpec::DiscoverTopics(_)
+            | JobSpec::AssignTopics
+            | JobSpec::SplitTopic { .. }
+            | JobSpec::DiscoverRootCauses { .. } => None,
         }
     }
 }

@@ -21,7 +21,7 @@ use crate::engine::Encoder;
 use crate::reprocess::Outcome;
 use crate::search::SearchRequest;
 use crate::service::Service;
-use crate::store::{JobProgress, JobRow};
+use crate::store::{Grouping, JobProgress, JobRow};
 use crate::topics::saved::{assigned, words_stand_in, DiscoveryRecord, SavedTopics};
 use crate::topics::{discover, topic_encoder, vectors_for_discovery, DiscoverySettings, Outliers, Previous, Stopped};
 use crate::topics::{TopicInput, VectorSpace};
@@ -48,7 +48,11 @@ pub fn discover_stored(
     stop: &dyn Fn() -> bool,
 ) -> anyhow::Result<Outcome> {
     // Killed between its commit and its end: the model saved is this job's.
-    if service.store().topic_model_header()?.is_some_and(|saved| saved.job_id.as_deref() == Some(row.id.as_str())) {
+    if service
+        .store()
+        .saved_model_header(Grouping::Topics)?
+        .is_some_and(|saved| saved.job_id.as_deref() == Some(row.id.as_str()))
+    {
         return Ok(Outcome::Finished);
     }
     let settings = &discovery.settings;
@@ -80,8 +84,13 @@ pub fn discover_stored(
             .iter()
             .map(|v| v.topic.filter(|t| current.as_ref().is_some_and(|c| c.version == t.model)).and_then(|t| t.topic()))
             .collect();
-        let pinned: Vec<i64> =
-            service.store().topic_edits()?.into_iter().filter(|(_, edit)| edit.pinned).map(|(id, _)| id).collect();
+        let pinned: Vec<i64> = service
+            .store()
+            .edits(Grouping::Topics)?
+            .into_iter()
+            .filter(|(_, edit)| edit.pinned)
+            .map(|(id, _)| id)
+            .collect();
         let previous =
             current.as_ref().map(|c| Previous { model: &c.saved.model, topic_ids: &previous_ids, pinned: &pinned });
         let found = discover(&inputs, &vectors, space, settings, previous)?;
@@ -195,7 +204,7 @@ pub fn split_stored(
 }
 
 /// Every stored verbatim `filter` selects up to row `through`; `None` when asked to stop.
-fn read_selected(
+pub(super) fn read_selected(
     service: &Service,
     filter: &SearchRequest,
     through: u64,

@@ -26,9 +26,29 @@ impl<'t> CodePoints<'t> {
     }
 }
 
+/// The bytes of the span of `length` code points at code point `offset` of `text` (the
+/// inverse of [`CodePoints::span`]), cut short at the end of the text.
+pub fn byte_range(text: &str, offset: usize, length: usize) -> Range<usize> {
+    let mut boundaries = text.char_indices().map(|(at, _)| at).chain(std::iter::once(text.len()));
+    let start = boundaries.nth(offset).unwrap_or(text.len());
+    let end = if length == 0 { start } else { boundaries.nth(length - 1).unwrap_or(text.len()) };
+    start..end
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_ranges_invert_code_point_spans() {
+        let text = "Très déçu 😡 du délai";
+        for word in ["Très", "déçu", "😡", "délai"] {
+            let bytes = text.find(word).unwrap()..text.find(word).unwrap() + word.len();
+            let (offset, length) = CodePoints::new(text).span(bytes.clone());
+            assert_eq!(byte_range(text, offset, length), bytes);
+        }
+        assert_eq!(byte_range(text, 100, 3), text.len()..text.len());
+    }
 
     #[test]
     fn spans_count_code_points_not_bytes() {

@@ -12,13 +12,16 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::{
-    Annotated, AspectStage, Cause, KeyPhraseStage, LanguageStage, Pipeline, Placement, SentimentStage, Stage,
-    TopicStage,
+    Annotated, AspectStage, Cause, KeyPhraseStage, LanguageStage, Pipeline, Placement, RootCauseStage, SentimentStage,
+    Stage, TopicStage,
 };
-use crate::domain::{Document, ModelVersion, Sentiment, Tier, TopicAssignment, Verbatim};
+use crate::domain::{Document, Sentiment, Tier, Verbatim};
+use crate::nlp::aspects::Span;
 use crate::nlp::aspects::{Aspect, AspectExtractor};
 use crate::nlp::key_phrases::KeyPhrase;
 use crate::nlp::sentiment::{AccurateSentiment, FastSentiment, SentenceSentiment, SentimentModel};
+use crate::root_causes::saved::RootCauseModel;
+use crate::root_causes::{Readers, StatedRootCause};
 use crate::topics::TopicAssigner;
 
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +45,9 @@ pub struct AnalyzedDocument {
     pub causes: Vec<Cause>,
     /// The few phrases that say what the text is about, best first.
     pub key_phrases: Vec<KeyPhrase>,
+    /// The root causes it states under the root-cause model in use, strongest first (empty
+    /// before the first discovery of root causes).
+    pub root_causes: Vec<StatedRootCause>,
 }
 
 /// Holds the loaded models; build once, share across threads.
@@ -54,6 +60,8 @@ pub struct Analyzer {
     loading: Mutex<()>,
     /// The topic model in use (the store's newest), once a discovery has saved one.
     topics: RwLock<Option<Arc<TopicAssigner>>>,
+    /// The root-cause model in use, once a discovery has saved one.
+    root_causes: RwLock<Option<Arc<RootCauseModel>>>,
 }
 
 impl Analyzer {
@@ -66,6 +74,7 @@ impl Analyzer {
             accurate: OnceLock::new(),
             loading: Mutex::new(()),
             topics: RwLock::new(None),
+            root_causes: RwLock::new(None),
         })
     }
 
@@ -119,65 +128,116 @@ impl Analyzer {
         *self.topics.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Arc::new(assigner));
     }
 
+    /// The root-cause model in use, if a discovery has saved one.
+    pub fn root_causes(&self) -> Option<Arc<RootCauseModel>> {
+        self.root_causes.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    /// Puts a root-cause model in use (the writer does, in the commit that saves or changes it;
+    /// a renaming only changes its labels).
+    pub fn set_root_causes(&self, model: RootCauseModel) {
+        *self.root_causes.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Arc::new(model));
+    }
+
+    /// What reads mentions with the tier `model`.
+    pub fn readers<'m>(&'m self, model: &'m dyn SentimentModel) -> Readers<'m> {
+        Readers { model, fast: &self.fast, aspects: &self.aspects }
+    }
+
     /// What ingestion runs on every verbatim: the language when the client gave none (it picks
-    /// the stemmer), the `fast` tier's document sentiment, and the topic once a model exists.
-    /// Its stages are all inline.
+    /// the stemmer), the `fast` tier's document sentiment, and the topic and the root causes
+    /// once their models exist. Its stages are all inline.
     pub fn ingest_pipeline(&self) -> Pipeline<'_> {
         let mut stages: Vec<Box<dyn Stage>> =
             vec![Box::new(LanguageStage), Box::new(SentimentStage::documents(self.fast.as_ref()))];
         if let Some(assigner) = self.topics() {
             stages.push(Box::new(TopicStage::new(assigner)));
         }
+        if let Some(model) = self.root_causes() {
+            stages.push(Box::new(RootCauseStage::new(model, self.readers(self.fast.as_ref()))));
+        }
         Pipeline::new(stages)
     }
 
     /// What `/v1/analyze` runs with `model`: the language, document and sentence sentiment,
-    /// aspects and stated causes (judged by `model` too), key phrases.
+    /// aspects and stated causes (judged by `model` too), key phrases, and the root causes
+    /// once a model of them exists.
     pub fn document_pipeline<'m>(&'m self, model: &'m dyn SentimentModel) -> Pipeline<'m> {
-        Pipeline::new(vec![
+        let mut stages: Vec<Box<dyn Stage + 'm>> = vec![
             Box::new(LanguageStage),
             Box::new(SentimentStage::with_sentences(model)),
             Box::new(AspectStage::new(model, &self.fast, &self.aspects)),
             Box::new(KeyPhraseStage),
-        ])
+        ];
+        if let Some(root_causes) = self.root_causes() {
+            stages.push(Box::new(RootCauseStage::new(root_causes, self.readers(model))));
+        }
+        Pipeline::new(stages)
     }
 
     /// Runs the inline stages of [`Analyzer::ingest_pipeline`] and keeps their findings.
     pub fn enrich(&self, verbatims: &mut [Verbatim]) -> anyhow::Result<()> {
-        type Found = (Option<String>, Option<Sentiment>, Option<ModelVersion>, Option<TopicAssignment>);
-        let found: Vec<Found> = {
-            let mut batch: Vec<Annotated<'_>> =
-                verbatims.iter().map(|v| Annotated::new(&v.text, v.language.clone())).collect();
+        let found: Vec<Annotated<'_>> = {
+            let mut batch: Vec<Annotated<'_>> = verbatims
+                .iter()
+                .map(|v| Annotated {
+                    scored_unhappy: v.unhappy_by_score(),
+                    ..Annotated::new(&v.text, v.language.clone())
+                })
+                .collect();
             self.ingest_pipeline().run(Some(Placement::Inline), &mut batch)?;
-            batch.into_iter().map(|item| (item.language, item.sentiment, item.sentiment_model, item.topic)).collect()
+            // The texts are borrowed from the verbatims about to take the findings.
+            batch.into_iter().map(|item| Annotated { text: "", ..item }).collect()
         };
-        for (verbatim, (language, sentiment, model, topic)) in verbatims.iter_mut().zip(found) {
-            verbatim.language = language;
-            verbatim.sentiment = sentiment;
-            verbatim.sentiment_model = model;
-            verbatim.topic = topic;
+        for (verbatim, item) in verbatims.iter_mut().zip(found) {
+            verbatim.language = item.language;
+            verbatim.sentiment = item.sentiment;
+            verbatim.sentiment_model = item.sentiment_model;
+            verbatim.topic = item.topic;
+            verbatim.root_causes = item.root_causes;
         }
         Ok(())
     }
 
-    /// Assigns again, without the encoder, the verbatims whose topic is not of the model in
-    /// use: analysed while a discovery saved a newer one. The writer calls this in the commit,
-    /// where the model in use cannot change.
-    pub fn assign_stale_topics(&self, verbatims: &mut [Verbatim]) {
+    /// Assigns again, without the encoder, the verbatims whose topic or root causes are not of
+    /// the models in use: analysed while a discovery saved a newer one (or a merge changed
+    /// it). The writer calls this in the commit, where the models in use cannot change.
+    pub fn assign_stale(&self, verbatims: &mut [Verbatim]) -> anyhow::Result<()> {
         if let Some(assigner) = self.topics() {
             assigner.assign_stale(verbatims);
         }
+        if let Some(model) = self.root_causes() {
+            model.assign_stale(self.readers(self.fast.as_ref()), verbatims)?;
+        }
+        Ok(())
     }
 
     /// Every stage of the document pipeline for `model`, on each document, in order.
     pub fn analyze(&self, model: &dyn SentimentModel, documents: &[Document]) -> anyhow::Result<Vec<AnalyzedDocument>> {
         let mut batch: Vec<Annotated<'_>> =
             documents.iter().map(|d| Annotated::new(&d.text, d.language.clone())).collect();
+        let root_causes = self.root_causes();
         self.document_pipeline(model).run(None, &mut batch)?;
+        let stated = |text: &str, found: Option<crate::domain::RootCauseAssignment>| -> Vec<StatedRootCause> {
+            let (Some(model), Some(found)) = (&root_causes, found) else { return Vec::new() };
+            found
+                .causes
+                .iter()
+                .map(|cause| {
+                    let bytes = crate::nlp::offsets::byte_range(text, cause.offset, cause.length);
+                    StatedRootCause {
+                        id: cause.id,
+                        label: model.label(cause.id).to_string(),
+                        span: Span::of(text, bytes),
+                    }
+                })
+                .collect()
+        };
         Ok(documents
             .iter()
             .zip(batch)
             .map(|(document, item)| AnalyzedDocument {
+                root_causes: stated(&document.text, item.root_causes),
                 id: document.id.clone(),
                 language: item.language.expect("the language stage labels every text"),
                 sentiment: item.sentiment.expect("the sentiment stage judges every text"),

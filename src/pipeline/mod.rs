@@ -1,6 +1,6 @@
 //! Analysis as a pipeline of stages: each stage reads a batch of texts and adds what it knows
-//! (the language, the sentiment, aspects and stated causes, key phrases, topics; next: PII
-//! spans, emotions).
+//! (the language, the sentiment, aspects and stated causes, key phrases, topics, root causes;
+//! next: PII spans, emotions).
 //!
 //! A stage declares its [`Placement`]: **inline** stages are cheap enough to run on every
 //! verbatim as it is ingested (thousands a second on two cores); **deferred** stages are
@@ -13,6 +13,7 @@ mod analyzer;
 mod aspects;
 mod key_phrases;
 mod language;
+mod root_causes;
 mod sentiment;
 mod topics;
 
@@ -20,10 +21,11 @@ pub use analyzer::{AnalysisError, AnalyzedDocument, Analyzer};
 pub use aspects::{AspectStage, Cause};
 pub use key_phrases::KeyPhraseStage;
 pub use language::LanguageStage;
+pub use root_causes::RootCauseStage;
 pub use sentiment::SentimentStage;
 pub use topics::TopicStage;
 
-use crate::domain::{ModelVersion, Sentiment, Tier, TopicAssignment};
+use crate::domain::{ModelVersion, RootCauseAssignment, Sentiment, Tier, TopicAssignment};
 use crate::nlp::aspects::Aspect;
 use crate::nlp::key_phrases::KeyPhrase;
 use crate::nlp::sentiment::SentenceSentiment;
@@ -66,6 +68,11 @@ pub struct Annotated<'t> {
     pub causes: Option<Vec<Cause>>,
     /// The topic under the model in use, when there is one.
     pub topic: Option<TopicAssignment>,
+    /// Whether its survey score makes the customer unhappy (see
+    /// [`crate::domain::Verbatim::unhappy_by_score`]): a stored verbatim's, read by root causes.
+    pub scored_unhappy: Option<bool>,
+    /// The root causes it states under the root-cause model in use, when there is one.
+    pub root_causes: Option<RootCauseAssignment>,
 }
 
 impl<'t> Annotated<'t> {

@@ -15,7 +15,10 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::json;
 
-use super::{cleaned, group, mentions, ranking, Grouping, Impact, MentionSource, Readers, StatedRootCause};
+use super::{
+    cite, group, mentions_and_sentiment, ranking, worded, Grouping, Impact, MentionSource, Readers, StatedRootCause,
+    Tally, Worded,
+};
 use crate::domain::Verbatim;
 use crate::input::{item_id, jsonl_records, ItemError};
 use crate::nlp::aspects::Span;
@@ -32,7 +35,9 @@ pub struct RootCauseSummary {
     pub vectors: &'static str,
     /// The sentiment tier that judged what is negative.
     pub model: String,
-    pub verbatims: usize,
+    /// The file's verbatims, by document sentiment and NPS group.
+    #[serde(flatten)]
+    pub totals: Tally,
     /// Verbatims stating at least one root cause.
     pub unhappy: usize,
     /// Most cited first.
@@ -81,28 +86,26 @@ pub fn root_causes_of_file(
         .map(|v| v.language.as_deref().unwrap_or_else(|| crate::nlp::language::detect(&v.text)))
         .collect();
     let mut found = Vec::with_capacity(verbatims.len());
+    let mut labels_found = Vec::with_capacity(verbatims.len());
     for (chunk, languages) in verbatims.chunks(BATCH).zip(languages.chunks(BATCH)) {
         let sources: Vec<MentionSource<'_>> = chunk
             .iter()
             .zip(languages)
             .map(|(v, language)| MentionSource { text: &v.text, language, scored_unhappy: v.unhappy_by_score() })
             .collect();
-        found.extend(mentions(readers, &sources)?);
+        for (mentions, label) in mentions_and_sentiment(readers, &sources)? {
+            found.push(mentions);
+            labels_found.push(label);
+        }
         progress(found.len(), verbatims.len());
     }
-    // Each mention with words, cleaned, and whose it is (verbatim, mention).
-    let mut owners: Vec<(usize, usize)> = Vec::new();
-    let mut texts: Vec<String> = Vec::new();
-    for (v, mentions) in found.iter().enumerate() {
-        for (m, mention) in mentions.iter().enumerate() {
-            if let Some(text) = cleaned(&verbatims[v].text[mention.bytes.clone()]) {
-                owners.push((v, m));
-                texts.push(text);
-            }
-        }
-    }
-    let inputs: Vec<TopicInput<'_>> =
-        texts.iter().zip(&owners).map(|(text, (v, _))| TopicInput { text, language: Some(languages[*v]) }).collect();
+    let texts: Vec<&str> = verbatims.iter().map(|v| v.text.as_str()).collect();
+    let Worded { owners, texts: worded_texts } = worded(&texts, &found);
+    let inputs: Vec<TopicInput<'_>> = worded_texts
+        .iter()
+        .zip(&owners)
+        .map(|(text, (v, _))| TopicInput { text, language: Some(languages[*v]) })
+        .collect();
     let total = inputs.len();
     let grouping = if inputs.is_empty() {
         Grouping { groups: Vec::new(), assignments: Vec::new(), vectors: "none" }
@@ -114,19 +117,20 @@ pub fn root_causes_of_file(
         group(&inputs, space, &vectors, settings)?
     };
     let labels: HashMap<i64, &str> = grouping.groups.iter().map(|g| (g.id, g.names.label.as_str())).collect();
-    // Per verbatim: its root causes, strongest first, one per group.
-    let mut stated: Vec<Vec<StatedRootCause>> = vec![Vec::new(); verbatims.len()];
-    for ((v, m), id) in owners.iter().zip(&grouping.assignments) {
-        let Some(id) = id else { continue };
-        if stated[*v].iter().any(|s| s.id == *id) {
-            continue;
-        }
-        let span = Span::of(&verbatims[*v].text, found[*v][*m].bytes.clone());
-        stated[*v].push(StatedRootCause { id: *id, label: labels[id].to_string(), span });
-    }
+    let worded_mentions = Worded { owners, texts: worded_texts };
+    let stated: Vec<Vec<StatedRootCause>> = cite(verbatims.len(), &found, &worded_mentions, &grouping.assignments)
+        .into_iter()
+        .zip(&texts)
+        .map(|(cited, text)| {
+            cited
+                .into_iter()
+                .map(|(id, bytes)| StatedRootCause { id, label: labels[&id].to_string(), span: Span::of(text, bytes) })
+                .collect()
+        })
+        .collect();
     let cited: Vec<Vec<i64>> = stated.iter().map(|s| s.iter().map(|c| c.id).collect()).collect();
     let scores: Vec<Option<u8>> = verbatims.iter().map(|v| v.nps).collect();
-    let mut impacts = ranking(&cited, &scores);
+    let (mut impacts, totals) = ranking(&cited, &labels_found, &scores);
     let mut root_causes: Vec<RankedRootCause> = grouping
         .groups
         .into_iter()
@@ -135,16 +139,19 @@ pub fn root_causes_of_file(
             let examples = g
                 .examples
                 .iter()
-                .map(|&i| RootCauseExample { id: verbatims[owners[i].0].id.clone(), text: texts[i].clone() })
+                .map(|&i| RootCauseExample {
+                    id: verbatims[worded_mentions.owners[i].0].id.clone(),
+                    text: worded_mentions.texts[i].clone(),
+                })
                 .collect();
             Some(RankedRootCause { id: g.id, names: g.names, impact, examples })
         })
         .collect();
-    root_causes.sort_by(|a, b| b.impact.verbatims.cmp(&a.impact.verbatims).then(a.id.cmp(&b.id)));
+    root_causes.sort_by(|a, b| b.impact.citing.verbatims.cmp(&a.impact.citing.verbatims).then(a.id.cmp(&b.id)));
     let summary = RootCauseSummary {
         vectors: grouping.vectors,
         model: readers.model.tier().as_str().to_string(),
-        verbatims: verbatims.len(),
+        totals,
         unhappy: cited.iter().filter(|c| !c.is_empty()).count(),
         root_causes,
     };

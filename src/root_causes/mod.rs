@@ -15,18 +15,21 @@
 //! Mentions are short and say one thing, where whole verbatims mix a product, a brand and a
 //! style: the groups follow causes, not airlines or writing habits.
 //!
-//! **Ranking** ([`ranking`]): each group's volume, its share of the unhappy verbatims, and its
-//! NPS impact where scores exist (the NPS of all scored verbatims minus the NPS of those not
-//! citing it, in points, as Thematic defines it), each with its count.
+//! **Ranking** ([`Impact`]): each group's volume, its share of the negative verbatims, its lift
+//! against the positive ones, and its NPS impact where scores exist (the NPS of all scored
+//! verbatims minus the NPS of those not citing it, in points, as Thematic defines it), each
+//! with the counts it comes from.
 
 pub mod file;
+pub mod report;
+pub mod saved;
 
 use std::collections::HashMap;
 use std::ops::Range;
 
 use serde::Serialize;
 
-use crate::domain::{NpsGroup, Sentiment, SentimentLabel};
+use crate::domain::{NpsGroup, Sentiment, SentimentLabel, Verbatim, OTHER_LANGUAGE};
 use crate::nlp::aspects::{Aspect, AspectExtractor, Span};
 use crate::nlp::causes::stated_causes;
 use crate::nlp::features::without_handles_and_links;
@@ -55,6 +58,17 @@ pub struct MentionSource<'t> {
     pub scored_unhappy: Option<bool>,
 }
 
+impl<'t> MentionSource<'t> {
+    /// A stored (or validated) verbatim, whose language the language stage has set.
+    pub fn of(verbatim: &'t Verbatim) -> MentionSource<'t> {
+        MentionSource {
+            text: &verbatim.text,
+            language: verbatim.language.as_deref().unwrap_or(OTHER_LANGUAGE),
+            scored_unhappy: verbatim.unhappy_by_score(),
+        }
+    }
+}
+
 /// A verbatim's sentiment score (positive minus negative confidence) at or below this leans
 /// unhappy: the fast tier calls many plain French complaints neutral while leaning them
 /// negative.
@@ -72,6 +86,15 @@ pub struct Readers<'m> {
 
 /// Each verbatim's mentions, strongest first.
 pub fn mentions(readers: Readers<'_>, sources: &[MentionSource<'_>]) -> anyhow::Result<Vec<Vec<Mention>>> {
+    Ok(mentions_and_sentiment(readers, sources)?.into_iter().map(|(found, _)| found).collect())
+}
+
+/// Each verbatim's mentions, strongest first, and its document sentiment (what a ranking
+/// counts it as).
+pub fn mentions_and_sentiment(
+    readers: Readers<'_>,
+    sources: &[MentionSource<'_>],
+) -> anyhow::Result<Vec<(Vec<Mention>, SentimentLabel)>> {
     let Readers { model, fast, aspects: extractor } = readers;
     let texts: Vec<&str> = sources.iter().map(|s| s.text).collect();
     let texts = &texts[..];
@@ -117,7 +140,7 @@ pub fn mentions(readers: Readers<'_>, sources: &[MentionSource<'_>]) -> anyhow::
             }
         }
         found.dedup_by(|a, b| a.bytes == b.bytes);
-        out.push(found);
+        out.push((found, sentiment.label));
     }
     Ok(out)
 }
@@ -127,6 +150,46 @@ pub fn mentions(readers: Readers<'_>, sources: &[MentionSource<'_>]) -> anyhow::
 pub fn cleaned(text: &str) -> Option<String> {
     let kept = without_handles_and_links(text);
     kept.chars().any(char::is_alphanumeric).then(|| kept.into_owned())
+}
+
+/// The mentions that have words, cleaned for vectors and names, and whose each is:
+/// (verbatim, mention), indices into the texts and mentions they were read from.
+pub struct Worded {
+    pub owners: Vec<(usize, usize)>,
+    pub texts: Vec<String>,
+}
+
+/// The mentions of `found` (per text of `texts`) that have words (see [`cleaned`]).
+pub fn worded(texts: &[&str], found: &[Vec<Mention>]) -> Worded {
+    let mut worded = Worded { owners: Vec::new(), texts: Vec::new() };
+    for (v, mentions) in found.iter().enumerate() {
+        for (m, mention) in mentions.iter().enumerate() {
+            if let Some(text) = cleaned(&texts[v][mention.bytes.clone()]) {
+                worded.owners.push((v, m));
+                worded.texts.push(text);
+            }
+        }
+    }
+    worded
+}
+
+/// Per verbatim, the root causes it states: the group of each of its mentions (`groups`, per
+/// worded mention, `None` when far from every group), strongest mention first, one per group,
+/// with the mention's bytes.
+pub fn cite(
+    verbatims: usize,
+    found: &[Vec<Mention>],
+    worded: &Worded,
+    groups: &[Option<i64>],
+) -> Vec<Vec<(i64, Range<usize>)>> {
+    let mut cited: Vec<Vec<(i64, Range<usize>)>> = vec![Vec::new(); verbatims];
+    for ((v, m), group) in worded.owners.iter().zip(groups) {
+        let Some(id) = group else { continue };
+        if !cited[*v].iter().any(|(cited, _)| cited == id) {
+            cited[*v].push((*id, found[*v][*m].bytes.clone()));
+        }
+    }
+    cited
 }
 
 /// Groups of mentions, found like topics.
@@ -179,51 +242,99 @@ pub struct StatedRootCause {
     pub span: Span,
 }
 
-/// What ranks a root cause, over a set of verbatims.
+/// Verbatims counted by document sentiment and NPS group: a set's totals, or those of its
+/// verbatims citing one root cause.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Tally {
+    pub verbatims: u64,
+    pub negative: u64,
+    pub positive: u64,
+    pub promoters: u64,
+    pub passives: u64,
+    pub detractors: u64,
+}
+
+impl Tally {
+    pub fn add(&mut self, label: SentimentLabel, nps: Option<u8>) {
+        self.verbatims += 1;
+        match label {
+            SentimentLabel::Negative => self.negative += 1,
+            SentimentLabel::Positive => self.positive += 1,
+            SentimentLabel::Neutral => {}
+        }
+        match nps.map(NpsGroup::of) {
+            Some(NpsGroup::Promoter) => self.promoters += 1,
+            Some(NpsGroup::Passive) => self.passives += 1,
+            Some(NpsGroup::Detractor) => self.detractors += 1,
+            None => {}
+        }
+    }
+
+    /// Verbatims with an NPS score.
+    pub fn scored(&self) -> u64 {
+        self.promoters + self.passives + self.detractors
+    }
+
+    /// Promoters minus detractors, in points of the scored verbatims; `None` without any.
+    pub fn nps(&self) -> Option<f64> {
+        let scored = self.scored();
+        (scored > 0).then(|| 100.0 * (self.promoters as f64 - self.detractors as f64) / scored as f64)
+    }
+
+    fn without(&self, part: &Tally) -> Tally {
+        Tally {
+            verbatims: self.verbatims - part.verbatims,
+            negative: self.negative - part.negative,
+            positive: self.positive - part.positive,
+            promoters: self.promoters - part.promoters,
+            passives: self.passives - part.passives,
+            detractors: self.detractors - part.detractors,
+        }
+    }
+}
+
+/// What ranks a root cause over a set of verbatims, each figure with the counts it comes from
+/// (see [`Impact::of`]).
 #[derive(Debug, Clone, Serialize)]
 pub struct Impact {
-    /// Verbatims citing it.
-    pub verbatims: usize,
-    /// Its share of the unhappy verbatims (those stating any root cause).
-    pub share_of_unhappy: f64,
+    #[serde(flatten)]
+    pub citing: Tally,
+    /// Its share of the set's negative verbatims (document sentiment).
+    pub share_of_negative: f64,
+    /// Its share of the negative verbatims over its share of the positive ones, the positive
+    /// count plus one (a cause no positive verbatim cites stays finite); absent when the set
+    /// holds no negative verbatim.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lift: Option<f64>,
     /// NPS of every scored verbatim minus NPS of the scored ones not citing it, in points;
     /// absent when no scored verbatim cites it, or every one does (nothing to compare with).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nps_impact: Option<f64>,
-    /// Scored verbatims citing it.
-    pub scored: usize,
 }
 
-/// The impact of each group id, given each verbatim's cited groups and NPS score.
-pub fn ranking(cited: &[Vec<i64>], scores: &[Option<u8>]) -> HashMap<i64, Impact> {
-    let unhappy = cited.iter().filter(|c| !c.is_empty()).count();
-    let nps = |rows: &mut dyn Iterator<Item = u8>| -> Option<f64> {
-        let (mut n, mut net) = (0i64, 0i64);
-        for score in rows {
-            n += 1;
-            net += match NpsGroup::of(score) {
-                NpsGroup::Promoter => 1,
-                NpsGroup::Passive => 0,
-                NpsGroup::Detractor => -1,
-            };
+impl Impact {
+    /// The impact of a root cause cited as `citing` counts, in a set counted as `all`.
+    pub fn of(citing: Tally, all: &Tally) -> Impact {
+        let share_of_negative = citing.negative as f64 / all.negative.max(1) as f64;
+        let share_of_positive = (citing.positive + 1) as f64 / (all.positive + 1) as f64;
+        let lift = (all.negative > 0).then(|| share_of_negative / share_of_positive);
+        let nps_impact = all.nps().zip(all.without(&citing).nps()).map(|(all, without)| all - without);
+        Impact { citing, share_of_negative, lift, nps_impact: nps_impact.filter(|_| citing.scored() > 0) }
+    }
+}
+
+/// The impact of each group id, given each verbatim's cited groups, document sentiment and
+/// NPS score; and the set's totals.
+pub fn ranking(cited: &[Vec<i64>], labels: &[SentimentLabel], scores: &[Option<u8>]) -> (HashMap<i64, Impact>, Tally) {
+    let mut all = Tally::default();
+    let mut by_cause: HashMap<i64, Tally> = HashMap::new();
+    for ((cited, label), score) in cited.iter().zip(labels).zip(scores) {
+        all.add(*label, *score);
+        for id in cited {
+            by_cause.entry(*id).or_default().add(*label, *score);
         }
-        (n > 0).then(|| 100.0 * net as f64 / n as f64)
-    };
-    let all = nps(&mut scores.iter().flatten().copied());
-    let mut ids: Vec<i64> = cited.iter().flatten().copied().collect();
-    ids.sort_unstable();
-    ids.dedup();
-    ids.into_iter()
-        .map(|id| {
-            let citing = |i: &usize| cited[*i].contains(&id);
-            let verbatims = (0..cited.len()).filter(citing).count();
-            let scored = (0..cited.len()).filter(|i| citing(i) && scores[*i].is_some()).count();
-            let without = nps(&mut (0..cited.len()).filter(|i| !citing(i)).filter_map(|i| scores[i]));
-            let nps_impact = all.zip(without).map(|(all, without)| all - without);
-            let share_of_unhappy = verbatims as f64 / unhappy.max(1) as f64;
-            (id, Impact { verbatims, share_of_unhappy, nps_impact: nps_impact.filter(|_| scored > 0), scored })
-        })
-        .collect()
+    }
+    (by_cause.into_iter().map(|(id, citing)| (id, Impact::of(citing, &all))).collect(), all)
 }
 
 #[cfg(test)]
@@ -234,12 +345,17 @@ mod tests {
     fn nps_impact_is_all_minus_those_not_citing() {
         // Four scored verbatims: two detractors citing cause 1, a promoter and a passive not.
         let cited = vec![vec![1], vec![1, 2], vec![], vec![]];
+        let labels =
+            [SentimentLabel::Negative, SentimentLabel::Negative, SentimentLabel::Positive, SentimentLabel::Neutral];
         let scores = vec![Some(2), Some(5), Some(10), Some(8)];
-        let impact = ranking(&cited, &scores);
+        let (impact, all) = ranking(&cited, &labels, &scores);
         // All: (1 − 2) / 4 = −25; without cause 1: (1 − 0) / 2 = +50.
         assert_eq!(impact[&1].nps_impact, Some(-75.0));
-        assert_eq!(impact[&1].verbatims, 2);
-        assert_eq!(impact[&1].share_of_unhappy, 1.0);
-        assert_eq!(impact[&2].share_of_unhappy, 0.5);
+        assert_eq!(impact[&1].citing.verbatims, 2);
+        assert_eq!(impact[&1].share_of_negative, 1.0);
+        assert_eq!(impact[&2].share_of_negative, 0.5);
+        // Half the negative verbatims, no positive one (of one): 0.5 / (1 / 2).
+        assert_eq!(impact[&2].lift, Some(1.0));
+        assert_eq!((all.verbatims, all.negative, all.positive, all.scored()), (4, 2, 1, 4));
     }
 }

@@ -21,11 +21,12 @@ use crate::domain::{rfc3339, Channel, Verbatim};
 
 mod categories;
 mod jobs;
+mod root_causes;
 mod topics;
 
 pub use categories::{Category, CategoryError};
 pub use jobs::{JobProgress, JobRow, JobState};
-pub use topics::{SavedTopicModel, TopicCounts, TopicEdit, TopicWeek};
+pub use topics::{GroupEdit, Grouping, SavedModel, TopicCounts, TopicWeek};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -35,6 +36,9 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("cannot get a store connection: {0}")]
     Pool(#[from] r2d2::Error),
+    /// An analysis a write runs in its transaction (matching verbatims to a model saved in it).
+    #[error("analysing within a write: {0}")]
+    Analysis(String),
     #[error("stored row {id} is unreadable: {reason}")]
     Corrupt { id: String, reason: String },
     #[error("the store is at version {found}, written by a newer verbatim (this one reads up to {supported}); upgrade verbatim")]
@@ -62,7 +66,7 @@ const PURGE_BUSY_TIMEOUT: Duration = Duration::from_millis(200);
 /// file's version in order, each in one transaction with the version it reaches, so an upgrade
 /// cut short resumes at the step it stopped. Steps are never edited once released; a change
 /// is a new step.
-const MIGRATIONS: [&str; 6] = [
+const MIGRATIONS: [&str; 7] = [
     // 1: verbatims, the customer index, and the `seq` counter.
     "CREATE TABLE verbatims (
         id          TEXT PRIMARY KEY,
@@ -133,6 +137,21 @@ const MIGRATIONS: [&str; 6] = [
         rule       TEXT NOT NULL,
         created_at TEXT NOT NULL
     );",
+    // 7: root causes (`crate::root_causes`): each verbatim's (JSON: the model, and each root
+    // cause's id and span), the saved root-cause model, and analysts' names for root causes.
+    "ALTER TABLE verbatims ADD COLUMN root_causes TEXT;
+    CREATE TABLE root_cause_models (
+        version    INTEGER PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        job_id     TEXT,
+        model      TEXT NOT NULL
+    );
+    CREATE TABLE root_cause_edits (
+        root_cause_id INTEGER PRIMARY KEY,
+        label      TEXT,
+        pinned     INTEGER NOT NULL,
+        updated_at TEXT NOT NULL
+    );",
 ];
 /// The version this build writes.
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -198,7 +217,8 @@ pub struct Erasure {
 }
 
 const COLUMNS: &str =
-    "id, text, language, channel, created_at, customer_id, nps, csat, ces, metadata, sentiment, sentiment_model, due, topic";
+    "id, text, language, channel, created_at, customer_id, nps, csat, ces, metadata, sentiment, sentiment_model, due, topic,
+    root_causes";
 
 pub struct Store {
     pool: r2d2::Pool<SqliteConnectionManager>,
@@ -344,7 +364,7 @@ impl Store {
             let mut batch = Vec::with_capacity(page);
             let mut rows = stmt.query(params![cursor, page as i64])?;
             while let Some(row) = rows.next()? {
-                cursor = row.get(14)?;
+                cursor = row.get(15)?;
                 batch.push(raw_row(row)?.into_verbatim()?);
             }
             if batch.is_empty() {
@@ -365,7 +385,7 @@ impl Store {
         ))?;
         let through = i64::try_from(through).unwrap_or(i64::MAX);
         let rows = stmt.query_map(params![after as i64, through, limit as i64], |row| {
-            Ok((row.get::<_, i64>(14)? as u64, raw_row(row)?))
+            Ok((row.get::<_, i64>(15)? as u64, raw_row(row)?))
         })?;
         rows.map(|row| {
             let (number, raw) = row?;
@@ -441,14 +461,14 @@ impl StoreWriter<'_> {
         let mut previous = self.tx.prepare_cached(&format!("SELECT {COLUMNS} FROM verbatims WHERE id = ?1"))?;
         let mut insert = self.tx.prepare_cached(
             "INSERT INTO verbatims (id, text, language, channel, created_at, customer_id, nps, csat, ces, metadata, seq,
-                sentiment, sentiment_model, due, topic, topic_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+                sentiment, sentiment_model, due, topic, topic_id, root_causes)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
              ON CONFLICT(id) DO UPDATE SET text = excluded.text, language = excluded.language,
                channel = excluded.channel, created_at = excluded.created_at,
                customer_id = excluded.customer_id, nps = excluded.nps, csat = excluded.csat,
                ces = excluded.ces, metadata = excluded.metadata, seq = excluded.seq,
                sentiment = excluded.sentiment, sentiment_model = excluded.sentiment_model, due = excluded.due,
-               topic = excluded.topic, topic_id = excluded.topic_id",
+               topic = excluded.topic, topic_id = excluded.topic_id, root_causes = excluded.root_causes",
         )?;
         for v in batch.iter_mut() {
             if let Some(stored) = previous.query_row([&v.id], raw_row).optional()? {
@@ -456,7 +476,7 @@ impl StoreWriter<'_> {
             }
             self.seq += 1;
             let metadata = serde_json::to_string(&v.metadata).expect("string map serialises");
-            let [sentiment, sentiment_model, due, topic] = analysis_columns(v);
+            let [sentiment, sentiment_model, due, topic, root_causes] = analysis_columns(v);
             insert
                 .execute(params![
                     v.id,
@@ -474,7 +494,8 @@ impl StoreWriter<'_> {
                     sentiment_model,
                     due,
                     topic,
-                    v.topic.map(|t| t.id)
+                    v.topic.map(|t| t.id),
+                    root_causes
                 ])
                 .map_err(StoreError::classify)?;
         }
@@ -487,7 +508,7 @@ impl StoreWriter<'_> {
     /// rows updated, as stored.
     pub fn reanalysed(&mut self, analysed: &[Verbatim]) -> Result<Vec<Verbatim>> {
         self.update_as_read("sentiment = ?1, sentiment_model = ?2, due = ?3", analysed, |v| {
-            let [sentiment, sentiment_model, due, _] = analysis_columns(v);
+            let [sentiment, sentiment_model, due, ..] = analysis_columns(v);
             vec![sentiment.into(), sentiment_model.into(), due.into()]
         })
     }
@@ -562,7 +583,7 @@ impl StoreWriter<'_> {
             .execute("DELETE FROM verbatims WHERE customer_id = ?1", [customer_id])
             .map_err(StoreError::classify)?;
         self.forget_customer_in_jobs(customer_id)?;
-        self.forget_customer_in_topic_models(customer_id)?;
+        self.forget_customer_in_models(customer_id)?;
         self.audit(ErasureKind::Customer, customer_id, deleted)?;
         Ok(deleted)
     }
@@ -583,9 +604,9 @@ impl StoreWriter<'_> {
     }
 }
 
-/// The analysis columns of a row: sentiment, its model, what is due, and the topic (JSON, NULL
-/// when absent).
-fn analysis_columns(v: &Verbatim) -> [Option<String>; 4] {
+/// The analysis columns of a row: sentiment, its model, what is due, the topic and the root
+/// causes (JSON, NULL when absent).
+fn analysis_columns(v: &Verbatim) -> [Option<String>; 5] {
     fn encode(value: &impl serde::Serialize) -> String {
         serde_json::to_string(value).expect("analyses serialise")
     }
@@ -594,6 +615,7 @@ fn analysis_columns(v: &Verbatim) -> [Option<String>; 4] {
         v.sentiment_model.as_ref().map(encode),
         (!v.due.is_empty()).then(|| encode(&v.due)),
         v.topic.as_ref().map(encode),
+        v.root_causes.as_ref().map(encode),
     ]
 }
 
@@ -648,6 +670,7 @@ struct RawRow {
     sentiment_model: Option<String>,
     due: Option<String>,
     topic: Option<String>,
+    root_causes: Option<String>,
 }
 
 fn raw_row(row: &Row<'_>) -> rusqlite::Result<RawRow> {
@@ -664,6 +687,7 @@ fn raw_row(row: &Row<'_>) -> rusqlite::Result<RawRow> {
         sentiment_model: row.get(11)?,
         due: row.get(12)?,
         topic: row.get(13)?,
+        root_causes: row.get(14)?,
     })
 }
 
@@ -686,6 +710,7 @@ impl RawRow {
         let sentiment_model = json_column(&self.id, "sentiment_model", self.sentiment_model.as_deref())?;
         let due = json_column(&self.id, "due", self.due.as_deref())?.unwrap_or_default();
         let topic = json_column(&self.id, "topic", self.topic.as_deref())?;
+        let root_causes = json_column(&self.id, "root_causes", self.root_causes.as_deref())?;
         let [nps, csat, ces] = self.scores;
         Ok(Verbatim {
             id: self.id,
@@ -702,6 +727,7 @@ impl RawRow {
             sentiment_model,
             due,
             topic,
+            root_causes,
         })
     }
 }

@@ -15,10 +15,35 @@ use serde::Serialize;
 use super::{analysis_columns, raw_row, Result, Store, StoreError, StoreWriter, COLUMNS};
 use crate::domain::{parse_timestamp, rfc3339, Verbatim};
 
-/// A topic model as saved: when and by which job, and its JSON (read by `crate::topics`),
-/// which only loading it needs (it is the size of the model's centroids).
+/// What the service groups verbatims into, saves a model of, and lets analysts edit: topics
+/// ([`crate::topics`]) and root causes ([`crate::root_causes`]), each with its own tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grouping {
+    Topics,
+    RootCauses,
+}
+
+impl Grouping {
+    fn models_table(self) -> &'static str {
+        match self {
+            Grouping::Topics => "topic_models",
+            Grouping::RootCauses => "root_cause_models",
+        }
+    }
+
+    /// The edits table and its id column.
+    fn edits_table(self) -> (&'static str, &'static str) {
+        match self {
+            Grouping::Topics => ("topic_edits", "topic_id"),
+            Grouping::RootCauses => ("root_cause_edits", "root_cause_id"),
+        }
+    }
+}
+
+/// A topic or root-cause model as saved: when and by which job, and its JSON (read by
+/// `crate::topics`), which only loading it needs (it is the size of the model's centroids).
 #[derive(Debug, Clone)]
-pub struct SavedTopicModel {
+pub struct SavedModel {
     pub version: u32,
     pub created_at: chrono::DateTime<chrono::Utc>,
     /// The job that discovered it.
@@ -36,9 +61,9 @@ pub struct TopicCounts {
     pub positive: u64,
 }
 
-/// What an analyst changed of a topic.
+/// What an analyst changed of a topic or a root cause.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TopicEdit {
+pub struct GroupEdit {
     /// Their name for it, in place of the discovered one.
     pub label: Option<String>,
     /// Kept by re-discoveries that do not find it again.
@@ -66,22 +91,23 @@ fn counts(row: &r2d2_sqlite::rusqlite::Row<'_>, first: usize) -> r2d2_sqlite::ru
 }
 
 impl Store {
-    /// The topic model in use: the newest saved, with its JSON.
-    pub fn topic_model(&self) -> Result<Option<SavedTopicModel>> {
-        self.newest_topic_model("model")
+    /// The model of `grouping` in use: the newest saved, with its JSON.
+    pub fn saved_model(&self, grouping: Grouping) -> Result<Option<SavedModel>> {
+        self.newest_model(grouping, "model")
     }
 
-    /// The topic model in use without its JSON: when and by which job it was saved.
-    pub fn topic_model_header(&self) -> Result<Option<SavedTopicModel>> {
-        self.newest_topic_model("NULL")
+    /// The model of `grouping` in use without its JSON: when and by which job it was saved.
+    pub fn saved_model_header(&self, grouping: Grouping) -> Result<Option<SavedModel>> {
+        self.newest_model(grouping, "NULL")
     }
 
     /// The newest saved model, its JSON read as the column expression `model`.
-    fn newest_topic_model(&self, model: &str) -> Result<Option<SavedTopicModel>> {
+    fn newest_model(&self, grouping: Grouping, model: &str) -> Result<Option<SavedModel>> {
         let conn = self.pool.get()?;
+        let table = grouping.models_table();
         let row = conn
             .query_row(
-                &format!("SELECT version, created_at, job_id, {model} FROM topic_models ORDER BY version DESC LIMIT 1"),
+                &format!("SELECT version, created_at, job_id, {model} FROM {table} ORDER BY version DESC LIMIT 1"),
                 [],
                 |r| {
                     Ok((
@@ -95,10 +121,10 @@ impl Store {
             .optional()?;
         row.map(|(version, created_at, job_id, model)| {
             let created_at = parse_timestamp(&created_at).ok_or_else(|| StoreError::Corrupt {
-                id: format!("topic model {version}"),
+                id: format!("{table} {version}"),
                 reason: format!("created_at `{created_at}`"),
             })?;
-            Ok(SavedTopicModel { version: version as u32, created_at, job_id, model })
+            Ok(SavedModel { version: version as u32, created_at, job_id, model })
         })
         .transpose()
     }
@@ -173,23 +199,25 @@ impl Store {
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
-    /// What analysts changed of topics, by topic id.
-    pub fn topic_edits(&self) -> Result<HashMap<i64, TopicEdit>> {
+    /// What analysts changed of `grouping`'s topics or root causes, by id.
+    pub fn edits(&self, grouping: Grouping) -> Result<HashMap<i64, GroupEdit>> {
         let conn = self.pool.get()?;
-        let mut stmt = conn.prepare("SELECT topic_id, label, pinned FROM topic_edits")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, TopicEdit { label: r.get(1)?, pinned: r.get(2)? })))?;
+        let (table, id) = grouping.edits_table();
+        let mut stmt = conn.prepare(&format!("SELECT {id}, label, pinned FROM {table}"))?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, GroupEdit { label: r.get(1)?, pinned: r.get(2)? })))?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
-    /// Records what an analyst changed of topic `id`: `label` (`Some(None)` gives back the
-    /// discovered name) and `pinned`, each left as it was when `None`. Kept by id, apart from
-    /// the model, so that it outlives re-discoveries while the id does.
-    pub fn edit_topic(&self, id: i64, label: Option<Option<&str>>, pinned: Option<bool>) -> Result<()> {
+    /// Records what an analyst changed of `grouping`'s `id`: `label` (`Some(None)` gives back
+    /// the discovered name) and `pinned`, each left as it was when `None`. Kept by id, apart
+    /// from the model, so that it outlives re-discoveries while the id does.
+    pub fn edit(&self, grouping: Grouping, id: i64, label: Option<Option<&str>>, pinned: Option<bool>) -> Result<()> {
         let mut conn = self.pool.get()?;
+        let (table, column) = grouping.edits_table();
         let tx = conn.transaction_with_behavior(r2d2_sqlite::rusqlite::TransactionBehavior::Immediate)?;
         let mut edit = tx
-            .query_row("SELECT label, pinned FROM topic_edits WHERE topic_id = ?1", [id], |r| {
-                Ok(TopicEdit { label: r.get(0)?, pinned: r.get(1)? })
+            .query_row(&format!("SELECT label, pinned FROM {table} WHERE {column} = ?1"), [id], |r| {
+                Ok(GroupEdit { label: r.get(0)?, pinned: r.get(1)? })
             })
             .optional()?
             .unwrap_or_default();
@@ -199,13 +227,15 @@ impl Store {
         if let Some(pinned) = pinned {
             edit.pinned = pinned;
         }
-        if edit == TopicEdit::default() {
-            tx.execute("DELETE FROM topic_edits WHERE topic_id = ?1", [id])
+        if edit == GroupEdit::default() {
+            tx.execute(&format!("DELETE FROM {table} WHERE {column} = ?1"), [id])
         } else {
             tx.execute(
-                "INSERT INTO topic_edits (topic_id, label, pinned, updated_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT(topic_id) DO UPDATE SET label = excluded.label, pinned = excluded.pinned,
-                   updated_at = excluded.updated_at",
+                &format!(
+                    "INSERT INTO {table} ({column}, label, pinned, updated_at) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT({column}) DO UPDATE SET label = excluded.label, pinned = excluded.pinned,
+                       updated_at = excluded.updated_at"
+                ),
                 params![id, edit.label, edit.pinned, rfc3339::format(&chrono::Utc::now())],
             )
         }
@@ -216,19 +246,20 @@ impl Store {
 }
 
 impl StoreWriter<'_> {
-    /// Saves `model` (JSON) as the next version, the one in use; returns its version.
-    pub fn save_topic_model(&mut self, job_id: Option<&str>, model: &str) -> Result<u32> {
+    /// Saves `model` (JSON) as `grouping`'s next version, the one in use; returns its version.
+    pub fn save_model(&mut self, grouping: Grouping, job_id: Option<&str>, model: &str) -> Result<u32> {
+        let table = grouping.models_table();
         let version: i64 =
-            self.tx.query_row("SELECT COALESCE(MAX(version), 0) + 1 FROM topic_models", [], |r| r.get(0))?;
+            self.tx.query_row(&format!("SELECT COALESCE(MAX(version), 0) + 1 FROM {table}"), [], |r| r.get(0))?;
         self.tx
             .execute(
-                "INSERT INTO topic_models (version, created_at, job_id, model) VALUES (?1, ?2, ?3, ?4)",
+                &format!("INSERT INTO {table} (version, created_at, job_id, model) VALUES (?1, ?2, ?3, ?4)"),
                 params![version, rfc3339::format(&chrono::Utc::now()), job_id, model],
             )
             .map_err(StoreError::classify)?;
         // Only the model in use is kept: an older one's names would escape renaming after an
         // erasure (see `crate::topics::SavedTopics::renamed`).
-        self.tx.execute("DELETE FROM topic_models WHERE version < ?1", [version]).map_err(StoreError::classify)?;
+        self.tx.execute(&format!("DELETE FROM {table} WHERE version < ?1"), [version]).map_err(StoreError::classify)?;
         Ok(version as u32)
     }
 
@@ -237,7 +268,7 @@ impl StoreWriter<'_> {
     /// changed or erased meanwhile is left as it now is. Returns the rows updated, as stored.
     pub fn set_topics(&mut self, verbatims: &[Verbatim]) -> Result<Vec<Verbatim>> {
         self.update_as_read("topic = ?1, topic_id = ?2", verbatims, |v| {
-            let [.., topic] = analysis_columns(v);
+            let [_, _, _, topic, _] = analysis_columns(v);
             vec![topic.into(), v.topic.map(|t| t.id).into()]
         })
     }
@@ -249,29 +280,37 @@ impl StoreWriter<'_> {
         rows.map(|row| row?.into_verbatim()).collect()
     }
 
-    /// Replaces the JSON of model `version` (a change to the model in use: a merge, its names).
-    pub fn replace_topic_model(&mut self, version: u32, model: &str) -> Result<()> {
+    /// Replaces the JSON of `grouping`'s model `version` (a change to the model in use: a
+    /// merge, its names).
+    pub fn replace_model(&mut self, grouping: Grouping, version: u32, model: &str) -> Result<()> {
+        let table = grouping.models_table();
         self.tx
-            .execute("UPDATE topic_models SET model = ?2 WHERE version = ?1", params![version, model])
+            .execute(&format!("UPDATE {table} SET model = ?2 WHERE version = ?1"), params![version, model])
             .map_err(StoreError::classify)?;
         Ok(())
     }
 
-    /// Removes an erased customer from the filter a saved discovery records.
-    pub(super) fn forget_customer_in_topic_models(&mut self, customer_id: &str) -> Result<()> {
-        self.tx
-            .execute(
-                "UPDATE topic_models SET model = json_remove(model, '$.discovery.filter.customer_id')
-                 WHERE json_extract(model, '$.discovery.filter.customer_id') = ?1",
-                [customer_id],
-            )
-            .map_err(StoreError::classify)?;
+    /// Removes an erased customer from the filter each saved discovery records.
+    pub(super) fn forget_customer_in_models(&mut self, customer_id: &str) -> Result<()> {
+        for grouping in [Grouping::Topics, Grouping::RootCauses] {
+            let table = grouping.models_table();
+            self.tx
+                .execute(
+                    &format!(
+                        "UPDATE {table} SET model = json_remove(model, '$.discovery.filter.customer_id')
+                         WHERE json_extract(model, '$.discovery.filter.customer_id') = ?1"
+                    ),
+                    [customer_id],
+                )
+                .map_err(StoreError::classify)?;
+        }
         Ok(())
     }
 
-    /// Forgets what analysts changed of topic `id` (merged into another).
-    pub fn forget_topic_edits(&mut self, id: i64) -> Result<()> {
-        self.tx.execute("DELETE FROM topic_edits WHERE topic_id = ?1", [id]).map_err(StoreError::classify)?;
+    /// Forgets what analysts changed of `grouping`'s `id` (merged into another, or split).
+    pub fn forget_edits(&mut self, grouping: Grouping, id: i64) -> Result<()> {
+        let (table, column) = grouping.edits_table();
+        self.tx.execute(&format!("DELETE FROM {table} WHERE {column} = ?1"), [id]).map_err(StoreError::classify)?;
         Ok(())
     }
 

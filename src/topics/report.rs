@@ -14,9 +14,9 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use super::saved::DiscoveryRecord;
-use super::{TopicAssigner, TopicNames, VectorSpace};
+use super::{TopicAssigner, TopicNames};
 use crate::domain::{Sentiment, Verbatim, NO_TOPIC};
-use crate::store::{Store, StoreError, TopicCounts, TopicWeek};
+use crate::store::{Grouping, SavedModel, Store, StoreError, TopicCounts, TopicWeek};
 
 /// The recent period of a trend, in days.
 pub const RECENT_DAYS: i64 = 7;
@@ -58,6 +58,19 @@ pub struct ModelInfo {
     pub vectors: &'static str,
     #[serde(flatten)]
     pub discovery: DiscoveryRecord,
+}
+
+impl ModelInfo {
+    /// What the API shows of the saved model `saved`, in use as `assigner`.
+    pub fn of(saved: SavedModel, assigner: &TopicAssigner) -> ModelInfo {
+        ModelInfo {
+            version: saved.version,
+            created_at: saved.created_at,
+            job_id: saved.job_id,
+            vectors: assigner.saved.model.space.mode(),
+            discovery: assigner.saved.discovery.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -157,18 +170,9 @@ pub fn topics_report(
         TopicOrder::Size => topics.sort_by(|a, b| b.size.verbatims.cmp(&a.size.verbatims).then(a.id.cmp(&b.id))),
         TopicOrder::Emerging => topics.sort_by(|a, b| b.trend.growth.total_cmp(&a.trend.growth).then(a.id.cmp(&b.id))),
     }
-    let saved = store.topic_model_header()?;
+    let saved = store.saved_model_header(Grouping::Topics)?;
     Ok(TopicsReport {
-        model: saved.map(|saved| ModelInfo {
-            version: saved.version,
-            created_at: saved.created_at,
-            job_id: saved.job_id,
-            vectors: match assigner.saved.model.space {
-                VectorSpace::Encoder { .. } => "encoder",
-                VectorSpace::Hashed(_) => "hashed",
-            },
-            discovery: assigner.saved.discovery.clone(),
-        }),
+        model: saved.map(|saved| ModelInfo::of(saved, assigner)),
         unassigned: counts.get(&NO_TOPIC).map_or(0, |c| c.verbatims),
         topics,
     })
@@ -200,7 +204,7 @@ fn views(
     counts: &HashMap<i64, TopicCounts>,
     until: DateTime<Utc>,
 ) -> Result<Vec<TopicView>, StoreError> {
-    let edits = store.topic_edits()?;
+    let edits = store.edits(Grouping::Topics)?;
     let recent_start = until - Duration::days(RECENT_DAYS);
     let activity =
         store.topic_activity(recent_start - Duration::days(RECENT_DAYS * BASELINE_PERIODS), recent_start, until)?;

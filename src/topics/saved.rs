@@ -60,7 +60,7 @@ pub struct TopicAssigner {
 
 impl TopicAssigner {
     /// The model as the store keeps it (read with its JSON).
-    pub fn from_saved(stored: &crate::store::SavedTopicModel) -> anyhow::Result<TopicAssigner> {
+    pub fn from_saved(stored: &crate::store::SavedModel) -> anyhow::Result<TopicAssigner> {
         let version = stored.version;
         let json =
             stored.model.as_deref().ok_or_else(|| anyhow::anyhow!("topic model {version} read without its JSON"))?;

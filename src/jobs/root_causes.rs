@@ -1,0 +1,137 @@
+//! Root causes over the stored verbatims: the `discover_root_causes` job reads the verbatims a
+//! search filter selects, finds their mentions (what each says went wrong), groups them as a
+//! topic discovery does and saves the groups as the root-cause model in use, with every
+//! verbatim's root causes, in one commit ([`Service::root_causes_discovered`]).
+//!
+//! Like a topic discovery it is one step: killed before its commit, it leaves nothing and runs
+//! again from the start at the next start-up.
+
+use anyhow::Context;
+
+use super::topics::{read_selected, StoredDiscovery};
+use crate::reprocess::Outcome;
+use crate::root_causes::saved::assignment;
+use crate::root_causes::{cite, mentions, worded, MentionSource};
+use crate::service::Service;
+use crate::store::{Grouping, JobProgress, JobRow};
+use crate::topics::saved::{words_stand_in, DiscoveryRecord, SavedTopics};
+use crate::topics::{discover, vectors_for_discovery, Outliers, Previous, Stopped, TopicInput, VectorSpace};
+
+/// Verbatims whose mentions are read at a time (between two looks at `stop`).
+const BATCH: usize = 256;
+
+/// Runs the root-cause discovery recorded in `row`; `stop` is asked between batches.
+pub fn discover_stored(
+    service: &Service,
+    row: &JobRow,
+    discovery: &StoredDiscovery,
+    stop: &dyn Fn() -> bool,
+) -> anyhow::Result<Outcome> {
+    let store = service.store();
+    // Killed between its commit and its end: the model saved is this job's.
+    if store.saved_model_header(Grouping::RootCauses)?.is_some_and(|saved| saved.job_id.as_deref() == Some(&row.id)) {
+        return Ok(Outcome::Finished);
+    }
+    let Some(mut verbatims) = read_selected(service, &discovery.selection, row.snapshot, stop)? else {
+        return Ok(Outcome::Stopped);
+    };
+    anyhow::ensure!(!verbatims.is_empty(), "no stored verbatim matches the job's filter: no root causes to find");
+    let total = verbatims.len() as u64;
+    let record = |done: usize| {
+        let progress = JobProgress { id: row.id.clone(), cursor: 0, done: done as u64, errors: 0 };
+        if let Err(err) = store.set_file_job_progress(&progress, total) {
+            tracing::warn!(job = %row.id, error = %err, "recording the job's progress");
+        }
+    };
+    let analyzer = service.analyzer();
+    let readers = analyzer.readers(analyzer.fast());
+    let mut found = Vec::with_capacity(verbatims.len());
+    for chunk in verbatims.chunks(BATCH) {
+        if stop() {
+            return Ok(Outcome::Stopped);
+        }
+        let sources: Vec<MentionSource<'_>> = chunk.iter().map(MentionSource::of).collect();
+        found.extend(mentions(readers, &sources)?);
+        record(found.len() / 2);
+    }
+    let texts: Vec<&str> = verbatims.iter().map(|v| v.text.as_str()).collect();
+    let worded = worded(&texts, &found);
+    anyhow::ensure!(!worded.texts.is_empty(), "none of the {total} verbatims selected states what went wrong");
+    let current = analyzer.root_causes();
+    let (found_groups, words) = {
+        let sources: Vec<MentionSource<'_>> = verbatims.iter().map(MentionSource::of).collect();
+        let inputs: Vec<TopicInput<'_>> = worded
+            .texts
+            .iter()
+            .zip(&worded.owners)
+            .map(|(text, (v, _))| TopicInput { text, language: Some(sources[*v].language) })
+            .collect();
+        let mentions_total = inputs.len();
+        let mut progress = |done: usize| {
+            record(verbatims.len() / 2 + done * verbatims.len() / 2 / mentions_total.max(1));
+            !stop()
+        };
+        let in_use = current.as_ref().map(|c| &c.assigner.saved.model.space);
+        let (space, vectors) = match vectors_for_discovery(analyzer.models_dir(), &inputs, in_use, &mut progress) {
+            Err(err) if err.is::<Stopped>() => return Ok(Outcome::Stopped),
+            other => other?,
+        };
+        // Each mention's root cause under the model in use (the verbatim cited it at the same
+        // place): ids carry on where root causes do.
+        let previous_ids: Vec<Option<i64>> = worded
+            .owners
+            .iter()
+            .map(|(v, m)| {
+                let verbatim = &verbatims[*v];
+                let stored = verbatim.root_causes.as_ref().filter(|r| current.as_ref().is_some_and(|c| c.holds(r)))?;
+                let bytes = found[*v][*m].bytes.clone();
+                let (offset, _) = crate::nlp::offsets::CodePoints::new(&verbatim.text).span(bytes);
+                stored.causes.iter().find(|c| c.offset == offset).map(|c| c.id)
+            })
+            .collect();
+        let previous = current.as_ref().map(|c| Previous {
+            model: &c.assigner.saved.model,
+            topic_ids: &previous_ids,
+            pinned: &[],
+        });
+        let settings = &discovery.settings;
+        let found_groups = discover(&inputs, &vectors, space, settings, previous)?;
+        let words = matches!(found_groups.model.space, VectorSpace::Encoder { .. }).then(|| {
+            words_stand_in(&found_groups.model, &inputs, &found_groups.assignments, settings.outliers.floor_quantile())
+        });
+        (found_groups, words)
+    };
+    if stop() {
+        return Ok(Outcome::Stopped);
+    }
+    let groups: Vec<Option<i64>> = found_groups.assignments.iter().map(|a| a.map(|a| a.topic_id)).collect();
+    let cited = cite(verbatims.len(), &found, &worded, &groups);
+    for (verbatim, cited) in verbatims.iter_mut().zip(cited) {
+        // The commit fills in the model's version.
+        verbatim.root_causes = Some(assignment(&verbatim.text, 0, cited));
+    }
+    let settings = &discovery.settings;
+    let saved = SavedTopics {
+        model: found_groups.model,
+        words,
+        discovery: DiscoveryRecord {
+            filter: discovery.filter.clone(),
+            method: settings.method_run(),
+            topics: settings.topics,
+            strict: settings.outliers == Outliers::Strict,
+            seed: settings.seed,
+            verbatims: verbatims.len(),
+            outliers: groups.iter().filter(|g| g.is_none()).count(),
+        },
+        // Names are clear of the erasures before the job: it read the store after them.
+        erasure_mark: row.erasure_mark,
+        merges: 0,
+    };
+    let progress = JobProgress { id: row.id.clone(), cursor: row.snapshot, done: total, errors: 0 };
+    let based_on = current.as_ref().map(|c| (c.version(), c.assigner.saved.merges));
+    let version = service.root_causes_discovered(saved, based_on, &row.id, verbatims, progress)?.context(
+        "the root-cause model in use changed while the discovery ran (another discovery, or a merge): run it again",
+    )?;
+    tracing::info!(job = %row.id, version, verbatims = total, "root-cause model saved and in use");
+    Ok(Outcome::Finished)
+}
