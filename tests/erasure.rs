@@ -125,13 +125,14 @@ fn an_erased_customer_leaves_no_byte_in_the_data_directory() {
     server.ingest(Value::Array(second.clone()));
     // Jobs keep the customer too: a reprocess names it in its filter, a file job's results
     // hold its verbatims (ids, texts, customer id); the topic model names a topic after the
-    // customer's word.
+    // customer's word, and so does the root-cause model.
     let lines: Vec<String> = second.iter().map(Value::to_string).collect();
     std::fs::write(import.join("file.jsonl"), lines.join("\n")).unwrap();
     for job in [
         json!({"kind": "reprocess", "filter": {"customer_id": CUSTOMER}}),
         json!({"kind": "analyze_file", "file": "file.jsonl"}),
         json!({"kind": "discover_topics", "filter": {"customer_id": CUSTOMER}}),
+        json!({"kind": "discover_root_causes", "filter": {"customer_id": CUSTOMER}}),
     ] {
         let reply = server.post("/v1/jobs", &job);
         assert_eq!(reply.status, 202, "{}", reply.body);
@@ -147,6 +148,9 @@ fn an_erased_customer_leaves_no_byte_in_the_data_directory() {
     let named = server.get("/v1/topics").body;
     assert!(named.to_string().contains(&TEXT_WORD.to_lowercase()), "the test must see a topic named after it: {named}");
     assert_eq!(named["model"]["filter"]["customer_id"], CUSTOMER, "and the discovery's filter naming it");
+    let causes = server.get("/v1/root-causes").body;
+    assert!(causes["root_causes"].to_string().contains(&TEXT_WORD.to_lowercase()), "and a root cause: {causes}");
+    assert_eq!(causes["model"]["filter"]["customer_id"], CUSTOMER, "{causes}");
 
     let reply = server.delete(&format!("/v1/customers/{CUSTOMER}"));
     assert_eq!(reply.status, 200, "{}", reply.body);
@@ -163,6 +167,9 @@ fn an_erased_customer_leaves_no_byte_in_the_data_directory() {
     let renamed = server.get("/v1/topics").body;
     assert!(!renamed.to_string().to_lowercase().contains(&TEXT_WORD.to_lowercase()), "{renamed}");
     assert!(!renamed.to_string().contains(CUSTOMER), "{renamed}");
+    let causes = server.get("/v1/root-causes").body;
+    assert!(!causes["model"].to_string().to_lowercase().contains(&TEXT_WORD.to_lowercase()), "{causes}");
+    assert!(!causes.to_string().contains(CUSTOMER), "{causes}");
 
     // The audit record says when, what and how many, and nothing personal.
     let audit = server.get("/v1/erasures");

@@ -64,6 +64,8 @@ pub async fn list(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRe
 }
 
 fn ranking(service: &Service, filter: &SearchRequest, order: RootCauseOrder) -> Result<RootCausesReport, ServiceError> {
+    // A query the engine refuses is the client's error (400), not a failed ranking.
+    service.reader().check_query(filter)?;
     let model = service.analyzer().root_causes();
     let info = match (&model, service.store().saved_model_header(Grouping::RootCauses)?) {
         (Some(model), Some(saved)) => Some(ModelInfo::of(saved, &model.assigner)),

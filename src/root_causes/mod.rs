@@ -173,16 +173,14 @@ pub fn worded(texts: &[&str], found: &[Vec<Mention>]) -> Worded {
     worded
 }
 
+/// A root cause a verbatim states: the group's id, and the bytes of the mention that states it.
+pub type Cited = (i64, Range<usize>);
+
 /// Per verbatim, the root causes it states: the group of each of its mentions (`groups`, per
 /// worded mention, `None` when far from every group), strongest mention first, one per group,
 /// with the mention's bytes.
-pub fn cite(
-    verbatims: usize,
-    found: &[Vec<Mention>],
-    worded: &Worded,
-    groups: &[Option<i64>],
-) -> Vec<Vec<(i64, Range<usize>)>> {
-    let mut cited: Vec<Vec<(i64, Range<usize>)>> = vec![Vec::new(); verbatims];
+pub fn cite(verbatims: usize, found: &[Vec<Mention>], worded: &Worded, groups: &[Option<i64>]) -> Vec<Vec<Cited>> {
+    let mut cited: Vec<Vec<Cited>> = vec![Vec::new(); verbatims];
     for ((v, m), group) in worded.owners.iter().zip(groups) {
         let Some(id) = group else { continue };
         if !cited[*v].iter().any(|(cited, _)| cited == id) {

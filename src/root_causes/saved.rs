@@ -4,9 +4,8 @@
 //! microseconds a mention), so ingestion never waits for the encoder.
 
 use std::collections::HashMap;
-use std::ops::Range;
 
-use super::{cite, mentions, worded, MentionSource, Readers};
+use super::{cite, mentions, worded, Cited, MentionSource, Readers};
 use crate::domain::{CitedRootCause, RootCauseAssignment, Verbatim};
 use crate::nlp::offsets::CodePoints;
 use crate::store::GroupEdit;
@@ -45,11 +44,7 @@ impl RootCauseModel {
     }
 
     /// Each verbatim's root causes under this model, strongest first, with their bytes.
-    pub fn find(
-        &self,
-        readers: Readers<'_>,
-        sources: &[MentionSource<'_>],
-    ) -> anyhow::Result<Vec<Vec<(i64, Range<usize>)>>> {
+    pub fn find(&self, readers: Readers<'_>, sources: &[MentionSource<'_>]) -> anyhow::Result<Vec<Vec<Cited>>> {
         let found = mentions(readers, sources)?;
         let texts: Vec<&str> = sources.iter().map(|s| s.text).collect();
         let worded = worded(&texts, &found);
@@ -100,7 +95,7 @@ impl RootCauseModel {
 
 /// The root causes `cited` in `text` (ids and bytes, strongest first) as the store keeps
 /// them, under model `version`.
-pub fn assignment(text: &str, version: u32, cited: Vec<(i64, Range<usize>)>) -> RootCauseAssignment {
+pub fn assignment(text: &str, version: u32, cited: Vec<Cited>) -> RootCauseAssignment {
     // Strongest first is not text order: each span is counted from the start.
     let causes = cited
         .into_iter()
