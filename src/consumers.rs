@@ -109,6 +109,7 @@ mod tests {
             sentiment_model: None,
             due: Vec::new(),
             topic: None,
+            aspects: Vec::new(),
             root_causes: None,
         }
     }

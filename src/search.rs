@@ -10,7 +10,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::domain::{
-    clamp_to_supported, parse_timestamp, Channel, NpsGroup, SentimentLabel, Verbatim, CES_SCALE, CSAT_SCALE, NPS_SCALE,
+    aspect_key, clamp_to_supported, parse_timestamp, Channel, NpsGroup, SentimentLabel, Verbatim, CES_SCALE,
+    CSAT_SCALE, NPS_SCALE,
 };
 
 pub const DEFAULT_LIMIT: usize = 10;
@@ -50,6 +51,9 @@ pub struct SearchRequest {
     pub topics: Vec<i64>,
     /// Root-cause ids of the model in use: a verbatim stating one of them matches.
     pub root_causes: Vec<i64>,
+    /// Aspects (see [`crate::domain::aspect_key`]), each alone (`livraison`) or with a
+    /// polarity (`livraison:negative`): a verbatim judging one of them matches.
+    pub aspects: Vec<String>,
     /// Category ids: a verbatim matches one of them (see [`CategoryRule`]).
     pub categories: Vec<i64>,
     /// The rules of `categories`, in the same order, read from the store by the reader that
@@ -75,7 +79,8 @@ pub struct SearchRequest {
 
 /// Parameters that take a list: repeating one adds to it (`channel=email&channel=chat`).
 /// Any other parameter given twice is refused rather than one value silently winning.
-const LIST_PARAMETERS: [&str; 7] = ["language", "channel", "nps_group", "sentiment", "topic", "root_cause", "category"];
+const LIST_PARAMETERS: [&str; 8] =
+    ["language", "channel", "nps_group", "sentiment", "topic", "root_cause", "aspect", "category"];
 
 /// A parameter the parser refused, named so the caller can fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -137,6 +142,9 @@ impl SearchRequest {
                     |id| id.parse::<i64>().ok().filter(|id| *id >= 0),
                     "a root cause id",
                 )?),
+                "aspect" => {
+                    request.aspects.extend(parse_list(key, value, aspect_filter, "an aspect, or aspect:polarity")?)
+                }
                 "category" => request.categories.extend(parse_list(
                     key,
                     value,
@@ -210,6 +218,23 @@ fn parse_list<T>(
             parse(&name.to_ascii_lowercase()).ok_or_else(|| param_error(key, format!("`{name}` is not {expected}")))
         })
         .collect()
+}
+
+/// An `aspect` filter's value as the index holds it: the aspect's key, and its polarity when
+/// one follows a colon (`livraison:negative`).
+fn aspect_filter(value: &str) -> Option<String> {
+    let (term, polarity) = match value.rsplit_once(':') {
+        Some((term, polarity)) => (term, Some(SentimentLabel::parse(polarity.trim())?)),
+        None => (value, None),
+    };
+    let key = aspect_key(term);
+    if key.is_empty() {
+        return None;
+    }
+    Some(match polarity {
+        Some(polarity) => format!("{key}:{}", polarity.as_str()),
+        None => key,
+    })
 }
 
 fn score(key: &str, value: &str) -> Result<f64, ParamError> {

@@ -118,8 +118,9 @@ pub enum Write {
     /// (same version), `from`'s verbatims move to `into`. `moved` holds them once stored.
     MergeTopics { from: i64, into: i64, moved: Vec<Verbatim> },
     /// Saves a discovered root-cause model and puts it in use, as [`Write::Topics`] does a
-    /// topic model: the root causes of the verbatims the discovery read are stored, every
-    /// other verbatim's mentions are matched to the new groups by words, in one commit.
+    /// topic model: the root causes the job found are stored (those of every verbatim up to its
+    /// snapshot: it matched those outside its filter itself, so the write lock is not held for
+    /// them), and the verbatims written or changed since are matched again, in one commit.
     RootCauses {
         saved: Box<SavedTopics>,
         based_on: Option<(u32, u32)>,
@@ -293,9 +294,7 @@ impl Service {
             index_behind: AtomicBool::new(false),
         });
         parts.repair_index()?;
-        if let Err(err) = parts.rename_after_erasures() {
-            tracing::warn!(error = %format!("{err:#}"), "naming topics again after an erasure; the next erasure tries again");
-        }
+        parts.rename_after_erasures();
         let purge_owed = !parts.purge_erased();
         let service = Service { writer: Writer::start(parts.clone(), settings.max_pending_writes, purge_owed)?, parts };
         service.analyse_backlog()?;
@@ -720,16 +719,12 @@ impl Parts {
         }
     }
 
-    /// Names the topics again (under the write lock, so no commit changes the model meanwhile)
-    /// and has the purger clear the old names from the files.
+    /// Names the topics and root causes again (under the write lock, so no commit changes the
+    /// models meanwhile) and has the purger clear the old names from the files.
     fn rename_now(&self, wake_purger: &mpsc::Sender<()>) {
         let _writing = self.lock();
-        match self.rename_after_erasures() {
-            Ok(true) => {
-                let _ = wake_purger.send(());
-            }
-            Ok(false) => {}
-            Err(err) => tracing::warn!(error = %format!("{err:#}"), "naming topics again after an erasure"),
+        if self.rename_after_erasures() {
+            let _ = wake_purger.send(());
         }
     }
 
@@ -985,10 +980,23 @@ impl Parts {
     }
 
     /// Names the topics and the root causes again where an erasure came after their names
-    /// were made; returns whether any was.
-    fn rename_after_erasures(&self) -> anyhow::Result<bool> {
-        let topics = self.rename_topics_after_erasures()?;
-        Ok(self.rename_root_causes_after_erasures()? || topics)
+    /// were made; returns whether any was. One failing (logged) does not keep the other from
+    /// being named: each is tried again after the next erasure, or at the next start.
+    fn rename_after_erasures(&self) -> bool {
+        let renames: [(&str, fn(&Parts) -> anyhow::Result<bool>); 2] = [
+            ("topics", Parts::rename_topics_after_erasures),
+            ("root causes", Parts::rename_root_causes_after_erasures),
+        ];
+        let mut renamed = false;
+        for (what, rename) in renames {
+            match rename(self) {
+                Ok(done) => renamed |= done,
+                Err(err) => {
+                    tracing::warn!(error = %format!("{err:#}"), "naming {what} again after an erasure; the next erasure tries again")
+                }
+            }
+        }
+        renamed
     }
 
     /// Removes erased data from the files: index segments holding deleted documents are

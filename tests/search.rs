@@ -207,6 +207,8 @@ fn get_returns_what_was_stored() {
     assert!(["negative", "neutral", "positive"].contains(&sentiment["label"].as_str().unwrap()));
     let model = stored.as_object_mut().unwrap().remove("sentiment_model").expect("with the model that computed it");
     assert_eq!(model["tier"], "fast");
+    let aspects = stored.as_object_mut().unwrap().remove("aspects").expect("aspects are found at ingestion");
+    assert_eq!((aspects[0]["offset"].as_u64(), aspects[0]["length"].as_u64()), (Some(4), Some(10)), "livraisons");
     let mut expected = corpus()[0].clone();
     expected["created_at"] = json!("2026-10-05T09:00:00.000Z"); // normalised to UTC milliseconds
     assert_eq!(stored, expected);
@@ -284,4 +286,49 @@ fn channels_are_an_open_vocabulary_with_aliases() {
     assert_eq!(sorted(server.search_ids("channel=call,sms")), ["p", "s", "t"]);
     assert_eq!(server.search_ids("channel=web%20form"), ["w"]);
     assert_eq!(server.get("/v1/verbatims/s").body["channel"], "sms");
+}
+
+/// Aspects are found at ingestion (the fast tier's) and stored as spans with their polarity;
+/// search filters on an aspect, alone or with its polarity, and counts them as a facet.
+#[test]
+fn aspects_judged_at_ingestion_filter_and_facet_search() {
+    let (_guard, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    server.ingest(json!([
+        {"id":"mixed","text":"Great product but the delivery was terrible","language":"en","channel":"review"},
+        {"id":"late","text":"Terrible delivery, broken box","language":"en","channel":"email"},
+        {"id":"fast","text":"Excellent product, fast delivery","language":"en","channel":"app"},
+        {"id":"fr","text":"La livraison était parfaite, merci","language":"fr","channel":"survey"},
+        {"id":"none","text":"Bonjour","language":"fr","channel":"chat"}
+    ]));
+    let stored = server.get("/v1/verbatims/mixed").body;
+    let text = stored["text"].as_str().unwrap();
+    let aspects: Vec<(String, String)> = stored["aspects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            let span: String = text
+                .chars()
+                .skip(a["offset"].as_u64().unwrap() as usize)
+                .take(a["length"].as_u64().unwrap() as usize)
+                .collect();
+            (span, a["polarity"].as_str().unwrap().to_string())
+        })
+        .collect();
+    assert!(aspects.contains(&("delivery".to_string(), "negative".to_string())), "{stored}");
+    assert!(aspects.contains(&("product".to_string(), "positive".to_string())), "{stored}");
+    assert!(server.get("/v1/verbatims/none").body.get("aspects").is_none(), "no aspect, no field");
+
+    assert_eq!(sorted(server.search_ids("aspect=delivery")), ["fast", "late", "mixed"]);
+    assert_eq!(sorted(server.search_ids("aspect=Delivery:negative")), ["late", "mixed"]);
+    assert_eq!(server.search_ids("aspect=delivery:positive"), ["fast"]);
+    assert_eq!(server.search_ids("aspect=livraison:positive"), ["fr"]);
+    assert_eq!(sorted(server.search_ids("aspect=livraison,product")), ["fast", "fr", "mixed"]);
+    let facets = &server.search("")["facets"]["aspect"];
+    assert_eq!((facets["delivery"].as_u64(), facets["livraison"].as_u64()), (Some(3), Some(1)), "{facets}");
+    for bad in ["aspect=delivery:great", "aspect=:negative"] {
+        let reply = server.get(&format!("/v1/search?{bad}"));
+        assert_eq!((reply.status, reply.body["parameter"].as_str()), (400, Some("aspect")), "{bad}: {}", reply.body);
+    }
 }

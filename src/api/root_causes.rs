@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::body::read_json;
 use super::error::ApiError;
 use super::jobs::{routed_job, submitted};
-use super::topics::{analyst_label, path_id, present, Merge};
+use super::topics::{analyst_label, path_id, Merge};
 use super::AppState;
 use crate::root_causes::report::{root_causes_report, RootCauseOrder, RootCausesReport};
 use crate::search::SearchRequest;
@@ -59,11 +59,17 @@ pub async fn list(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRe
     let filter = SearchRequest::from_params(filters)
         .map_err(|e| ApiError::bad_request("invalid_parameter", e.to_string()).with("parameter", e.parameter))?;
     let service = state.service.clone();
-    let report = web::block(move || ranking(&service, &filter, order)).await??;
+    let report = web::block(move || ranking(&service, &filter, &[], order)).await??;
     Ok(HttpResponse::Ok().json(report))
 }
 
-fn ranking(service: &Service, filter: &SearchRequest, order: RootCauseOrder) -> Result<RootCausesReport, ServiceError> {
+/// The ranking over what `filter` selects, with the root causes `shown` even if uncited.
+fn ranking(
+    service: &Service,
+    filter: &SearchRequest,
+    shown: &[i64],
+    order: RootCauseOrder,
+) -> Result<RootCausesReport, ServiceError> {
     // A query the engine refuses is the client's error (400), not a failed ranking.
     service.reader().check_query(filter)?;
     let model = service.analyzer().root_causes();
@@ -72,7 +78,7 @@ fn ranking(service: &Service, filter: &SearchRequest, order: RootCauseOrder) -> 
         _ => None,
     };
     let search = |request: &SearchRequest| Ok(service.reader().search(request)?);
-    Ok(root_causes_report(model.as_deref(), info, filter, order, &search)?)
+    Ok(root_causes_report(model.as_deref(), info, filter, shown, order, &search)?)
 }
 
 fn root_cause_id(path: &str) -> Result<i64, ApiError> {
@@ -83,15 +89,13 @@ fn root_cause_id(path: &str) -> Result<i64, ApiError> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RootCauseChange {
-    /// A name of their own; `null` gives the root cause back its discovered name.
-    #[serde(deserialize_with = "present")]
-    label: Option<Value>,
+    /// A name of their own; `null` gives the root cause back its discovered name. Required.
+    label: Value,
 }
 
 /// The root cause `id` as the ranking over every stored verbatim shows it.
 fn ranked(service: &Service, id: i64) -> Result<Option<Value>, ServiceError> {
-    let filter = SearchRequest { root_causes: vec![id], ..SearchRequest::default() };
-    let report = ranking(service, &filter, RootCauseOrder::default())?;
+    let report = ranking(service, &SearchRequest::default(), &[id], RootCauseOrder::default())?;
     let found = report.root_causes.into_iter().find(|cause| cause.id == id);
     Ok(found.map(|cause| serde_json::to_value(cause).expect("a root cause serialises")))
 }
@@ -105,7 +109,7 @@ pub async fn change(
 ) -> Result<HttpResponse, ApiError> {
     let change: RootCauseChange = read_json(&req, payload, state.config.max_body_bytes).await?;
     let id = root_cause_id(&id)?;
-    let label = analyst_label(change.label.unwrap_or(Value::Null))?;
+    let label = analyst_label(change.label)?;
     let service = state.service.clone();
     let answer = web::block(move || {
         let in_use = service.analyzer().root_causes();

@@ -136,7 +136,7 @@ pub(super) fn analyst_label(label: Value) -> Result<Option<String>, ApiError> {
 }
 
 /// A field given, `null` included (serde reads a `null` `Option` as absent).
-pub(super) fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
     Value::deserialize(deserializer).map(Some)
 }
 

@@ -2,6 +2,7 @@
 //! limits every part agrees on. Types only, no I/O: turning raw input into these types is
 //! [`crate::input`]'s job, analysing them [`crate::pipeline`]'s.
 
+mod aspect;
 mod channel;
 mod root_cause;
 mod sentiment;
@@ -9,6 +10,7 @@ mod time;
 mod topic;
 mod verbatim;
 
+pub use aspect::{aspect_key, JudgedAspect};
 pub use channel::Channel;
 pub use root_cause::{CitedRootCause, RootCauseAssignment};
 pub use sentiment::{Confidence, ModelVersion, Sentiment, SentimentLabel, Tier};

@@ -6,7 +6,7 @@ use std::ops::RangeInclusive;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{rfc3339, Channel, ModelVersion, RootCauseAssignment, Sentiment, Tier, TopicAssignment};
+use super::{rfc3339, Channel, JudgedAspect, ModelVersion, RootCauseAssignment, Sentiment, Tier, TopicAssignment};
 
 /// Longest accepted text, in Unicode code points (characters as a person counts them).
 pub const MAX_TEXT_CHARS: usize = 50_000;
@@ -99,6 +99,9 @@ pub struct Verbatim {
     /// Its topic under the current topic model (absent before the first discovery).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic: Option<TopicAssignment>,
+    /// The things it judges, with their polarity (the `fast` tier's, at ingestion), in text order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aspects: Vec<JudgedAspect>,
     /// The root causes it states under the current root-cause model (absent before the first
     /// discovery of root causes).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -45,7 +45,10 @@ const WRITER_HEAP_BYTES: usize = 64 * 1024 * 1024;
 /// after them) without indexing faster (benches/RESULTS.md, issue 11).
 const WRITER_THREADS: usize = 1;
 /// Facets counted for every search, in the order of the response.
-pub const FACETS: [&str; 6] = ["channel", "language", "nps_group", "sentiment", "topic", "root_cause"];
+pub const FACETS: [&str; 7] = ["channel", "language", "nps_group", "sentiment", "topic", "root_cause", "aspect"];
+/// Facets with as many values as customers have words for things: only the most frequent are
+/// counted in a response.
+const TOP_VALUES: [(&str, usize); 1] = [("aspect", 50)];
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
@@ -253,10 +256,13 @@ impl SearchIndex {
             .iter()
             .map(|facet| {
                 let prefix = format!("/{facet}");
-                let counts = facet_counts
-                    .get(prefix.as_str())
-                    .map(|(value, count)| (value.to_path().last().copied().unwrap_or_default().to_string(), count))
-                    .collect();
+                let name = |value: &Facet| value.to_path().last().copied().unwrap_or_default().to_string();
+                let counts = match TOP_VALUES.iter().find(|(top, _)| top == facet) {
+                    Some((_, k)) => {
+                        facet_counts.top_k(prefix.as_str(), *k).into_iter().map(|(v, count)| (name(v), count)).collect()
+                    }
+                    None => facet_counts.get(prefix.as_str()).map(|(value, count)| (name(value), count)).collect(),
+                };
                 (*facet, counts)
             })
             .collect();
@@ -385,6 +391,16 @@ fn document(fields: &Fields, v: &Verbatim) -> TantivyDocument {
         let id = topic.id.to_string();
         doc.add_text(fields.topic, &id);
         doc.add_facet(fields.facets, Facet::from_path(["topic", id.as_str()]));
+    }
+    let mut keys: Vec<String> = Vec::with_capacity(v.aspects.len());
+    for aspect in &v.aspects {
+        let key = aspect.key(&v.text);
+        doc.add_text(fields.aspect, format!("{key}:{}", aspect.polarity.as_str()));
+        if !keys.contains(&key) {
+            doc.add_text(fields.aspect, &key);
+            doc.add_facet(fields.facets, Facet::from_path(["aspect", key.as_str()]));
+            keys.push(key);
+        }
     }
     for id in v.root_causes.iter().flat_map(|found| found.ids()) {
         let id = id.to_string();

@@ -163,6 +163,7 @@ pub fn with_filters(
     must.extend(any_of(fields.sentiment, request.sentiments.iter().map(|s| s.as_str().to_string()).collect()));
     must.extend(any_of(fields.topic, request.topics.iter().map(i64::to_string).collect()));
     must.extend(any_of(fields.root_cause, request.root_causes.iter().map(i64::to_string).collect()));
+    must.extend(any_of(fields.aspect, request.aspects.clone()));
     if request.sentiment_score_min.is_some() || request.sentiment_score_max.is_some() {
         let bound = |v: Option<f64>| {
             v.map_or(Bound::Unbounded, |v| Bound::Included(Term::from_field_f64(fields.sentiment_score, v)))

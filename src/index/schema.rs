@@ -94,8 +94,11 @@ pub struct Fields {
     pub topic: Field,
     /// The ids of the root causes it states, under the model in use (multi-valued).
     pub root_cause: Field,
+    /// The aspects it judges, each as its key (`livraison`) and its key with its polarity
+    /// (`livraison:negative`), multi-valued.
+    pub aspect: Field,
     /// Hierarchical facets (`/channel/email`, `/language/fr`, `/nps_group/detractor`,
-    /// `/sentiment/negative`, `/topic/12`, `/root_cause/3`) for counts.
+    /// `/sentiment/negative`, `/topic/12`, `/root_cause/3`, `/aspect/livraison`) for counts.
     pub facets: Field,
     texts: [Field; 3],
 }
@@ -125,6 +128,7 @@ impl Fields {
             sentiment_score: f("sentiment_score")?,
             topic: f("topic")?,
             root_cause: f("root_cause")?,
+            aspect: f("aspect")?,
             facets: f("facets")?,
             texts: [f("text_fr")?, f("text_en")?, f("text")?],
         })
@@ -149,6 +153,7 @@ pub fn schema() -> Schema {
     builder.add_f64_field("sentiment_score", INDEXED | FAST);
     builder.add_text_field("topic", STRING | FAST);
     builder.add_text_field("root_cause", STRING | FAST);
+    builder.add_text_field("aspect", STRING | FAST);
     builder.add_facet_field("facets", FacetOptions::default());
     for text in TextField::ALL {
         let indexing = TextFieldIndexing::default()

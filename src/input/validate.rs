@@ -92,6 +92,7 @@ impl Verbatim {
             sentiment_model: None,
             due: Vec::new(),
             topic: None,
+            aspects: Vec::new(),
             root_causes: None,
         })
     }

@@ -6,15 +6,20 @@
 //! Like a topic discovery it is one step: killed before its commit, it leaves nothing and runs
 //! again from the start at the next start-up.
 
+use std::collections::{HashMap, HashSet};
+
 use anyhow::Context;
 
 use super::topics::{read_selected, StoredDiscovery};
+use crate::domain::Verbatim;
 use crate::reprocess::Outcome;
-use crate::root_causes::saved::assignment;
+use crate::root_causes::saved::{assignment, RootCauseModel};
 use crate::root_causes::{cite, mentions, worded, MentionSource};
+use crate::search::SearchRequest;
 use crate::service::Service;
 use crate::store::{Grouping, JobProgress, JobRow};
 use crate::topics::saved::{words_stand_in, DiscoveryRecord, SavedTopics};
+use crate::topics::TopicAssigner;
 use crate::topics::{discover, vectors_for_discovery, Outliers, Previous, Stopped, TopicInput, VectorSpace};
 
 /// Verbatims whose mentions are read at a time (between two looks at `stop`).
@@ -106,6 +111,8 @@ pub fn discover_stored(
     }
     let groups: Vec<Option<i64>> = found_groups.assignments.iter().map(|a| a.map(|a| a.topic_id)).collect();
     let cited = cite(verbatims.len(), &found, &worded, &groups);
+    // Verbatims that say what went wrong, yet in words no root cause holds.
+    let outliers = found.iter().zip(&cited).filter(|(found, cited)| !found.is_empty() && cited.is_empty()).count();
     for (verbatim, cited) in verbatims.iter_mut().zip(cited) {
         // The commit fills in the model's version.
         verbatim.root_causes = Some(assignment(&verbatim.text, 0, cited));
@@ -121,12 +128,33 @@ pub fn discover_stored(
             strict: settings.outliers == Outliers::Strict,
             seed: settings.seed,
             verbatims: verbatims.len(),
-            outliers: groups.iter().filter(|g| g.is_none()).count(),
+            outliers,
         },
         // Names are clear of the erasures before the job: it read the store after them.
         erasure_mark: row.erasure_mark,
         merges: 0,
     };
+    // The verbatims outside the filter take root causes of the new model too, matched here
+    // rather than in the commit, which holds the write lock.
+    if !discovery.selection.matches_everything() {
+        let model = RootCauseModel::new(TopicAssigner { version: 0, saved: saved.clone() }, &HashMap::new());
+        let read: HashSet<String> = verbatims.iter().map(|v| v.id.clone()).collect();
+        let mut cursor = 0;
+        while let Some((last, page)) =
+            service.reader().select_page(&SearchRequest::default(), cursor, row.snapshot, BATCH)?
+        {
+            if stop() {
+                return Ok(Outcome::Stopped);
+            }
+            let mut others: Vec<Verbatim> = page.into_iter().filter(|v| !read.contains(&v.id)).collect();
+            let sources: Vec<MentionSource<'_>> = others.iter().map(MentionSource::of).collect();
+            let found = model.assign(readers, &sources)?;
+            drop(sources);
+            others.iter_mut().zip(found).for_each(|(v, found)| v.root_causes = Some(found));
+            verbatims.extend(others);
+            cursor = last;
+        }
+    }
     let progress = JobProgress { id: row.id.clone(), cursor: row.snapshot, done: total, errors: 0 };
     let based_on = current.as_ref().map(|c| (c.version(), c.assigner.saved.merges));
     let version = service.root_causes_discovered(saved, based_on, &row.id, verbatims, progress)?.context(

@@ -15,7 +15,7 @@ use super::{
     Annotated, AspectStage, Cause, KeyPhraseStage, LanguageStage, Pipeline, Placement, RootCauseStage, SentimentStage,
     Stage, TopicStage,
 };
-use crate::domain::{Document, Sentiment, Tier, Verbatim};
+use crate::domain::{Document, JudgedAspect, Sentiment, Tier, Verbatim};
 use crate::nlp::aspects::Span;
 use crate::nlp::aspects::{Aspect, AspectExtractor};
 use crate::nlp::key_phrases::KeyPhrase;
@@ -145,11 +145,15 @@ impl Analyzer {
     }
 
     /// What ingestion runs on every verbatim: the language when the client gave none (it picks
-    /// the stemmer), the `fast` tier's document sentiment, and the topic and the root causes
-    /// once their models exist. Its stages are all inline.
+    /// the stemmer), the `fast` tier's document sentiment and aspects, and the topic and the
+    /// root causes once their models exist. Its stages are all inline.
     pub fn ingest_pipeline(&self) -> Pipeline<'_> {
-        let mut stages: Vec<Box<dyn Stage>> =
-            vec![Box::new(LanguageStage), Box::new(SentimentStage::documents(self.fast.as_ref()))];
+        let fast = self.fast.as_ref();
+        let mut stages: Vec<Box<dyn Stage>> = vec![
+            Box::new(LanguageStage),
+            Box::new(SentimentStage::documents(fast)),
+            Box::new(AspectStage::new(fast, fast, &self.aspects)),
+        ];
         if let Some(assigner) = self.topics() {
             stages.push(Box::new(TopicStage::new(assigner)));
         }
@@ -163,13 +167,23 @@ impl Analyzer {
     /// aspects and stated causes (judged by `model` too), key phrases, and the root causes
     /// once a model of them exists.
     pub fn document_pipeline<'m>(&'m self, model: &'m dyn SentimentModel) -> Pipeline<'m> {
+        self.document_pipeline_with(model, self.root_causes())
+    }
+
+    /// [`Analyzer::document_pipeline`] with the root-cause model `root_causes`, read once by
+    /// a caller that labels what it finds.
+    fn document_pipeline_with<'m>(
+        &'m self,
+        model: &'m dyn SentimentModel,
+        root_causes: Option<Arc<RootCauseModel>>,
+    ) -> Pipeline<'m> {
         let mut stages: Vec<Box<dyn Stage + 'm>> = vec![
             Box::new(LanguageStage),
             Box::new(SentimentStage::with_sentences(model)),
             Box::new(AspectStage::new(model, &self.fast, &self.aspects)),
             Box::new(KeyPhraseStage),
         ];
-        if let Some(root_causes) = self.root_causes() {
+        if let Some(root_causes) = root_causes {
             stages.push(Box::new(RootCauseStage::new(root_causes, self.readers(model))));
         }
         Pipeline::new(stages)
@@ -194,6 +208,12 @@ impl Analyzer {
             verbatim.sentiment = item.sentiment;
             verbatim.sentiment_model = item.sentiment_model;
             verbatim.topic = item.topic;
+            verbatim.aspects = item
+                .aspects
+                .unwrap_or_default()
+                .iter()
+                .map(|a| JudgedAspect { offset: a.offset, length: a.length, polarity: a.polarity })
+                .collect();
             verbatim.root_causes = item.root_causes;
         }
         Ok(())
@@ -217,7 +237,7 @@ impl Analyzer {
         let mut batch: Vec<Annotated<'_>> =
             documents.iter().map(|d| Annotated::new(&d.text, d.language.clone())).collect();
         let root_causes = self.root_causes();
-        self.document_pipeline(model).run(None, &mut batch)?;
+        self.document_pipeline_with(model, root_causes.clone()).run(None, &mut batch)?;
         let stated = |text: &str, found: Option<crate::domain::RootCauseAssignment>| -> Vec<StatedRootCause> {
             let (Some(model), Some(found)) = (&root_causes, found) else { return Vec::new() };
             found

@@ -279,14 +279,15 @@ impl Tally {
         (scored > 0).then(|| 100.0 * (self.promoters as f64 - self.detractors as f64) / scored as f64)
     }
 
-    fn without(&self, part: &Tally) -> Tally {
+    /// Each count of `self` and `other` through `f`.
+    fn zip(&self, other: &Tally, f: impl Fn(u64, u64) -> u64) -> Tally {
         Tally {
-            verbatims: self.verbatims - part.verbatims,
-            negative: self.negative - part.negative,
-            positive: self.positive - part.positive,
-            promoters: self.promoters - part.promoters,
-            passives: self.passives - part.passives,
-            detractors: self.detractors - part.detractors,
+            verbatims: f(self.verbatims, other.verbatims),
+            negative: f(self.negative, other.negative),
+            positive: f(self.positive, other.positive),
+            promoters: f(self.promoters, other.promoters),
+            passives: f(self.passives, other.passives),
+            detractors: f(self.detractors, other.detractors),
         }
     }
 }
@@ -313,10 +314,13 @@ pub struct Impact {
 impl Impact {
     /// The impact of a root cause cited as `citing` counts, in a set counted as `all`.
     pub fn of(citing: Tally, all: &Tally) -> Impact {
+        // Counted by separate searches, a part may outgrow the whole when writes land between
+        // them: no part counts more than the whole.
+        let citing = citing.zip(all, u64::min);
         let share_of_negative = citing.negative as f64 / all.negative.max(1) as f64;
         let share_of_positive = (citing.positive + 1) as f64 / (all.positive + 1) as f64;
         let lift = (all.negative > 0).then(|| share_of_negative / share_of_positive);
-        let nps_impact = all.nps().zip(all.without(&citing).nps()).map(|(all, without)| all - without);
+        let nps_impact = all.nps().zip(all.zip(&citing, u64::saturating_sub).nps()).map(|(all, without)| all - without);
         Impact { citing, share_of_negative, lift, nps_impact: nps_impact.filter(|_| citing.scored() > 0) }
     }
 }

@@ -66,8 +66,7 @@ pub struct RootCausesReport {
     /// NPS of the selected verbatims, in points; absent without scores.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nps: Option<f64>,
-    /// Root causes cited by at least one selected verbatim (and those the filter names), in
-    /// the order asked for.
+    /// Root causes cited by at least one selected verbatim, in the order asked for.
     pub root_causes: Vec<RankedRootCause>,
 }
 
@@ -97,11 +96,13 @@ pub struct RootCauseExample {
 type Counts = BTreeMap<String, u64>;
 
 /// The ranking of the root causes of `model` over the verbatims `filter` selects, counted with
-/// `search` (the service's search, which applies every filter as `GET /v1/search` does).
+/// `search` (the service's search, which applies every filter as `GET /v1/search` does); the
+/// root causes `shown` are listed even when no selected verbatim cites them.
 pub fn root_causes_report(
     model: Option<&RootCauseModel>,
     model_info: Option<ModelInfo>,
     filter: &SearchRequest,
+    shown: &[i64],
     order: RootCauseOrder,
     search: &dyn Fn(&SearchRequest) -> anyhow::Result<SearchResponse>,
 ) -> anyhow::Result<RootCausesReport> {
@@ -154,8 +155,7 @@ pub fn root_causes_report(
             passives: of(&passives, &id),
             detractors: of(&detractors, &id),
         };
-        // A root cause asked for by id is shown even when nothing selected cites it.
-        if cited.verbatims == 0 && !filter.root_causes.contains(&group.id) {
+        if cited.verbatims == 0 && !shown.contains(&group.id) {
             continue;
         }
         root_causes.push(RankedRootCause {
@@ -168,7 +168,12 @@ pub fn root_causes_report(
     }
     root_causes.sort_by(|a, b| order.key(&b.impact).total_cmp(&order.key(&a.impact)).then(a.id.cmp(&b.id)));
     for ranked in &mut root_causes {
-        let request = SearchRequest { root_causes: vec![ranked.id], limit: EXAMPLES, ..base.clone() };
+        // Within a filter that names root causes already, the examples are its verbatims that
+        // cite this one too (the index answers one of several ids, not all of them).
+        let request = match filter.root_causes.is_empty() {
+            true => SearchRequest { root_causes: vec![ranked.id], limit: EXAMPLES, ..base.clone() },
+            false => SearchRequest { limit: EXAMPLES * 20, ..base.clone() },
+        };
         ranked.examples = search(&request)?
             .hits
             .into_iter()
@@ -183,6 +188,7 @@ pub fn root_causes_report(
                     length: cause.length,
                 })
             })
+            .take(EXAMPLES)
             .collect();
     }
     Ok(RootCausesReport { model: model_info, totals, nps: totals.nps(), root_causes })

@@ -137,9 +137,11 @@ const MIGRATIONS: [&str; 7] = [
         rule       TEXT NOT NULL,
         created_at TEXT NOT NULL
     );",
-    // 7: root causes (`crate::root_causes`): each verbatim's (JSON: the model, and each root
-    // cause's id and span), the saved root-cause model, and analysts' names for root causes.
+    // 7: aspects and root causes (`crate::root_causes`): each verbatim's aspects (JSON: span
+    // and polarity) and root causes (JSON: the model, and each root cause's id and span), the
+    // saved root-cause model, and analysts' names for root causes.
     "ALTER TABLE verbatims ADD COLUMN root_causes TEXT;
+    ALTER TABLE verbatims ADD COLUMN aspects TEXT;
     CREATE TABLE root_cause_models (
         version    INTEGER PRIMARY KEY,
         created_at TEXT NOT NULL,
@@ -218,7 +220,7 @@ pub struct Erasure {
 
 const COLUMNS: &str =
     "id, text, language, channel, created_at, customer_id, nps, csat, ces, metadata, sentiment, sentiment_model, due, topic,
-    root_causes";
+    root_causes, aspects";
 
 pub struct Store {
     pool: r2d2::Pool<SqliteConnectionManager>,
@@ -364,7 +366,7 @@ impl Store {
             let mut batch = Vec::with_capacity(page);
             let mut rows = stmt.query(params![cursor, page as i64])?;
             while let Some(row) = rows.next()? {
-                cursor = row.get(15)?;
+                cursor = row.get(16)?;
                 batch.push(raw_row(row)?.into_verbatim()?);
             }
             if batch.is_empty() {
@@ -385,7 +387,7 @@ impl Store {
         ))?;
         let through = i64::try_from(through).unwrap_or(i64::MAX);
         let rows = stmt.query_map(params![after as i64, through, limit as i64], |row| {
-            Ok((row.get::<_, i64>(15)? as u64, raw_row(row)?))
+            Ok((row.get::<_, i64>(16)? as u64, raw_row(row)?))
         })?;
         rows.map(|row| {
             let (number, raw) = row?;
@@ -461,14 +463,15 @@ impl StoreWriter<'_> {
         let mut previous = self.tx.prepare_cached(&format!("SELECT {COLUMNS} FROM verbatims WHERE id = ?1"))?;
         let mut insert = self.tx.prepare_cached(
             "INSERT INTO verbatims (id, text, language, channel, created_at, customer_id, nps, csat, ces, metadata, seq,
-                sentiment, sentiment_model, due, topic, topic_id, root_causes)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
+                sentiment, sentiment_model, due, topic, topic_id, root_causes, aspects)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
              ON CONFLICT(id) DO UPDATE SET text = excluded.text, language = excluded.language,
                channel = excluded.channel, created_at = excluded.created_at,
                customer_id = excluded.customer_id, nps = excluded.nps, csat = excluded.csat,
                ces = excluded.ces, metadata = excluded.metadata, seq = excluded.seq,
                sentiment = excluded.sentiment, sentiment_model = excluded.sentiment_model, due = excluded.due,
-               topic = excluded.topic, topic_id = excluded.topic_id, root_causes = excluded.root_causes",
+               topic = excluded.topic, topic_id = excluded.topic_id, root_causes = excluded.root_causes,
+               aspects = excluded.aspects",
         )?;
         for v in batch.iter_mut() {
             if let Some(stored) = previous.query_row([&v.id], raw_row).optional()? {
@@ -476,7 +479,7 @@ impl StoreWriter<'_> {
             }
             self.seq += 1;
             let metadata = serde_json::to_string(&v.metadata).expect("string map serialises");
-            let [sentiment, sentiment_model, due, topic, root_causes] = analysis_columns(v);
+            let [sentiment, sentiment_model, due, topic, root_causes, aspects] = analysis_columns(v);
             insert
                 .execute(params![
                     v.id,
@@ -495,7 +498,8 @@ impl StoreWriter<'_> {
                     due,
                     topic,
                     v.topic.map(|t| t.id),
-                    root_causes
+                    root_causes,
+                    aspects
                 ])
                 .map_err(StoreError::classify)?;
         }
@@ -604,9 +608,9 @@ impl StoreWriter<'_> {
     }
 }
 
-/// The analysis columns of a row: sentiment, its model, what is due, the topic and the root
-/// causes (JSON, NULL when absent).
-fn analysis_columns(v: &Verbatim) -> [Option<String>; 5] {
+/// The analysis columns of a row: sentiment, its model, what is due, the topic, the root
+/// causes and the aspects (JSON, NULL when absent).
+fn analysis_columns(v: &Verbatim) -> [Option<String>; 6] {
     fn encode(value: &impl serde::Serialize) -> String {
         serde_json::to_string(value).expect("analyses serialise")
     }
@@ -616,6 +620,7 @@ fn analysis_columns(v: &Verbatim) -> [Option<String>; 5] {
         (!v.due.is_empty()).then(|| encode(&v.due)),
         v.topic.as_ref().map(encode),
         v.root_causes.as_ref().map(encode),
+        (!v.aspects.is_empty()).then(|| encode(&v.aspects)),
     ]
 }
 
@@ -671,6 +676,7 @@ struct RawRow {
     due: Option<String>,
     topic: Option<String>,
     root_causes: Option<String>,
+    aspects: Option<String>,
 }
 
 fn raw_row(row: &Row<'_>) -> rusqlite::Result<RawRow> {
@@ -688,6 +694,7 @@ fn raw_row(row: &Row<'_>) -> rusqlite::Result<RawRow> {
         due: row.get(12)?,
         topic: row.get(13)?,
         root_causes: row.get(14)?,
+        aspects: row.get(15)?,
     })
 }
 
@@ -711,6 +718,7 @@ impl RawRow {
         let due = json_column(&self.id, "due", self.due.as_deref())?.unwrap_or_default();
         let topic = json_column(&self.id, "topic", self.topic.as_deref())?;
         let root_causes = json_column(&self.id, "root_causes", self.root_causes.as_deref())?;
+        let aspects = json_column(&self.id, "aspects", self.aspects.as_deref())?.unwrap_or_default();
         let [nps, csat, ces] = self.scores;
         Ok(Verbatim {
             id: self.id,
@@ -727,6 +735,7 @@ impl RawRow {
             sentiment_model,
             due,
             topic,
+            aspects,
             root_causes,
         })
     }
