@@ -983,13 +983,11 @@ impl Parts {
     /// were made; returns whether any was. One failing (logged) does not keep the other from
     /// being named: each is tried again after the next erasure, or at the next start.
     fn rename_after_erasures(&self) -> bool {
-        let renames: [(&str, fn(&Parts) -> anyhow::Result<bool>); 2] = [
-            ("topics", Parts::rename_topics_after_erasures),
-            ("root causes", Parts::rename_root_causes_after_erasures),
-        ];
         let mut renamed = false;
-        for (what, rename) in renames {
-            match rename(self) {
+        for (what, result) in
+            [("topics", self.rename_topics_after_erasures()), ("root causes", self.rename_root_causes_after_erasures())]
+        {
+            match result {
                 Ok(done) => renamed |= done,
                 Err(err) => {
                     tracing::warn!(error = %format!("{err:#}"), "naming {what} again after an erasure; the next erasure tries again")
