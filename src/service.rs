@@ -130,6 +130,16 @@ pub enum Write {
     },
     /// Merges root cause `from` into `into` in the model in use, as [`Write::MergeTopics`].
     MergeRootCauses { from: i64, into: i64, moved: Vec<Verbatim> },
+    /// Puts `saved`, the root-cause model in use with `root_cause` split into parts, in its
+    /// place, as [`Write::SplitTopic`] does: `verbatims` cite the parts, and any other verbatim
+    /// still citing `root_cause` is matched again.
+    SplitRootCause {
+        saved: Box<SavedTopics>,
+        based_on: (u32, u32),
+        root_cause: i64,
+        verbatims: Vec<Verbatim>,
+        progress: JobProgress,
+    },
 }
 
 impl Write {
@@ -140,7 +150,8 @@ impl Write {
             | Write::Topics { verbatims: batch, .. }
             | Write::Assigned { verbatims: batch, .. }
             | Write::SplitTopic { verbatims: batch, .. }
-            | Write::RootCauses { verbatims: batch, .. } => batch.len(),
+            | Write::RootCauses { verbatims: batch, .. }
+            | Write::SplitRootCause { verbatims: batch, .. } => batch.len(),
             Write::Delete(_) | Write::DeleteCustomer(_) | Write::MergeTopics { .. } | Write::MergeRootCauses { .. } => {
                 1
             }
@@ -383,6 +394,23 @@ impl Service {
         match self.submit(write, WritePermit { _place: None }).wait()? {
             Written::Model(version) => Ok(version),
             other => unreachable!("a root-causes write answers {other:?}"),
+        }
+    }
+
+    /// Splits a root cause (see [`Write::SplitRootCause`]); `None` if the model in use is no
+    /// longer `based_on`.
+    pub fn root_cause_split(
+        &self,
+        saved: SavedTopics,
+        based_on: (u32, u32),
+        root_cause: i64,
+        verbatims: Vec<Verbatim>,
+        progress: JobProgress,
+    ) -> Result<Option<u32>, ServiceError> {
+        let write = Write::SplitRootCause { saved: Box::new(saved), based_on, root_cause, verbatims, progress };
+        match self.submit(write, WritePermit { _place: None }).wait()? {
+            Written::Model(version) => Ok(version),
+            other => unreachable!("a split answers {other:?}"),
         }
     }
 
@@ -869,6 +897,32 @@ impl Parts {
                         new_root_causes = Some(model);
                         Ok(Written::Model(Some(version)))
                     }
+                    Write::SplitRootCause { saved, based_on, root_cause, verbatims, progress } => {
+                        let in_use =
+                            new_root_causes.clone().or_else(|| self.analyzer.root_causes().map(|m| (*m).clone()));
+                        if in_use.map(|m| (m.version(), m.assigner.saved.merges)) != Some(*based_on) {
+                            verbatims.clear();
+                            return Ok(Written::Model(None));
+                        }
+                        let version = based_on.0;
+                        store.replace_model(
+                            Grouping::RootCauses,
+                            version,
+                            &serde_json::to_string(&**saved).expect("a root-cause model serialises"),
+                        )?;
+                        store.forget_edits(Grouping::RootCauses, *root_cause)?;
+                        let edits = self.reader.store.edits(Grouping::RootCauses)?;
+                        let model = RootCauseModel::new(TopicAssigner { version, saved: (**saved).clone() }, &edits);
+                        let mut stored = store.set_root_causes(verbatims)?;
+                        // Written since the job read them: matched again, as at ingestion.
+                        let mut others = store.root_cause_members(*root_cause)?;
+                        model.assign_stale(readers, &mut others).map_err(analysis)?;
+                        stored.extend(store.set_root_causes(&others)?);
+                        *verbatims = stored;
+                        store.set_job_progress(progress)?;
+                        new_root_causes = Some(model);
+                        Ok(Written::Model(Some(version)))
+                    }
                     Write::MergeRootCauses { from, into, moved } => {
                         let in_use =
                             new_root_causes.clone().or_else(|| self.analyzer.root_causes().map(|m| (*m).clone()));
@@ -926,6 +980,7 @@ impl Parts {
                         | Write::MergeTopics { moved: batch, .. }
                         | Write::SplitTopic { verbatims: batch, .. }
                         | Write::RootCauses { verbatims: batch, .. }
+                        | Write::SplitRootCause { verbatims: batch, .. }
                         | Write::MergeRootCauses { moved: batch, .. } => index.upsert(batch)?,
                         Write::Delete(id) => index.delete(id),
                         Write::DeleteCustomer(customer) => index.delete_customer(customer),

@@ -214,3 +214,38 @@ fn bad_root_cause_requests_get_clear_errors() {
     assert_eq!(server.patch("/v1/root-causes/1", &json!({"label": "x"})).status, 404);
     assert_eq!(server.post("/v1/root-causes/1/merge", &json!({"into": 2})).status, 404);
 }
+
+#[test]
+fn a_split_root_cause_hands_its_verbatims_to_new_ones() {
+    let (_guard, data) = data_dir();
+    let server = Server::start(&data, &["--models", data.join("no-models").to_str().unwrap()]);
+    server.ingest(Value::Array(corpus()));
+    discover(&server, json!({}));
+    let before = ranking(&server, "");
+    let biggest = &before["root_causes"][0];
+    let id = biggest["id"].as_i64().unwrap();
+    let members = common::hit_ids(&server.search(&format!("root_cause={id}&limit=100")));
+    for (body, status) in [(json!({"parts": 1}), 400), (json!({"topics": 2}), 400)] {
+        assert_eq!(server.post(&format!("/v1/root-causes/{id}/split"), &body).status, status, "{body}");
+    }
+    assert_eq!(server.post("/v1/root-causes/999/split", &json!({})).status, 404);
+    let reply = server.post(&format!("/v1/root-causes/{id}/split"), &json!({"parts": 2}));
+    assert_eq!(reply.status, 202, "{}", reply.body);
+    assert_eq!(reply.body["spec"]["kind"], "split_root_cause");
+    server.wait_job(reply.body["id"].as_str().unwrap(), |job| {
+        assert_ne!(job["state"], "failed", "{job}");
+        job["state"] == "done"
+    });
+    assert_eq!(server.search(&format!("root_cause={id}"))["total"], 0, "the split root cause is gone");
+    let after = ranking(&server, "");
+    let old: BTreeSet<i64> =
+        before["root_causes"].as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect();
+    let parts: BTreeSet<i64> = members.iter().flat_map(|m| cited(&server, m)).filter(|c| !old.contains(c)).collect();
+    assert_eq!(parts.len(), 2, "its verbatims cite the two parts: {after}");
+    let listed: BTreeSet<i64> =
+        after["root_causes"].as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect();
+    assert!(parts.is_subset(&listed) && !listed.contains(&id), "{after}");
+    let cited_parts: u64 =
+        parts.iter().map(|p| server.search(&format!("root_cause={p}"))["total"].as_u64().unwrap()).sum();
+    assert_eq!(cited_parts, members.len() as u64, "every verbatim of the split cites one part");
+}

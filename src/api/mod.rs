@@ -108,6 +108,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/root-causes/discover", "POST").post(root_causes::discover))
         .service(resource("/v1/root-causes/{id}", "PATCH").patch(root_causes::change))
         .service(resource("/v1/root-causes/{id}/merge", "POST").post(root_causes::merge))
+        .service(resource("/v1/root-causes/{id}/split", "POST").post(root_causes::split))
         .service(resource("/v1/categories", "GET, POST").get(categories::list).post(categories::create))
         .service(resource("/v1/categories/{id}", "GET, DELETE").get(categories::get).delete(categories::remove));
 }

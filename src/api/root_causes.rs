@@ -125,6 +125,23 @@ pub async fn change(
     Ok(HttpResponse::Ok().json(answer))
 }
 
+/// 202 with a `split_root_cause` job queued for the root cause of the path, and its address
+/// in `Location`. The body is the job's (`parts`, `seed`), without `kind` and `root_cause`.
+pub async fn split(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body: Value = read_json(&req, payload, state.config.max_body_bytes).await?;
+    let id = root_cause_id(&id)?;
+    let spec = routed_job(body, "split_root_cause", &[("root_cause", id.into())])?;
+    if state.analyzer.root_causes().is_none_or(|model| model.assigner.saved.model.topic(id).is_none()) {
+        return Err(ApiError::not_found(format!("no root cause {id} in the root-cause model in use")));
+    }
+    submitted(&state, spec).await
+}
+
 /// Merges the root cause into another: its verbatims cite that one instead, and it leaves the
 /// model in use. Answers the root cause merged into, as the ranking shows it.
 pub async fn merge(

@@ -370,6 +370,10 @@ fn create(service: &Service, spec: &JobSpec) -> Result<JobRow, JobError> {
         }
         JobSpec::AnalyzeFile { .. } => 0,
         JobSpec::AssignTopics => service.reader().stored_count()?,
+        JobSpec::SplitRootCause { root_cause, .. } => {
+            let members = SearchRequest { root_causes: vec![*root_cause], limit: 1, ..SearchRequest::default() };
+            service.reader().search(&members)?.total as u64
+        }
         JobSpec::SplitTopic { topic, .. } => {
             let members = SearchRequest { topics: vec![*topic], limit: 1, ..SearchRequest::default() };
             service.reader().search(&members)?.total as u64
@@ -438,6 +442,9 @@ fn run_job(
                 settings: DiscoverySettings { granularity, seed, ..DiscoverySettings::default() },
             };
             root_causes::discover_stored(service, row, &discovery, stop)
+        }
+        JobSpec::SplitRootCause { root_cause, parts, seed } => {
+            root_causes::split_stored(service, row, root_cause, parts, seed, stop)
         }
     }
 }

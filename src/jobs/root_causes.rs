@@ -3,6 +3,9 @@
 //! topic discovery does and saves the groups as the root-cause model in use, with every
 //! verbatim's root causes, in one commit ([`Service::root_causes_discovered`]).
 //!
+//! The `split_root_cause` job splits one root cause into parts found among the mentions that
+//! cite it, as `split_topic` splits a topic.
+//!
 //! Like a topic discovery it is one step: killed before its commit, it leaves nothing and runs
 //! again from the start at the next start-up.
 
@@ -10,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 
 use anyhow::Context;
 
-use super::topics::{read_selected, StoredDiscovery};
+use super::topics::{read_selected, vectors_in, StoredDiscovery};
 use crate::domain::Verbatim;
 use crate::reprocess::Outcome;
 use crate::root_causes::saved::{assignment, RootCauseModel};
@@ -20,7 +23,9 @@ use crate::service::Service;
 use crate::store::{Grouping, JobProgress, JobRow};
 use crate::topics::saved::{words_stand_in, DiscoveryRecord, SavedTopics};
 use crate::topics::TopicAssigner;
-use crate::topics::{discover, vectors_for_discovery, Outliers, Previous, Stopped, TopicInput, VectorSpace};
+use crate::topics::{
+    discover, vectors_for_discovery, DiscoverySettings, Outliers, Previous, Stopped, TopicInput, VectorSpace,
+};
 
 /// Verbatims whose mentions are read at a time (between two looks at `stop`).
 const BATCH: usize = 256;
@@ -161,5 +166,78 @@ pub fn discover_stored(
         "the root-cause model in use changed while the discovery ran (another discovery, or a merge): run it again",
     )?;
     tracing::info!(job = %row.id, version, verbatims = total, "root-cause model saved and in use");
+    Ok(Outcome::Finished)
+}
+
+/// Splits root cause `id` of the model in use into `parts` found among the mentions that cite
+/// it (the stored verbatims up to the job's snapshot), read in the model's own vector space: a
+/// k-means discovery over them alone, grafted into the model in place of the root cause (see
+/// [`SavedTopics::split`]), as a topic is split.
+pub fn split_stored(
+    service: &Service,
+    row: &JobRow,
+    id: i64,
+    parts: usize,
+    seed: u64,
+    stop: &dyn Fn() -> bool,
+) -> anyhow::Result<Outcome> {
+    // Killed between its commit and its end: the progress committed with the split says so.
+    if row.cursor > 0 {
+        return Ok(Outcome::Finished);
+    }
+    let model =
+        service.analyzer().root_causes().context("no root-cause model yet: run a discover_root_causes job first")?;
+    model
+        .assigner
+        .saved
+        .model
+        .topic(id)
+        .with_context(|| format!("no root cause {id} in the root-cause model in use"))?;
+    let selection = SearchRequest { root_causes: vec![id], ..SearchRequest::default() };
+    let Some(mut members) = read_selected(service, &selection, row.snapshot, stop)? else {
+        return Ok(Outcome::Stopped);
+    };
+    // Each member's mention of the root cause, with words.
+    let mentions: Vec<(usize, String)> = members
+        .iter()
+        .enumerate()
+        .filter_map(|(m, member)| {
+            let cause = member.root_causes.as_ref()?.causes.iter().find(|c| c.id == id)?;
+            let bytes = crate::nlp::offsets::byte_range(&member.text, cause.offset, cause.length);
+            Some((m, crate::root_causes::cleaned(&member.text[bytes])?))
+        })
+        .collect();
+    anyhow::ensure!(
+        mentions.len() >= 2 * parts,
+        "root cause {id} is stated by {} verbatims: too few to split into {parts}",
+        mentions.len()
+    );
+    let texts: Vec<(&str, Option<&str>)> =
+        mentions.iter().map(|(m, text)| (text.as_str(), members[*m].language.as_deref())).collect();
+    let space = model.assigner.saved.model.space.clone();
+    let Some(vectors) = vectors_in(service, &space, &texts, stop)? else { return Ok(Outcome::Stopped) };
+    let inputs: Vec<TopicInput<'_>> =
+        texts.iter().map(|(text, language)| TopicInput { text, language: *language }).collect();
+    let settings = DiscoverySettings { topics: Some(parts), seed, ..DiscoverySettings::default() };
+    let found = discover(&inputs, &vectors, space, &settings, None)?;
+    let (saved, new_ids) = model.assigner.saved.split(id, &found, &texts).context("the root cause to split is gone")?;
+    let moved: Vec<Option<i64>> = found.assignments.iter().map(|a| a.map(|a| new_ids[&a.topic_id])).collect();
+    drop(inputs);
+    drop(texts);
+    for ((m, _), part) in mentions.iter().zip(moved) {
+        if let Some(found) = members[*m].root_causes.as_mut() {
+            match part {
+                Some(part) => found.merge(id, part),
+                None => found.causes.retain(|c| c.id != id),
+            }
+        }
+    }
+    let total = members.len() as u64;
+    let progress = JobProgress { id: row.id.clone(), cursor: row.snapshot.max(1), done: total, errors: 0 };
+    let based_on = (model.version(), model.assigner.saved.merges);
+    service.root_cause_split(saved, based_on, id, members, progress)?.context(
+        "the root-cause model in use changed while the split ran (a discovery, a merge or another split): run it again",
+    )?;
+    tracing::info!(job = %row.id, root_cause = id, parts, verbatims = total, "root cause split");
     Ok(Outcome::Finished)
 }

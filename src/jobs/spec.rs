@@ -14,7 +14,8 @@ use crate::topics::Method;
 pub const STAGES: [&str; 2] = ["language", "sentiment"];
 /// Search parameters that shape a page of results rather than select verbatims.
 const NOT_FILTERS: [&str; 3] = ["sort", "limit", "offset"];
-const KINDS: &str = "reprocess, analyze_file, discover_topics, assign_topics, split_topic, discover_root_causes";
+const KINDS: &str =
+    "reprocess, analyze_file, discover_topics, assign_topics, split_topic, discover_root_causes, split_root_cause";
 
 /// What a job does, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +36,9 @@ pub enum JobSpec {
     /// as the model in use; `granularity` multiplies Leiden's resolution (see
     /// [`crate::root_causes::GRANULARITY`]).
     DiscoverRootCauses { filter: BTreeMap<String, String>, granularity: f64, seed: u64 },
+    /// Root cause `root_cause` of the model in use split into `parts` new ones found among the
+    /// mentions that cite it.
+    SplitRootCause { root_cause: i64, parts: usize, seed: u64 },
 }
 
 /// What a `discover_topics` job asks for.
@@ -90,6 +94,7 @@ impl JobSpec {
             "assign_topics" => &["kind"],
             "split_topic" => &["kind", "topic", "topics", "seed"],
             "discover_root_causes" => &["kind", "filter", "granularity", "seed"],
+            "split_root_cause" => &["kind", "root_cause", "parts", "seed"],
             other => {
                 return Err(spec_error("unknown_kind", "kind", format!("unknown job kind `{other}`; kinds: {KINDS}")))
             }
@@ -101,20 +106,12 @@ impl JobSpec {
             return Ok(JobSpec::AssignTopics);
         }
         if kind == "split_topic" {
-            let topic = match fields.get("topic") {
-                Some(value) => value
-                    .as_i64()
-                    .filter(|id| *id >= 0)
-                    .ok_or_else(|| spec_error("invalid_value", "topic", "`topic` is a topic id"))?,
-                None => return Err(spec_error("missing_field", "topic", "`topic` is required")),
-            };
-            let topics = match fields.get("topics") {
-                None | Some(Value::Null) => 2,
-                Some(value) => value.as_u64().filter(|n| (2..=MAX_SPLIT as u64).contains(n)).ok_or_else(|| {
-                    spec_error("invalid_value", "topics", format!("`topics` is an integer from 2 to {MAX_SPLIT}"))
-                })? as usize,
-            };
+            let (topic, topics) = split_of(fields, "topic", "a topic id", "topics")?;
             return Ok(JobSpec::SplitTopic { topic, topics, seed: seed_of(fields)? });
+        }
+        if kind == "split_root_cause" {
+            let (root_cause, parts) = split_of(fields, "root_cause", "a root-cause id", "parts")?;
+            return Ok(JobSpec::SplitRootCause { root_cause, parts, seed: seed_of(fields)? });
         }
         if kind == "discover_root_causes" {
             let granularity = match fields.get("granularity") {
@@ -189,6 +186,9 @@ impl JobSpec {
             JobSpec::DiscoverRootCauses { filter, granularity, seed } => json!({
                 "kind": "discover_root_causes", "filter": filter, "granularity": granularity, "seed": seed
             }),
+            JobSpec::SplitRootCause { root_cause, parts, seed } => {
+                json!({"kind": "split_root_cause", "root_cause": root_cause, "parts": parts, "seed": seed})
+            }
         }
     }
 
@@ -199,7 +199,8 @@ impl JobSpec {
             JobSpec::DiscoverTopics(_)
             | JobSpec::AssignTopics
             | JobSpec::SplitTopic { .. }
-            | JobSpec::DiscoverRootCauses { .. } => None,
+            | JobSpec::DiscoverRootCauses { .. }
+            | JobSpec::SplitRootCause { .. } => None,
         }
     }
 }
@@ -225,6 +226,30 @@ impl TopicsSpec {
         let seed = seed_of(fields)?;
         Ok(TopicsSpec { filter: filter_of(fields)?, method, topics, strict, seed })
     }
+}
+
+/// What a split names: the id in field `id` (`what` it is), and the number of parts in field
+/// `parts` (2 by default, at most [`MAX_SPLIT`]).
+fn split_of(
+    fields: &serde_json::Map<String, Value>,
+    id: &'static str,
+    what: &str,
+    parts: &'static str,
+) -> Result<(i64, usize), SpecError> {
+    let split = match fields.get(id) {
+        Some(value) => value
+            .as_i64()
+            .filter(|id| *id >= 0)
+            .ok_or_else(|| spec_error("invalid_value", id, format!("`{id}` is {what}")))?,
+        None => return Err(spec_error("missing_field", id, format!("`{id}` is required"))),
+    };
+    let count = match fields.get(parts) {
+        None | Some(Value::Null) => 2,
+        Some(value) => value.as_u64().filter(|n| (2..=MAX_SPLIT as u64).contains(n)).ok_or_else(|| {
+            spec_error("invalid_value", parts, format!("`{parts}` is an integer from 2 to {MAX_SPLIT}"))
+        })? as usize,
+    };
+    Ok((split, count))
 }
 
 /// A job's `seed` [default: discovery's].

@@ -160,21 +160,7 @@ pub fn split_stored(
     );
     let texts: Vec<(&str, Option<&str>)> = members.iter().map(|v| (v.text.as_str(), v.language.as_deref())).collect();
     let space = assigner.saved.model.space.clone();
-    let vectors = match &space {
-        VectorSpace::Hashed(tfidf) => tfidf.vectors(&texts),
-        VectorSpace::Encoder { .. } => {
-            let encoder = topic_encoder(service.analyzer().models_dir())?
-                .context("the topic model in use reads the encoder's vectors, and the encoder is not installed")?;
-            let mut vectors = Vec::with_capacity(texts.len());
-            for chunk in texts.chunks(ASSIGN_PAGE) {
-                if stop() {
-                    return Ok(Outcome::Stopped);
-                }
-                vectors.extend(encoder.encode(&chunk.iter().map(|(text, _)| *text).collect::<Vec<_>>())?);
-            }
-            vectors
-        }
-    };
+    let Some(vectors) = vectors_in(service, &space, &texts, stop)? else { return Ok(Outcome::Stopped) };
     let inputs: Vec<TopicInput<'_>> =
         texts.iter().map(|(text, language)| TopicInput { text, language: *language }).collect();
     let settings = DiscoverySettings { topics: Some(parts), seed, ..DiscoverySettings::default() };
@@ -201,6 +187,31 @@ pub fn split_stored(
     )?;
     tracing::info!(job = %row.id, topic, parts, verbatims = total, "topic split");
     Ok(Outcome::Finished)
+}
+
+/// The vectors of `texts` in a saved model's `space` (what a split clusters); `None` when asked
+/// to stop.
+pub(super) fn vectors_in(
+    service: &Service,
+    space: &VectorSpace,
+    texts: &[(&str, Option<&str>)],
+    stop: &dyn Fn() -> bool,
+) -> anyhow::Result<Option<Vec<Vec<f32>>>> {
+    match space {
+        VectorSpace::Hashed(tfidf) => Ok(Some(tfidf.vectors(texts))),
+        VectorSpace::Encoder { .. } => {
+            let encoder = topic_encoder(service.analyzer().models_dir())?
+                .context("the model in use reads the encoder's vectors, and the encoder is not installed")?;
+            let mut vectors = Vec::with_capacity(texts.len());
+            for chunk in texts.chunks(ASSIGN_PAGE) {
+                if stop() {
+                    return Ok(None);
+                }
+                vectors.extend(encoder.encode(&chunk.iter().map(|(text, _)| *text).collect::<Vec<_>>())?);
+            }
+            Ok(Some(vectors))
+        }
+    }
 }
 
 /// Every stored verbatim `filter` selects up to row `through`; `None` when asked to stop.
