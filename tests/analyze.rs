@@ -78,7 +78,7 @@ fn aspects_and_stated_causes_come_with_polarity_links_and_offsets() {
     let (_guard, data) = data_dir();
     let server = Server::start(&data, &[]);
     let english = "Great product but delivery was a disaster because the courier lost it";
-    let french = "Produit conforme mais livraison très lente à cause du transporteur.";
+    let french = "Produit conforme mais livraison catastrophique à cause du transporteur.";
     let reply = analyze(&server, json!({"documents": [{"id": "en", "text": english}, {"id": "fr", "text": french}]}));
     assert_eq!(reply.status, 200, "{}", reply.body);
     for (document, text) in reply.body["documents"].as_array().unwrap().iter().zip([english, french]) {

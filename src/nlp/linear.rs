@@ -46,7 +46,7 @@ pub struct TrainParams {
 
 impl Default for TrainParams {
     fn default() -> TrainParams {
-        TrainParams { epochs: 12, learning_rate: 0.4, l2: 1e-6, seed: 20261124, runs: 5 }
+        TrainParams { epochs: 12, learning_rate: 0.2, l2: 1e-6, seed: 20261124, runs: 5 }
     }
 }
 

@@ -27,6 +27,8 @@ pub const SPLIT_SEED: u64 = 13;
 const BANKING_NEUTRAL: usize = 3_000;
 /// Newsgroup subject lines taken as neutral.
 const NEWSGROUP_NEUTRAL: usize = 3_000;
+/// Texts this long or shorter (in characters) are "short", as NPS comments and review titles are.
+const SHORT_CHARS: usize = 60;
 /// Trustpilot is ~85 % five-star reviews; at most this many positives keep it from drowning the rest.
 const TRUSTPILOT_MAX_POSITIVE: usize = 1_500;
 
@@ -82,11 +84,42 @@ pub fn sentiment_data(data_dir: &Path) -> anyhow::Result<SentimentData> {
     tweets.shuffle(&mut ChaCha8Rng::seed_from_u64(SPLIT_SEED));
     let tweets_test = tweets.split_off(tweets.len() * 4 / 5);
 
+    let mut airline = read_airline(&data_dir.join("rootcause/airline_tweets_train.csv"))?;
+    airline.shuffle(&mut ChaCha8Rng::seed_from_u64(SPLIT_SEED));
+    let airline_test = airline.split_off(airline.len() * 4 / 5);
+
+    let mut marc_tests = Vec::new();
+    let mut marc_train = Vec::new();
+    for (language, source) in [("fr", "marc_fr"), ("en", "marc_en")] {
+        let mut reviews = read_stars(
+            &sentiment.join(format!("{language}_marc_reviews_train.csv")),
+            b',',
+            "review_body",
+            language,
+            source,
+        )?;
+        reviews.shuffle(&mut ChaCha8Rng::seed_from_u64(SPLIT_SEED));
+        marc_tests.push(reviews.split_off(reviews.len() * 4 / 5));
+        marc_train.extend(reviews);
+    }
+    let en_marc_short: Vec<Labeled> = marc_tests[1]
+        .iter()
+        .filter(|i| i.text.chars().count() <= SHORT_CHARS && i.label != SentimentLabel::Neutral)
+        .cloned()
+        .collect();
+
+    let mut titles = read_stars(&sentiment.join("fr_trustpilot_titles.csv"), b',', "title", "fr", "titles")?;
+    titles.shuffle(&mut ChaCha8Rng::seed_from_u64(SPLIT_SEED));
+    let mut titles_test = titles.split_off(titles.len() * 4 / 5);
+    titles_test.retain(|i| i.label != SentimentLabel::Neutral);
+
     let mut train = read_tsv(&sentiment.join("fr_tvseries_train.tsv"), "fr", "tvseries", binary)?;
     train.extend(mr);
     train.extend(tweets);
     train.extend(read_trustpilot(&sentiment.join("fr_trustpilot_reviews.csv"))?);
-    train.extend(read_airline(&data_dir.join("rootcause/airline_tweets_train.csv"))?);
+    train.extend(airline);
+    train.extend(marc_train);
+    train.extend(titles);
     train.extend(read_banking_neutral(&data_dir.join("topics/banking77_train.csv"))?);
     train.extend(read_newsgroup_subjects(&data_dir.join("topics/20ng_train.jsonl"))?);
     for file in ["Restaurants_Train.xml.seg", "Laptops_Train.xml.seg"] {
@@ -101,6 +134,12 @@ pub fn sentiment_data(data_dir: &Path) -> anyhow::Result<SentimentData> {
         },
         EvalSet { name: "en_mr_holdout20", items: mr_test, binary: true },
         EvalSet { name: "en_tweeteval_val_holdout20", items: tweets_test, binary: false },
+        EvalSet { name: "en_airline_holdout20", items: airline_test, binary: false },
+        EvalSet { name: "fr_marc_holdout20", items: marc_tests.remove(0), binary: false },
+        EvalSet { name: "en_marc_holdout20", items: marc_tests.remove(0), binary: false },
+        // Polar sets: 1–2 stars against 4–5, read with three classes (a neutral answer is wrong).
+        EvalSet { name: "fr_trustpilot_titles_holdout20", items: titles_test, binary: false },
+        EvalSet { name: "en_marc_short_holdout20", items: en_marc_short, binary: false },
     ];
     Ok(SentimentData { train, evals })
 }
@@ -139,12 +178,7 @@ fn read_trustpilot(path: &Path) -> anyhow::Result<Vec<Labeled>> {
     for record in reader.records() {
         let record = record?;
         let text = record[review].trim().to_string();
-        let label = match record[stars].trim().parse::<f32>().unwrap_or(0.0) as u8 {
-            1 | 2 => SentimentLabel::Negative,
-            3 => SentimentLabel::Neutral,
-            4 | 5 => SentimentLabel::Positive,
-            _ => continue,
-        };
+        let Some(label) = star_label(&record[stars]) else { continue };
         if !text.is_empty() && seen.insert(text.clone()) {
             items.push(Labeled { text, label, language: "fr", source: "trustpilot" });
         }
@@ -158,6 +192,47 @@ fn read_trustpilot(path: &Path) -> anyhow::Result<Vec<Labeled>> {
         }
     });
     Ok(items)
+}
+
+/// A CSV of star-rated texts (MARC reviews, Trustpilot titles): the `text_column` and its
+/// `stars` as 1–2 → negative, 3 → neutral, 4–5 → positive; empty and repeated texts left out.
+fn read_stars(
+    path: &Path,
+    delimiter: u8,
+    text_column: &str,
+    language: &'static str,
+    source: &'static str,
+) -> anyhow::Result<Vec<Labeled>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .from_path(path)
+        .with_context(|| format!("reading {}", path.display()))?;
+    let headers = reader.headers()?.clone();
+    let column = |name: &str| {
+        headers.iter().position(|h| h == name).with_context(|| format!("no `{name}` column in {}", path.display()))
+    };
+    let (stars, text) = (column("stars")?, column(text_column)?);
+    let mut seen = HashSet::new();
+    let mut items = Vec::new();
+    for record in reader.records() {
+        let record = record?;
+        let Some(label) = star_label(&record[stars]) else { continue };
+        let text = record[text].trim().trim_end_matches('…').trim().to_string();
+        if !text.is_empty() && seen.insert(text.clone()) {
+            items.push(Labeled { text, label, language, source });
+        }
+    }
+    Ok(items)
+}
+
+/// 1–2 stars → negative, 3 → neutral, 4–5 → positive.
+fn star_label(stars: &str) -> Option<SentimentLabel> {
+    match stars.trim().parse::<f32>().ok()? as u8 {
+        1 | 2 => Some(SentimentLabel::Negative),
+        3 => Some(SentimentLabel::Neutral),
+        4 | 5 => Some(SentimentLabel::Positive),
+        _ => None,
+    }
 }
 
 fn read_airline(path: &Path) -> anyhow::Result<Vec<Labeled>> {
