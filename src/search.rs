@@ -128,7 +128,7 @@ impl SearchRequest {
                     key,
                     value,
                     SentimentLabel::parse,
-                    "negative, neutral or positive",
+                    "negative, neutral, positive or mixed",
                 )?),
                 "topic" => request.topics.extend(parse_list(
                     key,

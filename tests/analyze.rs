@@ -111,6 +111,8 @@ fn aspects_and_stated_causes_come_with_polarity_links_and_offsets() {
     let english_aspects = aspects(0);
     assert!(english_aspects.contains(&("product".into(), "positive".into())), "{english_aspects:?}");
     assert!(english_aspects.contains(&("delivery".into(), "negative".into())), "{english_aspects:?}");
+    // A positive aspect and a negative one: the document is mixed, its score the balance.
+    assert_eq!(reply.body["documents"][0]["sentiment"]["label"], "mixed", "{}", reply.body);
     let cause = &reply.body["documents"][0]["causes"][0];
     assert_eq!(cause["text"], "the courier lost it");
     assert_eq!(reply.body["documents"][0]["aspects"][cause["aspect"].as_u64().unwrap() as usize]["text"], "courier");

@@ -319,6 +319,10 @@ fn aspects_judged_at_ingestion_filter_and_facet_search() {
     assert!(aspects.contains(&("delivery".to_string(), "negative".to_string())), "{stored}");
     assert!(aspects.contains(&("product".to_string(), "positive".to_string())), "{stored}");
     assert!(server.get("/v1/verbatims/none").body.get("aspects").is_none(), "no aspect, no field");
+    // Praise and blame in one verbatim make it mixed, which search filters and counts.
+    assert_eq!(stored["sentiment"]["label"], "mixed", "{stored}");
+    assert_eq!(server.search_ids("sentiment=mixed"), ["mixed"]);
+    assert_eq!(server.search("")["facets"]["sentiment"]["mixed"], 1);
 
     assert_eq!(sorted(server.search_ids("aspect=delivery")), ["fast", "late", "mixed"]);
     assert_eq!(sorted(server.search_ids("aspect=Delivery:negative")), ["late", "mixed"]);

@@ -49,32 +49,45 @@ impl ModelVersion {
     }
 }
 
-/// The three sentiment classes, in the order models emit their probabilities.
+/// A sentiment label: the three classes models emit probabilities for, in that order, and
+/// `mixed`, which no model emits: a document with a clearly positive part and a clearly
+/// negative one (see `crate::pipeline::MixedStage`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SentimentLabel {
     Negative,
     Neutral,
     Positive,
+    Mixed,
 }
 
 impl SentimentLabel {
+    /// The models' classes, in the order of their probabilities.
     pub const ALL: [SentimentLabel; 3] = [SentimentLabel::Negative, SentimentLabel::Neutral, SentimentLabel::Positive];
+    /// Every label a document may carry, as search filters and facets name them.
+    pub const DOCUMENT: [SentimentLabel; 4] =
+        [SentimentLabel::Negative, SentimentLabel::Neutral, SentimentLabel::Positive, SentimentLabel::Mixed];
 
     pub fn as_str(self) -> &'static str {
         match self {
             SentimentLabel::Negative => "negative",
             SentimentLabel::Neutral => "neutral",
             SentimentLabel::Positive => "positive",
+            SentimentLabel::Mixed => "mixed",
         }
     }
 
     pub fn parse(name: &str) -> Option<SentimentLabel> {
-        SentimentLabel::ALL.into_iter().find(|l| l.as_str() == name)
+        SentimentLabel::DOCUMENT.into_iter().find(|l| l.as_str() == name)
     }
 
+    /// Its class among [`SentimentLabel::ALL`]: `mixed` counts as neutral, as three-class
+    /// evaluations count it.
     pub fn index(self) -> usize {
-        self as usize
+        match self {
+            SentimentLabel::Mixed => SentimentLabel::Neutral as usize,
+            class => class as usize,
+        }
     }
 }
 

@@ -12,8 +12,8 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::{
-    Annotated, AspectStage, Cause, KeyPhraseStage, LanguageStage, Pipeline, Placement, RootCauseStage, SentimentStage,
-    Stage, TopicStage,
+    Annotated, AspectStage, Cause, KeyPhraseStage, LanguageStage, MixedStage, Pipeline, Placement, RootCauseStage,
+    SentimentStage, Stage, TopicStage,
 };
 use crate::domain::{Document, JudgedAspect, Sentiment, Tier, Verbatim};
 use crate::nlp::aspects::Span;
@@ -145,14 +145,16 @@ impl Analyzer {
     }
 
     /// What ingestion runs on every verbatim: the language when the client gave none (it picks
-    /// the stemmer), the `fast` tier's document sentiment and aspects, and the topic and the
-    /// root causes once their models exist. Its stages are all inline.
+    /// the stemmer), the `fast` tier's document sentiment and aspects (`mixed` when they hold
+    /// clearly positive and negative parts), and the topic and the root causes once their
+    /// models exist. Its stages are all inline.
     pub fn ingest_pipeline(&self) -> Pipeline<'_> {
         let fast = self.fast.as_ref();
         let mut stages: Vec<Box<dyn Stage>> = vec![
             Box::new(LanguageStage),
             Box::new(SentimentStage::documents(fast)),
             Box::new(AspectStage::new(fast, fast, &self.aspects)),
+            Box::new(MixedStage::new(Tier::Fast)),
         ];
         if let Some(assigner) = self.topics() {
             stages.push(Box::new(TopicStage::new(assigner)));
@@ -181,6 +183,7 @@ impl Analyzer {
             Box::new(LanguageStage),
             Box::new(SentimentStage::with_sentences(model)),
             Box::new(AspectStage::new(model, &self.fast, &self.aspects)),
+            Box::new(MixedStage::new(model.tier())),
             Box::new(KeyPhraseStage),
         ];
         if let Some(root_causes) = root_causes {

@@ -258,7 +258,7 @@ impl Tally {
         match label {
             SentimentLabel::Negative => self.negative += 1,
             SentimentLabel::Positive => self.positive += 1,
-            SentimentLabel::Neutral => {}
+            SentimentLabel::Neutral | SentimentLabel::Mixed => {}
         }
         match nps.map(NpsGroup::of) {
             Some(NpsGroup::Promoter) => self.promoters += 1,

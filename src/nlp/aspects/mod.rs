@@ -209,7 +209,7 @@ fn polarity_and_opinion(
     let sign = match polarity {
         SentimentLabel::Negative => -1.0,
         SentimentLabel::Positive => 1.0,
-        SentimentLabel::Neutral => return (polarity, None),
+        SentimentLabel::Neutral | SentimentLabel::Mixed => return (polarity, None),
     };
     let opinion = strongest(sign).filter(|(strength, _)| *strength >= OPINION_STRENGTH).map(|(_, w)| w.clone());
     (polarity, opinion)
