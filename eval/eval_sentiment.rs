@@ -6,8 +6,8 @@
 //! ```
 //!
 //! Prints Markdown for `eval/RESULTS.md`: per set accuracy, macro-F1 and confusion matrix
-//! (rows: truth, columns: prediction), a per-language summary, language-detection accuracy,
-//! and documents per second.
+//! (rows: truth, columns: prediction), a per-language summary, each set's expected calibration
+//! error, language-detection accuracy, and documents per second.
 //! Binary sets (no neutral gold label) read each prediction as the likelier of negative and
 //! positive; three-class sets use the arg-max.
 //!
@@ -77,10 +77,13 @@ fn main() -> anyhow::Result<()> {
     println!("| set | n | accuracy | macro-F1 |\n|---|---|---|---|");
     let mut by_language: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     let mut matrices = Vec::new();
+    let mut calibration = Vec::new();
     for set in &data.evals {
         let texts: Vec<&str> = set.items.iter().map(|i| i.text.as_str()).collect();
-        let predicted: Vec<SentimentLabel> =
-            model.predict(&texts)?.into_iter().map(|p| decide(p, set.binary)).collect();
+        let probabilities = model.predict(&texts)?;
+        let labels: Vec<SentimentLabel> = set.items.iter().map(|i| i.label).collect();
+        calibration.push((set.name, set.items.len(), expected_calibration_error(&probabilities, &labels, set.binary)));
+        let predicted: Vec<SentimentLabel> = probabilities.into_iter().map(|p| decide(p, set.binary)).collect();
         let scores = Scores::new(set, &predicted);
         println!(
             "| {} | {} | {:.3} | {:.3} |",
@@ -100,6 +103,10 @@ fn main() -> anyhow::Result<()> {
     }
     for (name, scores) in &matrices {
         scores.print_confusion(name);
+    }
+    println!("\n| calibration | n | expected calibration error ({CALIBRATION_BINS} bins) |\n|---|---|---|");
+    for (name, n, ece) in &calibration {
+        println!("| {name} | {n} | {ece:.3} |");
     }
 
     println!("\n| language detection | n | detected correctly |\n|---|---|---|");
@@ -190,6 +197,31 @@ fn cross_validate(data: SentimentData, folds: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Equal-width confidence bins of the calibration error.
+const CALIBRATION_BINS: usize = 10;
+
+/// Expected calibration error: predictions are binned by the probability of the class they
+/// decide, and each bin's gap between that mean probability and its accuracy is weighted by its
+/// share of the predictions. On binary sets the decided class is the likelier of negative and
+/// positive, its probability renormalised over the two (as binary sets are read).
+fn expected_calibration_error(probabilities: &[[f32; 3]], truth: &[SentimentLabel], binary: bool) -> f64 {
+    // Per bin: summed confidence, correct predictions.
+    let mut bins = [(0.0f64, 0.0f64); CALIBRATION_BINS];
+    for (p, truth) in probabilities.iter().zip(truth) {
+        let decided = decide(*p, binary);
+        let confidence = match binary {
+            true => f64::from(p[decided.index()]) / f64::from(p[0] + p[2]).max(f64::MIN_POSITIVE),
+            false => f64::from(p[decided.index()]),
+        };
+        let bin = ((confidence * CALIBRATION_BINS as f64) as usize).min(CALIBRATION_BINS - 1);
+        bins[bin].0 += confidence;
+        bins[bin].1 += f64::from(u8::from(decided == *truth));
+    }
+    // Each bin's |accuracy - mean confidence| × its share is |correct - summed confidence| / n.
+    let n = probabilities.len().max(1) as f64;
+    bins.iter().map(|(confidence, correct)| (confidence - correct).abs() / n).sum()
+}
+
 fn decide(p: [f32; 3], binary: bool) -> SentimentLabel {
     if binary {
         if p[0] > p[2] {
@@ -252,6 +284,17 @@ impl Scores {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn calibration_error_is_the_weighted_gap_between_confidence_and_accuracy() {
+        use SentimentLabel::{Negative, Positive};
+        // Two predictions at 0.9 (bin 9): one right, one wrong; two at 0.65 (bin 6), both right.
+        let p = [[0.9, 0.05, 0.05], [0.9, 0.05, 0.05], [0.2, 0.15, 0.65], [0.2, 0.15, 0.65]];
+        let truth = [Negative, Positive, Positive, Positive];
+        // Bin 9: |0.5 - 0.9| × 2/4; bin 6: |1.0 - 0.65| × 2/4.
+        let expected = 0.4 * 0.5 + 0.35 * 0.5;
+        assert!((expected_calibration_error(&p, &truth, false) - expected).abs() < 1e-6);
+    }
 
     #[test]
     fn macro_f1_matches_a_hand_computation() {

@@ -12,6 +12,7 @@
 pub mod tagger;
 mod vocabulary;
 
+use std::collections::HashMap;
 use std::ops::Range;
 
 use anyhow::Context;
@@ -126,13 +127,12 @@ pub fn judge(
         .flat_map(|(text, terms)| terms.iter().map(move |(_, clause)| &text[clause.clone()]))
         .collect();
     let mut polarities = model.predict(&judged)?.into_iter().map(|p| Sentiment::from_probabilities(p).label);
+    let mut readings = word_readings(fast, texts, &terms).into_iter();
     Ok(texts
         .iter()
         .zip(terms)
         .map(|(text, terms)| {
-            let all_terms: Vec<Range<usize>> = terms.iter().map(|(term, _)| term.clone()).collect();
-            let spans: Vec<Range<usize>> = terms.iter().map(|(_, span)| span.clone()).collect();
-            let readings = if terms.is_empty() { Vec::new() } else { word_readings(fast, text, &all_terms, &spans) };
+            let readings = readings.next().expect("readings per text");
             terms
                 .into_iter()
                 .map(|(term, clause)| {
@@ -155,24 +155,55 @@ pub fn judge(
         .collect())
 }
 
-/// The words of the judged `spans` outside every aspect term, each with how it reads alone to
-/// the `fast` model: positive minus negative confidence. Read once per text, shared by its
-/// aspects.
+/// Per text, the words of its judged spans (its terms' clauses) outside every aspect term, each
+/// with how it reads alone to the `fast` model: positive minus negative confidence. Shared by
+/// a text's aspects; a word met in several texts of the batch is read once.
 fn word_readings(
     fast: &FastSentiment,
-    text: &str,
-    terms: &[Range<usize>],
-    spans: &[Range<usize>],
-) -> Vec<(Range<usize>, f32)> {
-    let outside = |w: &Range<usize>| terms.iter().all(|t| w.end <= t.start || w.start >= t.end);
-    let judged = |w: &Range<usize>| spans.iter().any(|s| s.start <= w.start && w.end <= s.end);
-    let candidates: Vec<Range<usize>> = words(text)
-        .into_iter()
-        .map(|w| w.bytes)
-        .filter(|w| judged(w) && outside(w) && !is_stop_word(&text[w.clone()].to_lowercase()))
+    texts: &[&str],
+    terms: &[Vec<(Range<usize>, Range<usize>)>],
+) -> Vec<Vec<(Range<usize>, f32)>> {
+    let candidates: Vec<Vec<Range<usize>>> = texts
+        .iter()
+        .zip(terms)
+        .map(|(text, terms)| {
+            if terms.is_empty() {
+                return Vec::new();
+            }
+            let outside = |w: &Range<usize>| terms.iter().all(|(t, _)| w.end <= t.start || w.start >= t.end);
+            let judged = |w: &Range<usize>| terms.iter().any(|(_, s)| s.start <= w.start && w.end <= s.end);
+            words(text)
+                .into_iter()
+                .map(|w| w.bytes)
+                .filter(|w| judged(w) && outside(w) && !is_stop_word(&text[w.clone()].to_lowercase()))
+                .collect()
+        })
         .collect();
-    let readings = fast.probabilities(&candidates.iter().map(|w| &text[w.clone()]).collect::<Vec<_>>());
-    candidates.into_iter().zip(readings).map(|(w, p)| (w, p[2] - p[0])).collect()
+    let mut unique: HashMap<&str, usize> = HashMap::new();
+    for (text, words) in texts.iter().zip(&candidates) {
+        for w in words {
+            let next = unique.len();
+            unique.entry(&text[w.clone()]).or_insert(next);
+        }
+    }
+    let mut distinct: Vec<&str> = vec![""; unique.len()];
+    for (word, at) in &unique {
+        distinct[*at] = word;
+    }
+    let read: Vec<f32> = fast.probabilities(&distinct).into_iter().map(|p| p[2] - p[0]).collect();
+    texts
+        .iter()
+        .zip(candidates)
+        .map(|(text, words)| {
+            words
+                .into_iter()
+                .map(|w| {
+                    let reading = read[unique[&text[w.clone()]]];
+                    (w, reading)
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// The polarity `judged` gives, unless it is neutral while a word of the span reads strongly
