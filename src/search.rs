@@ -224,7 +224,10 @@ fn parse_list<T>(
 /// one follows a colon (`livraison:negative`).
 fn aspect_filter(value: &str) -> Option<String> {
     let (term, polarity) = match value.rsplit_once(':') {
-        Some((term, polarity)) => (term, Some(SentimentLabel::parse(polarity.trim())?)),
+        // Aspects are judged with the models' classes; none is mixed.
+        Some((term, polarity)) => {
+            (term, Some(SentimentLabel::ALL.into_iter().find(|l| l.as_str() == polarity.trim())?))
+        }
         None => (value, None),
     };
     let key = aspect_key(term);

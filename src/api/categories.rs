@@ -60,6 +60,7 @@ fn view(reader: &Reader, category: Category, until: DateTime<Utc>) -> Result<Cat
         negative: count("sentiment", "negative"),
         neutral: count("sentiment", "neutral"),
         positive: count("sentiment", "positive"),
+        mixed: count("sentiment", "mixed"),
     };
     let recent_start = until - Duration::days(RECENT_DAYS);
     let between = |from: DateTime<Utc>, to: DateTime<Utc>| -> Result<u64, ServiceError> {

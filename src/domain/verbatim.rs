@@ -6,7 +6,9 @@ use std::ops::RangeInclusive;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{rfc3339, Channel, JudgedAspect, ModelVersion, RootCauseAssignment, Sentiment, Tier, TopicAssignment};
+use super::{
+    rfc3339, Channel, JudgedAspect, ModelVersion, RootCauseAssignment, Sentiment, SentimentLabel, Tier, TopicAssignment,
+};
 
 /// Longest accepted text, in Unicode code points (characters as a person counts them).
 pub const MAX_TEXT_CHARS: usize = 50_000;
@@ -143,6 +145,17 @@ impl Verbatim {
         self.sentiment_model = Some(model);
     }
 
+    /// Labels its sentiment `mixed` when its stored aspects hold a positive and a negative one
+    /// (what a job that judges only the document must not lose; see `crate::pipeline::MixedStage`).
+    pub fn mark_mixed_by_aspects(&mut self) {
+        let has = |polarity| self.aspects.iter().any(|a| a.polarity == polarity);
+        if has(SentimentLabel::Positive) && has(SentimentLabel::Negative) {
+            if let Some(sentiment) = self.sentiment.as_mut() {
+                sentiment.label = SentimentLabel::Mixed;
+            }
+        }
+    }
+
     pub fn nps_group(&self) -> Option<NpsGroup> {
         self.nps.map(NpsGroup::of)
     }
@@ -171,4 +184,22 @@ pub struct Document {
     pub text: String,
     /// Lower-case ISO 639 code when the client gave one.
     pub language: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_verbatim_whose_aspects_disagree_stays_mixed_whatever_its_document_judgement() {
+        let aspect = |polarity| JudgedAspect { offset: 0, length: 1, polarity };
+        let mut verbatim = Verbatim::from_json(&serde_json::json!({"id": "a", "text": "x"}), Utc::now()).unwrap();
+        verbatim.sentiment = Some(Sentiment::from_probabilities([0.1, 0.2, 0.7]));
+        verbatim.aspects = vec![aspect(SentimentLabel::Positive), aspect(SentimentLabel::Neutral)];
+        verbatim.mark_mixed_by_aspects();
+        assert_eq!(verbatim.sentiment.unwrap().label, SentimentLabel::Positive);
+        verbatim.aspects.push(aspect(SentimentLabel::Negative));
+        verbatim.mark_mixed_by_aspects();
+        assert_eq!(verbatim.sentiment.unwrap().label, SentimentLabel::Mixed);
+    }
 }

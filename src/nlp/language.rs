@@ -19,30 +19,34 @@ pub const ENGLISH: &str = "en";
 pub use crate::domain::OTHER_LANGUAGE as OTHER;
 
 /// Function words that only French uses among the seven candidate languages (`des`, `du`,
-/// `je` and `mais` are German, Dutch or Portuguese words too, so they are not here).
-const FRENCH_ONLY: [&str; 16] = [
-    "les", "est", "et", "pas", "avec", "pour", "très", "vous", "nous", "une", "sur", "au", "aux", "cette", "été",
-    "sont",
-];
+/// `je`, `les`, `pas` and `mais` are German, Spanish, Dutch or Portuguese words too, so they
+/// are not here).
+const FRENCH_ONLY: [&str; 14] =
+    ["est", "et", "avec", "pour", "très", "vous", "nous", "une", "sur", "au", "aux", "cette", "été", "sont"];
 /// The same for English (`was`, `is`, `of` and `i` are German or Dutch too).
 const ENGLISH_ONLY: [&str; 18] = [
     "the", "and", "with", "this", "that", "my", "you", "it", "for", "have", "not", "but", "are", "they", "your",
     "very", "from", "been",
 ];
 
-/// French or English when the text's function words say so plainly: two or more of one
-/// language's own, none of the other's. Most customer texts do, and reading their words costs a
+/// French or English when the text's function words say so plainly: two or more distinct words
+/// of one language's own, none of the other's. Most customer texts do, and reading their words costs a
 /// fraction of trigram profiles; the others go to whatlang.
 fn by_function_words(text: &str) -> Option<&'static str> {
-    let (mut french, mut english) = (0, 0);
+    let (mut french, mut english): (Vec<&str>, Vec<&str>) = (Vec::new(), Vec::new());
     let mut lower = String::new();
     for word in text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty() && w.len() <= 6) {
         lower.clear();
         lower.extend(word.chars().flat_map(char::to_lowercase));
-        french += usize::from(FRENCH_ONLY.contains(&lower.as_str()));
-        english += usize::from(ENGLISH_ONLY.contains(&lower.as_str()));
+        for (list, found) in [(&FRENCH_ONLY[..], &mut french), (&ENGLISH_ONLY[..], &mut english)] {
+            if let Some(word) = list.iter().find(|w| **w == lower) {
+                if !found.contains(word) {
+                    found.push(word);
+                }
+            }
+        }
     }
-    match (french, english) {
+    match (french.len(), english.len()) {
         (2.., 0) => Some(FRENCH),
         (0, 2..) => Some(ENGLISH),
         _ => None,
@@ -91,6 +95,9 @@ mod tests {
         assert_eq!(by_function_words("El pedido llegó tarde y el paquete estaba dañado"), None);
         assert_eq!(by_function_words("Il pacco è arrivato in ritardo e non funziona"), None);
         assert_eq!(by_function_words("Das Paket war beschädigt und du hast nichts gesagt"), None);
+        assert_eq!(by_function_words("Les pedí ayuda y no les importó"), None);
+        // One word twice is not two words.
+        assert_eq!(by_function_words("Pour pour moi"), None);
         // French with an English word in it: whatlang decides.
         assert_eq!(by_function_words("Le service est top, vraiment the best"), None);
     }

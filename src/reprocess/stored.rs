@@ -59,6 +59,7 @@ pub fn reprocess_stored(
         let Some(found) = found else { return Ok(Outcome::Stopped) };
         for (verbatim, sentiment) in selected.iter_mut().zip(found) {
             verbatim.set_sentiment(sentiment, version.clone());
+            verbatim.mark_mixed_by_aspects();
         }
         done += selected.len() as u64;
         let committed = JobProgress { id: row.id.clone(), cursor: last, done, errors: row.errors };

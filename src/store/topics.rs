@@ -59,6 +59,7 @@ pub struct TopicCounts {
     pub negative: u64,
     pub neutral: u64,
     pub positive: u64,
+    pub mixed: u64,
 }
 
 /// What an analyst changed of a topic or a root cause.
@@ -83,11 +84,12 @@ pub struct TopicWeek {
 const COUNTS: &str = "COUNT(*),
     SUM(json_extract(sentiment, '$.label') = 'negative'),
     SUM(json_extract(sentiment, '$.label') = 'neutral'),
-    SUM(json_extract(sentiment, '$.label') = 'positive')";
+    SUM(json_extract(sentiment, '$.label') = 'positive'),
+    SUM(json_extract(sentiment, '$.label') = 'mixed')";
 
 fn counts(row: &r2d2_sqlite::rusqlite::Row<'_>, first: usize) -> r2d2_sqlite::rusqlite::Result<TopicCounts> {
     let n = |i: usize| row.get::<_, Option<i64>>(first + i).map(|n| n.unwrap_or(0) as u64);
-    Ok(TopicCounts { verbatims: n(0)?, negative: n(1)?, neutral: n(2)?, positive: n(3)? })
+    Ok(TopicCounts { verbatims: n(0)?, negative: n(1)?, neutral: n(2)?, positive: n(3)?, mixed: n(4)? })
 }
 
 impl Store {
