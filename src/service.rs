@@ -345,10 +345,7 @@ impl Service {
         progress: JobProgress,
     ) -> Result<Option<u32>, ServiceError> {
         let write = Write::Topics { saved: Box::new(saved), based_on, job_id: job_id.to_string(), verbatims, progress };
-        match self.submit(write, WritePermit { _place: None }).wait()? {
-            Written::Model(version) => Ok(version),
-            other => unreachable!("a topics write answers {other:?}"),
-        }
+        self.model_written(write)
     }
 
     /// Splits a topic (see [`Write::SplitTopic`]); `None` if the model in use is no longer
@@ -362,20 +359,14 @@ impl Service {
         progress: JobProgress,
     ) -> Result<Option<u32>, ServiceError> {
         let write = Write::SplitTopic { saved: Box::new(saved), based_on, topic, verbatims, progress };
-        match self.submit(write, WritePermit { _place: None }).wait()? {
-            Written::Model(version) => Ok(version),
-            other => unreachable!("a split answers {other:?}"),
-        }
+        self.model_written(write)
     }
 
     /// Merges topic `from` into topic `into` (see [`Write::MergeTopics`]); returns how many
     /// verbatims moved, or `None` if the model in use has not both topics.
     pub fn merge_topics(&self, from: i64, into: i64) -> Result<Option<usize>, ServiceError> {
         let write = Write::MergeTopics { from, into, moved: Vec::new() };
-        match self.submit(write, WritePermit { _place: None }).wait()? {
-            Written::Merged(moved) => Ok(moved),
-            other => unreachable!("a merge answers {other:?}"),
-        }
+        self.merged(write)
     }
 
     /// Saves a discovered root-cause model, puts it in use and stores the root causes it gave
@@ -391,10 +382,7 @@ impl Service {
     ) -> Result<Option<u32>, ServiceError> {
         let write =
             Write::RootCauses { saved: Box::new(saved), based_on, job_id: job_id.to_string(), verbatims, progress };
-        match self.submit(write, WritePermit { _place: None }).wait()? {
-            Written::Model(version) => Ok(version),
-            other => unreachable!("a root-causes write answers {other:?}"),
-        }
+        self.model_written(write)
     }
 
     /// Splits a root cause (see [`Write::SplitRootCause`]); `None` if the model in use is no
@@ -408,20 +396,14 @@ impl Service {
         progress: JobProgress,
     ) -> Result<Option<u32>, ServiceError> {
         let write = Write::SplitRootCause { saved: Box::new(saved), based_on, root_cause, verbatims, progress };
-        match self.submit(write, WritePermit { _place: None }).wait()? {
-            Written::Model(version) => Ok(version),
-            other => unreachable!("a split answers {other:?}"),
-        }
+        self.model_written(write)
     }
 
     /// Merges root cause `from` into `into` (see [`Write::MergeRootCauses`]); returns how many
     /// verbatims moved, or `None` if the model in use has not both.
     pub fn merge_root_causes(&self, from: i64, into: i64) -> Result<Option<usize>, ServiceError> {
         let write = Write::MergeRootCauses { from, into, moved: Vec::new() };
-        match self.submit(write, WritePermit { _place: None }).wait()? {
-            Written::Merged(moved) => Ok(moved),
-            other => unreachable!("a merge answers {other:?}"),
-        }
+        self.merged(write)
     }
 
     /// Names root cause `id` as an analyst asks (`None`: its discovered name again). The name
@@ -435,6 +417,24 @@ impl Service {
             self.analyzer().set_root_causes(RootCauseModel::new(in_use.assigner.clone(), &edits));
         }
         Ok(())
+    }
+
+    /// Submits a write that saves or changes a topic or root-cause model; answers the model's
+    /// version, or `None` if the model in use was no longer the one the write started from.
+    fn model_written(&self, write: Write) -> Result<Option<u32>, ServiceError> {
+        match self.submit(write, WritePermit { _place: None }).wait()? {
+            Written::Model(version) => Ok(version),
+            other => unreachable!("a model write answers {other:?}"),
+        }
+    }
+
+    /// Submits a merge; answers how many verbatims moved, or `None` if the model in use has not
+    /// both groups.
+    fn merged(&self, write: Write) -> Result<Option<usize>, ServiceError> {
+        match self.submit(write, WritePermit { _place: None }).wait()? {
+            Written::Merged(moved) => Ok(moved),
+            other => unreachable!("a merge answers {other:?}"),
+        }
     }
 
     /// Stores the topics a job found for verbatims it read, with its progress, in one commit.
