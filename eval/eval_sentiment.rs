@@ -30,7 +30,7 @@ use clap::Parser;
 use verbatim::domain::SentimentLabel;
 use verbatim::nlp::features::FeatureHasher;
 use verbatim::nlp::language;
-use verbatim::nlp::linear::{Example, HashedLinear, TrainParams};
+use verbatim::nlp::linear::{Example, HashedLinear, Output, TrainParams};
 use verbatim::nlp::sentiment::{analyze_batch, AccurateSentiment, FastSentiment, SentimentModel, FAST_BUCKETS_LOG2};
 use verbatim::training::corpora::{sentiment_data, EvalSet, Labeled, SentimentData};
 use verbatim::training::fast_tier_examples;
@@ -167,6 +167,7 @@ fn cross_validate(data: SentimentData, folds: usize) -> anyhow::Result<()> {
         let mut examples: Vec<Example> = fast_tier_examples(&mix, hasher).into_iter().map(|(_, e)| e).collect();
         let model = FastSentiment::from_model(HashedLinear::train(
             hasher,
+            Output::Exclusive,
             SentimentLabel::ALL.len(),
             &mut examples,
             TrainParams::default(),

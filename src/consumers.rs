@@ -107,6 +107,7 @@ mod tests {
             metadata: Default::default(),
             sentiment: None,
             sentiment_model: None,
+            emotions: None,
             due: Vec::new(),
             topic: None,
             aspects: Vec::new(),

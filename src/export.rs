@@ -54,7 +54,7 @@ impl ExportFormat {
 }
 
 /// The flat columns of an exported verbatim; `metadata` is its JSON object.
-pub const VERBATIM_COLUMNS: [Column; 17] = [
+pub const VERBATIM_COLUMNS: [Column; 18] = [
     column("id", Kind::Text),
     column("text", Kind::Text),
     column("language", Kind::Text),
@@ -71,6 +71,7 @@ pub const VERBATIM_COLUMNS: [Column; 17] = [
     column("p_positive", Kind::Float),
     column("sentiment_model", Kind::Text),
     column("sentiment_model_version", Kind::Text),
+    column("emotions", Kind::Text),
     column("metadata", Kind::Text),
 ];
 
@@ -94,6 +95,8 @@ fn verbatim_row(v: Verbatim) -> Vec<Cell> {
         sentiment.map(|s| s.confidence.positive).into(),
         model.map(|m| m.tier.as_str()).into(),
         model.map(|m| m.version.clone()).into(),
+        // Names, strongest first, comma-separated: a spreadsheet cell; empty when none (neutral).
+        v.emotions.map(|found| found.iter().map(|e| e.label.as_str()).collect::<Vec<_>>().join(",")).into(),
         Cell::Text(serde_json::to_string(&v.metadata).expect("string map serialises")),
     ]
 }

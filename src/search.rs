@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::domain::{
-    aspect_key, clamp_to_supported, parse_timestamp, Channel, NpsGroup, SentimentLabel, Verbatim, CES_SCALE,
-    CSAT_SCALE, NPS_SCALE,
+    aspect_key, clamp_to_supported, parse_timestamp, Channel, Emotion, NpsGroup, SentimentLabel, Verbatim, CES_SCALE,
+    CSAT_SCALE, NO_EMOTION, NPS_SCALE,
 };
 
 pub const DEFAULT_LIMIT: usize = 10;
@@ -47,6 +47,9 @@ pub struct SearchRequest {
     pub channels: Vec<Channel>,
     pub nps_groups: Vec<NpsGroup>,
     pub sentiments: Vec<SentimentLabel>,
+    /// Emotion names ([`crate::domain::Emotion`]), or `neutral` for verbatims expressing none:
+    /// a verbatim expressing one of them matches.
+    pub emotions: Vec<String>,
     /// Topic ids of the model in use (`-1`: verbatims near no topic).
     pub topics: Vec<i64>,
     /// Root-cause ids of the model in use: a verbatim stating one of them matches.
@@ -79,8 +82,8 @@ pub struct SearchRequest {
 
 /// Parameters that take a list: repeating one adds to it (`channel=email&channel=chat`).
 /// Any other parameter given twice is refused rather than one value silently winning.
-const LIST_PARAMETERS: [&str; 8] =
-    ["language", "channel", "nps_group", "sentiment", "topic", "root_cause", "aspect", "category"];
+const LIST_PARAMETERS: [&str; 9] =
+    ["language", "channel", "nps_group", "sentiment", "emotion", "topic", "root_cause", "aspect", "category"];
 
 /// A parameter the parser refused, named so the caller can fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -129,6 +132,12 @@ impl SearchRequest {
                     value,
                     SentimentLabel::parse,
                     "negative, neutral, positive or mixed",
+                )?),
+                "emotion" => request.emotions.extend(parse_list(
+                    key,
+                    value,
+                    |name| (name == NO_EMOTION || Emotion::parse(name).is_some()).then(|| name.to_string()),
+                    "a GoEmotions emotion (anger, annoyance, joy, …) or neutral",
                 )?),
                 "topic" => request.topics.extend(parse_list(
                     key,

@@ -42,6 +42,7 @@ fn documents_get_language_sentiment_and_sentences_with_offsets() {
         })
         .collect();
     assert_eq!(summary, [("n", "fr", "negative"), ("p", "fr", "positive"), ("e", "en", "negative")]);
+    assert!(documents.iter().all(|d| d["emotions"].is_array()), "every document has its emotions, maybe none");
 
     let negative = &documents[0];
     let score = negative["sentiment"]["score"].as_f64().unwrap();
@@ -275,6 +276,25 @@ fn the_accurate_tier_analyses_documents_and_their_sentences() {
     let sentences = reply.body["documents"][0]["sentences"].as_array().unwrap();
     assert_eq!(sentences.len(), 2);
     assert_eq!(sentences[1]["sentiment"]["label"], "negative");
+
+    // Emotions, by the encoder's head blended with the n-gram model, French and English.
+    let reply = analyze(
+        &server,
+        json!({"documents": [
+            {"id": "thanks", "text": "Thank you so much for your help!"},
+            {"id": "scared", "text": "I'm scared my account was hacked"},
+            {"id": "merci", "text": "Merci beaucoup pour votre aide"},
+            {"id": "plain", "text": "Colis livré mardi"}
+        ], "model": "accurate"}),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let strongest: Vec<Option<&str>> = reply.body["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["emotions"].as_array().unwrap().first().map(|e| e["label"].as_str().unwrap()))
+        .collect();
+    assert_eq!(strongest, [Some("gratitude"), Some("fear"), Some("gratitude"), None], "{}", reply.body);
 
     let many: Vec<Value> = (0..101).map(|i| json!({"id": i.to_string(), "text": "x"})).collect();
     let reply = analyze(&server, json!({ "documents": many, "model": "accurate" }));

@@ -62,16 +62,26 @@ fn a_reprocess_job_analyses_what_its_filter_selects_into_the_store_and_the_index
     assert_eq!(job["spec"]["filter"]["channel"], "chat");
 
     let mut negative_chat = 0;
+    let mut chat_emotions: std::collections::BTreeMap<String, usize> = Default::default();
     for i in 0..30 {
         let stored = verbatim(&server, &format!("v{i}"));
         let tier = if i % 3 == 0 { "accurate" } else { "fast" };
         assert_eq!(stored["sentiment_model"]["tier"], tier, "{stored}");
         assert!(stored["sentiment_model"]["version"].as_str().is_some_and(|v| v.len() == 12), "{stored}");
         negative_chat += usize::from(i % 3 == 0 && stored["sentiment"]["label"] == "negative");
+        if i % 3 == 0 {
+            for emotion in stored["emotions"].as_array().unwrap_or_else(|| panic!("{stored}")) {
+                *chat_emotions.entry(emotion["label"].as_str().unwrap().to_string()).or_default() += 1;
+            }
+        }
     }
-    // The index took the new analyses: its sentiment filter agrees with the store.
+    // The index took the new analyses: its sentiment and emotion filters agree with the store.
     assert!(negative_chat > 0);
     assert_eq!(server.search("channel=chat&sentiment=negative")["total"], negative_chat);
+    assert!(!chat_emotions.is_empty());
+    for (emotion, count) in chat_emotions {
+        assert_eq!(server.search(&format!("channel=chat&emotion={emotion}"))["total"], count, "{emotion}");
+    }
 
     // Sent again with the same text, a verbatim keeps the accurate analysis; with a new text,
     // ingestion's fast tier speaks and the accurate analysis is owed.
@@ -79,7 +89,7 @@ fn a_reprocess_job_analyses_what_its_filter_selects_into_the_store_and_the_index
     server.ingest(json!([{"id": "v0", "text": same["text"], "channel": "chat", "customer_id": "cust-0", "nps": 3}]));
     let kept = verbatim(&server, "v0");
     assert_eq!((kept["sentiment_model"]["tier"].as_str(), kept["nps"].as_u64()), (Some("accurate"), Some(3)));
-    assert_eq!(kept["sentiment"], same["sentiment"]);
+    assert_eq!((&kept["sentiment"], &kept["emotions"]), (&same["sentiment"], &same["emotions"]));
     assert!(kept.get("due").is_none(), "{kept}");
     server.ingest(json!([{"id": "v0", "text": "Remboursement refusé trois fois", "channel": "chat"}]));
     let changed = verbatim(&server, "v0");

@@ -209,6 +209,8 @@ fn get_returns_what_was_stored() {
     assert_eq!(model["tier"], "fast");
     let aspects = stored.as_object_mut().unwrap().remove("aspects").expect("aspects are found at ingestion");
     assert_eq!((aspects[0]["offset"].as_u64(), aspects[0]["length"].as_u64()), (Some(4), Some(10)), "livraisons");
+    let emotions = stored.as_object_mut().unwrap().remove("emotions").expect("emotions are found at ingestion");
+    assert!(emotions.is_array(), "{emotions}");
     let mut expected = corpus()[0].clone();
     expected["created_at"] = json!("2026-10-05T09:00:00.000Z"); // normalised to UTC milliseconds
     assert_eq!(stored, expected);
@@ -334,5 +336,45 @@ fn aspects_judged_at_ingestion_filter_and_facet_search() {
     for bad in ["aspect=delivery:great", "aspect=:negative"] {
         let reply = server.get(&format!("/v1/search?{bad}"));
         assert_eq!((reply.status, reply.body["parameter"].as_str()), (400, Some("aspect")), "{bad}: {}", reply.body);
+    }
+}
+
+/// Emotions are found at ingestion (the fast tier's), stored with each verbatim strongest
+/// first, and search filters and counts them; a verbatim expressing none is `neutral` there.
+#[test]
+fn emotions_found_at_ingestion_filter_and_facet_search() {
+    let (_guard, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    server.ingest(json!([
+        {"id":"angry","text":"I am so angry, this is the worst service ever","language":"en"},
+        {"id":"thanks","text":"Thank you so much for your help!","language":"en"},
+        {"id":"merci","text":"Merci beaucoup pour votre aide","language":"fr"},
+        {"id":"plain","text":"Order number 1234 was delivered on Tuesday","language":"en"},
+        {"id":"scared","text":"I'm scared my account was hacked","language":"en"}
+    ]));
+    let emotions = |id: &str| -> Vec<(String, f64)> {
+        let stored = server.get(&format!("/v1/verbatims/{id}")).body;
+        stored["emotions"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{stored}"))
+            .iter()
+            .map(|e| (e["label"].as_str().unwrap().to_string(), e["score"].as_f64().unwrap()))
+            .collect()
+    };
+    let angry = emotions("angry");
+    assert!(angry.iter().any(|(label, _)| label == "anger"), "{angry:?}");
+    assert!(angry.windows(2).all(|w| w[0].1 >= w[1].1) && angry.iter().all(|(_, s)| *s >= 0.5), "{angry:?}");
+    assert_eq!(emotions("thanks")[0].0, "gratitude");
+    assert_eq!(emotions("merci")[0].0, "gratitude");
+    assert_eq!(emotions("plain"), []);
+
+    assert_eq!(server.search_ids("emotion=anger"), ["angry"]);
+    assert_eq!(sorted(server.search_ids("emotion=Gratitude,fear")), ["merci", "scared", "thanks"]);
+    assert_eq!(server.search_ids("emotion=neutral"), ["plain"]);
+    let facets = &server.search("")["facets"]["emotion"];
+    assert_eq!((facets["gratitude"].as_u64(), facets["neutral"].as_u64()), (Some(2), Some(1)), "{facets}");
+    for bad in ["emotion=rage", "emotion=mixed"] {
+        let reply = server.get(&format!("/v1/search?{bad}"));
+        assert_eq!((reply.status, reply.body["parameter"].as_str()), (400, Some("emotion")), "{bad}: {}", reply.body);
     }
 }

@@ -51,6 +51,8 @@ fn upgrade(name: &str) -> String {
             }
         }
         assert!(stored.body["sentiment"]["label"].is_string(), "{name}: {id} has no sentiment");
+        // Analysed before emotions were: none stored, which is not "neutral" (an empty list).
+        assert!(stored.body.get("emotions").is_none(), "{name}: {id}: {}", stored.body);
     }
     assert_eq!(server.search("")["total"], items.len());
     // Stemmed, accent-folded search works on the old rows: the index is this build's.
@@ -63,12 +65,13 @@ fn upgrade(name: &str) -> String {
     // It takes new writes beside the old ones.
     server.ingest(serde_json::json!([{"id":"new","text":"Livraison parfaite","language":"fr","channel":"app"}]));
     assert_eq!(server.search("q=livraison")["total"], 2);
+    assert!(server.get("/v1/verbatims/new").body["emotions"].is_array(), "{name}: new writes get emotions");
     let log = server.server_log();
     server.stop();
 
     let store = r2d2_sqlite::rusqlite::Connection::open(DataPaths::new(&data).store).unwrap();
     let version: i64 = store.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-    assert_eq!(version, 7, "{name}: store not at this build's version");
+    assert_eq!(version, 8, "{name}: store not at this build's version");
     log
 }
 

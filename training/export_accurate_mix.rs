@@ -27,7 +27,7 @@ use rayon::prelude::*;
 use serde_json::json;
 use verbatim::domain::SentimentLabel;
 use verbatim::nlp::features::FeatureHasher;
-use verbatim::nlp::linear::{Example, HashedLinear, TrainParams};
+use verbatim::nlp::linear::{Example, HashedLinear, Output, TrainParams};
 use verbatim::nlp::sentiment::{FastSentiment, FAST_BUCKETS_LOG2};
 use verbatim::training::corpora::{balanced_weights, sentiment_data, Labeled};
 use verbatim::training::fast_tier_examples;
@@ -97,7 +97,13 @@ fn out_of_fold_fast(items: &[Labeled], folds: usize) -> Vec<[f32; 3]> {
     for fold in 0..folds {
         let mut training: Vec<Example> =
             examples.iter().filter(|(i, _)| fold_of[*i] != fold).map(|(_, example)| example.clone()).collect();
-        let model = HashedLinear::train(hasher, SentimentLabel::ALL.len(), &mut training, TrainParams::default());
+        let model = HashedLinear::train(
+            hasher,
+            Output::Exclusive,
+            SentimentLabel::ALL.len(),
+            &mut training,
+            TrainParams::default(),
+        );
         for i in (0..items.len()).filter(|&i| fold_of[i] == fold) {
             let p = model.probabilities(&features[i]);
             probabilities[i] = [p[0], p[1], p[2]];

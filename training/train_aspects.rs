@@ -14,7 +14,7 @@ use anyhow::Context;
 use clap::Parser;
 use verbatim::nlp::aspects::tagger::{training_examples, AspectTagger, TAGGER_BUCKETS_LOG2};
 use verbatim::nlp::features::FeatureHasher;
-use verbatim::nlp::linear::{Example, HashedLinear, TrainParams};
+use verbatim::nlp::linear::{Example, HashedLinear, Output, TrainParams};
 use verbatim::training::absa::{semeval16_targets, term_scores, TargetSentence};
 
 #[derive(Parser)]
@@ -46,7 +46,7 @@ fn main() -> anyhow::Result<()> {
     let train = |sentences: &[&TargetSentence]| {
         let mut examples: Vec<Example> =
             sentences.iter().flat_map(|s| training_examples(hasher, &s.text, &s.terms)).collect();
-        AspectTagger::new(HashedLinear::train(hasher, 3, &mut examples, params))
+        AspectTagger::new(HashedLinear::train(hasher, Output::Exclusive, 3, &mut examples, params))
     };
     let four_fifths: Vec<&TargetSentence> = splits.iter().flat_map(|s| &s.train).collect();
     let tagger = train(&four_fifths);

@@ -15,7 +15,7 @@ use anyhow::Context;
 use clap::Parser;
 use verbatim::domain::SentimentLabel;
 use verbatim::nlp::features::FeatureHasher;
-use verbatim::nlp::linear::{Example, HashedLinear, TrainParams};
+use verbatim::nlp::linear::{Example, HashedLinear, Output, Target, TrainParams};
 use verbatim::nlp::sentiment::FAST_BUCKETS_LOG2;
 use verbatim::training::corpora::sentiment_data;
 use verbatim::training::fast_tier_examples;
@@ -46,7 +46,9 @@ fn main() -> anyhow::Result<()> {
     let mut examples: Vec<Example> = fast_tier_examples(&data.train, hasher).into_iter().map(|(_, e)| e).collect();
     let mut counts = [0usize; 3];
     for example in &examples {
-        counts[example.label] += 1;
+        if let Target::Class(class) = example.target {
+            counts[class] += 1;
+        }
     }
     anyhow::ensure!(args.runs > 0, "--runs must be at least 1");
     let params = TrainParams {
@@ -56,7 +58,7 @@ fn main() -> anyhow::Result<()> {
         ..TrainParams::default()
     };
     let started = std::time::Instant::now();
-    let model = HashedLinear::train(hasher, SentimentLabel::ALL.len(), &mut examples, params);
+    let model = HashedLinear::train(hasher, Output::Exclusive, SentimentLabel::ALL.len(), &mut examples, params);
     let bytes = model.to_bytes();
     std::fs::write(&args.out, &bytes).with_context(|| format!("writing {}", args.out.display()))?;
     println!(

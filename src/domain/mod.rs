@@ -4,6 +4,7 @@
 
 mod aspect;
 mod channel;
+mod emotion;
 mod root_cause;
 mod sentiment;
 mod time;
@@ -12,6 +13,7 @@ mod verbatim;
 
 pub use aspect::{aspect_key, JudgedAspect};
 pub use channel::Channel;
+pub use emotion::{Emotion, EmotionScore, NO_EMOTION};
 pub use root_cause::{CitedRootCause, RootCauseAssignment};
 pub use sentiment::{Confidence, ModelVersion, Sentiment, SentimentLabel, Tier};
 pub use time::{clamp_to_supported, parse_timestamp, rfc3339, SUPPORTED_YEARS};

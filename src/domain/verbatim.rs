@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    rfc3339, Channel, JudgedAspect, ModelVersion, RootCauseAssignment, Sentiment, SentimentLabel, Tier, TopicAssignment,
+    rfc3339, Channel, EmotionScore, JudgedAspect, ModelVersion, RootCauseAssignment, Sentiment, SentimentLabel, Tier,
+    TopicAssignment,
 };
 
 /// Longest accepted text, in Unicode code points (characters as a person counts them).
@@ -94,6 +95,10 @@ pub struct Verbatim {
     /// The model that produced `sentiment` (absent for rows analysed before versions were kept).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sentiment_model: Option<ModelVersion>,
+    /// The emotions it expresses, strongest first (empty: neutral), by the tier of `sentiment`
+    /// (absent for rows analysed before emotions were, until a reprocess reaches them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emotions: Option<Vec<EmotionScore>>,
     /// Deferred analyses owed since the text changed (`sentiment:accurate`): a reprocess with
     /// that model runs them again.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -120,6 +125,7 @@ impl Verbatim {
             if previous.sentiment.is_some() {
                 self.sentiment = previous.sentiment;
                 self.sentiment_model = previous.sentiment_model.clone();
+                self.emotions = previous.emotions.clone();
             }
             // The stored topic may be the encoder's, better than the words' just given.
             if previous.topic.is_some_and(|stored| self.topic.is_none_or(|new| new.model == stored.model)) {
@@ -137,11 +143,13 @@ impl Verbatim {
         }
     }
 
-    /// Records a new sentiment from `model`, which settles what was owed to it.
-    pub fn set_sentiment(&mut self, sentiment: Sentiment, model: ModelVersion) {
+    /// Records a new sentiment and emotions from the tier of `model`, which settles what was
+    /// owed to it.
+    pub fn set_sentiment(&mut self, sentiment: Sentiment, emotions: Vec<EmotionScore>, model: ModelVersion) {
         let settled = model.due_name();
         self.due.retain(|owed| *owed != settled);
         self.sentiment = Some(sentiment);
+        self.emotions = Some(emotions);
         self.sentiment_model = Some(model);
     }
 

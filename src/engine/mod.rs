@@ -9,12 +9,14 @@
 
 mod adapters;
 mod bert;
+mod head;
 mod int8;
 mod queue;
 mod transformer;
 
 pub use adapters::LowRankAdapters;
 pub use bert::{BertEncoder, EncoderSettings, Pooling};
+pub use head::Head;
 pub use queue::{EncoderQueue, QueueSettings};
 pub use transformer::Precision;
 

@@ -35,7 +35,7 @@ use schema::Fields;
 pub use schema::TextField;
 
 use crate::consumers::Consumer;
-use crate::domain::{Verbatim, OTHER_LANGUAGE};
+use crate::domain::{Verbatim, NO_EMOTION, OTHER_LANGUAGE};
 use crate::search::{SearchRequest, Sort};
 
 /// Memory the writer may buffer before it flushes a segment.
@@ -45,7 +45,8 @@ const WRITER_HEAP_BYTES: usize = 64 * 1024 * 1024;
 /// after them) without indexing faster (benches/RESULTS.md, issue 11).
 const WRITER_THREADS: usize = 1;
 /// Facets counted for every search, in the order of the response.
-pub const FACETS: [&str; 7] = ["channel", "language", "nps_group", "sentiment", "topic", "root_cause", "aspect"];
+pub const FACETS: [&str; 8] =
+    ["channel", "language", "nps_group", "sentiment", "emotion", "topic", "root_cause", "aspect"];
 /// Facets with as many values as customers have words for things: only the most frequent are
 /// counted in a response.
 const TOP_VALUES: [(&str, usize); 1] = [("aspect", 50)];
@@ -386,6 +387,17 @@ fn document(fields: &Fields, v: &Verbatim) -> TantivyDocument {
         doc.add_text(fields.sentiment, sentiment.label.as_str());
         doc.add_f64(fields.sentiment_score, f64::from(sentiment.score));
         doc.add_facet(fields.facets, Facet::from_path(["sentiment", sentiment.label.as_str()]));
+    }
+    if let Some(emotions) = &v.emotions {
+        // A text expressing no emotion is neutral: filtered and counted under that name.
+        let names: Vec<&str> = match emotions.is_empty() {
+            true => vec![NO_EMOTION],
+            false => emotions.iter().map(|e| e.label.as_str()).collect(),
+        };
+        for name in names {
+            doc.add_text(fields.emotion, name);
+            doc.add_facet(fields.facets, Facet::from_path(["emotion", name]));
+        }
     }
     if let Some(topic) = &v.topic {
         let id = topic.id.to_string();

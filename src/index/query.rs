@@ -161,6 +161,7 @@ pub fn with_filters(
     must.extend(any_of(fields.channel, request.channels.iter().map(|c| c.as_str().to_string()).collect()));
     must.extend(any_of(fields.customer_id, request.customer_id.iter().cloned().collect()));
     must.extend(any_of(fields.sentiment, request.sentiments.iter().map(|s| s.as_str().to_string()).collect()));
+    must.extend(any_of(fields.emotion, request.emotions.clone()));
     must.extend(any_of(fields.topic, request.topics.iter().map(i64::to_string).collect()));
     must.extend(any_of(fields.root_cause, request.root_causes.iter().map(i64::to_string).collect()));
     must.extend(any_of(fields.aspect, request.aspects.clone()));

@@ -97,8 +97,11 @@ pub struct Fields {
     /// The aspects it judges, each as its key (`livraison`) and its key with its polarity
     /// (`livraison:negative`), multi-valued.
     pub aspect: Field,
+    /// The emotions it expresses (`anger`), multi-valued.
+    pub emotion: Field,
     /// Hierarchical facets (`/channel/email`, `/language/fr`, `/nps_group/detractor`,
-    /// `/sentiment/negative`, `/topic/12`, `/root_cause/3`, `/aspect/livraison`) for counts.
+    /// `/sentiment/negative`, `/topic/12`, `/root_cause/3`, `/aspect/livraison`,
+    /// `/emotion/anger`) for counts.
     pub facets: Field,
     texts: [Field; 3],
 }
@@ -129,6 +132,7 @@ impl Fields {
             topic: f("topic")?,
             root_cause: f("root_cause")?,
             aspect: f("aspect")?,
+            emotion: f("emotion")?,
             facets: f("facets")?,
             texts: [f("text_fr")?, f("text_en")?, f("text")?],
         })
@@ -154,6 +158,7 @@ pub fn schema() -> Schema {
     builder.add_text_field("topic", STRING | FAST);
     builder.add_text_field("root_cause", STRING | FAST);
     builder.add_text_field("aspect", STRING | FAST);
+    builder.add_text_field("emotion", STRING | FAST);
     builder.add_facet_field("facets", FacetOptions::default());
     for text in TextField::ALL {
         let indexing = TextFieldIndexing::default()

@@ -90,6 +90,7 @@ impl Verbatim {
             metadata: metadata(fields)?,
             sentiment: None,
             sentiment_model: None,
+            emotions: None,
             due: Vec::new(),
             topic: None,
             aspects: Vec::new(),

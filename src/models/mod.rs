@@ -175,6 +175,12 @@ fn write_folder_atomically(models_dir: &Path, name: &str, files: &[(&str, Vec<u8
     Ok(target)
 }
 
+/// A model version as stored: the first 12 hex digits of the SHA-256 of what defines it.
+pub fn version_of(parts: &[&[u8]]) -> String {
+    let joined: Vec<u8> = parts.concat();
+    sha256_hex(&joined)[..12].to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

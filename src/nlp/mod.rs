@@ -11,7 +11,9 @@
 //! - [`key_phrases`]: the few phrases of a text that say what it is about;
 //! - [`lexicon`]: prior polarity of English words and emoticons, one of those features;
 //! - [`linear`]: the hashed linear classifier, its training and its file format;
-//! - [`sentiment`]: document and sentence sentiment behind one trait, one engine per tier.
+//! - [`sentiment`]: document and sentence sentiment behind one trait, one engine per tier;
+//! - [`emotions`]: the emotions a document expresses, one engine per tier;
+//! - [`encoding`]: what a tier computes from a text once, for its sentiment and emotion models.
 //!
 //! The labeled data sets that train and evaluate these models are read by `crate::training`,
 //! which only the `training` cargo feature builds.
@@ -19,6 +21,8 @@
 pub mod aspects;
 pub mod causes;
 pub mod clauses;
+pub mod emotions;
+pub mod encoding;
 pub mod features;
 pub mod key_phrases;
 pub mod language;

@@ -1,9 +1,11 @@
 //! The analyzer holds the models and builds the pipelines that use them: the inline stages
 //! ingestion runs on every verbatim, and the full pipeline `/v1/analyze` runs for a tier.
 //!
-//! `fast` is the project's hashed linear model, built into the binary; `accurate` reads the
-//! multilingual encoder, loaded from the models folder on first use (it costs ~0.5 GB of
-//! memory that a service only ingesting does not need) and `model_unavailable` until installed.
+//! `fast` is the project's hashed linear models (sentiment, emotions), built into the binary;
+//! `accurate` reads the multilingual encoder, loaded from the models folder on first use (it
+//! costs ~0.5 GB of memory that a service only ingesting does not need) and
+//! `model_unavailable` until installed. Each tier's emotion model reads the encodings its
+//! sentiment model made.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
@@ -12,12 +14,13 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::{
-    Annotated, AspectStage, Cause, KeyPhraseStage, LanguageStage, MixedStage, Pipeline, Placement, RootCauseStage,
-    SentimentStage, Stage, TopicStage,
+    Annotated, AspectStage, Cause, EmotionStage, KeyPhraseStage, LanguageStage, MixedStage, Pipeline, Placement,
+    RootCauseStage, SentimentStage, Stage, TopicStage,
 };
-use crate::domain::{Document, JudgedAspect, Sentiment, Tier, Verbatim};
+use crate::domain::{Document, EmotionScore, JudgedAspect, Sentiment, Tier, Verbatim};
 use crate::nlp::aspects::Span;
 use crate::nlp::aspects::{Aspect, AspectExtractor};
+use crate::nlp::emotions::{AccurateEmotions, EmotionModel, FastEmotions};
 use crate::nlp::key_phrases::KeyPhrase;
 use crate::nlp::sentiment::{AccurateSentiment, FastSentiment, SentenceSentiment, SentimentModel};
 use crate::root_causes::saved::RootCauseModel;
@@ -39,6 +42,8 @@ pub struct AnalyzedDocument {
     pub language: String,
     pub sentiment: Sentiment,
     pub sentences: Vec<SentenceSentiment>,
+    /// The emotions the text expresses, strongest first; none (an empty list) is neutral.
+    pub emotions: Vec<EmotionScore>,
     /// The things the text judges, in text order, each with its polarity and opinion word.
     pub aspects: Vec<Aspect>,
     /// The reasons the text states ("because…", "à cause de…"), in text order.
@@ -50,12 +55,20 @@ pub struct AnalyzedDocument {
     pub root_causes: Vec<StatedRootCause>,
 }
 
+/// The `accurate` tier's models, loaded together: the emotion head reads the sentiment
+/// model's embeddings.
+struct AccurateTier {
+    sentiment: AccurateSentiment,
+    emotions: AccurateEmotions,
+}
+
 /// Holds the loaded models; build once, share across threads.
 pub struct Analyzer {
     fast: Arc<FastSentiment>,
+    fast_emotions: Arc<FastEmotions>,
     aspects: AspectExtractor,
     models_dir: PathBuf,
-    accurate: OnceLock<AccurateSentiment>,
+    accurate: OnceLock<AccurateTier>,
     /// Held while loading `accurate`, so concurrent first requests load it once.
     loading: Mutex<()>,
     /// The topic model in use (the store's newest), once a discovery has saved one.
@@ -69,6 +82,7 @@ impl Analyzer {
     pub fn new(models_dir: &Path) -> anyhow::Result<Analyzer> {
         Ok(Analyzer {
             fast: Arc::new(FastSentiment::shipped()?),
+            fast_emotions: Arc::new(FastEmotions::shipped()?),
             aspects: AspectExtractor::shipped()?,
             models_dir: models_dir.to_path_buf(),
             accurate: OnceLock::new(),
@@ -83,19 +97,31 @@ impl Analyzer {
     pub fn model(&self, tier: Tier) -> Result<&dyn SentimentModel, AnalysisError> {
         match tier {
             Tier::Fast => Ok(self.fast.as_ref()),
-            Tier::Accurate => {
-                if let Some(model) = self.accurate.get() {
-                    return Ok(model);
-                }
-                let _loading = self.loading.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                if let Some(model) = self.accurate.get() {
-                    return Ok(model);
-                }
-                let model = AccurateSentiment::load(&self.models_dir, self.fast.clone())
-                    .map_err(AnalysisError::ModelUnavailable)?;
-                Ok(self.accurate.get_or_init(|| model))
-            }
+            Tier::Accurate => Ok(&self.accurate()?.sentiment),
         }
+    }
+
+    /// The emotion model of `tier`, which reads what the sentiment model of `tier` encodes.
+    pub fn emotions(&self, tier: Tier) -> Result<&dyn EmotionModel, AnalysisError> {
+        match tier {
+            Tier::Fast => Ok(self.fast_emotions.as_ref()),
+            Tier::Accurate => Ok(&self.accurate()?.emotions),
+        }
+    }
+
+    fn accurate(&self) -> Result<&AccurateTier, AnalysisError> {
+        if let Some(tier) = self.accurate.get() {
+            return Ok(tier);
+        }
+        let _loading = self.loading.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(tier) = self.accurate.get() {
+            return Ok(tier);
+        }
+        let sentiment =
+            AccurateSentiment::load(&self.models_dir, self.fast.clone()).map_err(AnalysisError::ModelUnavailable)?;
+        let emotions = AccurateEmotions::shipped(self.fast_emotions.clone(), sentiment.version())
+            .map_err(AnalysisError::ModelUnavailable)?;
+        Ok(self.accurate.get_or_init(|| AccurateTier { sentiment, emotions }))
     }
 
     /// The `fast` tier, which every analysis may read (opinion words, the accurate tier's head).
@@ -145,14 +171,15 @@ impl Analyzer {
     }
 
     /// What ingestion runs on every verbatim: the language when the client gave none (it picks
-    /// the stemmer), the `fast` tier's document sentiment and aspects (`mixed` when they hold
-    /// clearly positive and negative parts), and the topic and the root causes once their
-    /// models exist. Its stages are all inline.
+    /// the stemmer), the `fast` tier's document sentiment, emotions and aspects (`mixed` when
+    /// they hold clearly positive and negative parts), and the topic and the root causes once
+    /// their models exist. Its stages are all inline.
     pub fn ingest_pipeline(&self) -> Pipeline<'_> {
         let fast = self.fast.as_ref();
         let mut stages: Vec<Box<dyn Stage>> = vec![
             Box::new(LanguageStage),
             Box::new(SentimentStage::documents(fast)),
+            Box::new(EmotionStage::new(self.fast_emotions.as_ref())),
             Box::new(AspectStage::new(fast, fast, &self.aspects)),
             Box::new(MixedStage::new(Tier::Fast)),
         ];
@@ -166,9 +193,9 @@ impl Analyzer {
     }
 
     /// What `/v1/analyze` runs with `model`: the language, document and sentence sentiment,
-    /// aspects and stated causes (judged by `model` too), key phrases, and the root causes
-    /// once a model of them exists.
-    pub fn document_pipeline<'m>(&'m self, model: &'m dyn SentimentModel) -> Pipeline<'m> {
+    /// emotions (by the same tier), aspects and stated causes (judged by `model` too), key
+    /// phrases, and the root causes once a model of them exists.
+    pub fn document_pipeline<'m>(&'m self, model: &'m dyn SentimentModel) -> Result<Pipeline<'m>, AnalysisError> {
         self.document_pipeline_with(model, self.root_causes())
     }
 
@@ -178,10 +205,11 @@ impl Analyzer {
         &'m self,
         model: &'m dyn SentimentModel,
         root_causes: Option<Arc<RootCauseModel>>,
-    ) -> Pipeline<'m> {
+    ) -> Result<Pipeline<'m>, AnalysisError> {
         let mut stages: Vec<Box<dyn Stage + 'm>> = vec![
             Box::new(LanguageStage),
             Box::new(SentimentStage::with_sentences(model)),
+            Box::new(EmotionStage::new(self.emotions(model.tier())?)),
             Box::new(AspectStage::new(model, &self.fast, &self.aspects)),
             Box::new(MixedStage::new(model.tier())),
             Box::new(KeyPhraseStage),
@@ -189,7 +217,7 @@ impl Analyzer {
         if let Some(root_causes) = root_causes {
             stages.push(Box::new(RootCauseStage::new(root_causes, self.readers(model))));
         }
-        Pipeline::new(stages)
+        Ok(Pipeline::new(stages))
     }
 
     /// Runs the inline stages of [`Analyzer::ingest_pipeline`] and keeps their findings.
@@ -210,6 +238,7 @@ impl Analyzer {
             verbatim.language = item.language;
             verbatim.sentiment = item.sentiment;
             verbatim.sentiment_model = item.sentiment_model;
+            verbatim.emotions = item.emotions;
             verbatim.topic = item.topic;
             verbatim.aspects = item
                 .aspects
@@ -240,7 +269,7 @@ impl Analyzer {
         let mut batch: Vec<Annotated<'_>> =
             documents.iter().map(|d| Annotated::new(&d.text, d.language.clone())).collect();
         let root_causes = self.root_causes();
-        self.document_pipeline_with(model, root_causes.clone()).run(None, &mut batch)?;
+        self.document_pipeline_with(model, root_causes.clone())?.run(None, &mut batch)?;
         let stated = |text: &str, found: Option<crate::domain::RootCauseAssignment>| -> Vec<StatedRootCause> {
             let (Some(model), Some(found)) = (&root_causes, found) else { return Vec::new() };
             found
@@ -265,6 +294,7 @@ impl Analyzer {
                 language: item.language.expect("the language stage labels every text"),
                 sentiment: item.sentiment.expect("the sentiment stage judges every text"),
                 sentences: item.sentences.unwrap_or_default(),
+                emotions: item.emotions.unwrap_or_default(),
                 aspects: item.aspects.unwrap_or_default(),
                 causes: item.causes.unwrap_or_default(),
                 key_phrases: item.key_phrases.unwrap_or_default(),

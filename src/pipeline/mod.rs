@@ -1,16 +1,18 @@
 //! Analysis as a pipeline of stages: each stage reads a batch of texts and adds what it knows
-//! (the language, the sentiment, aspects and stated causes, key phrases, topics, root causes;
-//! next: PII spans, emotions).
+//! (the language, the sentiment, emotions, aspects and stated causes, key phrases, topics,
+//! root causes; next: PII spans).
 //!
 //! A stage declares its [`Placement`]: **inline** stages are cheap enough to run on every
 //! verbatim as it is ingested (thousands a second on two cores); **deferred** stages are
 //! encoder-bound (tens a second) and run later, in jobs that follow the store. A new capability
 //! is a new [`Stage`] added to the [`Analyzer`]'s lists, without touching the others. Stages
-//! run in list order, so a stage may read what an earlier one added (sentiment reads nothing
-//! yet; PII redaction will run first so no later stage sees what it removes).
+//! run in list order, so a stage may read what an earlier one added (emotions read the
+//! encodings sentiment made; PII redaction will run first so no later stage sees what it
+//! removes).
 
 mod analyzer;
 mod aspects;
+mod emotions;
 mod key_phrases;
 mod language;
 mod mixed;
@@ -20,6 +22,7 @@ mod topics;
 
 pub use analyzer::{AnalysisError, AnalyzedDocument, Analyzer};
 pub use aspects::{AspectStage, Cause};
+pub use emotions::EmotionStage;
 pub use key_phrases::KeyPhraseStage;
 pub use language::LanguageStage;
 pub use mixed::MixedStage;
@@ -27,8 +30,9 @@ pub use root_causes::RootCauseStage;
 pub use sentiment::SentimentStage;
 pub use topics::TopicStage;
 
-use crate::domain::{ModelVersion, RootCauseAssignment, Sentiment, Tier, TopicAssignment};
+use crate::domain::{EmotionScore, ModelVersion, RootCauseAssignment, Sentiment, Tier, TopicAssignment};
 use crate::nlp::aspects::Aspect;
+use crate::nlp::encoding::Encoding;
 use crate::nlp::key_phrases::KeyPhrase;
 use crate::nlp::sentiment::SentenceSentiment;
 
@@ -63,6 +67,10 @@ pub struct Annotated<'t> {
     pub sentiment_model: Option<ModelVersion>,
     /// Per-sentence sentiment, for the stages asked to give it.
     pub sentences: Option<Vec<SentenceSentiment>>,
+    /// What the sentiment stage's tier computed from the text, for the tier's other models.
+    pub encoding: Option<Encoding>,
+    /// The emotions the text expresses, strongest first (empty: neutral).
+    pub emotions: Option<Vec<EmotionScore>>,
     pub key_phrases: Option<Vec<KeyPhrase>>,
     /// The things the text judges, with their polarity.
     pub aspects: Option<Vec<Aspect>>,

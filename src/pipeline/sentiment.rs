@@ -1,5 +1,5 @@
 //! The sentiment stage, for either tier: the document's sentiment, and on request each
-//! sentence's. Its placement follows the tier: the `fast` model keeps up with ingestion, the
+//! sentence's. It keeps each document's encoding for the tier's emotion model. Its placement follows the tier: the `fast` model keeps up with ingestion, the
 //! `accurate` encoder does not.
 
 use super::{Annotated, Placement, Stage};
@@ -42,10 +42,14 @@ impl Stage for SentimentStage<'_> {
             for (item, result) in batch.iter_mut().zip(analyze_batch(self.model, &texts)?) {
                 item.sentiment = Some(result.sentiment);
                 item.sentences = Some(result.sentences);
+                item.encoding = Some(result.encoding);
             }
         } else {
-            for (item, p) in batch.iter_mut().zip(self.model.predict(&texts)?) {
+            let encodings = self.model.encode(&texts)?;
+            let probabilities = self.model.predict_encoded(&encodings.iter().collect::<Vec<_>>())?;
+            for ((item, p), encoding) in batch.iter_mut().zip(probabilities).zip(encodings) {
                 item.sentiment = Some(Sentiment::from_probabilities(p));
+                item.encoding = Some(encoding);
             }
         }
         Ok(())

@@ -268,9 +268,9 @@ struct ResultLine<'a> {
     customer_id: Option<&'a str>,
 }
 
-/// The columns of a Parquet output: the document object's, its sentences and key phrases as
-/// JSON.
-const RESULT_COLUMNS: [Column; 12] = [
+/// The columns of a Parquet output: the document object's, its sentences, emotions, aspects,
+/// causes and key phrases as JSON.
+const RESULT_COLUMNS: [Column; 13] = [
     column("id", Kind::Text),
     column("customer_id", Kind::Text),
     column("language", Kind::Text),
@@ -280,6 +280,7 @@ const RESULT_COLUMNS: [Column; 12] = [
     column("p_neutral", Kind::Float),
     column("p_positive", Kind::Float),
     column("sentences", Kind::Text),
+    column("emotions", Kind::Text),
     column("aspects", Kind::Text),
     column("causes", Kind::Text),
     column("key_phrases", Kind::Text),
@@ -306,6 +307,7 @@ fn to_parquet(lines_path: &Path, file: &mut File) -> anyhow::Result<()> {
             number("/sentiment/confidence/neutral"),
             number("/sentiment/confidence/positive"),
             Cell::Text(value["sentences"].to_string()),
+            Cell::Text(value["emotions"].to_string()),
             Cell::Text(value["aspects"].to_string()),
             Cell::Text(value["causes"].to_string()),
             Cell::Text(value["key_phrases"].to_string()),

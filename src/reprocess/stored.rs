@@ -14,8 +14,8 @@
 
 use std::time::Duration;
 
-use crate::domain::{Tier, Verbatim};
-use crate::pipeline::{Annotated, SentimentStage, Stage};
+use crate::domain::{EmotionScore, Sentiment, Tier, Verbatim};
+use crate::pipeline::{Annotated, EmotionStage, Pipeline, SentimentStage, Stage};
 use crate::search::SearchRequest;
 use crate::service::Service;
 use crate::store::{JobProgress, JobRow};
@@ -44,7 +44,11 @@ pub fn reprocess_stored(
 ) -> anyhow::Result<Outcome> {
     let model = service.analyzer().model(job.tier)?;
     let version = model.model_version();
-    let stage = SentimentStage::documents(model);
+    let stages: Vec<Box<dyn Stage>> = vec![
+        Box::new(SentimentStage::documents(model)),
+        Box::new(EmotionStage::new(service.analyzer().emotions(job.tier)?)),
+    ];
+    let pipeline = Pipeline::new(stages);
     let page_size = batch_size(model, PAGE);
     let (mut cursor, mut done) = (row.cursor, row.done);
     loop {
@@ -55,10 +59,10 @@ pub fn reprocess_stored(
         else {
             return Ok(Outcome::Finished);
         };
-        let found = analyse(&stage, &selected, stop)?;
+        let found = analyse(&pipeline, &selected, stop)?;
         let Some(found) = found else { return Ok(Outcome::Stopped) };
-        for (verbatim, sentiment) in selected.iter_mut().zip(found) {
-            verbatim.set_sentiment(sentiment, version.clone());
+        for (verbatim, (sentiment, emotions)) in selected.iter_mut().zip(found) {
+            verbatim.set_sentiment(sentiment, emotions, version.clone());
             verbatim.mark_mixed_by_aspects();
         }
         done += selected.len() as u64;
@@ -69,20 +73,30 @@ pub fn reprocess_stored(
     }
 }
 
-/// Runs the stage on the page; while the encoder is busy with live requests, waits and tries
-/// again (a job is never in a hurry). `None` when asked to stop meanwhile.
+/// A verbatim's new sentiment and emotions.
+type Judged = (Sentiment, Vec<EmotionScore>);
+
+/// Runs the sentiment and emotion stages on the page; while the encoder is busy with live
+/// requests, waits and tries again (a job is never in a hurry). `None` when asked to stop
+/// meanwhile.
 fn analyse(
-    stage: &SentimentStage<'_>,
+    pipeline: &Pipeline<'_>,
     verbatims: &[Verbatim],
     stop: &dyn Fn() -> bool,
-) -> anyhow::Result<Option<Vec<crate::domain::Sentiment>>> {
+) -> anyhow::Result<Option<Vec<Judged>>> {
     loop {
         let mut batch: Vec<Annotated<'_>> =
             verbatims.iter().map(|v| Annotated::new(&v.text, v.language.clone())).collect();
-        match stage.run(&mut batch) {
+        match pipeline.run(None, &mut batch) {
             Ok(()) => {
                 return Ok(Some(
-                    batch.into_iter().map(|item| item.sentiment.expect("the stage judges every text")).collect(),
+                    batch
+                        .into_iter()
+                        .map(|item| {
+                            let sentiment = item.sentiment.expect("the sentiment stage judges every text");
+                            (sentiment, item.emotions.expect("the emotion stage reads every text"))
+                        })
+                        .collect(),
                 ))
             }
             Err(err) => match crate::engine::busy_wait(&err) {

@@ -66,7 +66,7 @@ const PURGE_BUSY_TIMEOUT: Duration = Duration::from_millis(200);
 /// file's version in order, each in one transaction with the version it reaches, so an upgrade
 /// cut short resumes at the step it stopped. Steps are never edited once released; a change
 /// is a new step.
-const MIGRATIONS: [&str; 7] = [
+const MIGRATIONS: [&str; 8] = [
     // 1: verbatims, the customer index, and the `seq` counter.
     "CREATE TABLE verbatims (
         id          TEXT PRIMARY KEY,
@@ -154,6 +154,9 @@ const MIGRATIONS: [&str; 7] = [
         pinned     INTEGER NOT NULL,
         updated_at TEXT NOT NULL
     );",
+    // 8: emotions (`crate::nlp::emotions`): each verbatim's emotions (JSON: label and score
+    // each; NULL for rows analysed before emotions were).
+    "ALTER TABLE verbatims ADD COLUMN emotions TEXT;",
 ];
 /// The version this build writes.
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -220,7 +223,10 @@ pub struct Erasure {
 
 const COLUMNS: &str =
     "id, text, language, channel, created_at, customer_id, nps, csat, ces, metadata, sentiment, sentiment_model, due, topic,
-    root_causes, aspects";
+    root_causes, aspects, emotions";
+/// How many [`COLUMNS`] there are: a query that selects one more column after them reads it at
+/// this index.
+const COLUMN_COUNT: usize = 17;
 
 pub struct Store {
     pool: r2d2::Pool<SqliteConnectionManager>,
@@ -366,7 +372,7 @@ impl Store {
             let mut batch = Vec::with_capacity(page);
             let mut rows = stmt.query(params![cursor, page as i64])?;
             while let Some(row) = rows.next()? {
-                cursor = row.get(16)?;
+                cursor = row.get(COLUMN_COUNT)?;
                 batch.push(raw_row(row)?.into_verbatim()?);
             }
             if batch.is_empty() {
@@ -387,7 +393,7 @@ impl Store {
         ))?;
         let through = i64::try_from(through).unwrap_or(i64::MAX);
         let rows = stmt.query_map(params![after as i64, through, limit as i64], |row| {
-            Ok((row.get::<_, i64>(16)? as u64, raw_row(row)?))
+            Ok((row.get::<_, i64>(COLUMN_COUNT)? as u64, raw_row(row)?))
         })?;
         rows.map(|row| {
             let (number, raw) = row?;
@@ -463,15 +469,15 @@ impl StoreWriter<'_> {
         let mut previous = self.tx.prepare_cached(&format!("SELECT {COLUMNS} FROM verbatims WHERE id = ?1"))?;
         let mut insert = self.tx.prepare_cached(
             "INSERT INTO verbatims (id, text, language, channel, created_at, customer_id, nps, csat, ces, metadata, seq,
-                sentiment, sentiment_model, due, topic, topic_id, root_causes, aspects)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
+                sentiment, sentiment_model, due, topic, topic_id, root_causes, aspects, emotions)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
              ON CONFLICT(id) DO UPDATE SET text = excluded.text, language = excluded.language,
                channel = excluded.channel, created_at = excluded.created_at,
                customer_id = excluded.customer_id, nps = excluded.nps, csat = excluded.csat,
                ces = excluded.ces, metadata = excluded.metadata, seq = excluded.seq,
                sentiment = excluded.sentiment, sentiment_model = excluded.sentiment_model, due = excluded.due,
                topic = excluded.topic, topic_id = excluded.topic_id, root_causes = excluded.root_causes,
-               aspects = excluded.aspects",
+               aspects = excluded.aspects, emotions = excluded.emotions",
         )?;
         for v in batch.iter_mut() {
             if let Some(stored) = previous.query_row([&v.id], raw_row).optional()? {
@@ -479,7 +485,7 @@ impl StoreWriter<'_> {
             }
             self.seq += 1;
             let metadata = serde_json::to_string(&v.metadata).expect("string map serialises");
-            let [sentiment, sentiment_model, due, topic, root_causes, aspects] = analysis_columns(v);
+            let [sentiment, sentiment_model, due, topic, root_causes, aspects, emotions] = analysis_columns(v);
             insert
                 .execute(params![
                     v.id,
@@ -499,7 +505,8 @@ impl StoreWriter<'_> {
                     topic,
                     v.topic.map(|t| t.id),
                     root_causes,
-                    aspects
+                    aspects,
+                    emotions
                 ])
                 .map_err(StoreError::classify)?;
         }
@@ -511,9 +518,9 @@ impl StoreWriter<'_> {
     /// were analysed; a verbatim changed or erased meanwhile is left as it now is. Returns the
     /// rows updated, as stored.
     pub fn reanalysed(&mut self, analysed: &[Verbatim]) -> Result<Vec<Verbatim>> {
-        self.update_as_read("sentiment = ?1, sentiment_model = ?2, due = ?3", analysed, |v| {
-            let [sentiment, sentiment_model, due, ..] = analysis_columns(v);
-            vec![sentiment.into(), sentiment_model.into(), due.into()]
+        self.update_as_read("sentiment = ?1, sentiment_model = ?2, due = ?3, emotions = ?4", analysed, |v| {
+            let [sentiment, sentiment_model, due, .., emotions] = analysis_columns(v);
+            vec![sentiment.into(), sentiment_model.into(), due.into(), emotions.into()]
         })
     }
 
@@ -609,8 +616,8 @@ impl StoreWriter<'_> {
 }
 
 /// The analysis columns of a row: sentiment, its model, what is due, the topic, the root
-/// causes and the aspects (JSON, NULL when absent).
-fn analysis_columns(v: &Verbatim) -> [Option<String>; 6] {
+/// causes, the aspects and the emotions (JSON, NULL when absent).
+fn analysis_columns(v: &Verbatim) -> [Option<String>; 7] {
     fn encode(value: &impl serde::Serialize) -> String {
         serde_json::to_string(value).expect("analyses serialise")
     }
@@ -621,6 +628,7 @@ fn analysis_columns(v: &Verbatim) -> [Option<String>; 6] {
         v.topic.as_ref().map(encode),
         v.root_causes.as_ref().map(encode),
         (!v.aspects.is_empty()).then(|| encode(&v.aspects)),
+        v.emotions.as_ref().map(encode),
     ]
 }
 
@@ -677,6 +685,7 @@ struct RawRow {
     topic: Option<String>,
     root_causes: Option<String>,
     aspects: Option<String>,
+    emotions: Option<String>,
 }
 
 fn raw_row(row: &Row<'_>) -> rusqlite::Result<RawRow> {
@@ -695,6 +704,7 @@ fn raw_row(row: &Row<'_>) -> rusqlite::Result<RawRow> {
         topic: row.get(13)?,
         root_causes: row.get(14)?,
         aspects: row.get(15)?,
+        emotions: row.get(16)?,
     })
 }
 
@@ -719,6 +729,7 @@ impl RawRow {
         let topic = json_column(&self.id, "topic", self.topic.as_deref())?;
         let root_causes = json_column(&self.id, "root_causes", self.root_causes.as_deref())?;
         let aspects = json_column(&self.id, "aspects", self.aspects.as_deref())?.unwrap_or_default();
+        let emotions = json_column(&self.id, "emotions", self.emotions.as_deref())?;
         let [nps, csat, ces] = self.scores;
         Ok(Verbatim {
             id: self.id,
@@ -733,6 +744,7 @@ impl RawRow {
             metadata,
             sentiment,
             sentiment_model,
+            emotions,
             due,
             topic,
             aspects,
@@ -744,6 +756,11 @@ impl RawRow {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn column_count_counts_the_columns() {
+        assert_eq!(COLUMNS.split(',').count(), COLUMN_COUNT);
+    }
 
     #[test]
     fn every_connection_syncs_as_configured_and_zeroes_what_it_frees() {

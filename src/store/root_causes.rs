@@ -42,7 +42,7 @@ impl StoreWriter<'_> {
     /// Returns the rows updated, as stored.
     pub fn set_root_causes(&mut self, verbatims: &[Verbatim]) -> Result<Vec<Verbatim>> {
         self.update_as_read("root_causes = ?1", verbatims, |v| {
-            let [_, _, _, _, root_causes, _] = analysis_columns(v);
+            let [_, _, _, _, root_causes, ..] = analysis_columns(v);
             vec![root_causes.into()]
         })
     }

@@ -270,7 +270,7 @@ impl StoreWriter<'_> {
     /// changed or erased meanwhile is left as it now is. Returns the rows updated, as stored.
     pub fn set_topics(&mut self, verbatims: &[Verbatim]) -> Result<Vec<Verbatim>> {
         self.update_as_read("topic = ?1, topic_id = ?2", verbatims, |v| {
-            let [_, _, _, topic, _, _] = analysis_columns(v);
+            let [_, _, _, topic, ..] = analysis_columns(v);
             vec![topic.into(), v.topic.map(|t| t.id).into()]
         })
     }

@@ -4,12 +4,13 @@
 
 pub mod absa;
 pub mod corpora;
+pub mod emotion_sets;
 pub mod topic_sets;
 
 use rayon::prelude::*;
 
 use crate::nlp::features::FeatureHasher;
-use crate::nlp::linear::Example;
+use crate::nlp::linear::{Example, Target};
 use corpora::{balanced_weights, Labeled};
 
 /// The fast tier's training examples, one recipe for `train-sentiment` and for the accurate
@@ -23,7 +24,14 @@ pub fn fast_tier_examples(items: &[Labeled], hasher: FeatureHasher) -> Vec<(usiz
     rows.into_par_iter()
         .zip(weights)
         .map(|(i, weight)| {
-            (i, Example { features: hasher.features(&items[i].text), label: items[i].label.index(), weight })
+            (
+                i,
+                Example {
+                    features: hasher.features(&items[i].text),
+                    target: Target::Class(items[i].label.index()),
+                    weight,
+                },
+            )
         })
         .collect()
 }

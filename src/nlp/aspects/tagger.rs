@@ -13,7 +13,7 @@ use std::ops::Range;
 
 use super::vocabulary::is_customer_aspect;
 use crate::nlp::features::{fnv1a, FeatureHasher};
-use crate::nlp::linear::{Example, HashedLinear};
+use crate::nlp::linear::{Example, HashedLinear, Target};
 use crate::nlp::words::{words, Word};
 use crate::nlp::{lexicon, stop_words};
 
@@ -123,7 +123,7 @@ pub fn training_examples(hasher: FeatureHasher, text: &str, terms: &[Range<usize
     (0..words.len())
         .map(|i| Example {
             features: features(hasher, &words, &marks, i, if i == 0 { Tag::Outside } else { tags[i - 1] }),
-            label: tags[i] as usize,
+            target: Target::Class(tags[i] as usize),
             weight: 1.0,
         })
         .collect()

@@ -8,17 +8,18 @@
 //! contrast handling it was built for; measured together they beat either alone
 //! (eval/RESULTS.md).
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{ensure, Context};
-use candle_core::{Device, Module, Tensor};
-use candle_nn::Linear;
+use candle_core::Device;
+use rayon::prelude::*;
 
-use super::{version_of, FastSentiment, SentimentModel};
+use super::{FastSentiment, SentimentModel};
 use crate::domain::Tier;
-use crate::engine::{BertEncoder, Encoder, EncoderQueue, LowRankAdapters, QueueSettings};
+use crate::engine::{BertEncoder, Encoder, EncoderQueue, Head, LowRankAdapters, QueueSettings};
+use crate::models::version_of;
+use crate::nlp::encoding::Encoding;
 
 /// The encoder the shipped adapters were trained on.
 pub const ENCODER: &str = "multilingual-e5-small";
@@ -28,48 +29,6 @@ const SHIPPED: &[u8] = include_bytes!("../../../models/sentiment-accurate-adapte
 /// Input of the head: the embedding, then the fast tier's three log-probabilities.
 pub fn head_input(embedding: &[f32], fast: [f32; 3]) -> Vec<f32> {
     embedding.iter().copied().chain(fast.iter().map(|p| p.max(1e-6).ln())).collect()
-}
-
-/// A multi-layer perceptron: ReLU between layers, logits out. Small enough to run on the CPU
-/// whatever device the encoder uses.
-pub struct Head {
-    layers: Vec<Linear>,
-    inputs: usize,
-}
-
-impl Head {
-    /// Reads `{prefix}.layer{i}.weight` / `.bias` for i = 0, 1, … out of `tensors`.
-    pub fn from_tensors(tensors: &HashMap<String, Tensor>, prefix: &str) -> anyhow::Result<Head> {
-        let mut layers = Vec::new();
-        let mut shapes = Vec::new();
-        while let Some(weight) = tensors.get(&format!("{prefix}.layer{}.weight", layers.len())) {
-            let bias_name = format!("{prefix}.layer{}.bias", layers.len());
-            let bias = tensors.get(&bias_name).with_context(|| format!("no {bias_name}"))?;
-            shapes.push(weight.dims2()?);
-            layers.push(Linear::new(weight.clone(), Some(bias.clone())));
-        }
-        ensure!(!layers.is_empty(), "no {prefix}.layer0.weight");
-        ensure!(shapes.windows(2).all(|w| w[0].0 == w[1].1), "head layers do not chain: {shapes:?}");
-        ensure!(shapes.last().unwrap().0 == 3, "the head must end in 3 classes, not {}", shapes.last().unwrap().0);
-        Ok(Head { layers, inputs: shapes[0].1 })
-    }
-
-    pub fn inputs(&self) -> usize {
-        self.inputs
-    }
-
-    /// Class probabilities for each row of `inputs` (rows × [`Head::inputs`]).
-    pub fn probabilities(&self, inputs: Vec<f32>, rows: usize) -> anyhow::Result<Vec<[f32; 3]>> {
-        let mut x = Tensor::from_vec(inputs, (rows, self.inputs), &Device::Cpu)?;
-        for (i, layer) in self.layers.iter().enumerate() {
-            x = layer.forward(&x)?;
-            if i + 1 < self.layers.len() {
-                x = x.relu()?;
-            }
-        }
-        let p = candle_nn::ops::softmax_last_dim(&x)?.to_vec2::<f32>()?;
-        Ok(p.into_iter().map(|r| [r[0], r[1], r[2]]).collect())
-    }
 }
 
 pub struct AccurateSentiment {
@@ -89,7 +48,7 @@ impl AccurateSentiment {
         })?;
         let shipped = candle_core::safetensors::load_buffer(SHIPPED, &Device::Cpu)
             .context("reading the shipped accurate-tier adapters")?;
-        let head = Head::from_tensors(&shipped, "head").context("the shipped accurate-tier head")?;
+        let head = Head::from_tensors(&shipped, "head", 3).context("the shipped accurate-tier head")?;
         let adapters = LowRankAdapters::from_tensors(&shipped).map_err(anyhow::Error::msg)?;
         let encoder = BertEncoder::load_adapted(&folder, adapters)?;
         ensure!(
@@ -125,13 +84,33 @@ impl SentimentModel for AccurateSentiment {
         100
     }
 
-    fn predict(&self, texts: &[&str]) -> anyhow::Result<Vec<[f32; 3]>> {
+    fn encode(&self, texts: &[&str]) -> anyhow::Result<Vec<Encoding>> {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
         let embeddings = self.encoder.encode(texts)?;
-        let fast = self.fast.probabilities(texts);
-        let inputs: Vec<f32> = embeddings.iter().zip(fast).flat_map(|(e, f)| head_input(e, f)).collect();
-        self.head.probabilities(inputs, texts.len())
+        let features: Vec<Vec<u32>> = texts.par_iter().map(|t| self.fast.features(t)).collect();
+        Ok(embeddings
+            .into_iter()
+            .zip(features)
+            .map(|(embedding, features)| Encoding::Embedded { embedding, features })
+            .collect())
+    }
+
+    fn predict_encoded(&self, encodings: &[&Encoding]) -> anyhow::Result<Vec<[f32; 3]>> {
+        if encodings.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut inputs = Vec::with_capacity(encodings.len() * self.head.inputs());
+        for encoding in encodings {
+            match encoding {
+                Encoding::Embedded { embedding, features } => {
+                    inputs.extend(head_input(embedding, self.fast.from_features(features)))
+                }
+                other => return Err(other.foreign(Tier::Accurate)),
+            }
+        }
+        let rows = self.head.softmax(inputs, encodings.len())?;
+        Ok(rows.into_iter().map(|r| [r[0], r[1], r[2]]).collect())
     }
 }

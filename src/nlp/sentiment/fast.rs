@@ -5,8 +5,10 @@ use std::path::Path;
 use anyhow::Context;
 use rayon::prelude::*;
 
-use super::{version_of, SentimentModel};
+use super::SentimentModel;
 use crate::domain::Tier;
+use crate::models::version_of;
+use crate::nlp::encoding::Encoding;
 use crate::nlp::linear::HashedLinear;
 
 /// Trained by `cargo run --release --bin train-sentiment` (see training/README.md).
@@ -43,7 +45,16 @@ impl FastSentiment {
     }
 
     fn predict_one(&self, text: &str) -> [f32; 3] {
-        let p = self.model.probabilities(&self.model.hasher.features(text));
+        self.from_features(&self.model.hasher.features(text))
+    }
+
+    /// The features this tier reads of `text`.
+    pub fn features(&self, text: &str) -> Vec<u32> {
+        self.model.hasher.features(text)
+    }
+
+    pub fn from_features(&self, features: &[u32]) -> [f32; 3] {
+        let p = self.model.probabilities(features);
         [p[0], p[1], p[2]]
     }
 
@@ -69,6 +80,27 @@ impl SentimentModel for FastSentiment {
     /// Ten times Azure AI Language's 10: this tier runs locally at tens of thousands per second.
     fn max_documents(&self) -> usize {
         1000
+    }
+
+    fn encode(&self, texts: &[&str]) -> anyhow::Result<Vec<Encoding>> {
+        let encode = |text: &&str| Encoding::Hashed(self.features(text));
+        Ok(if texts.len() < PARALLEL_FROM {
+            texts.iter().map(encode).collect()
+        } else {
+            texts.par_iter().map(encode).collect()
+        })
+    }
+
+    fn predict_encoded(&self, encodings: &[&Encoding]) -> anyhow::Result<Vec<[f32; 3]>> {
+        let predict = |encoding: &&Encoding| match encoding {
+            Encoding::Hashed(features) => Ok(self.from_features(features)),
+            other => Err(other.foreign(Tier::Fast)),
+        };
+        if encodings.len() < PARALLEL_FROM {
+            encodings.iter().map(predict).collect()
+        } else {
+            encodings.par_iter().map(predict).collect()
+        }
     }
 
     fn predict(&self, texts: &[&str]) -> anyhow::Result<Vec<[f32; 3]>> {

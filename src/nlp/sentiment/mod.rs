@@ -12,10 +12,12 @@ pub use fast::{FastSentiment, FAST_BUCKETS_LOG2};
 
 use serde::Serialize;
 
+use super::encoding::Encoding;
 use super::sentences;
 use crate::domain::{ModelVersion, Sentiment, Tier};
 
-/// Texts in, probabilities out, in [`crate::domain::SentimentLabel::ALL`] order.
+/// Texts in, probabilities out, in [`crate::domain::SentimentLabel::ALL`] order. The texts are
+/// first encoded ([`SentimentModel::encode`]): the tier's other models read the same encodings.
 pub trait SentimentModel: Send + Sync {
     fn tier(&self) -> Tier;
     /// Names the weights (a short hash): stored with each analysis the model makes.
@@ -25,7 +27,14 @@ pub trait SentimentModel: Send + Sync {
     }
     /// Most documents one request may ask of this tier: what it analyses in seconds, not minutes.
     fn max_documents(&self) -> usize;
-    fn predict(&self, texts: &[&str]) -> anyhow::Result<Vec<[f32; 3]>>;
+    /// What this tier's models read of each text.
+    fn encode(&self, texts: &[&str]) -> anyhow::Result<Vec<Encoding>>;
+    /// Probabilities from encodings made by [`SentimentModel::encode`].
+    fn predict_encoded(&self, encodings: &[&Encoding]) -> anyhow::Result<Vec<[f32; 3]>>;
+    fn predict(&self, texts: &[&str]) -> anyhow::Result<Vec<[f32; 3]>> {
+        let encodings = self.encode(texts)?;
+        self.predict_encoded(&encodings.iter().collect::<Vec<_>>())
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -42,6 +51,9 @@ pub struct SentenceSentiment {
 pub struct DocumentSentiment {
     pub sentiment: Sentiment,
     pub sentences: Vec<SentenceSentiment>,
+    /// The document's encoding, for the tier's other models.
+    #[serde(skip)]
+    pub encoding: Encoding,
 }
 
 /// Analyses documents; the whole text is judged as a whole (not averaged from sentences),
@@ -55,13 +67,16 @@ pub fn analyze_batch(model: &dyn SentimentModel, documents: &[&str]) -> anyhow::
             texts.extend(sentences.iter().map(|s| s.text));
         }
     }
-    let probabilities = model.predict(&texts)?;
+    let mut encodings = model.encode(&texts)?;
+    let probabilities = model.predict_encoded(&encodings.iter().collect::<Vec<_>>())?;
+    encodings.truncate(documents.len());
     let mut next_sentence = documents.len();
     Ok(documents
         .iter()
         .zip(split)
+        .zip(encodings)
         .enumerate()
-        .map(|(i, (document, sentences))| {
+        .map(|(i, ((document, sentences), encoding))| {
             let whole = Sentiment::from_probabilities(probabilities[i]);
             let reuse = sentences.len() == 1 && sentences[0].text == document.trim();
             let sentences = sentences
@@ -76,13 +91,7 @@ pub fn analyze_batch(model: &dyn SentimentModel, documents: &[&str]) -> anyhow::
                     SentenceSentiment { text: s.text.to_string(), offset: s.offset, length: s.length, sentiment }
                 })
                 .collect();
-            DocumentSentiment { sentiment: whole, sentences }
+            DocumentSentiment { sentiment: whole, sentences, encoding }
         })
         .collect())
-}
-
-/// A model version as stored: the first 12 hex digits of the SHA-256 of what defines it.
-fn version_of(parts: &[&[u8]]) -> String {
-    let joined: Vec<u8> = parts.concat();
-    crate::models::sha256_hex(&joined)[..12].to_string()
 }
