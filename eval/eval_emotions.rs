@@ -23,10 +23,11 @@ use clap::Parser;
 use verbatim::domain::{Emotion, EmotionScore, Tier};
 use verbatim::nlp::emotions::{AccurateEmotions, EmotionModel, FastEmotions};
 use verbatim::nlp::encoding::Encoding;
-use verbatim::nlp::features::FeatureHasher;
-use verbatim::nlp::sentiment::FAST_BUCKETS_LOG2;
+use verbatim::nlp::sentiment::FastSentiment;
 use verbatim::pipeline::Analyzer;
-use verbatim::training::emotion_sets::{ekman, embeddings, emodift, f1, goemotions, EmotionExample, EKMAN};
+use verbatim::training::emotion_sets::{
+    ekman, embeddings, embeddings_cache, emodift, f1, goemotions, EmotionExample, EKMAN,
+};
 
 #[derive(Parser)]
 struct Args {
@@ -75,16 +76,13 @@ fn main() -> anyhow::Result<()> {
     };
     let found = |set: &str, items: &[EmotionExample]| -> anyhow::Result<Vec<Vec<EmotionScore>>> {
         let texts: Vec<&str> = items.iter().map(|e| e.text.as_str()).collect();
-        let hasher = FeatureHasher { buckets_log2: FAST_BUCKETS_LOG2 };
+        let hasher = FastSentiment::shipped()?;
         let encodings: Vec<Encoding> = match model.tier() {
             Tier::Fast => texts.iter().map(|t| Encoding::Hashed(hasher.features(t))).collect(),
             Tier::Accurate => {
                 let sentiment = analyzer.model(Tier::Accurate)?;
-                let cache = PathBuf::from(format!(
-                    "target/tmp/emotion-embeddings/{}/eval-{set}-{}.f32",
-                    sentiment.version(),
-                    texts.len()
-                ));
+                let cache = embeddings_cache(sentiment.version(), set, &texts);
+                eprintln!("embedding {set} ({})", cache.display());
                 embeddings(sentiment, &texts, &cache)?
                     .into_iter()
                     .zip(&texts)
@@ -122,6 +120,7 @@ fn main() -> anyhow::Result<()> {
         .iter()
         .map(|found| {
             let mut groups: Vec<&str> = found.iter().map(|e| ekman(e.label)).collect();
+            groups.sort_unstable();
             groups.dedup();
             if groups.is_empty() {
                 groups.push("neutral");

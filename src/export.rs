@@ -9,7 +9,7 @@
 
 use std::io::Write;
 
-use crate::domain::Verbatim;
+use crate::domain::{Verbatim, NO_EMOTION};
 use crate::search::SearchRequest;
 use crate::service::Reader;
 use crate::tabular::{column, Cell, Column, CsvTable, Kind, ParquetTable, TableWriter};
@@ -95,8 +95,14 @@ fn verbatim_row(v: Verbatim) -> Vec<Cell> {
         sentiment.map(|s| s.confidence.positive).into(),
         model.map(|m| m.tier.as_str()).into(),
         model.map(|m| m.version.clone()).into(),
-        // Names, strongest first, comma-separated: a spreadsheet cell; empty when none (neutral).
-        v.emotions.map(|found| found.iter().map(|e| e.label.as_str()).collect::<Vec<_>>().join(",")).into(),
+        // Names, strongest first, comma-separated: a spreadsheet cell. `neutral` when none, so
+        // it differs from a verbatim analysed before emotions were (an empty cell).
+        v.emotions
+            .map(|found| match found.is_empty() {
+                true => NO_EMOTION.to_string(),
+                false => found.iter().map(|e| e.label.as_str()).collect::<Vec<_>>().join(","),
+            })
+            .into(),
         Cell::Text(serde_json::to_string(&v.metadata).expect("string map serialises")),
     ]
 }

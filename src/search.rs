@@ -318,6 +318,8 @@ mod tests {
             ("to", "2026-11-01T00:00:00Z"),
             ("csat_max", "2"),
             ("sentiment", "negative,neutral"),
+            ("emotion", "Anger, neutral"),
+            ("emotion", "annoyance"),
             ("sentiment_score_max", "-0.5"),
             ("metadata.store", "Lyon"),
             ("sort", "newest"),
@@ -329,6 +331,7 @@ mod tests {
         assert_eq!(r.nps_groups, vec![NpsGroup::Detractor]);
         assert_eq!(r.csat, ScoreRange { min: None, max: Some(2) });
         assert_eq!(r.sentiments, vec![SentimentLabel::Negative, SentimentLabel::Neutral]);
+        assert_eq!(r.emotions, ["anger", "neutral", "annoyance"]);
         assert_eq!(r.sentiment_score_max, Some(-0.5));
         assert_eq!(r.metadata, vec![("store".to_string(), "Lyon".to_string())]);
         assert_eq!((r.sort, r.limit), (Sort::Newest, 5));
@@ -347,6 +350,7 @@ mod tests {
             ("channel", "fax/modem"),
             ("sort", "oldest"),
             ("from", "last week"),
+            ("emotion", "rage"),
         ] {
             let err = SearchRequest::from_params([(key, value)]).unwrap_err();
             assert_eq!(err.parameter, key);

@@ -42,7 +42,11 @@ fn documents_get_language_sentiment_and_sentences_with_offsets() {
         })
         .collect();
     assert_eq!(summary, [("n", "fr", "negative"), ("p", "fr", "positive"), ("e", "en", "negative")]);
-    assert!(documents.iter().all(|d| d["emotions"].is_array()), "every document has its emotions, maybe none");
+    for document in documents {
+        let scores: Vec<f64> =
+            document["emotions"].as_array().unwrap().iter().map(|e| e["score"].as_f64().unwrap()).collect();
+        assert!(scores.windows(2).all(|w| w[0] >= w[1]) && scores.iter().all(|s| *s >= 0.5), "{document}");
+    }
 
     let negative = &documents[0];
     let score = negative["sentiment"]["score"].as_f64().unwrap();

@@ -82,6 +82,16 @@ fn a_reprocess_job_analyses_what_its_filter_selects_into_the_store_and_the_index
     for (emotion, count) in chat_emotions {
         assert_eq!(server.search(&format!("channel=chat&emotion={emotion}"))["total"], count, "{emotion}");
     }
+    // What the job stored is the accurate tier's emotions, not ingestion's.
+    let stored = verbatim(&server, "v0");
+    let analysed = server.post(
+        "/v1/analyze",
+        &json!({"documents": [{"id": "v0", "text": stored["text"], "language": stored["language"]}], "model": "accurate"}),
+    );
+    let labels = |emotions: &Value| -> Vec<String> {
+        emotions.as_array().unwrap().iter().map(|e| e["label"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(labels(&stored["emotions"]), labels(&analysed.body["documents"][0]["emotions"]), "{}", analysed.body);
 
     // Sent again with the same text, a verbatim keeps the accurate analysis; with a new text,
     // ingestion's fast tier speaks and the accurate analysis is owed.
@@ -310,13 +320,8 @@ fn exports_reach_every_match_in_every_format() {
 
     let all = server.get("/v1/export");
     assert_eq!((all.status, all.content_type.as_str()), (200, "application/x-ndjson"));
-    let ids: Vec<String> = all
-        .body
-        .as_str()
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["id"].as_str().unwrap().to_string())
-        .collect();
+    let exported: Vec<Value> = all.body.as_str().unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let ids: Vec<String> = exported.iter().map(|v| v["id"].as_str().unwrap().to_string()).collect();
     assert_eq!(ids.len(), 10_050);
     assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 10_050, "each once");
     assert_eq!((ids[0].as_str(), ids[10_049].as_str()), ("e0", "e10049"), "in the order stored");
@@ -325,8 +330,23 @@ fn exports_reach_every_match_in_every_format() {
     assert!(csv.content_type.starts_with("text/csv"), "{}", csv.content_type);
     let csv = csv.body.as_str().unwrap().to_string();
     let mut rows = csv::Reader::from_reader(csv.as_bytes());
-    assert_eq!(rows.headers().unwrap().iter().take(3).collect::<Vec<_>>(), ["id", "text", "language"]);
-    assert_eq!(rows.records().count(), 5_025);
+    let headers = rows.headers().unwrap().clone();
+    assert_eq!(headers.iter().take(3).collect::<Vec<_>>(), ["id", "text", "language"]);
+    // Emotions as a spreadsheet reads them: names, strongest first; `neutral` when none.
+    let column = headers.iter().position(|h| h == "emotions").expect("an emotions column");
+    let emotions_of: std::collections::HashMap<&str, String> = exported
+        .iter()
+        .map(|v| {
+            let names: Vec<&str> =
+                v["emotions"].as_array().unwrap().iter().map(|e| e["label"].as_str().unwrap()).collect();
+            (v["id"].as_str().unwrap(), if names.is_empty() { "neutral".to_string() } else { names.join(",") })
+        })
+        .collect();
+    let records: Vec<csv::StringRecord> = rows.records().map(Result::unwrap).collect();
+    assert_eq!(records.len(), 5_025);
+    for record in &records {
+        assert_eq!(record[column], emotions_of[&record[0]], "{record:?}");
+    }
 
     for (query, code) in
         [("limit=5", "invalid_parameter"), ("format=xml", "invalid_parameter"), ("q=(avis", "invalid_query")]

@@ -210,7 +210,8 @@ fn get_returns_what_was_stored() {
     let aspects = stored.as_object_mut().unwrap().remove("aspects").expect("aspects are found at ingestion");
     assert_eq!((aspects[0]["offset"].as_u64(), aspects[0]["length"].as_u64()), (Some(4), Some(10)), "livraisons");
     let emotions = stored.as_object_mut().unwrap().remove("emotions").expect("emotions are found at ingestion");
-    assert!(emotions.is_array(), "{emotions}");
+    let analysed = server.post("/v1/analyze", &json!({"documents": [{"id": "x", "text": stored["text"]}]}));
+    assert_eq!(emotions, analysed.body["documents"][0]["emotions"], "stored as the fast tier found them");
     let mut expected = corpus()[0].clone();
     expected["created_at"] = json!("2026-10-05T09:00:00.000Z"); // normalised to UTC milliseconds
     assert_eq!(stored, expected);

@@ -125,7 +125,12 @@ impl Verbatim {
             if previous.sentiment.is_some() {
                 self.sentiment = previous.sentiment;
                 self.sentiment_model = previous.sentiment_model.clone();
-                self.emotions = previous.emotions.clone();
+                // Rows stored before emotions existed have none: they take the fast tier's, just
+                // computed, when their sentiment is the fast tier's too.
+                let same_tier = previous.sentiment_model.as_ref().is_none_or(|m| m.tier == Tier::Fast);
+                if previous.emotions.is_some() || !same_tier {
+                    self.emotions = previous.emotions.clone();
+                }
             }
             // The stored topic may be the encoder's, better than the words' just given.
             if previous.topic.is_some_and(|stored| self.topic.is_none_or(|new| new.model == stored.model)) {
@@ -209,5 +214,33 @@ mod tests {
         verbatim.aspects.push(aspect(SentimentLabel::Negative));
         verbatim.mark_mixed_by_aspects();
         assert_eq!(verbatim.sentiment.unwrap().label, SentimentLabel::Mixed);
+    }
+
+    /// A verbatim sent again with the same text keeps its stored emotions with its sentiment;
+    /// one stored before emotions existed takes those just found, unless its sentiment is of
+    /// another tier than the ones just found.
+    #[test]
+    fn the_same_text_sent_again_keeps_or_gains_its_emotions() {
+        let fresh = |emotions: Option<Vec<EmotionScore>>, tier: Tier| {
+            let mut v = Verbatim::from_json(&serde_json::json!({"id": "a", "text": "x"}), Utc::now()).unwrap();
+            v.set_sentiment(
+                Sentiment::from_probabilities([0.1, 0.2, 0.7]),
+                Vec::new(),
+                ModelVersion { tier, version: "v".into() },
+            );
+            v.emotions = emotions;
+            v
+        };
+        let joy = vec![EmotionScore { label: crate::domain::Emotion::Joy, score: 0.9 }];
+        let anger = vec![EmotionScore { label: crate::domain::Emotion::Anger, score: 0.8 }];
+        for (stored, stored_tier, expected) in [
+            (Some(anger.clone()), Tier::Accurate, Some(anger.clone())),
+            (None, Tier::Fast, Some(joy.clone())),
+            (None, Tier::Accurate, None),
+        ] {
+            let mut sent = fresh(Some(joy.clone()), Tier::Fast);
+            sent.keep_analyses_of(&fresh(stored.clone(), stored_tier));
+            assert_eq!(sent.emotions, expected, "stored {stored:?} by {stored_tier}");
+        }
     }
 }

@@ -43,7 +43,13 @@ impl Head {
     }
 
     fn logit_tensor(&self, inputs: Vec<f32>, rows: usize) -> anyhow::Result<Tensor> {
-        let mut x = Tensor::from_vec(inputs, (rows, self.inputs), &Device::Cpu)?;
+        Ok(self.forward(&Tensor::from_vec(inputs, (rows, self.inputs), &Device::Cpu)?)?)
+    }
+
+    /// The logits of a rows × [`Head::inputs`] tensor (a head built from trainable variables
+    /// records the operations for backpropagation: training runs the same code).
+    pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let mut x = x.clone();
         for (i, layer) in self.layers.iter().enumerate() {
             x = layer.forward(&x)?;
             if i + 1 < self.layers.len() {

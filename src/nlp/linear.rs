@@ -18,6 +18,10 @@ use super::features::{FeatureHasher, FLIPPED};
 
 const MAGIC: &[u8; 4] = b"VHL2";
 const MAGIC_INDEPENDENT: &[u8; 4] = b"VHI2";
+/// Moves a negated word to another row of an independent-classes model (any fixed bit
+/// pattern does: XOR is one-to-one, so negated words never share a row with each other more
+/// than plain ones do).
+const NEGATED_ROW: usize = 0x5bd1_e995;
 /// The previous feature set's magic, named in the error that refuses it.
 const BEFORE_LEXICON: &[u8; 4] = b"VHL1";
 
@@ -101,13 +105,11 @@ impl HashedLinear {
     pub fn logits(&self, features: &[u32]) -> Vec<f32> {
         let mut logits = self.bias.clone();
         let scale = feature_scale(features);
-        let mask = self.hasher.buckets() - 1;
-        let shifts = self.output == Output::Exclusive;
         for &feature in features {
-            let (bucket, flipped) = split(feature);
-            let row = &self.weights[(bucket & mask) * self.classes..][..self.classes];
+            let (row, flipped) = self.row_of(feature);
+            let row = &self.weights[row * self.classes..][..self.classes];
             for (class, logit) in logits.iter_mut().enumerate() {
-                *logit += row[column(class, flipped && shifts, self.classes)] * scale;
+                *logit += row[column(class, flipped, self.classes)] * scale;
             }
         }
         logits
@@ -115,6 +117,25 @@ impl HashedLinear {
 
     pub fn output(&self) -> Output {
         self.output
+    }
+
+    pub fn classes(&self) -> usize {
+        self.classes
+    }
+
+    /// The weight row a feature reads, and whether it reads it polarity-shifted. Exclusive
+    /// classes shift a negated word's weights (negative ↔ positive); independent ones have no
+    /// opposite to shift to, so a negated word reads a row of its own: "I don't love it" must
+    /// not count as love (it did when negated words shared their plain row, and adding a
+    /// negation row to the plain one did not cancel it; training/README.md). Features hashed
+    /// into more buckets than the model has fold into its own.
+    fn row_of(&self, feature: u32) -> (usize, bool) {
+        let (bucket, flipped) = split(feature);
+        let mask = self.hasher.buckets() - 1;
+        match (self.output, flipped) {
+            (Output::Exclusive, _) | (Output::Independent, false) => (bucket & mask, flipped),
+            (Output::Independent, true) => ((bucket ^ NEGATED_ROW) & mask, false),
+        }
     }
 
     /// Moves each class's decision threshold: the probability `thresholds[class]` becomes
@@ -139,6 +160,12 @@ impl HashedLinear {
         params: TrainParams,
     ) -> HashedLinear {
         assert!(params.runs > 0, "training needs at least one run");
+        let fits = |e: &Example| match (&e.target, output) {
+            (Target::Class(c), Output::Exclusive) => *c < classes,
+            (Target::Present(p), Output::Independent) => p.len() == classes,
+            _ => false,
+        };
+        assert!(examples.iter().all(fits), "every target must be one of {classes} classes ({output:?})");
         let mut mean = HashedLinear::zeros(hasher, output, classes);
         let share = 1.0 / params.runs as f32;
         for run in 0..params.runs {
@@ -167,8 +194,6 @@ impl HashedLinear {
         params: TrainParams,
     ) -> HashedLinear {
         let mut model = HashedLinear::zeros(hasher, output, classes);
-        let shifts = output == Output::Exclusive;
-        let mask = hasher.buckets() - 1;
         let mut weight_sq = vec![1e-8f32; model.weights.len()];
         let mut bias_sq = vec![1e-8f32; classes];
         let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
@@ -182,8 +207,8 @@ impl HashedLinear {
                     bias_sq[class] += error * error;
                     model.bias[class] -= params.learning_rate * error / bias_sq[class].sqrt();
                     for &feature in &example.features {
-                        let (bucket, flipped) = split(feature);
-                        let i = (bucket & mask) * classes + column(class, flipped && shifts, classes);
+                        let (row, flipped) = model.row_of(feature);
+                        let i = row * classes + column(class, flipped, classes);
                         let gradient = error * scale + params.l2 * model.weights[i];
                         weight_sq[i] += gradient * gradient;
                         model.weights[i] -= params.learning_rate * gradient / weight_sq[i].sqrt();

@@ -1,6 +1,6 @@
 //! The sentiment stage, for either tier: the document's sentiment, and on request each
-//! sentence's. It keeps each document's encoding for the tier's emotion model. Its placement follows the tier: the `fast` model keeps up with ingestion, the
-//! `accurate` encoder does not.
+//! sentence's. It keeps each document's encoding for the tier's emotion model. Its placement
+//! follows the tier: the `fast` model keeps up with ingestion, the `accurate` encoder does not.
 
 use super::{Annotated, Placement, Stage};
 use crate::domain::Sentiment;

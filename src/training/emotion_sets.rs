@@ -169,6 +169,13 @@ pub fn tuned_thresholds(scores: &[Vec<f32>], gold: &[Vec<f32>]) -> Vec<f32> {
         .collect()
 }
 
+/// Where [`embeddings`] caches the embeddings of `texts` by the accurate sentiment model of
+/// `version`: named by the texts themselves, so changed data never reads another's cache.
+pub fn embeddings_cache(version: &str, name: &str, texts: &[&str]) -> std::path::PathBuf {
+    let digest = crate::models::version_of(&texts.iter().flat_map(|t| [t.as_bytes(), b"\n"]).collect::<Vec<_>>());
+    std::path::PathBuf::from(format!("target/tmp/emotion-embeddings/{version}/{name}-{}-{digest}.f32", texts.len()))
+}
+
 /// The accurate tier's embeddings of `texts`, read from `cache` when an earlier run saved
 /// them (encoding GoEmotions takes minutes on two cores), else computed and saved there.
 pub fn embeddings(model: &dyn SentimentModel, texts: &[&str], cache: &Path) -> anyhow::Result<Vec<Vec<f32>>> {
@@ -179,6 +186,7 @@ pub fn embeddings(model: &dyn SentimentModel, texts: &[&str], cache: &Path) -> a
             let dimension = floats.len() / texts.len();
             return Ok(floats.chunks(dimension).map(<[f32]>::to_vec).collect());
         }
+        anyhow::bail!("{} does not hold {} embeddings: delete it", cache.display(), texts.len());
     }
     let mut out = Vec::with_capacity(texts.len());
     for chunk in texts.chunks(256) {

@@ -41,7 +41,7 @@ impl FastEmotions {
 
     pub fn from_model(model: HashedLinear) -> anyhow::Result<FastEmotions> {
         ensure!(model.output() == Output::Independent, "an emotion model scores independent classes");
-        let classes = model.probabilities(&[]).len();
+        let classes = model.classes();
         ensure!(classes == Emotion::ALL.len(), "an emotion model has {} classes, not {classes}", Emotion::ALL.len());
         Ok(FastEmotions { version: version_of(&[&model.to_bytes()]), model })
     }
