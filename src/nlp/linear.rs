@@ -13,6 +13,7 @@ use anyhow::{bail, ensure};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 
 use super::features::{FeatureHasher, FLIPPED};
 
@@ -267,6 +268,19 @@ impl HashedLinear {
         let bias = floats.by_ref().take(classes).collect();
         let weights = floats.collect();
         Ok(HashedLinear { hasher, output, classes, bias, weights })
+    }
+}
+
+/// Below this many texts, spreading a hashed model's work over threads costs more than it saves.
+const PARALLEL_FROM: usize = 64;
+
+/// `f` of each item, in order: on this thread for a few items, on every core for many (a
+/// hashed model reads a text in microseconds, so a small batch is not worth the threads).
+pub fn map_batch<T: Sync, U: Send>(items: &[T], f: impl Fn(&T) -> U + Sync + Send) -> Vec<U> {
+    if items.len() < PARALLEL_FROM {
+        items.iter().map(f).collect()
+    } else {
+        items.par_iter().map(f).collect()
     }
 }
 

@@ -4,20 +4,17 @@
 use std::path::Path;
 
 use anyhow::{ensure, Context};
-use rayon::prelude::*;
 
 use super::EmotionModel;
 use crate::domain::{Emotion, Tier};
 use crate::models::version_of;
 use crate::nlp::encoding::Encoding;
-use crate::nlp::linear::{HashedLinear, Output};
+use crate::nlp::linear::{map_batch, HashedLinear, Output};
 
 /// Trained by `cargo run --release --features training --bin train-emotions`.
 const SHIPPED_MODEL: &[u8] = include_bytes!("../../../models/emotions-fast.bin");
 /// 2^16 buckets × 27 emotions (7 MB): the sentiment features' 2^18 buckets fold into these.
 pub const FAST_EMOTION_BUCKETS_LOG2: u32 = 16;
-/// Below this many texts, spreading over threads costs more than it saves.
-const PARALLEL_FROM: usize = 64;
 
 pub struct FastEmotions {
     model: HashedLinear,
@@ -69,14 +66,11 @@ impl EmotionModel for FastEmotions {
     }
 
     fn scores(&self, encodings: &[&Encoding]) -> anyhow::Result<Vec<Vec<f32>>> {
-        let score = |encoding: &&Encoding| match encoding {
+        map_batch(encodings, |encoding| match encoding {
             Encoding::Hashed(features) => Ok(self.model.probabilities(features)),
             other => Err(other.foreign(Tier::Fast)),
-        };
-        if encodings.len() < PARALLEL_FROM {
-            encodings.iter().map(score).collect()
-        } else {
-            encodings.par_iter().map(score).collect()
-        }
+        })
+        .into_iter()
+        .collect()
     }
 }

@@ -3,20 +3,17 @@
 use std::path::Path;
 
 use anyhow::Context;
-use rayon::prelude::*;
 
 use super::SentimentModel;
 use crate::domain::Tier;
 use crate::models::version_of;
 use crate::nlp::encoding::Encoding;
-use crate::nlp::linear::HashedLinear;
+use crate::nlp::linear::{map_batch, HashedLinear};
 
 /// Trained by `cargo run --release --bin train-sentiment` (see training/README.md).
 const SHIPPED_MODEL: &[u8] = include_bytes!("../../../models/sentiment-fast.bin");
 /// The shipped model's size: 2^18 hash buckets (3 MB for three classes).
 pub const FAST_BUCKETS_LOG2: u32 = 18;
-/// Below this many texts, spreading over threads costs more than it saves.
-const PARALLEL_FROM: usize = 64;
 
 pub struct FastSentiment {
     model: HashedLinear,
@@ -60,11 +57,7 @@ impl FastSentiment {
 
     /// [`SentimentModel::predict`] without the `Result`: this tier cannot fail.
     pub fn probabilities(&self, texts: &[&str]) -> Vec<[f32; 3]> {
-        if texts.len() < PARALLEL_FROM {
-            texts.iter().map(|t| self.predict_one(t)).collect()
-        } else {
-            texts.par_iter().map(|t| self.predict_one(t)).collect()
-        }
+        map_batch(texts, |t| self.predict_one(t))
     }
 }
 
@@ -83,24 +76,16 @@ impl SentimentModel for FastSentiment {
     }
 
     fn encode(&self, texts: &[&str]) -> anyhow::Result<Vec<Encoding>> {
-        let encode = |text: &&str| Encoding::Hashed(self.features(text));
-        Ok(if texts.len() < PARALLEL_FROM {
-            texts.iter().map(encode).collect()
-        } else {
-            texts.par_iter().map(encode).collect()
-        })
+        Ok(map_batch(texts, |text| Encoding::Hashed(self.features(text))))
     }
 
     fn predict_encoded(&self, encodings: &[&Encoding]) -> anyhow::Result<Vec<[f32; 3]>> {
-        let predict = |encoding: &&Encoding| match encoding {
+        map_batch(encodings, |encoding| match encoding {
             Encoding::Hashed(features) => Ok(self.from_features(features)),
             other => Err(other.foreign(Tier::Fast)),
-        };
-        if encodings.len() < PARALLEL_FROM {
-            encodings.iter().map(predict).collect()
-        } else {
-            encodings.par_iter().map(predict).collect()
-        }
+        })
+        .into_iter()
+        .collect()
     }
 
     fn predict(&self, texts: &[&str]) -> anyhow::Result<Vec<[f32; 3]>> {
