@@ -14,16 +14,19 @@ pub enum Encoding {
 }
 
 impl Encoding {
-    /// The tier that makes this kind of encoding, named in errors about a mismatch.
-    pub fn tier(&self) -> crate::domain::Tier {
+    /// The fast tier's features; an error for an encoding the accurate tier made.
+    pub fn hashed(&self) -> anyhow::Result<&[u32]> {
         match self {
-            Encoding::Hashed(_) => crate::domain::Tier::Fast,
-            Encoding::Embedded { .. } => crate::domain::Tier::Accurate,
+            Encoding::Hashed(features) => Ok(features),
+            Encoding::Embedded { .. } => anyhow::bail!("the fast tier cannot read an encoding by the accurate tier"),
         }
     }
 
-    /// The error for a model of tier `reader` handed this encoding, which another tier made.
-    pub fn foreign(&self, reader: crate::domain::Tier) -> anyhow::Error {
-        anyhow::anyhow!("the {reader} tier cannot read an encoding by the {} tier", self.tier())
+    /// The accurate tier's embedding and features; an error for an encoding the fast tier made.
+    pub fn embedded(&self) -> anyhow::Result<(&[f32], &[u32])> {
+        match self {
+            Encoding::Embedded { embedding, features } => Ok((embedding, features)),
+            Encoding::Hashed(_) => anyhow::bail!("the accurate tier cannot read an encoding by the fast tier"),
+        }
     }
 }

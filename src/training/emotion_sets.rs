@@ -20,7 +20,6 @@ use serde::Deserialize;
 
 use super::corpora::SPLIT_SEED;
 use crate::domain::Emotion;
-use crate::nlp::encoding::Encoding;
 use crate::nlp::sentiment::SentimentModel;
 
 /// An EmoDIFT intensity from which the emotion counts as present.
@@ -191,10 +190,7 @@ pub fn embeddings(model: &dyn SentimentModel, texts: &[&str], cache: &Path) -> a
     let mut out = Vec::with_capacity(texts.len());
     for chunk in texts.chunks(256) {
         for encoding in model.encode(chunk)? {
-            match encoding {
-                Encoding::Embedded { embedding, .. } => out.push(embedding),
-                other => return Err(other.foreign(model.tier())),
-            }
+            out.push(encoding.embedded()?.0.to_vec());
         }
     }
     if let Some(folder) = cache.parent() {

@@ -100,13 +100,9 @@ impl EmotionModel for AccurateEmotions {
         let mut inputs = Vec::with_capacity(encodings.len() * self.head.inputs());
         let mut fast = Vec::with_capacity(encodings.len());
         for encoding in encodings {
-            match encoding {
-                Encoding::Embedded { embedding, features } => {
-                    inputs.extend_from_slice(embedding);
-                    fast.push(self.fast.logits(features));
-                }
-                other => return Err(other.foreign(Tier::Accurate)),
-            }
+            let (embedding, features) = encoding.embedded()?;
+            inputs.extend_from_slice(embedding);
+            fast.push(self.fast.logits(features));
         }
         let head = self.head.logits(inputs, encodings.len())?;
         Ok(head.iter().zip(&fast).map(|(h, f)| self.blend.scores(h, f)).collect())

@@ -66,11 +66,6 @@ impl EmotionModel for FastEmotions {
     }
 
     fn scores(&self, encodings: &[&Encoding]) -> anyhow::Result<Vec<Vec<f32>>> {
-        map_batch(encodings, |encoding| match encoding {
-            Encoding::Hashed(features) => Ok(self.model.probabilities(features)),
-            other => Err(other.foreign(Tier::Fast)),
-        })
-        .into_iter()
-        .collect()
+        map_batch(encodings, |encoding| Ok(self.model.probabilities(encoding.hashed()?))).into_iter().collect()
     }
 }

@@ -103,12 +103,8 @@ impl SentimentModel for AccurateSentiment {
         }
         let mut inputs = Vec::with_capacity(encodings.len() * self.head.inputs());
         for encoding in encodings {
-            match encoding {
-                Encoding::Embedded { embedding, features } => {
-                    inputs.extend(head_input(embedding, self.fast.from_features(features)))
-                }
-                other => return Err(other.foreign(Tier::Accurate)),
-            }
+            let (embedding, features) = encoding.embedded()?;
+            inputs.extend(head_input(embedding, self.fast.from_features(features)));
         }
         let rows = self.head.softmax(inputs, encodings.len())?;
         Ok(rows.into_iter().map(|r| [r[0], r[1], r[2]]).collect())

@@ -80,12 +80,7 @@ impl SentimentModel for FastSentiment {
     }
 
     fn predict_encoded(&self, encodings: &[&Encoding]) -> anyhow::Result<Vec<[f32; 3]>> {
-        map_batch(encodings, |encoding| match encoding {
-            Encoding::Hashed(features) => Ok(self.from_features(features)),
-            other => Err(other.foreign(Tier::Fast)),
-        })
-        .into_iter()
-        .collect()
+        map_batch(encodings, |encoding| Ok(self.from_features(encoding.hashed()?))).into_iter().collect()
     }
 
     fn predict(&self, texts: &[&str]) -> anyhow::Result<Vec<[f32; 3]>> {
