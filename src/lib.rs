@@ -31,6 +31,7 @@ pub mod index;
 pub mod ingest;
 pub mod input;
 pub mod jobs;
+pub mod kpi;
 pub mod models;
 pub mod nlp;
 pub mod pipeline;

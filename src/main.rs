@@ -18,6 +18,7 @@ use verbatim::domain::Tier;
 use verbatim::export::{self, ExportFormat};
 use verbatim::ingest;
 use verbatim::input::Format;
+use verbatim::kpi::KpiRequest;
 use verbatim::models;
 use verbatim::pipeline::Analyzer;
 use verbatim::reprocess::{self, ReprocessJob};
@@ -48,6 +49,14 @@ struct Cli {
     durability: Option<Durability>,
     #[command(subcommand)]
     command: Command,
+}
+
+/// How `verbatim kpis` writes its report.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum KpiFormat {
+    Json,
+    Csv,
+    Table,
 }
 
 #[derive(Subcommand)]
@@ -125,6 +134,25 @@ enum Command {
         /// File to write (replaced once complete) [default: stdout]
         #[arg(long)]
         output: Option<PathBuf>,
+    },
+    /// NPS, CSAT, CES and net sentiment by segment and period, with 95 % intervals and changes
+    /// (as `GET /v1/kpis`); works beside a running server
+    Kpis {
+        /// channel, language, topic, root_cause, emotion, sentiment or metadata.KEY
+        #[arg(long)]
+        group_by: Option<String>,
+        /// day, week (from Monday) or month
+        #[arg(long)]
+        period: Option<String>,
+        /// IANA time zone of the periods, e.g. Europe/Paris [default: UTC]
+        #[arg(long)]
+        tz: Option<String>,
+        /// A search filter as in the API: q=livraison, channel=email, from=2026-10-01 … (repeatable)
+        #[arg(short, long = "filter", value_name = "KEY=VALUE")]
+        filters: Vec<String>,
+        /// [default: table on a terminal, else json]
+        #[arg(long, value_enum)]
+        format: Option<KpiFormat>,
     },
     /// Rebuild the search index from the store
     Reindex,
@@ -360,6 +388,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             eprintln!("{}", serde_json::json!({ "exported": written }));
         }
+        Command::Kpis { group_by, period, tz, filters, format } => {
+            let reader = Reader::open(&data)?;
+            let mut params = filter_params(&filters)?;
+            let options = [("group_by", &group_by), ("period", &period), ("tz", &tz)];
+            params.extend(options.iter().filter_map(|(key, value)| Some((*key, value.as_deref()?))));
+            let report = reader.kpis(&KpiRequest::from_params(params)?)?;
+            let terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
+            match format.unwrap_or(if terminal { KpiFormat::Table } else { KpiFormat::Json }) {
+                KpiFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+                KpiFormat::Csv => report.write_csv(std::io::stdout().lock())?,
+                KpiFormat::Table => report.write_table(std::io::stdout().lock())?,
+            }
+        }
         Command::Analyze { model, input } => {
             let input: Box<dyn Read> = match input {
                 Some(path) => Box::new(File::open(&path).with_context(|| format!("opening {}", path.display()))?),
@@ -449,13 +490,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// The query and `KEY=VALUE` filters of the command line, as search parameters.
 fn search_params<'a>(query: &'a str, filters: &'a [String]) -> anyhow::Result<Vec<(&'a str, &'a str)>> {
     let mut params = vec![("q", query)];
-    for filter in filters {
-        params.push(filter.split_once('=').with_context(|| format!("filter `{filter}` is not KEY=VALUE"))?);
-    }
+    params.extend(filter_params(filters)?);
     Ok(params)
 }
 
-/// Runs `work` with a progress bar on a terminal, progress logs otherwise.
+/// `KEY=VALUE` filters as parameters.
+fn filter_params(filters: &[String]) -> anyhow::Result<Vec<(&str, &str)>> {
+    filters
+        .iter()
+        .map(|filter| filter.split_once('=').with_context(|| format!("filter `{filter}` is not KEY=VALUE")))
+        .collect()
+}
+
 /// Runs a command that answers a file line by line and sums it up (topics, root causes):
 /// progress on stderr, the summary written whole to `summary` when asked; whether every line
 /// was valid.

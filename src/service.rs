@@ -38,6 +38,7 @@ use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 use crate::consumers::{self, Consumer};
 use crate::domain::Verbatim;
 use crate::index::{IndexError, SearchIndex};
+use crate::kpi::{self, KpiReport, KpiRequest, TooManyPeriods};
 use crate::pipeline::Analyzer;
 use crate::root_causes::saved::{mention_texts, RootCauseModel};
 use crate::search::{CategoryRule, SearchHit, SearchRequest, SearchResponse};
@@ -74,6 +75,8 @@ pub enum ServiceError {
     Overloaded,
     #[error("the service is shutting down")]
     ShuttingDown,
+    #[error(transparent)]
+    TooManyPeriods(#[from] TooManyPeriods),
 }
 
 /// A change to the stored verbatims.
@@ -588,6 +591,13 @@ impl Reader {
             selected.retain(|v| matching.contains(&v.id));
         }
         Ok(Some((last, selected)))
+    }
+
+    /// The KPIs of the verbatims a request selects, counted on the index; with `from` and
+    /// `to`, each total also against the window as long just before.
+    pub fn kpis(&self, request: &KpiRequest) -> Result<KpiReport, ServiceError> {
+        let request = KpiRequest { filter: self.with_category_rules(&request.filter)?, ..request.clone() };
+        kpi::answer(&request, |filter, period| Ok(self.index.kpi_cells(filter, request.group_by.as_ref(), period)?))
     }
 
     /// Checks that the index accepts a category's queries before it is saved.

@@ -113,6 +113,9 @@ impl From<ServiceError> for ApiError {
             ServiceError::Overloaded => ApiError::new(StatusCode::TOO_MANY_REQUESTS, "overloaded", err.to_string())
                 .with_header(header::RETRY_AFTER, HeaderValue::from_static("1")),
             ServiceError::ShuttingDown => ApiError::shutting_down(),
+            ServiceError::TooManyPeriods(too_many) => ApiError::bad_request("too_many_periods", too_many.to_string())
+                .with("periods", too_many.periods)
+                .with("max_periods", crate::kpi::MAX_PERIODS),
             _ => ApiError::internal("internal", &err),
         }
     }

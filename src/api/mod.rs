@@ -11,6 +11,7 @@ mod categories;
 mod error;
 mod export;
 mod jobs;
+mod kpis;
 mod metrics;
 mod middleware;
 mod ops;
@@ -95,6 +96,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/analyze", "POST").post(analyze::analyze))
         .service(resource("/v1/search", "GET").get(search::search))
         .service(resource("/v1/export", "GET").get(export::export))
+        .service(resource("/v1/kpis", "GET").get(kpis::kpis))
         .service(resource("/v1/jobs", "GET, POST").get(jobs::list).post(jobs::create))
         .service(resource("/v1/jobs/{id}", "GET, DELETE").get(jobs::get).delete(jobs::remove))
         .service(resource("/v1/jobs/{id}/results", "GET").get(jobs::results))

@@ -7,6 +7,7 @@ mod channel;
 mod emotion;
 mod root_cause;
 mod sentiment;
+mod survey;
 mod time;
 mod topic;
 mod verbatim;
@@ -16,9 +17,10 @@ pub use channel::Channel;
 pub use emotion::{Emotion, EmotionScore, NO_EMOTION};
 pub use root_cause::{CitedRootCause, RootCauseAssignment};
 pub use sentiment::{Confidence, ModelVersion, Sentiment, SentimentLabel, Tier};
+pub use survey::{NpsGroup, CES_EASY, CES_SCALE, CSAT_SATISFIED, CSAT_SCALE, NPS_SCALE};
 pub use time::{clamp_to_supported, parse_timestamp, rfc3339, SUPPORTED_YEARS};
 pub use topic::{AssignedBy, TopicAssignment, NO_TOPIC};
 pub use verbatim::{
-    Document, NpsGroup, Verbatim, CES_SCALE, CSAT_SCALE, MAX_ID_BYTES, MAX_METADATA_ENTRIES, MAX_METADATA_KEY_BYTES,
-    MAX_METADATA_VALUE_BYTES, MAX_TEXT_CHARS, NPS_SCALE, OTHER_LANGUAGE,
+    Document, Verbatim, MAX_ID_BYTES, MAX_METADATA_ENTRIES, MAX_METADATA_KEY_BYTES, MAX_METADATA_VALUE_BYTES,
+    MAX_TEXT_CHARS, OTHER_LANGUAGE,
 };

@@ -1,14 +1,13 @@
 //! A verbatim and a document to analyse, with the limits and survey scales they obey.
 
 use std::collections::BTreeMap;
-use std::ops::RangeInclusive;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    rfc3339, Channel, EmotionScore, JudgedAspect, ModelVersion, RootCauseAssignment, Sentiment, SentimentLabel, Tier,
-    TopicAssignment,
+    rfc3339, Channel, EmotionScore, JudgedAspect, ModelVersion, NpsGroup, RootCauseAssignment, Sentiment,
+    SentimentLabel, Tier, TopicAssignment,
 };
 
 /// Longest accepted text, in Unicode code points (characters as a person counts them).
@@ -19,52 +18,6 @@ pub const MAX_ID_BYTES: usize = 256;
 pub const MAX_METADATA_ENTRIES: usize = 64;
 pub const MAX_METADATA_KEY_BYTES: usize = 64;
 pub const MAX_METADATA_VALUE_BYTES: usize = 1024;
-
-/// The survey scales, defined once for validation and for search filters: NPS 0–10 (the
-/// likelihood to recommend), CSAT 1–5 (satisfaction stars), CES 1–7 (customer effort).
-pub const NPS_SCALE: RangeInclusive<u8> = 0..=10;
-pub const CSAT_SCALE: RangeInclusive<u8> = 1..=5;
-pub const CES_SCALE: RangeInclusive<u8> = 1..=7;
-
-/// The NPS bucket of a 0–10 score: what CX teams filter on to call detractors back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum NpsGroup {
-    Detractor,
-    Passive,
-    Promoter,
-}
-
-impl NpsGroup {
-    pub fn of(nps: u8) -> NpsGroup {
-        match nps {
-            0..=6 => NpsGroup::Detractor,
-            7..=8 => NpsGroup::Passive,
-            _ => NpsGroup::Promoter,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NpsGroup::Detractor => "detractor",
-            NpsGroup::Passive => "passive",
-            NpsGroup::Promoter => "promoter",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<NpsGroup> {
-        [NpsGroup::Detractor, NpsGroup::Passive, NpsGroup::Promoter].into_iter().find(|g| g.as_str() == name)
-    }
-
-    /// The inclusive NPS range this group covers.
-    pub fn score_range(self) -> (u8, u8) {
-        match self {
-            NpsGroup::Detractor => (0, 6),
-            NpsGroup::Passive => (7, 8),
-            NpsGroup::Promoter => (9, 10),
-        }
-    }
-}
 
 /// One piece of customer feedback, validated (`crate::input` builds it from JSON). The
 /// client's `id` is the key: sending the same id again replaces the verbatim.

@@ -9,6 +9,7 @@
 //! holds deleted documents and removes the old files, which is how an erasure leaves the disk.
 
 mod highlight;
+mod kpis;
 mod limits;
 mod query;
 mod schema;
@@ -20,6 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use anyhow::{bail, Context};
+use chrono_tz::Tz;
 use tantivy::collector::{Count, FacetCollector, TopDocs};
 use tantivy::directory::MmapDirectory;
 use tantivy::query::EnableScoring;
@@ -30,12 +32,14 @@ use tantivy::{
 };
 
 pub use highlight::Highlighter;
+use kpis::KpiCollector;
 pub use limits::{QueryLimit, QueryTooLarge};
 use schema::Fields;
 pub use schema::TextField;
 
 use crate::consumers::Consumer;
 use crate::domain::{Verbatim, NO_EMOTION, OTHER_LANGUAGE};
+use crate::kpi::{Cells, GroupBy, Period};
 use crate::search::{SearchRequest, Sort};
 
 /// Memory the writer may buffer before it flushes a segment.
@@ -269,6 +273,20 @@ impl SearchIndex {
             .collect();
         let highlighter = Highlighter::new(&searcher, &text_query, &self.fields)?;
         Ok(IndexResults { total, hits, facets, highlighter })
+    }
+
+    /// Tallies the KPI answers of every verbatim the request matches, per group of `group_by`
+    /// and per period (see [`crate::kpi`]).
+    pub fn kpi_cells(
+        &self,
+        request: &SearchRequest,
+        group_by: Option<&GroupBy>,
+        period: Option<(Period, Tz)>,
+    ) -> Result<Cells, IndexError> {
+        let searcher = self.reader.searcher();
+        let text_query = query::text_query(&self.index, &self.fields, request.query.as_deref())?;
+        let query = query::with_filters(&self.index, &self.fields, text_query.query.box_clone(), request)?;
+        Ok(searcher.search(&query, &KpiCollector { group_by: group_by.cloned(), period })?)
     }
 
     /// Which of `ids` match the request's query and filters: how jobs and exports that walk the
