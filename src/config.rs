@@ -19,6 +19,7 @@
 //! allowed_origins = ["https://cx.example.com"]   # browser origins allowed to write
 //! max_running_jobs = 1            # background jobs at once; more wait in the queue
 //! import_dir = "/srv/verbatim/import"   # the only folder `analyze_file` jobs read from
+//! redact_pii = ["email", "phone", "iban", "card", "nir", "url", "person"]   # or ["all"]
 //! ```
 
 use std::net::SocketAddr;
@@ -60,6 +61,9 @@ pub struct ConfigFile {
     pub allowed_origins: Vec<String>,
     pub max_running_jobs: Option<usize>,
     pub import_dir: Option<PathBuf>,
+    /// Kinds of personal data redacted before analysis (see `crate::nlp::pii`).
+    #[serde(default)]
+    pub redact_pii: Vec<String>,
 }
 
 impl ConfigFile {

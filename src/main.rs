@@ -20,6 +20,7 @@ use verbatim::ingest;
 use verbatim::input::Format;
 use verbatim::kpi::KpiRequest;
 use verbatim::models;
+use verbatim::nlp::pii::Redactor;
 use verbatim::pipeline::Analyzer;
 use verbatim::reprocess::{self, ReprocessJob};
 use verbatim::root_causes;
@@ -47,6 +48,11 @@ struct Cli {
     /// may drop the last acknowledged writes [default: full]
     #[arg(long, global = true, env = "VERBATIM_DURABILITY", value_enum)]
     durability: Option<Durability>,
+    /// Personal data removed from every text before it is analysed, stored, indexed or
+    /// written: all, or kinds among email, phone, iban, card, nir, url, person (comma-separated)
+    /// [default: none]
+    #[arg(long, global = true, env = "VERBATIM_REDACT_PII", value_delimiter = ',')]
+    redact_pii: Vec<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -308,7 +314,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         max_pending_writes: max_pending_writes.or(file.max_pending_writes).unwrap_or(DEFAULT_MAX_PENDING_WRITES),
     };
     let models_dir = cli.models.or(file.models.clone()).unwrap_or_else(|| data.join("models"));
-    let analyzer = || Analyzer::new(&models_dir).map(Arc::new);
+    let redactor = Redactor::parse(if cli.redact_pii.is_empty() { &file.redact_pii } else { &cli.redact_pii })?;
+    let analyzer = || Analyzer::new(&models_dir).map(|analyzer| Arc::new(analyzer.with_redaction(redactor.clone())));
     match cli.command {
         Command::Serve {
             addr,

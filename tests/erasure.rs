@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{data_dir, Server};
+use common::{data_dir, files_containing, Server};
 use serde_json::{json, Value};
 use tantivy::schema::FieldType;
 use tantivy::Index;
@@ -27,25 +27,6 @@ fn verbatims(prefix: &str, n: usize, customer: &str, word: &str, contact: &str) 
                    "language": "fr", "customer_id": customer, "metadata": {"contact": contact}})
         })
         .collect()
-}
-
-/// Files under `dir` that contain `needle`, as raw bytes.
-fn files_containing(dir: &Path, needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if let Ok(bytes) = std::fs::read(&path) {
-                if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
-                    found.push(path.display().to_string());
-                }
-            }
-        }
-    }
-    found
 }
 
 /// Everything the index still knows of the needles: deleted documents left in segments, and

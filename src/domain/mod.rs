@@ -5,6 +5,7 @@
 mod aspect;
 mod channel;
 mod emotion;
+mod pii;
 mod root_cause;
 mod sentiment;
 mod survey;
@@ -15,6 +16,7 @@ mod verbatim;
 pub use aspect::{aspect_key, JudgedAspect};
 pub use channel::Channel;
 pub use emotion::{Emotion, EmotionScore, NO_EMOTION};
+pub use pii::{PiiKind, Redaction};
 pub use root_cause::{CitedRootCause, RootCauseAssignment};
 pub use sentiment::{Confidence, ModelVersion, Sentiment, SentimentLabel, Tier};
 pub use survey::{NpsGroup, CES_EASY, CES_SCALE, CSAT_SATISFIED, CSAT_SCALE, NPS_SCALE};

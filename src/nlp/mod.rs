@@ -29,6 +29,7 @@ pub mod language;
 pub mod lexicon;
 pub mod linear;
 pub mod offsets;
+pub mod pii;
 pub mod sentences;
 pub mod sentiment;
 pub mod stop_words;

@@ -17,11 +17,12 @@ use super::{
     Annotated, AspectStage, Cause, EmotionStage, KeyPhraseStage, LanguageStage, MixedStage, Pipeline, Placement,
     RootCauseStage, SentimentStage, Stage, TopicStage,
 };
-use crate::domain::{Document, EmotionScore, JudgedAspect, Sentiment, Tier, Verbatim};
+use crate::domain::{Document, EmotionScore, JudgedAspect, Redaction, Sentiment, Tier, Verbatim};
 use crate::nlp::aspects::Span;
 use crate::nlp::aspects::{Aspect, AspectExtractor};
 use crate::nlp::emotions::{AccurateEmotions, EmotionModel, FastEmotions};
 use crate::nlp::key_phrases::KeyPhrase;
+use crate::nlp::pii::{Redacted, Redactor};
 use crate::nlp::sentiment::{AccurateSentiment, FastSentiment, SentenceSentiment, SentimentModel};
 use crate::root_causes::saved::RootCauseModel;
 use crate::root_causes::{Readers, StatedRootCause};
@@ -38,6 +39,13 @@ pub enum AnalysisError {
 #[derive(Debug, Clone, Serialize)]
 pub struct AnalyzedDocument {
     pub id: String,
+    /// The text analysed, when redaction removed personal data from the text given: the
+    /// offsets of sentences, aspects, causes and key phrases are in it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redacted_text: Option<String>,
+    /// The personal data removed, by kind and place in the text given (never the values).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub redactions: Vec<Redaction>,
     /// As given, or detected: `fr`, `en` or `other`.
     pub language: String,
     pub sentiment: Sentiment,
@@ -75,6 +83,8 @@ pub struct Analyzer {
     topics: RwLock<Option<Arc<TopicAssigner>>>,
     /// The root-cause model in use, once a discovery has saved one.
     root_causes: RwLock<Option<Arc<RootCauseModel>>>,
+    /// The personal data removed from every text before any stage reads it.
+    redactor: Redactor,
 }
 
 impl Analyzer {
@@ -89,7 +99,14 @@ impl Analyzer {
             loading: Mutex::new(()),
             topics: RwLock::new(None),
             root_causes: RwLock::new(None),
+            redactor: Redactor::default(),
         })
+    }
+
+    /// Removes the personal data `redactor` finds from every text, before analysis: ingested
+    /// verbatims are stored and indexed redacted, and `/v1/analyze` says what it removed.
+    pub fn with_redaction(self, redactor: Redactor) -> Analyzer {
+        Analyzer { redactor, ..self }
     }
 
     /// The sentiment model of `tier`. A failed load is not remembered: installing the model
@@ -222,6 +239,11 @@ impl Analyzer {
 
     /// Runs the inline stages of [`Analyzer::ingest_pipeline`] and keeps their findings.
     pub fn enrich(&self, verbatims: &mut [Verbatim]) -> anyhow::Result<()> {
+        for verbatim in verbatims.iter_mut() {
+            if let Some(redacted) = self.redactor.redact(&verbatim.text) {
+                verbatim.text = redacted.text;
+            }
+        }
         let found: Vec<Annotated<'_>> = {
             let mut batch: Vec<Annotated<'_>> = verbatims
                 .iter()
@@ -266,8 +288,11 @@ impl Analyzer {
 
     /// Every stage of the document pipeline for `model`, on each document, in order.
     pub fn analyze(&self, model: &dyn SentimentModel, documents: &[Document]) -> anyhow::Result<Vec<AnalyzedDocument>> {
+        let redacted: Vec<Option<Redacted>> = documents.iter().map(|d| self.redactor.redact(&d.text)).collect();
+        let texts: Vec<&str> =
+            documents.iter().zip(&redacted).map(|(d, r)| r.as_ref().map_or(d.text.as_str(), |r| &r.text)).collect();
         let mut batch: Vec<Annotated<'_>> =
-            documents.iter().map(|d| Annotated::new(&d.text, d.language.clone())).collect();
+            documents.iter().zip(&texts).map(|(d, text)| Annotated::new(text, d.language.clone())).collect();
         let root_causes = self.root_causes();
         self.document_pipeline_with(model, root_causes.clone())?.run(None, &mut batch)?;
         let stated = |text: &str, found: Option<crate::domain::RootCauseAssignment>| -> Vec<StatedRootCause> {
@@ -288,8 +313,11 @@ impl Analyzer {
         Ok(documents
             .iter()
             .zip(batch)
-            .map(|(document, item)| AnalyzedDocument {
-                root_causes: stated(&document.text, item.root_causes),
+            .zip(texts.iter().zip(&redacted))
+            .map(|((document, item), (text, redacted))| AnalyzedDocument {
+                root_causes: stated(text, item.root_causes),
+                redactions: redacted.as_ref().map(|r| r.redactions.clone()).unwrap_or_default(),
+                redacted_text: redacted.as_ref().map(|r| r.text.clone()),
                 id: document.id.clone(),
                 language: item.language.expect("the language stage labels every text"),
                 sentiment: item.sentiment.expect("the sentiment stage judges every text"),
