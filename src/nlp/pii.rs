@@ -14,6 +14,7 @@ use std::sync::LazyLock;
 use phonenumber::country::Id as Country;
 use regex::Regex;
 
+use super::stop_words::is_stop_word;
 use crate::domain::{PiiKind, Redaction};
 
 /// Query parameters whose value identifies a person or opens their account.
@@ -41,6 +42,8 @@ const PERSONAL_PARAMETERS: [&str; 22] = [
     "client",
     "signature",
 ];
+/// The shortest IBAN (Norway's).
+const MIN_IBAN_CHARS: usize = 15;
 /// A path segment or value this long, mixing letters and digits, is a token, not a word.
 const TOKEN_CHARS: usize = 16;
 
@@ -176,8 +179,16 @@ pub fn find(text: &str) -> Vec<Found> {
         claim(PiiKind::Email, m.start(), m.end());
     }
     for m in IBAN.find_iter(text) {
-        if m.as_str().to_ascii_uppercase().parse::<iban::Iban>().is_ok() {
-            claim(PiiKind::Iban, m.start(), m.end());
+        // The pattern may run into a code that follows; the account is the longest valid head.
+        let mut candidate = m.as_str();
+        while candidate.parse::<iban::Iban>().is_err() {
+            match candidate.rsplit_once(' ') {
+                Some((head, _)) if head.len() >= MIN_IBAN_CHARS => candidate = head,
+                _ => break,
+            }
+        }
+        if candidate.parse::<iban::Iban>().is_ok() {
+            claim(PiiKind::Iban, m.start(), m.start() + candidate.len());
         }
     }
     for m in CARD.find_iter(text) {
@@ -196,10 +207,13 @@ pub fn find(text: &str) -> Vec<Found> {
         }
     }
     for captures in PERSON.captures_iter(text) {
-        let name = captures.get(1).expect("the name group");
-        // "Madame Monsieur": a second title, not a name.
-        let first = name.as_str().split([' ', '\t', '.']).next().unwrap_or_default();
-        if !TITLES.contains(&first) {
+        let (title, name) = (captures.get(0).expect("the match"), captures.get(1).expect("the name group"));
+        // "Madame Monsieur" is a second title and "Mr. He" a sentence, not a name ("Mme Le
+        // Gall" is one); "5 M. Ce" is five million.
+        let words: Vec<&str> = name.as_str().split([' ', '\t', '.']).filter(|w| !w.is_empty()).collect();
+        let one_stop_word = words.len() == 1 && is_stop_word(&words[0].to_lowercase());
+        let after_number = text[..title.start()].trim_end().ends_with(|c: char| c.is_ascii_digit());
+        if !TITLES.contains(&words[0]) && !one_stop_word && !after_number {
             claim(PiiKind::Person, name.start(), name.end());
         }
     }
@@ -345,6 +359,8 @@ mod tests {
             "Madame, Monsieur, je vous écris",
             "Monsieur le directeur",
             "Madame Monsieur, bonjour",
+            "un budget de 5 M. Ce projet",
+            "thanks Mr. He said no",
             "colis 6A12345678901 en attente",
             "tracking 1Z999AA10123456784",
         ] {
