@@ -20,6 +20,7 @@
 //! max_running_jobs = 1            # background jobs at once; more wait in the queue
 //! import_dir = "/srv/verbatim/import"   # the only folder `analyze_file` jobs read from
 //! redact_pii = ["email", "phone", "iban", "card", "nir", "url", "person"]   # or ["all"]
+//! retention_days = 1095           # erase verbatims dated longer ago (audited as `retention`)
 //! ```
 
 use std::net::SocketAddr;
@@ -64,6 +65,8 @@ pub struct ConfigFile {
     /// Kinds of personal data redacted before analysis (see `crate::nlp::pii`).
     #[serde(default)]
     pub redact_pii: Vec<String>,
+    /// Verbatims dated longer ago are erased (see `crate::retention`).
+    pub retention_days: Option<u32>,
 }
 
 impl ConfigFile {

@@ -36,6 +36,7 @@ pub mod models;
 pub mod nlp;
 pub mod pipeline;
 pub mod reprocess;
+pub mod retention;
 pub mod root_causes;
 pub mod search;
 pub mod service;

@@ -27,7 +27,7 @@ use verbatim::root_causes;
 use verbatim::search::SearchRequest;
 use verbatim::service::{Reader, Service, WriteSettings, DEFAULT_MAX_PENDING_WRITES};
 use verbatim::store::Durability;
-use verbatim::{durable, jobs, topics};
+use verbatim::{durable, jobs, retention, topics};
 
 #[derive(Parser)]
 #[command(name = "verbatim", version, about = "Text analytics for customer feedback")]
@@ -105,6 +105,10 @@ enum Command {
         /// are refused]
         #[arg(long, env = "VERBATIM_IMPORT_DIR")]
         import_dir: Option<PathBuf>,
+        /// Erase verbatims dated more than this many days ago, at start and every hour, as an
+        /// erasure does (audited as `retention`) [default: keep everything]
+        #[arg(long, env = "VERBATIM_RETENTION_DAYS", value_parser = clap::value_parser!(u32).range(1..))]
+        retention_days: Option<u32>,
     },
     /// Load verbatims from a JSONL or CSV file (`-` for stdin); exits 2 if any were rejected
     Ingest {
@@ -329,6 +333,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             allowed_origins,
             max_jobs,
             import_dir,
+            retention_days,
         } => {
             let addr = addr.or(file.addr).unwrap_or_else(|| config::DEFAULT_ADDR.parse().expect("valid default"));
             let or_file = |flag: Vec<String>, file: &[String]| if flag.is_empty() { file.to_vec() } else { flag };
@@ -359,6 +364,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 import_dir: import_dir.or(file.import_dir.clone()),
             };
             let jobs = Arc::new(jobs::Jobs::start(service.clone(), settings)?);
+            if let Some(days) = retention_days.or(file.retention_days) {
+                anyhow::ensure!(days >= 1, "retention_days must be at least 1");
+                retention::start(&service, &jobs, chrono::Duration::days(i64::from(days)))?;
+            }
             actix_web::rt::System::new().block_on(api::serve(service, analyzer, jobs, addr, api_config, |bound| {
                 println!("verbatim listening on http://{bound}");
             }))?;

@@ -87,6 +87,9 @@ pub enum Write {
     Delete(String),
     /// Erases every verbatim of a customer.
     DeleteCustomer(String),
+    /// Erases those of `ids` still dated before `before` (retention); after the commit, `ids`
+    /// holds the ones erased.
+    Expire { ids: Vec<String>, before: chrono::DateTime<chrono::Utc> },
     /// Analyses a job made of stored verbatims (see [`crate::store::StoreWriter::reanalysed`]),
     /// with the job's progress, committed together so a killed job resumes past them exactly.
     Reanalysed { verbatims: Vec<Verbatim>, progress: JobProgress },
@@ -155,6 +158,7 @@ impl Write {
             | Write::SplitTopic { verbatims: batch, .. }
             | Write::RootCauses { verbatims: batch, .. }
             | Write::SplitRootCause { verbatims: batch, .. } => batch.len(),
+            Write::Expire { ids, .. } => ids.len(),
             Write::Delete(_) | Write::DeleteCustomer(_) | Write::MergeTopics { .. } | Write::MergeRootCauses { .. } => {
                 1
             }
@@ -162,7 +166,7 @@ impl Write {
     }
 
     fn erases(&self) -> bool {
-        matches!(self, Write::Delete(_) | Write::DeleteCustomer(_))
+        matches!(self, Write::Delete(_) | Write::DeleteCustomer(_) | Write::Expire { .. })
     }
 }
 
@@ -174,6 +178,8 @@ pub enum Written {
     Deleted(bool),
     /// How many verbatims the customer had.
     DeletedCustomer(usize),
+    /// How many verbatims retention erased.
+    Expired(usize),
     /// The analyses of the verbatims still as analysed are stored, with the job's progress.
     Reanalysed,
     /// The topic or root-cause model is saved as this version and in use; `None`: the model in
@@ -492,6 +498,15 @@ impl Service {
         self.submit(Write::Upsert(batch), WritePermit { _place: None }).wait().map(|_| ())
     }
 
+    /// Erases those of `ids` still dated before `before`, as retention does (see
+    /// [`crate::retention`]); returns how many were erased.
+    pub fn expire(&self, ids: Vec<String>, before: chrono::DateTime<chrono::Utc>) -> Result<usize, ServiceError> {
+        match self.submit(Write::Expire { ids, before }, WritePermit { _place: None }).wait()? {
+            Written::Expired(erased) => Ok(erased),
+            other => Err(ServiceError::Other(anyhow::anyhow!("an expiry answered {other:?}"))),
+        }
+    }
+
     /// Rebuilds the whole index from the store; returns how many verbatims it holds.
     pub fn reindex(&self) -> Result<u64, ServiceError> {
         let parts = &self.parts;
@@ -527,6 +542,20 @@ impl Reader {
 
     pub fn get(&self, id: &str) -> Result<Option<Verbatim>, ServiceError> {
         Ok(self.store.get(id)?)
+    }
+
+    /// The ids of at most `limit` verbatims dated before `before` (see [`crate::retention`]).
+    pub fn dated_before(
+        &self,
+        before: &chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> Result<Vec<String>, ServiceError> {
+        Ok(self.store.dated_before(before, limit)?)
+    }
+
+    /// Every verbatim of a customer, oldest first.
+    pub fn of_customer(&self, customer_id: &str) -> Result<Vec<Verbatim>, ServiceError> {
+        Ok(self.store.of_customer(customer_id)?)
     }
 
     /// The newest erasure audit rows.
@@ -817,6 +846,7 @@ impl Parts {
                     }
                     Write::Delete(id) => store.delete(id).map(Written::Deleted),
                     Write::DeleteCustomer(customer) => store.delete_customer(customer).map(Written::DeletedCustomer),
+                    Write::Expire { ids, before } => store.expire(ids, before).map(|()| Written::Expired(ids.len())),
                     Write::Reanalysed { verbatims, progress } => {
                         // The index then takes the rows as stored, and only those updated.
                         *verbatims = store.reanalysed(verbatims)?;
@@ -994,6 +1024,7 @@ impl Parts {
                         | Write::MergeRootCauses { moved: batch, .. } => index.upsert(batch)?,
                         Write::Delete(id) => index.delete(id),
                         Write::DeleteCustomer(customer) => index.delete_customer(customer),
+                        Write::Expire { ids, .. } => ids.iter().for_each(|id| index.delete(id)),
                     }
                 }
                 Ok(())

@@ -197,3 +197,63 @@ fn an_erased_verbatim_is_purged_and_audited_too() {
     assert_eq!(kinds, [("verbatim", 0), ("verbatim", 1)]);
     assert_eq!(server.get("/v1/erasures?limit=0").status, 400);
 }
+
+#[test]
+fn verbatims_past_the_retention_age_are_erased_audited_and_purged() {
+    let (_guard, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    let mut old = verbatims("old", 3, "cust-old", TEXT_WORD, METADATA_VALUE);
+    old.iter_mut().for_each(|v| v["created_at"] = json!("2020-03-01T10:00:00Z"));
+    let mut recent = verbatims("new", 5, "cust-new", "Ordinaire", "autre");
+    recent.iter_mut().for_each(|v| v["created_at"] = json!(chrono::Utc::now().to_rfc3339()));
+    server.ingest(Value::Array(old.into_iter().chain(recent).collect()));
+    server.stop();
+
+    // The sweep runs at start.
+    let server = Server::start(&data, &["--retention-days", "365"]);
+    let swept = Instant::now();
+    let left = || -> Vec<String> {
+        let mut left: Vec<String> =
+            [TEXT_WORD, "cust-old", METADATA_VALUE].iter().flat_map(|n| files_containing(&data, n)).collect();
+        left.extend(index_traces(&DataPaths::new(&data).index, &["cust-old", "xylophon", METADATA_VALUE]));
+        left
+    };
+    while !left().is_empty() && swept.elapsed() < PURGE_BOUND {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(left(), Vec::<String>::new(), "{}", server.server_log());
+    assert_eq!(server.get("/v1/verbatims/old-0").status, 404);
+    assert_eq!(server.search("")["total"], 5);
+    let rows = server.get("/v1/erasures").body["erasures"].as_array().unwrap().clone();
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|r| r["kind"] == "retention" && r["deleted"] == 1), "{rows:?}");
+    let hashed: Vec<&str> = rows.iter().map(|r| r["subject_sha256"].as_str().unwrap()).collect();
+    assert!(hashed.contains(&verbatim::models::sha256_hex(b"old-2").as_str()), "{hashed:?}");
+    let (code, _, stderr) = common::cli(&data, &["serve", "--retention-days", "0"], None);
+    assert!(code != 0 && stderr.contains("retention-days"), "{stderr}");
+}
+
+#[test]
+fn a_customer_gets_everything_stored_about_them_then_erasure_removes_it() {
+    let (_guard, data) = data_dir();
+    let server = Server::start(&data, &["--api-key", "boss:admin+read+write", "--api-key", "analyst:read"]);
+    let mut items = verbatims("mine", 3, "cust-7", "Colis", "contact-7");
+    items.extend(verbatims("theirs", 2, "cust-8", "Autre", "contact-8"));
+    let auth = [("authorization", "Bearer boss")];
+    let reply = server.post_raw("/v1/verbatims", json!({ "verbatims": items }).to_string(), &auth);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    // Personal data: an analyst's read key is not enough.
+    assert_eq!(server.get_with("/v1/customers/cust-7/export", &[("authorization", "Bearer analyst")]).status, 403);
+    let export = server.get_with("/v1/customers/cust-7/export", &auth);
+    assert_eq!(export.status, 200, "{}", export.body);
+    assert_eq!(export.body["customer_id"], "cust-7");
+    let ids: Vec<&str> =
+        export.body["verbatims"].as_array().unwrap().iter().map(|v| v["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    assert!(ids.iter().all(|id| id.starts_with("mine-")));
+    let first = &export.body["verbatims"][0];
+    assert!(first["sentiment"].is_object() && first["metadata"]["contact"] == "contact-7", "{first}");
+    assert_eq!(server.delete_with("/v1/customers/cust-7", &auth).status, 200);
+    let export = server.get_with("/v1/customers/cust-7/export", &auth);
+    assert_eq!(export.body["verbatims"], json!([]));
+}

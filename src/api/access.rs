@@ -34,12 +34,12 @@ impl Scope {
         Scope::ALL.into_iter().find(|s| s.as_str() == name)
     }
 
-    /// The scope an operation needs: erasure and its audit record are `admin`, other reads
-    /// `read`, other changes (cancelling a job, naming a topic included) `write`. `None`: any
-    /// valid key will do (the answer is a 405).
+    /// The scope an operation needs: erasure, its audit record and a customer's data export
+    /// are `admin`, other reads `read`, other changes (cancelling a job, naming a topic
+    /// included) `write`. `None`: any valid key will do (the answer is a 405).
     pub fn required(method: &Method, path: &str) -> Option<Scope> {
         let erases = ["/v1/verbatims/", "/v1/customers/"].iter().any(|erased| path.starts_with(erased));
-        if path == "/v1/erasures" || (*method == Method::DELETE && erases) {
+        if path == "/v1/erasures" || path.starts_with("/v1/customers/") || (*method == Method::DELETE && erases) {
             return Some(Scope::Admin);
         }
         match *method {
@@ -175,6 +175,7 @@ mod tests {
     fn erasure_is_admin_reading_is_read_writing_is_write() {
         assert_eq!(Scope::required(&Method::DELETE, "/v1/customers/{customer_id}"), Some(Scope::Admin));
         assert_eq!(Scope::required(&Method::GET, "/v1/erasures"), Some(Scope::Admin));
+        assert_eq!(Scope::required(&Method::GET, "/v1/customers/c1/export"), Some(Scope::Admin));
         assert_eq!(Scope::required(&Method::GET, "/v1/search"), Some(Scope::Read));
         assert_eq!(Scope::required(&Method::POST, "/v1/analyze"), Some(Scope::Write));
         assert_eq!(Scope::required(&Method::PUT, "/v1/verbatims"), None);

@@ -92,6 +92,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/verbatims", "POST").post(verbatims::upsert))
         .service(resource("/v1/verbatims/{id}", "GET, DELETE").get(verbatims::get).delete(verbatims::delete))
         .service(resource("/v1/customers/{customer_id}", "DELETE").delete(verbatims::delete_customer))
+        .service(resource("/v1/customers/{customer_id}/export", "GET").get(verbatims::export_customer))
         .service(resource("/v1/erasures", "GET").get(verbatims::erasures))
         .service(resource("/v1/analyze", "POST").post(analyze::analyze))
         .service(resource("/v1/search", "GET").get(search::search))

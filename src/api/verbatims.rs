@@ -103,6 +103,25 @@ pub async fn delete_customer(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "customer_id": customer_id, "deleted": deleted })))
 }
 
+/// Everything stored about one customer (the GDPR right of access): their verbatims with
+/// every analysis. Erasure (`DELETE /v1/customers/{id}`) removes the same.
+pub async fn export_customer(
+    state: web::Data<AppState>,
+    customer_id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let customer_id = customer_id.into_inner();
+    let service = state.service.clone();
+    let wanted = customer_id.clone();
+    let verbatims = web::block(move || service.reader().of_customer(&wanted)).await??;
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CONTENT_DISPOSITION, "attachment; filename=\"customer-export.json\""))
+        .json(serde_json::json!({
+            "customer_id": customer_id,
+            "exported_at": crate::domain::rfc3339::format(&chrono::Utc::now()),
+            "verbatims": verbatims,
+        })))
+}
+
 /// Most audit rows one request returns.
 const MAX_ERASURES: usize = 1000;
 

@@ -14,7 +14,7 @@ use super::spec::{spec_error, SpecError};
 use crate::durable;
 use crate::models::sha256_hex;
 use crate::reprocess::errors_path;
-use crate::store::{ErasureKind, JobRow, Store};
+use crate::store::{JobRow, Store};
 
 /// A job's results, in its folder.
 const RESULTS: &str = "results.jsonl";
@@ -67,10 +67,14 @@ pub fn erase_from_results(store: &Store, data_dir: &Path, job: &JobRow) -> anyho
         return Ok(0);
     }
     let erasures = store.erasures_after(job.erasure_mark)?;
-    let subjects = |kind: ErasureKind| -> HashSet<&str> {
-        erasures.iter().filter(|e| e.kind == kind).map(|e| e.subject_sha256.as_str()).collect()
+    let subjects = |of_verbatims: bool| -> HashSet<&str> {
+        erasures
+            .iter()
+            .filter(|e| e.kind.names_a_verbatim() == of_verbatims)
+            .map(|e| e.subject_sha256.as_str())
+            .collect()
     };
-    let (ids, customers) = (subjects(ErasureKind::Verbatim), subjects(ErasureKind::Customer));
+    let (ids, customers) = (subjects(true), subjects(false));
     let erased = |line: &str| {
         let Ok(value) = serde_json::from_str::<serde_json::Value>(line) else { return false };
         let hashed = |key: &str| value[key].as_str().map(|s| sha256_hex(s.as_bytes()));

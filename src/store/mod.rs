@@ -185,23 +185,31 @@ impl Durability {
     }
 }
 
-/// What an erasure removed: one verbatim by its id, or every verbatim of a customer.
+/// What an erasure removed: one verbatim by its id, every verbatim of a customer, or one
+/// verbatim past the retention age (by its id).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ErasureKind {
     Verbatim,
     Customer,
+    Retention,
 }
 
 impl ErasureKind {
-    const ALL: [ErasureKind; 2] = [ErasureKind::Verbatim, ErasureKind::Customer];
+    const ALL: [ErasureKind; 3] = [ErasureKind::Verbatim, ErasureKind::Customer, ErasureKind::Retention];
 
     /// The name stored in the audit table (and serialised in the API).
     fn as_str(self) -> &'static str {
         match self {
             ErasureKind::Verbatim => "verbatim",
             ErasureKind::Customer => "customer",
+            ErasureKind::Retention => "retention",
         }
+    }
+
+    /// Whether the audit row's subject is a verbatim id (else a customer id).
+    pub fn names_a_verbatim(self) -> bool {
+        self != ErasureKind::Customer
     }
 
     fn parse(name: &str) -> Option<ErasureKind> {
@@ -302,6 +310,14 @@ impl Store {
         self.select_erasures("ORDER BY rowid DESC LIMIT ?1", limit.to_string())
     }
 
+    /// The ids of at most `limit` verbatims dated before `before`: what retention erases next.
+    pub fn dated_before(&self, before: &chrono::DateTime<chrono::Utc>, limit: usize) -> Result<Vec<String>> {
+        let conn = self.pool.get()?;
+        let mut stmt = conn.prepare("SELECT id FROM verbatims WHERE created_at < ?1 LIMIT ?2")?;
+        let ids = stmt.query_map(params![rfc3339::format(before), limit as i64], |r| r.get::<_, String>(0))?;
+        Ok(ids.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// The audit row number of the last erasure (0 when none).
     pub fn last_erasure(&self) -> Result<u64> {
         let conn = self.pool.get()?;
@@ -337,6 +353,15 @@ impl Store {
         let row =
             conn.query_row(&format!("SELECT {COLUMNS} FROM verbatims WHERE id = ?1"), [id], raw_row).optional()?;
         row.map(RawRow::into_verbatim).transpose()
+    }
+
+    /// Every verbatim of a customer, oldest first (what a customer's access request gets).
+    pub fn of_customer(&self, customer_id: &str) -> Result<Vec<Verbatim>> {
+        let conn = self.pool.get()?;
+        let mut stmt =
+            conn.prepare(&format!("SELECT {COLUMNS} FROM verbatims WHERE customer_id = ?1 ORDER BY created_at, id"))?;
+        let rows = stmt.query_map([customer_id], raw_row)?;
+        rows.map(|row| row?.into_verbatim()).collect()
     }
 
     /// Loads the verbatims with these ids; missing ids are simply absent from the map.
@@ -597,6 +622,25 @@ impl StoreWriter<'_> {
         self.forget_customer_in_models(customer_id)?;
         self.audit(ErasureKind::Customer, customer_id, deleted)?;
         Ok(deleted)
+    }
+
+    /// Erases those of `ids` still dated before `before` (one sent again with a later date
+    /// stays), each recorded as a retention erasure; keeps in `ids` the ones erased.
+    pub fn expire(&mut self, ids: &mut Vec<String>, before: &chrono::DateTime<chrono::Utc>) -> Result<()> {
+        let before = rfc3339::format(before);
+        let mut erased = Vec::with_capacity(ids.len());
+        for id in ids.drain(..) {
+            let deleted = self
+                .tx
+                .execute("DELETE FROM verbatims WHERE id = ?1 AND created_at < ?2", params![id, before])
+                .map_err(StoreError::classify)?;
+            if deleted > 0 {
+                self.audit(ErasureKind::Retention, &id, deleted)?;
+                erased.push(id);
+            }
+        }
+        *ids = erased;
+        Ok(())
     }
 
     fn audit(&self, kind: ErasureKind, subject: &str, deleted: usize) -> Result<()> {

@@ -1,0 +1,67 @@
+//! Retention: verbatims dated longer ago than the configured age are erased automatically, as
+//! an erasure is: in the writer's commit (store and index together), audited (one `retention`
+//! row per verbatim in `/v1/erasures`, its id hashed), purged from the data files, and removed
+//! from finished jobs' results. A sweep runs when the server starts and every hour after.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use chrono::Utc;
+
+use crate::jobs::Jobs;
+use crate::service::{Service, ServiceError};
+
+/// Verbatims erased per commit: short commits, so ingestion never waits long behind a sweep.
+const PAGE: usize = 1000;
+/// Time between sweeps.
+const EVERY: Duration = Duration::from_secs(3600);
+/// How often the sweeper checks that the server still runs, while it waits.
+const TICK: Duration = Duration::from_secs(1);
+
+/// Erases every verbatim dated before `now - max_age`; returns how many.
+pub fn sweep(service: &Service, jobs: &Jobs, max_age: chrono::Duration) -> Result<usize, ServiceError> {
+    let before = Utc::now() - max_age;
+    let mut erased = 0;
+    loop {
+        let ids = service.reader().dated_before(&before, PAGE)?;
+        if ids.is_empty() {
+            break;
+        }
+        let selected = ids.len();
+        erased += service.expire(ids, before)?;
+        // A page whose verbatims were all sent again with later dates meanwhile is not
+        // selected again; anything else still old is.
+        if selected < PAGE {
+            break;
+        }
+    }
+    if erased > 0 {
+        tracing::info!(verbatims = erased, "verbatims past the retention age erased");
+        jobs.erase_from_results().map_err(|err| ServiceError::Other(anyhow::anyhow!("{err}")))?;
+    }
+    Ok(erased)
+}
+
+/// Sweeps now and every hour, until the service or the jobs runner is dropped.
+pub fn start(service: &Arc<Service>, jobs: &Arc<Jobs>, max_age: chrono::Duration) -> std::io::Result<()> {
+    let (service, jobs): (Weak<Service>, Weak<Jobs>) = (Arc::downgrade(service), Arc::downgrade(jobs));
+    std::thread::Builder::new().name("retention".into()).spawn(move || loop {
+        {
+            let (Some(service), Some(jobs)) = (service.upgrade(), jobs.upgrade()) else { return };
+            match sweep(&service, &jobs, max_age) {
+                Err(ServiceError::ShuttingDown) => return,
+                Err(err) => tracing::warn!(error = %err, "retention sweep failed; the next one tries again"),
+                Ok(_) => {}
+            }
+        }
+        let mut waited = Duration::ZERO;
+        while waited < EVERY {
+            std::thread::sleep(TICK);
+            waited += TICK;
+            if service.strong_count() == 0 {
+                return;
+            }
+        }
+    })?;
+    Ok(())
+}
