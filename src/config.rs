@@ -21,6 +21,10 @@
 //! import_dir = "/srv/verbatim/import"   # the only folder `analyze_file` jobs read from
 //! redact_pii = ["email", "phone", "iban", "card", "nir", "url", "person"]   # or ["all"]
 //! retention_days = 1095           # erase verbatims dated longer ago (audited as `retention`)
+//! allow_private_webhooks = false  # alert webhooks to loopback/private addresses (tests, on-premises)
+//! webhook_timeout_secs = 10       # a receiver must answer within this
+//! webhook_max_attempts = 10       # then the alert's delivery is marked failed
+//! webhook_retry_secs = 30         # wait before the second attempt; doubles, up to an hour
 //! ```
 
 use std::net::SocketAddr;
@@ -67,6 +71,11 @@ pub struct ConfigFile {
     pub redact_pii: Vec<String>,
     /// Verbatims dated longer ago are erased (see `crate::retention`).
     pub retention_days: Option<u32>,
+    #[serde(default)]
+    pub allow_private_webhooks: bool,
+    pub webhook_timeout_secs: Option<u64>,
+    pub webhook_max_attempts: Option<u32>,
+    pub webhook_retry_secs: Option<u64>,
 }
 
 impl ConfigFile {

@@ -18,6 +18,7 @@
 //!   [`backup`]: copies of the store, out and back in; [`durable`]: files written whole;
 //! - `training` (cargo feature `training`): the labeled data readers training and evaluation use.
 
+pub mod alerts;
 pub mod analyze;
 pub mod api;
 pub mod backup;

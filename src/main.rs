@@ -10,6 +10,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use verbatim::alerts::deliver::DeliverySettings;
+use verbatim::alerts::target::TargetPolicy;
 use verbatim::api::access::{ApiKey, HostPolicy};
 use verbatim::api::{self, ApiConfig};
 use verbatim::backup;
@@ -107,8 +109,21 @@ enum Command {
         import_dir: Option<PathBuf>,
         /// Erase verbatims dated more than this many days ago, at start and every hour, as an
         /// erasure does (audited as `retention`) [default: keep everything]
-        #[arg(long, env = "VERBATIM_RETENTION_DAYS", value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long, env = "VERBATIM_RETENTION_DAYS", value_parser = clap::value_parser!(u32).range(1..=i64::from(retention::MAX_DAYS)))]
         retention_days: Option<u32>,
+        /// Let alert webhooks reach loopback, private and link-local addresses (refused by
+        /// default: request forgery into the internal network)
+        #[arg(long, env = "VERBATIM_ALLOW_PRIVATE_WEBHOOKS")]
+        allow_private_webhooks: bool,
+        /// Seconds a webhook receiver may take to answer [default: 10]
+        #[arg(long, env = "VERBATIM_WEBHOOK_TIMEOUT_SECS")]
+        webhook_timeout_secs: Option<u64>,
+        /// Delivery attempts before an alert is marked failed [default: 10]
+        #[arg(long, env = "VERBATIM_WEBHOOK_MAX_ATTEMPTS")]
+        webhook_max_attempts: Option<u32>,
+        /// Seconds before the second attempt; doubles after each failure, up to an hour [default: 30]
+        #[arg(long, env = "VERBATIM_WEBHOOK_RETRY_SECS")]
+        webhook_retry_secs: Option<u64>,
     },
     /// Load verbatims from a JSONL or CSV file (`-` for stdin); exits 2 if any were rejected
     Ingest {
@@ -334,7 +349,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             max_jobs,
             import_dir,
             retention_days,
+            allow_private_webhooks,
+            webhook_timeout_secs,
+            webhook_max_attempts,
+            webhook_retry_secs,
         } => {
+            let defaults = DeliverySettings::default();
+            let delivery = DeliverySettings {
+                targets: TargetPolicy { allow_private: allow_private_webhooks || file.allow_private_webhooks },
+                timeout: webhook_timeout_secs
+                    .or(file.webhook_timeout_secs)
+                    .map_or(defaults.timeout, |s| std::time::Duration::from_secs(s.max(1))),
+                max_attempts: webhook_max_attempts
+                    .or(file.webhook_max_attempts)
+                    .unwrap_or(defaults.max_attempts)
+                    .max(1),
+                first_retry: webhook_retry_secs
+                    .or(file.webhook_retry_secs)
+                    .map_or(defaults.first_retry, std::time::Duration::from_secs),
+            };
             let addr = addr.or(file.addr).unwrap_or_else(|| config::DEFAULT_ADDR.parse().expect("valid default"));
             let or_file = |flag: Vec<String>, file: &[String]| if flag.is_empty() { file.to_vec() } else { flag };
             let api_keys = or_file(api_keys, &file.api_keys)
@@ -355,6 +388,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     &or_file(allowed_hosts, &file.allowed_hosts),
                     &or_file(allowed_origins, &file.allowed_origins),
                 ),
+                webhook_targets: delivery.targets,
             };
             let analyzer = analyzer()?;
             let service = Arc::new(Service::open(&data, write_settings(max_pending_writes), analyzer.clone())?);
@@ -364,8 +398,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 import_dir: import_dir.or(file.import_dir.clone()),
             };
             let jobs = Arc::new(jobs::Jobs::start(service.clone(), settings)?);
+            service.start_alert_delivery(delivery)?;
             if let Some(days) = retention_days.or(file.retention_days) {
-                anyhow::ensure!(days >= 1, "retention_days must be at least 1");
+                anyhow::ensure!(
+                    (1..=retention::MAX_DAYS).contains(&days),
+                    "retention_days must be from 1 to {}",
+                    retention::MAX_DAYS
+                );
                 retention::start(&service, &jobs, chrono::Duration::days(i64::from(days)))?;
             }
             actix_web::rt::System::new().block_on(api::serve(service, analyzer, jobs, addr, api_config, |bound| {

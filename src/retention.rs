@@ -13,6 +13,8 @@ use crate::service::{Service, ServiceError};
 
 /// Verbatims erased per commit: short commits, so ingestion never waits long behind a sweep.
 const PAGE: usize = 1000;
+/// The longest retention accepted: a century.
+pub const MAX_DAYS: u32 = 36_500;
 /// Time between sweeps.
 const EVERY: Duration = Duration::from_secs(3600);
 /// How often the sweeper checks that the server still runs, while it waits.
@@ -22,24 +24,29 @@ const TICK: Duration = Duration::from_secs(1);
 pub fn sweep(service: &Service, jobs: &Jobs, max_age: chrono::Duration) -> Result<usize, ServiceError> {
     let before = Utc::now() - max_age;
     let mut erased = 0;
-    loop {
-        let ids = service.reader().dated_before(&before, PAGE)?;
-        if ids.is_empty() {
-            break;
-        }
+    let swept = loop {
+        let ids = match service.reader().dated_before(&before, PAGE) {
+            Ok(ids) if ids.is_empty() => break Ok(()),
+            Ok(ids) => ids,
+            Err(err) => break Err(err),
+        };
         let selected = ids.len();
-        erased += service.expire(ids, before)?;
+        match service.expire(ids, before) {
+            Ok(count) => erased += count,
+            Err(err) => break Err(err),
+        }
         // A page whose verbatims were all sent again with later dates meanwhile is not
         // selected again; anything else still old is.
         if selected < PAGE {
-            break;
+            break Ok(());
         }
-    }
+    };
+    // What was erased leaves the jobs' results even when a later page failed.
     if erased > 0 {
         tracing::info!(verbatims = erased, "verbatims past the retention age erased");
         jobs.erase_from_results().map_err(|err| ServiceError::Other(anyhow::anyhow!("{err}")))?;
     }
-    Ok(erased)
+    swept.map(|()| erased)
 }
 
 /// Sweeps now and every hour, until the service or the jobs runner is dropped.

@@ -35,6 +35,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
+use crate::alerts::{self, deliver, deliver::DeliverySettings};
 use crate::consumers::{self, Consumer};
 use crate::domain::Verbatim;
 use crate::index::{IndexError, SearchIndex};
@@ -42,7 +43,7 @@ use crate::kpi::{self, KpiReport, KpiRequest, TooManyPeriods};
 use crate::pipeline::Analyzer;
 use crate::root_causes::saved::{mention_texts, RootCauseModel};
 use crate::search::{CategoryRule, SearchHit, SearchRequest, SearchResponse};
-use crate::store::{Durability, Erasure, Grouping, JobProgress, Store, StoreError};
+use crate::store::{Durability, Erasure, ErasureKind, Grouping, JobProgress, Store, StoreError};
 use crate::topics::{SavedTopics, TopicAssigner};
 
 /// Rows per index commit when catching up or rebuilding.
@@ -52,6 +53,8 @@ const REPAIR_PAGE: usize = 5_000;
 const MAX_GROUP_VERBATIMS: usize = 20_000;
 /// Writes accepted (being analysed or queued) before new ones are refused, by default.
 pub const DEFAULT_MAX_PENDING_WRITES: usize = 64;
+/// How often the webhook thread looks for due deliveries when it has none.
+const DELIVERY_POLL: Duration = Duration::from_millis(200);
 /// Erasures queued at once, apart from other writes.
 const ERASURE_PLACES: usize = 16;
 /// How long one purge keeps retrying while a reader or a background merge is in its way.
@@ -314,6 +317,7 @@ impl Service {
             index_behind: AtomicBool::new(false),
         });
         parts.repair_index()?;
+        parts.evaluate_alerts();
         parts.rename_after_erasures();
         let purge_owed = !parts.purge_erased();
         let service = Service { writer: Writer::start(parts.clone(), settings.max_pending_writes, purge_owed)?, parts };
@@ -507,6 +511,30 @@ impl Service {
         }
     }
 
+    /// Delivers alerts' webhooks from the outbox on a thread of its own, until the service is
+    /// dropped (see [`crate::alerts::deliver`]).
+    pub fn start_alert_delivery(&self, settings: DeliverySettings) -> anyhow::Result<()> {
+        let parts = Arc::downgrade(&self.parts);
+        std::thread::Builder::new()
+            .name("verbatim-webhooks".into())
+            .spawn(move || loop {
+                let Some(parts) = parts.upgrade() else { return };
+                let attempted = match deliver::deliver_due(&parts.reader.store, &settings) {
+                    Ok(attempted) => attempted,
+                    Err(err) => {
+                        tracing::warn!(error = %format!("{err:#}"), "delivering alerts; will retry");
+                        0
+                    }
+                };
+                drop(parts);
+                if attempted == 0 {
+                    std::thread::sleep(DELIVERY_POLL);
+                }
+            })
+            .context("starting the webhook thread")?;
+        Ok(())
+    }
+
     /// Rebuilds the whole index from the store; returns how many verbatims it holds.
     pub fn reindex(&self) -> Result<u64, ServiceError> {
         let parts = &self.parts;
@@ -559,8 +587,8 @@ impl Reader {
     }
 
     /// The newest erasure audit rows.
-    pub fn erasures(&self, limit: usize) -> Result<Vec<Erasure>, ServiceError> {
-        Ok(self.store.erasures(limit)?)
+    pub fn erasures(&self, kind: Option<ErasureKind>, limit: usize) -> Result<Vec<Erasure>, ServiceError> {
+        Ok(self.store.erasures(kind, limit)?)
     }
 
     /// `request` with the rules of its categories read from the store; a category that does
@@ -774,8 +802,12 @@ impl Parts {
             let renames =
                 erased || group.iter().any(|p| matches!(p.write, Write::Topics { .. } | Write::RootCauses { .. }));
             let answers = self.commit_group(&mut group);
+            let committed = answers.iter().any(Result::is_ok);
             for (pending, answer) in group.into_iter().zip(answers) {
                 let _ = pending.reply.send(answer);
+            }
+            if committed {
+                self.evaluate_alerts();
             }
             if erased {
                 let _ = wake_purger.send(());
@@ -783,6 +815,16 @@ impl Parts {
             if renames {
                 rename_owed.get_or_insert_with(Instant::now);
             }
+        }
+    }
+
+    /// Evaluates the alert rules on what was just written (after the answers: a client does
+    /// not wait for it). A failure is logged; the next commit, or the next start, evaluates
+    /// from the same checkpoint.
+    fn evaluate_alerts(&self) {
+        let _writing = self.lock();
+        if let Err(err) = alerts::evaluate(&self.reader.store, &self.reader.index) {
+            tracing::warn!(error = %format!("{err:#}"), "evaluating alert rules; will retry after the next write");
         }
     }
 

@@ -228,6 +228,9 @@ fn verbatims_past_the_retention_age_are_erased_audited_and_purged() {
     assert_eq!(rows.len(), 3);
     assert!(rows.iter().all(|r| r["kind"] == "retention" && r["deleted"] == 1), "{rows:?}");
     let hashed: Vec<&str> = rows.iter().map(|r| r["subject_sha256"].as_str().unwrap()).collect();
+    assert_eq!(server.get("/v1/erasures?kind=retention").body["erasures"].as_array().unwrap().len(), 3);
+    assert_eq!(server.get("/v1/erasures?kind=customer").body["erasures"], json!([]));
+    assert_eq!(server.get("/v1/erasures?kind=bogus").status, 400);
     assert!(hashed.contains(&verbatim::models::sha256_hex(b"old-2").as_str()), "{hashed:?}");
     let (code, _, stderr) = common::cli(&data, &["serve", "--retention-days", "0"], None);
     assert!(code != 0 && stderr.contains("retention-days"), "{stderr}");

@@ -44,7 +44,7 @@ impl Scope {
         }
         match *method {
             Method::GET | Method::HEAD => Some(Scope::Read),
-            Method::POST | Method::PATCH | Method::DELETE => Some(Scope::Write),
+            Method::POST | Method::PUT | Method::PATCH | Method::DELETE => Some(Scope::Write),
             _ => None,
         }
     }
@@ -178,7 +178,8 @@ mod tests {
         assert_eq!(Scope::required(&Method::GET, "/v1/customers/c1/export"), Some(Scope::Admin));
         assert_eq!(Scope::required(&Method::GET, "/v1/search"), Some(Scope::Read));
         assert_eq!(Scope::required(&Method::POST, "/v1/analyze"), Some(Scope::Write));
-        assert_eq!(Scope::required(&Method::PUT, "/v1/verbatims"), None);
+        assert_eq!(Scope::required(&Method::TRACE, "/v1/verbatims"), None);
+        assert_eq!(Scope::required(&Method::PUT, "/v1/alerts/rules/1"), Some(Scope::Write));
         assert_eq!(Scope::required(&Method::PATCH, "/v1/topics/3"), Some(Scope::Write));
         assert_eq!(Scope::required(&Method::DELETE, "/v1/jobs/job_1"), Some(Scope::Write));
         assert_eq!(Scope::required(&Method::DELETE, "/v1/verbatims/v1"), Some(Scope::Admin));

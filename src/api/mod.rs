@@ -5,6 +5,7 @@
 //! ([`error::ApiError`]).
 
 pub mod access;
+mod alerts;
 mod analyze;
 mod body;
 mod categories;
@@ -32,6 +33,7 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 use access::{ApiKey, HostPolicy};
 pub use error::ApiError;
 
+use crate::alerts::target::TargetPolicy;
 use crate::input::{item_id, ItemError};
 use crate::jobs::Jobs;
 use crate::pipeline::Analyzer;
@@ -65,6 +67,8 @@ pub struct ApiConfig {
     /// Open connections at once, over all workers; more wait in the listen queue.
     pub max_connections: usize,
     pub hosts: HostPolicy,
+    /// Where alert rules' webhooks may point.
+    pub webhook_targets: TargetPolicy,
 }
 
 /// Exports and job results downloads streaming at once; more get 429.
@@ -98,6 +102,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/search", "GET").get(search::search))
         .service(resource("/v1/export", "GET").get(export::export))
         .service(resource("/v1/kpis", "GET").get(kpis::kpis))
+        .service(resource("/v1/alerts", "GET").get(alerts::list_alerts))
+        .service(resource("/v1/alerts/rules", "GET, POST").get(alerts::list_rules).post(alerts::create_rule))
+        .service(
+            resource("/v1/alerts/rules/{id}", "GET, PUT, DELETE")
+                .get(alerts::get_rule)
+                .put(alerts::update_rule)
+                .delete(alerts::delete_rule),
+        )
+        .service(resource("/v1/follow-ups", "GET").get(alerts::list_follow_ups))
+        .service(
+            resource("/v1/follow-ups/{id}", "GET, PATCH").get(alerts::get_follow_up).patch(alerts::update_follow_up),
+        )
         .service(resource("/v1/jobs", "GET, POST").get(jobs::list).post(jobs::create))
         .service(resource("/v1/jobs/{id}", "GET, DELETE").get(jobs::get).delete(jobs::remove))
         .service(resource("/v1/jobs/{id}/results", "GET").get(jobs::results))

@@ -11,6 +11,7 @@ use super::error::ApiError;
 use super::{check_batch_size, AppState, ItemRejection};
 use crate::domain::Verbatim;
 use crate::service::{Write, Written};
+use crate::store::ErasureKind;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -104,7 +105,8 @@ pub async fn delete_customer(
 }
 
 /// Everything stored about one customer (the GDPR right of access): their verbatims with
-/// every analysis. Erasure (`DELETE /v1/customers/{id}`) removes the same.
+/// every analysis, the alerts they fired and the follow-ups opened for them. Erasure
+/// (`DELETE /v1/customers/{id}`) removes the same.
 pub async fn export_customer(
     state: web::Data<AppState>,
     customer_id: web::Path<String>,
@@ -112,13 +114,18 @@ pub async fn export_customer(
     let customer_id = customer_id.into_inner();
     let service = state.service.clone();
     let wanted = customer_id.clone();
-    let verbatims = web::block(move || service.reader().of_customer(&wanted)).await??;
+    let (verbatims, (alerts, follow_ups)) = web::block(move || -> Result<_, ApiError> {
+        Ok((service.reader().of_customer(&wanted)?, service.store().alerts_of_customer(&wanted)?))
+    })
+    .await??;
     Ok(HttpResponse::Ok()
         .insert_header((actix_web::http::header::CONTENT_DISPOSITION, "attachment; filename=\"customer-export.json\""))
         .json(serde_json::json!({
             "customer_id": customer_id,
             "exported_at": crate::domain::rfc3339::format(&chrono::Utc::now()),
             "verbatims": verbatims,
+            "alerts": alerts,
+            "follow_ups": follow_ups,
         })))
 }
 
@@ -129,6 +136,7 @@ const MAX_ERASURES: usize = 1000;
 #[serde(deny_unknown_fields)]
 pub struct ErasuresQuery {
     limit: Option<String>,
+    kind: Option<String>,
 }
 
 /// The erasure audit record, newest first: when, what kind, the hashed subject, how many.
@@ -142,7 +150,14 @@ pub async fn erasures(state: web::Data<AppState>, req: HttpRequest) -> Result<Ht
                 .with("parameter", "limit")
         })?,
     };
+    let kind = match query.kind.as_deref() {
+        None => None,
+        Some(raw) => Some(ErasureKind::parse(raw).ok_or_else(|| {
+            ApiError::bad_request("invalid_parameter", "parameter `kind`: expected verbatim, customer or retention")
+                .with("parameter", "kind")
+        })?),
+    };
     let service = state.service.clone();
-    let erasures = web::block(move || service.reader().erasures(limit)).await??;
+    let erasures = web::block(move || service.reader().erasures(kind, limit)).await??;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "erasures": erasures })))
 }

@@ -2,6 +2,7 @@
 //! limits every part agrees on. Types only, no I/O: turning raw input into these types is
 //! [`crate::input`]'s job, analysing them [`crate::pipeline`]'s.
 
+mod alert;
 mod aspect;
 mod channel;
 mod emotion;
@@ -13,6 +14,7 @@ mod time;
 mod topic;
 mod verbatim;
 
+pub use alert::{Alert, AlertRule, DeliveryState, FollowUp, FollowUpPolicy, FollowUpStatus, Webhook};
 pub use aspect::{aspect_key, JudgedAspect};
 pub use channel::Channel;
 pub use emotion::{Emotion, EmotionScore, NO_EMOTION};

@@ -43,4 +43,17 @@ pub mod rfc3339 {
         let raw = String::deserialize(deserializer)?;
         parse_timestamp(&raw).ok_or_else(|| serde::de::Error::custom(format!("bad timestamp `{raw}`")))
     }
+
+    /// An optional timestamp, as RFC 3339 or null.
+    pub mod option {
+        use chrono::{DateTime, Utc};
+        use serde::Serializer;
+
+        pub fn serialize<S: Serializer>(ts: &Option<DateTime<Utc>>, serializer: S) -> Result<S::Ok, S::Error> {
+            match ts {
+                Some(ts) => serializer.serialize_str(&super::format(ts)),
+                None => serializer.serialize_none(),
+            }
+        }
+    }
 }

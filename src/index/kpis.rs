@@ -29,8 +29,8 @@ pub struct KpiSegmentCollector {
     created_at: Column<tantivy::DateTime>,
     /// Sentiment per term ordinal of the sentiment column.
     sentiments: Option<(StrColumn, Vec<Option<SentimentLabel>>)>,
-    /// The grouping's column (none in a segment where no document has a value), the group of
-    /// each of its term ordinals, and the groups' names.
+    /// The grouping's column (`None` if a segment lacks it: then no document has a value),
+    /// the group of each of its term ordinals, and the groups' names.
     groups: Option<(Option<StrColumn>, Vec<u32>, Vec<String>)>,
     /// The day of the last document and its period, since neighbours often share a day.
     last_day: Option<(i64, NaiveDate)>,
@@ -135,15 +135,15 @@ impl SegmentCollector for KpiSegmentCollector {
         let mut tally = Tally::default();
         tally.count(nps.first(doc), csat.first(doc), ces.first(doc), sentiment);
         if let Some((column, ords, _)) = &self.groups {
-            let mut grouped = false;
+            let mut counted: Vec<u32> = Vec::new();
             for ord in column.iter().flat_map(|column| column.term_ords(doc)) {
                 let group = ords[ord as usize];
-                if group != NO_GROUP {
+                if group != NO_GROUP && !counted.contains(&group) {
                     self.cells.entry((group, period)).or_default().add(&tally);
-                    grouped = true;
+                    counted.push(group);
                 }
             }
-            if !grouped {
+            if counted.is_empty() {
                 self.cells.entry((NO_GROUP, period)).or_default().add(&tally);
             }
         }

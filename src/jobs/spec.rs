@@ -263,7 +263,7 @@ fn seed_of(fields: &serde_json::Map<String, Value>) -> Result<u64, SpecError> {
 }
 
 /// A job's `filter`: search parameters, each a string or a number, that must make a valid search.
-fn filter_of(fields: &serde_json::Map<String, Value>) -> Result<BTreeMap<String, String>, SpecError> {
+pub fn filter_of(fields: &serde_json::Map<String, Value>) -> Result<BTreeMap<String, String>, SpecError> {
     let filter = match fields.get("filter") {
         None | Some(Value::Null) => BTreeMap::new(),
         Some(Value::Object(entries)) => entries

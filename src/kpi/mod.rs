@@ -169,6 +169,11 @@ impl KpiRequest {
                 _ => request.filter.to = start,
             }
         }
+        if let (Some(from), Some(to)) = (request.filter.from, request.filter.to) {
+            if to <= from {
+                return Err(error("to", "`to` must come after `from` (it is exclusive)".to_string()));
+            }
+        }
         Ok(request)
     }
 
@@ -233,6 +238,9 @@ mod tests {
         ] {
             assert_eq!(KpiRequest::from_params([(key, value)]).unwrap_err().parameter, key);
         }
+        let empty_window = [("from", "2026-01-01"), ("to", "2026-01-01")];
+        assert_eq!(KpiRequest::from_params(empty_window).unwrap_err().parameter, "to");
+        assert_eq!(KpiRequest::from_params([("groups", "1001")]).unwrap_err().parameter, "groups");
         assert!(KpiRequest::from_params([("period", "day"), ("period", "week")]).is_err());
     }
 }

@@ -1,7 +1,7 @@
 //! The KPI report: tallies turned into KPIs with intervals and changes, per group and period,
 //! as JSON (the API's body), CSV (for spreadsheets) or a table (for a terminal).
 
-use std::collections::BTreeSet;
+use std::collections::HashMap;
 use std::io::Write;
 
 use chrono::{Duration, NaiveDate};
@@ -213,20 +213,25 @@ pub fn report(request: &KpiRequest, cells: &Cells, previous: Option<&Cells>) -> 
     let previous_total = previous.map(|p| p.total.get(&None).cloned().unwrap_or_default());
     let total = group(None, &|start| cells.total.get(&start).cloned(), previous_total);
 
-    let mut groups: Vec<GroupKpis> = match &request.group_by {
+    // The largest groups first, chosen on their counts before any KPI is computed: a grouping
+    // with many values (an order id in metadata) costs its counts, not its KPIs.
+    let mut sizes: HashMap<&Option<String>, u64> = HashMap::new();
+    for ((key, _), tally) in &cells.groups {
+        *sizes.entry(key).or_default() += tally.verbatims;
+    }
+    let mut keys: Vec<(&Option<String>, u64)> = sizes.into_iter().collect();
+    keys.sort_by(|(a, a_count), (b, b_count)| b_count.cmp(a_count).then_with(|| a.cmp(b)));
+    keys.truncate(request.groups);
+    let groups = match &request.group_by {
         None => Vec::new(),
-        Some(_) => {
-            let keys: BTreeSet<&Option<String>> = cells.groups.keys().map(|(key, _)| key).collect();
-            keys.into_iter()
-                .map(|key| {
-                    let before = previous.map(|p| p.groups.get(&(key.clone(), None)).cloned().unwrap_or_default());
-                    group(key.clone(), &|start| cells.groups.get(&(key.clone(), start)).cloned(), before)
-                })
-                .collect()
-        }
+        Some(_) => keys
+            .into_iter()
+            .map(|(key, _)| {
+                let before = previous.map(|p| p.groups.get(&(key.clone(), None)).cloned().unwrap_or_default());
+                group(key.clone(), &|start| cells.groups.get(&(key.clone(), start)).cloned(), before)
+            })
+            .collect(),
     };
-    groups.sort_by(|a, b| b.kpis.count.cmp(&a.kpis.count).then_with(|| a.key.cmp(&b.key)));
-    groups.truncate(request.groups);
     Ok(KpiReport {
         group_by: request.group_by.as_ref().map(|g| g.name()),
         period: request.period,
@@ -324,9 +329,18 @@ fn values(kpis: &Kpis) -> [(Option<f64>, Option<[f64; 2]>, u64); 5] {
     ]
 }
 
+/// A group's value as a spreadsheet cell: values come from clients' metadata, and a cell
+/// starting with `=`, `+`, `-` or `@` would run as a formula in the analyst's spreadsheet.
+fn inert(value: &str) -> String {
+    match value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        true => format!("'{value}"),
+        false => value.to_string(),
+    }
+}
+
 fn csv_row(row: &str, key: &str, start: &str, kpis: &Kpis, changes: Option<&Changes>) -> Vec<String> {
     let number = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
-    let mut record = vec![row.to_string(), key.to_string(), start.to_string(), kpis.count.to_string()];
+    let mut record = vec![row.to_string(), inert(key), start.to_string(), kpis.count.to_string()];
     let moves = changes.map(Changes::each).unwrap_or_default();
     for ((value, interval, count), moved) in values(kpis).into_iter().zip(moves) {
         record.push(number(value));

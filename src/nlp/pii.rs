@@ -44,6 +44,8 @@ const PERSONAL_PARAMETERS: [&str; 22] = [
 ];
 /// The shortest IBAN (Norway's).
 const MIN_IBAN_CHARS: usize = 15;
+/// The shortest card number.
+const MIN_CARD_DIGITS: usize = 13;
 /// A path segment or value this long, mixing letters and digits, is a token, not a word.
 const TOKEN_CHARS: usize = 16;
 
@@ -72,12 +74,13 @@ static PHONE: LazyLock<Regex> = LazyLock::new(|| {
 /// A name: one to three capitalised words, after a title or an introduction. The title stays.
 static PERSON: LazyLock<Regex> = LazyLock::new(|| {
     regex(
-        r"(?:\b(?:M\.|MM\.|Mme|Mmes|Mlle|Mr\.?|Mrs\.?|Ms\.?|Dr\.?|Pr\.?|Monsieur|Madame|Mademoiselle|(?i:je m['’]appelle|je me nomme|my name is|mon nom est|signé|cordialement,?)))[ \t]+((?:\p{Lu}\.[ \t]*)?\p{Lu}[\p{L}'’\-]+(?:[ \t]+\p{Lu}[\p{L}'’\-]+){0,2})",
+        r"(?:\b(?:M\.|MM\.|Mme|Mmes|Mlle|Mr\.?|Mrs\.?|Ms\.?|Dr\.?|Pr\.?|Monsieur|Madame|Mademoiselle|(?i:je m['’]appelle|je me nomme|my name is|mon nom est|signé|cordialement,?)))\s+((?:\p{Lu}\.[ \t]*)?\p{Lu}[\p{L}'’\-]+\.?(?:[ \t]+\p{Lu}[\p{L}'’\-]+){0,2})",
     )
 });
 
 /// Words that open a letter's greeting rather than a name.
-const TITLES: [&str; 7] = ["Monsieur", "Madame", "Mademoiselle", "Messieurs", "Mesdames", "Mme", "M"];
+const TITLES: [&str; 11] =
+    ["Monsieur", "Madame", "Mademoiselle", "Messieurs", "Mesdames", "Mme", "Mlle", "M", "Mr", "Mrs", "Ms"];
 
 /// A span of personal data, in bytes of the text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,17 +131,13 @@ impl Redactor {
         !self.kinds.is_empty()
     }
 
-    pub fn kinds(&self) -> &[PiiKind] {
-        &self.kinds
-    }
-
     /// The text with each kind's findings replaced by its placeholder; `None` when nothing
     /// was found.
     pub fn redact(&self, text: &str) -> Option<Redacted> {
         if !self.is_enabled() {
             return None;
         }
-        let found: Vec<Found> = find(text).into_iter().filter(|f| self.kinds.contains(&f.kind)).collect();
+        let found = find_kinds(text, &self.kinds);
         if found.is_empty() {
             return None;
         }
@@ -163,9 +162,15 @@ impl Redactor {
 /// detectors claim the same characters, the more specific kind wins (an e-mail address inside
 /// a link makes the link personal; a card number is not also a phone number).
 pub fn find(text: &str) -> Vec<Found> {
+    find_kinds(text, &PiiKind::ALL)
+}
+
+/// [`find`] for some kinds only: a kind left out claims nothing, so what it would have
+/// covered stays open to the others (an e-mail address inside a link not redacted).
+pub fn find_kinds(text: &str, kinds: &[PiiKind]) -> Vec<Found> {
     let mut found: Vec<Found> = Vec::new();
     let mut claim = |kind: PiiKind, start: usize, end: usize| {
-        if !found.iter().any(|f| start < f.end && f.start < end) {
+        if kinds.contains(&kind) && !found.iter().any(|f| start < f.end && f.start < end) {
             found.push(Found { kind, start, end });
         }
     };
@@ -178,22 +183,17 @@ pub fn find(text: &str) -> Vec<Found> {
     for m in EMAIL.find_iter(text) {
         claim(PiiKind::Email, m.start(), m.end());
     }
+    // The patterns may run into a word or a number that follows ("… 7893 12/26"): the
+    // value is the longest valid head, cut at a group boundary.
+    let is_iban = |candidate: &str| candidate.to_ascii_uppercase().parse::<iban::Iban>().is_ok();
     for m in IBAN.find_iter(text) {
-        // The pattern may run into a code that follows; the account is the longest valid head.
-        let mut candidate = m.as_str();
-        while candidate.parse::<iban::Iban>().is_err() {
-            match candidate.rsplit_once(' ') {
-                Some((head, _)) if head.len() >= MIN_IBAN_CHARS => candidate = head,
-                _ => break,
-            }
-        }
-        if candidate.parse::<iban::Iban>().is_ok() {
-            claim(PiiKind::Iban, m.start(), m.start() + candidate.len());
+        if let Some(length) = longest_valid_head(m.as_str(), MIN_IBAN_CHARS, is_iban) {
+            claim(PiiKind::Iban, m.start(), m.start() + length);
         }
     }
     for m in CARD.find_iter(text) {
-        if is_card_number(&digits(m.as_str())) {
-            claim(PiiKind::Card, m.start(), m.end());
+        if let Some(length) = longest_valid_head(m.as_str(), MIN_CARD_DIGITS, |c| is_card_number(&digits(c))) {
+            claim(PiiKind::Card, m.start(), m.start() + length);
         }
     }
     for m in NIR.find_iter(text) {
@@ -208,17 +208,40 @@ pub fn find(text: &str) -> Vec<Found> {
     }
     for captures in PERSON.captures_iter(text) {
         let (title, name) = (captures.get(0).expect("the match"), captures.get(1).expect("the name group"));
-        // "Madame Monsieur" is a second title and "Mr. He" a sentence, not a name ("Mme Le
-        // Gall" is one); "5 M. Ce" is five million.
-        let words: Vec<&str> = name.as_str().split([' ', '\t', '.']).filter(|w| !w.is_empty()).collect();
-        let one_stop_word = words.len() == 1 && is_stop_word(&words[0].to_lowercase());
+        // "Cordialement, Mme Durand": a second title, whose name follows; "Madame Monsieur"
+        // has none. "Mr. He" is a sentence, not a name ("Mme Le Gall" is one); "5 M. Ce" is
+        // five million.
+        let mut start = name.start();
+        let mut words: Vec<&str> = name.as_str().split([' ', '\t']).filter(|w| !w.is_empty()).collect();
+        if TITLES.contains(&words[0].trim_end_matches('.')) {
+            start += name.as_str().find(words[0]).expect("a word of the name") + words[0].len();
+            start += text[start..].len() - text[start..].trim_start().len();
+            words.remove(0);
+        }
+        let end = name.end() - usize::from(name.as_str().ends_with('.'));
+        let one_stop_word = words.len() == 1 && is_stop_word(&words[0].trim_end_matches('.').to_lowercase());
         let after_number = text[..title.start()].trim_end().ends_with(|c: char| c.is_ascii_digit());
-        if !TITLES.contains(&words[0]) && !one_stop_word && !after_number {
-            claim(PiiKind::Person, name.start(), name.end());
+        if !words.is_empty() && !one_stop_word && !after_number && start < end {
+            claim(PiiKind::Person, start, end);
         }
     }
     found.sort_by_key(|f| f.start);
     found
+}
+
+/// The length of the longest prefix of `candidate` that ends at a group boundary (before a
+/// space or a dash), is at least `shortest` long, and passes `valid`.
+fn longest_valid_head(candidate: &str, shortest: usize, valid: impl Fn(&str) -> bool) -> Option<usize> {
+    let mut head = candidate;
+    loop {
+        if valid(head) {
+            return Some(head.len());
+        }
+        match head.rfind([' ', '-']) {
+            Some(cut) if cut >= shortest => head = head[..cut].trim_end_matches([' ', '-']),
+            _ => return None,
+        }
+    }
 }
 
 fn digits(text: &str) -> String {
@@ -347,6 +370,13 @@ mod tests {
         );
         assert_eq!(kinds("Je m'appelle Léa Martin et"), [(PiiKind::Person, "Léa Martin")]);
         assert_eq!(kinds("merci à M. Dupont pour"), [(PiiKind::Person, "Dupont")]);
+        assert_eq!(kinds("Cordialement, Mme Durand"), [(PiiKind::Person, "Durand")]);
+        assert_eq!(kinds("Cordialement,\nJean Dupont"), [(PiiKind::Person, "Jean Dupont")]);
+        assert_eq!(kinds("carte 4970 1012 3456 7893 12/26"), [(PiiKind::Card, "4970 1012 3456 7893")]);
+        assert_eq!(
+            kinds("iban fr76 3000 6000 0112 3456 7890 189 merci"),
+            [(PiiKind::Iban, "fr76 3000 6000 0112 3456 7890 189")]
+        );
     }
 
     #[test]
@@ -378,7 +408,11 @@ mod tests {
             redacted.redactions.iter().map(|r| text.chars().skip(r.offset).take(r.length).collect()).collect();
         assert_eq!(spans, ["élodie@exemple.fr", "06 12 34 56 78"]);
         assert_eq!(Redactor::default().redact(text), None);
-        assert!(Redactor::parse(&["all".into()]).unwrap().kinds().len() == PiiKind::ALL.len());
+        assert_eq!(Redactor::parse(&["all".into()]).unwrap(), Redactor::new(PiiKind::ALL));
         assert!(Redactor::parse(&["email,bogus".into()]).is_err());
+        // A kind left out claims nothing: the address inside the link is still an address.
+        let link = "https://x.example/c?email=jean@x.example";
+        let only_email = Redactor::new([PiiKind::Email]).redact(link).unwrap();
+        assert_eq!(only_email.text, "https://x.example/c?email=[EMAIL]");
     }
 }

@@ -19,11 +19,13 @@ use r2d2_sqlite::SqliteConnectionManager;
 
 use crate::domain::{rfc3339, Channel, Verbatim};
 
+mod alerts;
 mod categories;
 mod jobs;
 mod root_causes;
 mod topics;
 
+pub use alerts::{Firing, FollowUpQuery, Outgoing, RuleDraft};
 pub use categories::{Category, CategoryError};
 pub use jobs::{JobProgress, JobRow, JobState};
 pub use topics::{GroupEdit, Grouping, SavedModel, TopicCounts, TopicWeek};
@@ -66,7 +68,7 @@ const PURGE_BUSY_TIMEOUT: Duration = Duration::from_millis(200);
 /// file's version in order, each in one transaction with the version it reaches, so an upgrade
 /// cut short resumes at the step it stopped. Steps are never edited once released; a change
 /// is a new step.
-const MIGRATIONS: [&str; 8] = [
+const MIGRATIONS: [&str; 9] = [
     // 1: verbatims, the customer index, and the `seq` counter.
     "CREATE TABLE verbatims (
         id          TEXT PRIMARY KEY,
@@ -157,6 +159,51 @@ const MIGRATIONS: [&str; 8] = [
     // 8: emotions (`crate::nlp::emotions`): each verbatim's emotions (JSON: label and score
     // each; NULL for rows analysed before emotions were).
     "ALTER TABLE verbatims ADD COLUMN emotions TEXT;",
+    // 9: alerts (`crate::alerts`): rules (their webhook secret apart), fired alerts with their
+    // delivery (the outbox; `payload` is the body as first signed) and follow-ups; verbatims
+    // by date, for retention (`crate::retention`).
+    "CREATE TABLE alert_rules (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        name       TEXT NOT NULL,
+        rule       TEXT NOT NULL,
+        secret     TEXT,
+        enabled    INTEGER NOT NULL,
+        since_seq  INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE alerts (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        rule_id         INTEGER NOT NULL,
+        verbatim_id     TEXT NOT NULL,
+        customer_id     TEXT,
+        fired_at        TEXT NOT NULL,
+        payload         TEXT NOT NULL,
+        state           TEXT NOT NULL,
+        attempts        INTEGER NOT NULL,
+        next_attempt_at TEXT,
+        last_error      TEXT,
+        delivered_at    TEXT,
+        UNIQUE (rule_id, verbatim_id)
+    );
+    CREATE INDEX alerts_due ON alerts(state, next_attempt_at);
+    CREATE INDEX alerts_by_customer ON alerts(customer_id);
+    CREATE TABLE follow_ups (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        alert_id     INTEGER NOT NULL UNIQUE,
+        rule_id      INTEGER NOT NULL,
+        verbatim_id  TEXT NOT NULL,
+        customer_id  TEXT,
+        status       TEXT NOT NULL,
+        owner        TEXT,
+        note         TEXT,
+        due_at       TEXT NOT NULL,
+        contacted_at TEXT,
+        created_at   TEXT NOT NULL,
+        updated_at   TEXT NOT NULL
+    );
+    CREATE INDEX follow_ups_by_customer ON follow_ups(customer_id);
+    CREATE INDEX verbatims_by_created_at ON verbatims(created_at);",
 ];
 /// The version this build writes.
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -212,7 +259,7 @@ impl ErasureKind {
         self != ErasureKind::Customer
     }
 
-    fn parse(name: &str) -> Option<ErasureKind> {
+    pub fn parse(name: &str) -> Option<ErasureKind> {
         ErasureKind::ALL.into_iter().find(|kind| kind.as_str() == name)
     }
 }
@@ -306,8 +353,12 @@ impl Store {
     }
 
     /// The newest `limit` erasure audit rows, newest first.
-    pub fn erasures(&self, limit: usize) -> Result<Vec<Erasure>> {
-        self.select_erasures("ORDER BY rowid DESC LIMIT ?1", limit.to_string())
+    pub fn erasures(&self, kind: Option<ErasureKind>, limit: usize) -> Result<Vec<Erasure>> {
+        match kind {
+            None => self.select_erasures("ORDER BY rowid DESC LIMIT ?1", &[&limit.to_string()]),
+            Some(kind) => self
+                .select_erasures("WHERE kind = ?2 ORDER BY rowid DESC LIMIT ?1", &[&limit.to_string(), kind.as_str()]),
+        }
     }
 
     /// The ids of at most `limit` verbatims dated before `before`: what retention erases next.
@@ -326,13 +377,13 @@ impl Store {
 
     /// The erasures recorded after `mark` (see [`JobRow::erasure_mark`]), oldest first.
     pub fn erasures_after(&self, mark: u64) -> Result<Vec<Erasure>> {
-        self.select_erasures("WHERE rowid > ?1 ORDER BY rowid", mark.to_string())
+        self.select_erasures("WHERE rowid > ?1 ORDER BY rowid", &[&mark.to_string()])
     }
 
-    fn select_erasures(&self, clause: &str, parameter: String) -> Result<Vec<Erasure>> {
+    fn select_erasures(&self, clause: &str, parameters: &[&str]) -> Result<Vec<Erasure>> {
         let conn = self.pool.get()?;
         let mut stmt = conn.prepare(&format!("SELECT at, kind, subject_sha256, deleted FROM erasures {clause}"))?;
-        let rows = stmt.query_map([parameter], |r| {
+        let rows = stmt.query_map(params_from_iter(parameters), |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?))
         })?;
         rows.map(|row| {
@@ -389,22 +440,27 @@ impl Store {
         page: usize,
         mut visit: impl FnMut(Vec<Verbatim>, u64) -> anyhow::Result<()>,
     ) -> anyhow::Result<()> {
+        let mut cursor = after_seq;
+        loop {
+            let rows = self.page_since(cursor, page)?;
+            let Some((last, _)) = rows.last() else { return Ok(()) };
+            cursor = *last;
+            visit(rows.into_iter().map(|(_, verbatim)| verbatim).collect(), cursor)?;
+        }
+    }
+
+    /// Up to `limit` verbatims written after `after_seq`, in `seq` order, each with its `seq`.
+    pub fn page_since(&self, after_seq: u64, limit: usize) -> Result<Vec<(u64, Verbatim)>> {
         let conn = self.pool.get()?;
         let mut stmt =
-            conn.prepare(&format!("SELECT {COLUMNS}, seq FROM verbatims WHERE seq > ?1 ORDER BY seq LIMIT ?2"))?;
-        let mut cursor = after_seq as i64;
-        loop {
-            let mut batch = Vec::with_capacity(page);
-            let mut rows = stmt.query(params![cursor, page as i64])?;
-            while let Some(row) = rows.next()? {
-                cursor = row.get(COLUMN_COUNT)?;
-                batch.push(raw_row(row)?.into_verbatim()?);
-            }
-            if batch.is_empty() {
-                return Ok(());
-            }
-            visit(batch, cursor as u64)?;
+            conn.prepare_cached(&format!("SELECT {COLUMNS}, seq FROM verbatims WHERE seq > ?1 ORDER BY seq LIMIT ?2"))?;
+        let mut rows = stmt.query(params![after_seq as i64, limit as i64])?;
+        let mut page = Vec::with_capacity(limit);
+        while let Some(row) = rows.next()? {
+            let seq: i64 = row.get(COLUMN_COUNT)?;
+            page.push((seq as u64, raw_row(row)?.into_verbatim()?));
         }
+        Ok(page)
     }
 
     /// Up to `limit` verbatims with `after < row <= through`, in row order, each with its row
@@ -608,6 +664,7 @@ impl StoreWriter<'_> {
     /// Erases one verbatim and records the erasure; returns whether it existed.
     pub fn delete(&mut self, id: &str) -> Result<bool> {
         let deleted = self.tx.execute("DELETE FROM verbatims WHERE id = ?1", [id]).map_err(StoreError::classify)?;
+        self.forget_alerts_of_verbatim(id)?;
         self.audit(ErasureKind::Verbatim, id, deleted)?;
         Ok(deleted > 0)
     }
@@ -620,6 +677,7 @@ impl StoreWriter<'_> {
             .map_err(StoreError::classify)?;
         self.forget_customer_in_jobs(customer_id)?;
         self.forget_customer_in_models(customer_id)?;
+        self.forget_alerts_of_customer(customer_id)?;
         self.audit(ErasureKind::Customer, customer_id, deleted)?;
         Ok(deleted)
     }
@@ -629,14 +687,15 @@ impl StoreWriter<'_> {
     pub fn expire(&mut self, ids: &mut Vec<String>, before: &chrono::DateTime<chrono::Utc>) -> Result<()> {
         let before = rfc3339::format(before);
         let mut erased = Vec::with_capacity(ids.len());
-        for id in ids.drain(..) {
+        for id in ids.iter() {
             let deleted = self
                 .tx
                 .execute("DELETE FROM verbatims WHERE id = ?1 AND created_at < ?2", params![id, before])
                 .map_err(StoreError::classify)?;
             if deleted > 0 {
-                self.audit(ErasureKind::Retention, &id, deleted)?;
-                erased.push(id);
+                self.forget_alerts_of_verbatim(id)?;
+                self.audit(ErasureKind::Retention, id, deleted)?;
+                erased.push(id.clone());
             }
         }
         *ids = erased;
@@ -862,7 +921,7 @@ mod tests {
             assert_eq!(store.last_seq().unwrap(), 1, "from version {version}");
             // What later versions added works on the migrated file.
             assert_eq!(store.write(|w| w.delete_customer("c1")).unwrap().0, 1);
-            assert_eq!(store.erasures(10).unwrap().len(), 1);
+            assert_eq!(store.erasures(None, 10).unwrap().len(), 1);
         }
     }
 

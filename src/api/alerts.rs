@@ -1,0 +1,261 @@
+//! `/v1/alerts/rules` (rules on single verbatims, see [`crate::alerts`]), `/v1/alerts` (the
+//! alerts fired and their webhook delivery) and `/v1/follow-ups` (the actions they opened).
+//! A rule's webhook secret is write-only: no answer carries it.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::body::read_json;
+use super::error::ApiError;
+use super::topics::{path_id, query};
+use super::AppState;
+use crate::alerts::rules::{self, RuleError};
+use crate::domain::{DeliveryState, FollowUp, FollowUpStatus};
+use crate::store::FollowUpQuery;
+
+/// Most alerts or follow-ups one request lists.
+const MAX_LIST: usize = 1000;
+const DEFAULT_LIST: usize = 100;
+/// Longest follow-up note and owner, in characters.
+const MAX_NOTE_CHARS: usize = 2000;
+const MAX_OWNER_CHARS: usize = 200;
+
+impl From<RuleError> for ApiError {
+    fn from(err: RuleError) -> ApiError {
+        ApiError::bad_request(err.code, err.message).with("field", err.field)
+    }
+}
+
+fn limit(given: Option<&str>) -> Result<usize, ApiError> {
+    given.map_or(Ok(DEFAULT_LIST), |raw| {
+        raw.parse().ok().filter(|n| (1..=MAX_LIST).contains(n)).ok_or_else(|| {
+            ApiError::bad_request("invalid_parameter", format!("parameter `limit`: expected 1 to {MAX_LIST}"))
+                .with("parameter", "limit")
+        })
+    })
+}
+
+fn rule_filter(given: Option<&str>) -> Result<Option<i64>, ApiError> {
+    given
+        .map(|raw| {
+            raw.parse().map_err(|_| {
+                ApiError::bad_request("invalid_parameter", "parameter `rule`: expected a rule id")
+                    .with("parameter", "rule")
+            })
+        })
+        .transpose()
+}
+
+/// 201 with the rule and its address.
+pub async fn create_rule(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body: Value = read_json(&req, payload, state.config.max_body_bytes).await?;
+    let (service, targets) = (state.service.clone(), state.config.webhook_targets);
+    let rule = web::block(move || -> Result<_, ApiError> {
+        let draft = rules::parse(&body, &targets, false)?;
+        Ok(service.store().create_alert_rule(&draft)?)
+    })
+    .await??;
+    let location = format!("/v1/alerts/rules/{}", rule.id);
+    Ok(HttpResponse::Created().insert_header((header::LOCATION, location)).json(rule))
+}
+
+pub async fn list_rules(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let service = state.service.clone();
+    let rules = web::block(move || service.store().alert_rules()).await??;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "rules": rules })))
+}
+
+pub async fn get_rule(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&id, "alert rule")?;
+    let service = state.service.clone();
+    let rule = web::block(move || service.store().alert_rule(id)).await??;
+    Ok(HttpResponse::Ok().json(rule.ok_or_else(|| ApiError::not_found(format!("no alert rule {id}")))?))
+}
+
+/// Replaces a rule's settings; a webhook without `secret` keeps the stored secret.
+pub async fn update_rule(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&id, "alert rule")?;
+    let body: Value = read_json(&req, payload, state.config.max_body_bytes).await?;
+    let (service, targets) = (state.service.clone(), state.config.webhook_targets);
+    let rule = web::block(move || -> Result<_, ApiError> {
+        let draft = rules::parse(&body, &targets, true)?;
+        let previous =
+            service.store().alert_rule(id)?.ok_or_else(|| ApiError::not_found(format!("no alert rule {id}")))?;
+        if draft.webhook.as_ref().is_some_and(|w| w.secret.is_empty()) && previous.webhook.is_none() {
+            return Err(ApiError::bad_request("invalid_value", "`webhook.secret` is required for a new webhook")
+                .with("field", "webhook"));
+        }
+        Ok(service.store().update_alert_rule(id, &draft)?)
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(rule.ok_or_else(|| ApiError::not_found(format!("no alert rule {id}")))?))
+}
+
+/// 204; the rule's alerts stay listed, its undelivered ones fail ("rule deleted").
+pub async fn delete_rule(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&id, "alert rule")?;
+    let service = state.service.clone();
+    match web::block(move || service.store().delete_alert_rule(id)).await?? {
+        true => Ok(HttpResponse::NoContent().finish()),
+        false => Err(ApiError::not_found(format!("no alert rule {id}"))),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlertsQuery {
+    delivery: Option<String>,
+    rule: Option<String>,
+    limit: Option<String>,
+}
+
+/// The alerts fired, newest first, with their delivery state (failures show their last error).
+pub async fn list_alerts(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let asked: AlertsQuery = query(&req)?;
+    let delivery = asked
+        .delivery
+        .as_deref()
+        .map(|raw| {
+            DeliveryState::parse(raw).ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_parameter",
+                    "parameter `delivery`: expected pending, delivered, failed or none",
+                )
+                .with("parameter", "delivery")
+            })
+        })
+        .transpose()?;
+    let (rule, limit) = (rule_filter(asked.rule.as_deref())?, limit(asked.limit.as_deref())?);
+    let service = state.service.clone();
+    let alerts = web::block(move || service.store().alerts(delivery, rule, limit)).await??;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "alerts": alerts })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FollowUpsQuery {
+    status: Option<String>,
+    overdue: Option<String>,
+    owner: Option<String>,
+    rule: Option<String>,
+    limit: Option<String>,
+}
+
+/// A follow-up with whether it is overdue now.
+#[derive(Serialize)]
+struct FollowUpView {
+    #[serde(flatten)]
+    follow_up: FollowUp,
+    overdue: bool,
+}
+
+fn views(follow_ups: Vec<FollowUp>) -> Vec<FollowUpView> {
+    let now = Utc::now();
+    follow_ups.into_iter().map(|f| FollowUpView { overdue: f.overdue(now), follow_up: f }).collect()
+}
+
+/// Follow-ups, soonest due first: the queue of customers to call back.
+pub async fn list_follow_ups(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let asked: FollowUpsQuery = query(&req)?;
+    let statuses = match asked.status.as_deref() {
+        None => Vec::new(),
+        Some(raw) => raw
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                FollowUpStatus::parse(s).ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_parameter",
+                        format!("parameter `status`: `{s}` is not open, in_progress, contacted or resolved"),
+                    )
+                    .with("parameter", "status")
+                })
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let overdue = match asked.overdue.as_deref() {
+        None => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(_) => {
+            return Err(ApiError::bad_request("invalid_parameter", "parameter `overdue`: expected true or false")
+                .with("parameter", "overdue"))
+        }
+    };
+    let wanted = FollowUpQuery {
+        statuses,
+        owner: asked.owner,
+        rule_id: rule_filter(asked.rule.as_deref())?,
+        overdue,
+        limit: limit(asked.limit.as_deref())?,
+    };
+    let service = state.service.clone();
+    let found = web::block(move || service.store().follow_ups(&wanted, Utc::now())).await??;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "follow_ups": views(found) })))
+}
+
+pub async fn get_follow_up(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&id, "follow-up")?;
+    let service = state.service.clone();
+    let found = web::block(move || service.store().follow_up(id)).await??;
+    let found = found.ok_or_else(|| ApiError::not_found(format!("no follow-up {id}")))?;
+    Ok(HttpResponse::Ok().json(views(vec![found]).pop()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FollowUpChange {
+    status: Option<FollowUpStatus>,
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "present")]
+    owner: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    note: Option<Option<String>>,
+}
+
+/// Tells a field given as `null` (`Some(None)`) from one left out (`None`).
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(deserializer).map(Some)
+}
+
+/// Changes a follow-up's status, owner or note: what the calling system or a person records.
+pub async fn update_follow_up(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&id, "follow-up")?;
+    let change: FollowUpChange = read_json(&req, payload, state.config.max_body_bytes).await?;
+    for (field, value, max) in [("owner", &change.owner, MAX_OWNER_CHARS), ("note", &change.note, MAX_NOTE_CHARS)] {
+        if value.as_ref().and_then(Option::as_ref).is_some_and(|v| v.chars().count() > max) {
+            return Err(ApiError::bad_request("invalid_value", format!("`{field}` has at most {max} characters"))
+                .with("field", field));
+        }
+    }
+    let service = state.service.clone();
+    let updated = web::block(move || {
+        service.store().update_follow_up(
+            id,
+            change.status,
+            change.owner.as_ref().map(Option::as_deref),
+            change.note.as_ref().map(Option::as_deref),
+        )
+    })
+    .await??;
+    let updated = updated.ok_or_else(|| ApiError::not_found(format!("no follow-up {id}")))?;
+    Ok(HttpResponse::Ok().json(views(vec![updated]).pop()))
+}

@@ -1,0 +1,172 @@
+//! Alerts and follow-ups, the closed loop: a rule says which verbatims need someone to act,
+//! an alert records that one did (and its delivery to the systems that act), a follow-up
+//! tracks the action until it is done.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::rfc3339;
+
+/// A rule on single verbatims: those matching `filter` (search parameters, with the meaning
+/// they have in search) fire an alert, delivered to `webhook` and opening a follow-up.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertRule {
+    pub id: i64,
+    pub name: String,
+    pub filter: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<Webhook>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub follow_up: Option<FollowUpPolicy>,
+    pub enabled: bool,
+    /// Verbatims written after this store `seq` are evaluated: a new rule does not fire on
+    /// the history.
+    #[serde(skip)]
+    pub since_seq: u64,
+    #[serde(with = "rfc3339")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "rfc3339")]
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Where a rule's alerts are POSTed, and the secret they are signed with (never serialised).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Webhook {
+    pub url: String,
+    #[serde(skip_serializing, default)]
+    pub secret: String,
+}
+
+/// The follow-up an alert opens: due so many hours after the alert, for an owner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FollowUpPolicy {
+    pub due_hours: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+}
+
+/// Where an alert's delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// Waiting for its first or next attempt.
+    Pending,
+    Delivered,
+    /// Given up after the last attempt, or its rule was deleted.
+    Failed,
+    /// Its rule has no webhook.
+    None,
+}
+
+impl DeliveryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Failed => "failed",
+            DeliveryState::None => "none",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<DeliveryState> {
+        [DeliveryState::Pending, DeliveryState::Delivered, DeliveryState::Failed, DeliveryState::None]
+            .into_iter()
+            .find(|s| s.as_str() == name)
+    }
+}
+
+/// An alert a rule fired on a verbatim, with its delivery.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Alert {
+    pub id: i64,
+    pub rule_id: i64,
+    pub verbatim_id: String,
+    #[serde(with = "rfc3339")]
+    pub fired_at: DateTime<Utc>,
+    /// What a receiver gets as `Idempotency-Key`: the same on every attempt.
+    pub idempotency_key: String,
+    pub delivery: DeliveryState,
+    pub attempts: u32,
+    #[serde(with = "rfc3339::option", skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    #[serde(with = "rfc3339::option", skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub follow_up_id: Option<i64>,
+}
+
+impl Alert {
+    pub fn idempotency_key(id: i64) -> String {
+        format!("verbatim-alert-{id}")
+    }
+}
+
+/// Where a follow-up stands, in the order a call-back goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FollowUpStatus {
+    Open,
+    InProgress,
+    Contacted,
+    Resolved,
+}
+
+impl FollowUpStatus {
+    pub const ALL: [FollowUpStatus; 4] =
+        [FollowUpStatus::Open, FollowUpStatus::InProgress, FollowUpStatus::Contacted, FollowUpStatus::Resolved];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FollowUpStatus::Open => "open",
+            FollowUpStatus::InProgress => "in_progress",
+            FollowUpStatus::Contacted => "contacted",
+            FollowUpStatus::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<FollowUpStatus> {
+        FollowUpStatus::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// Whether the customer has been reached (what the due time is about).
+    pub fn reached(self) -> bool {
+        matches!(self, FollowUpStatus::Contacted | FollowUpStatus::Resolved)
+    }
+}
+
+/// The action an alert asks for, until it is done.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FollowUp {
+    pub id: i64,
+    pub alert_id: i64,
+    pub rule_id: i64,
+    pub verbatim_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<String>,
+    pub status: FollowUpStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    #[serde(with = "rfc3339")]
+    pub due_at: DateTime<Utc>,
+    /// When it was first marked contacted (or resolved without being marked contacted).
+    #[serde(with = "rfc3339::option", skip_serializing_if = "Option::is_none")]
+    pub contacted_at: Option<DateTime<Utc>>,
+    #[serde(with = "rfc3339")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "rfc3339")]
+    pub updated_at: DateTime<Utc>,
+}
+
+impl FollowUp {
+    /// Not reached, and past its due time.
+    pub fn overdue(&self, now: DateTime<Utc>) -> bool {
+        !self.status.reached() && now > self.due_at
+    }
+}

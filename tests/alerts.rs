@@ -1,0 +1,284 @@
+//! Alerts, webhooks and follow-ups through the real server and a real local HTTP receiver that
+//! fails, times out and recovers: signed deliveries, retries, a SIGKILL during a delivery,
+//! failures made visible, follow-ups updated, request forgery refused, erasure.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{data_dir, files_containing, Server};
+use hmac::{Hmac, KeyInit, Mac};
+use serde_json::{json, Value};
+use sha2::Sha256;
+
+const SECRET: &str = "a-secret-of-enough-length";
+
+/// What the receiver does with a request.
+#[derive(Clone, Copy, Debug)]
+enum Answer {
+    Status(u16),
+    /// Waits this long before answering 200 (longer than the server's timeout: a timeout).
+    Hang(Duration),
+}
+
+/// A request the receiver got.
+#[derive(Clone, Debug)]
+struct Received {
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Received {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// A webhook receiver on a loopback port: answers from a script (then 200), records requests.
+struct Receiver {
+    url: String,
+    received: Arc<Mutex<Vec<Received>>>,
+}
+
+impl Receiver {
+    fn start(script: Vec<Answer>) -> Receiver {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hooks/cx", listener.local_addr().unwrap());
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let (log, script) = (received.clone(), Arc::new(Mutex::new(script.into_iter())));
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let (log, script) = (log.clone(), script.clone());
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut headers = Vec::new();
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap();
+                    loop {
+                        line.clear();
+                        if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
+                            break;
+                        }
+                        let (name, value) = line.trim_end().split_once(':').unwrap();
+                        headers.push((name.to_string(), value.trim().to_string()));
+                    }
+                    let length = headers
+                        .iter()
+                        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+                        .map_or(0, |(_, v)| v.parse().unwrap());
+                    let mut body = vec![0; length];
+                    reader.read_exact(&mut body).unwrap();
+                    log.lock().unwrap().push(Received { headers, body: String::from_utf8(body).unwrap() });
+                    let answer = script.lock().unwrap().next().unwrap_or(Answer::Status(200));
+                    let status = match answer {
+                        Answer::Status(status) => status,
+                        Answer::Hang(wait) => {
+                            std::thread::sleep(wait);
+                            200
+                        }
+                    };
+                    let _ = write!(stream, "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                });
+            }
+        });
+        Receiver { url, received }
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+fn start(data: &std::path::Path) -> Server {
+    Server::start(
+        data,
+        &[
+            "--allow-private-webhooks",
+            "--webhook-retry-secs",
+            "1",
+            "--webhook-timeout-secs",
+            "2",
+            "--webhook-max-attempts",
+            "4",
+        ],
+    )
+}
+
+fn detractor_rule(server: &Server, url: &str) -> Value {
+    let reply = server.post(
+        "/v1/alerts/rules",
+        &json!({"name": "Email detractors", "filter": {"nps_group": "detractor", "channel": "email"},
+                "webhook": {"url": url, "secret": SECRET}, "follow_up": {"due_hours": 48, "owner": "cx-lyon"}}),
+    );
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    reply.body
+}
+
+fn alerts(server: &Server) -> Vec<Value> {
+    server.get("/v1/alerts").body["alerts"].as_array().unwrap().clone()
+}
+
+fn wait_for(what: &str, server: &Server, done: impl Fn() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < Duration::from_secs(30), "waited 30 s for {what}\n{}", server.server_log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn verify(request: &Received) {
+    let timestamp = request.header("x-verbatim-timestamp").expect("a timestamp");
+    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(format!("{timestamp}.{}", request.body).as_bytes());
+    let expected: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(request.header("x-verbatim-signature"), Some(format!("sha256={expected}").as_str()));
+    let age = chrono::Utc::now().timestamp() - timestamp.parse::<i64>().unwrap();
+    assert!((0..60).contains(&age), "signed {age} s ago");
+}
+
+#[test]
+fn a_detractor_fires_a_signed_webhook_retried_until_delivered_and_opens_a_follow_up() {
+    let (_guard, data) = data_dir();
+    let server = start(&data);
+    let receiver = Receiver::start(vec![Answer::Status(500), Answer::Hang(Duration::from_secs(4))]);
+    let rule = detractor_rule(&server, &receiver.url);
+    assert!(!rule.to_string().contains(SECRET), "the secret is never returned: {rule}");
+    assert!(!server.get("/v1/alerts/rules").body.to_string().contains(SECRET));
+
+    server.ingest(json!([
+        {"id": "d1", "text": "Colis jamais reçu, service client injoignable", "channel": "email", "nps": 2,
+         "customer_id": "cust-1"},
+        {"id": "p1", "text": "Parfait, merci", "channel": "email", "nps": 10},
+        {"id": "d2", "text": "Trop cher", "channel": "chat", "nps": 3},
+    ]));
+    wait_for("the delivery", &server, || alerts(&server).first().is_some_and(|a| a["delivery"] == "delivered"));
+    let fired = alerts(&server);
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    assert_eq!((fired[0]["verbatim_id"].as_str(), fired[0]["attempts"].as_u64()), (Some("d1"), Some(3)));
+
+    // A 500, a timeout, then 200: three attempts of one alert, one key, each signed.
+    let requests = receiver.received();
+    assert_eq!(requests.len(), 3);
+    let key = fired[0]["idempotency_key"].as_str().unwrap();
+    for request in &requests {
+        assert_eq!(request.header("idempotency-key"), Some(key));
+        verify(request);
+    }
+    let body: Value = serde_json::from_str(&requests[2].body).unwrap();
+    assert_eq!(body["verbatim"]["id"], "d1");
+    assert_eq!(body["rule"]["name"], "Email detractors");
+    assert_eq!(body["follow_up"]["owner"], "cx-lyon");
+
+    // The follow-up: open, due in 48 h, then contacted with a note.
+    let listed = server.get("/v1/follow-ups?status=open").body["follow_ups"].as_array().unwrap().clone();
+    assert_eq!(listed.len(), 1);
+    let follow_up = &listed[0];
+    assert_eq!((follow_up["verbatim_id"].as_str(), follow_up["overdue"].as_bool()), (Some("d1"), Some(false)));
+    let due: chrono::DateTime<chrono::Utc> = follow_up["due_at"].as_str().unwrap().parse().unwrap();
+    let hours = (due - chrono::Utc::now()).num_minutes() as f64 / 60.0;
+    assert!((47.0..=48.0).contains(&hours), "due in {hours} h");
+    let id = follow_up["id"].as_i64().unwrap();
+    let reply = server.patch(&format!("/v1/follow-ups/{id}"), &json!({"status": "contacted", "note": "rappelée"}));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(reply.body["contacted_at"].is_string() && reply.body["note"] == "rappelée", "{}", reply.body);
+    assert_eq!(server.patch(&format!("/v1/follow-ups/{id}"), &json!({"status": "called"})).status, 400);
+    assert_eq!(server.get("/v1/follow-ups?overdue=true").body["follow_ups"], json!([]));
+
+    // Sent again: no second alert, and the follow-up keeps its state.
+    server.ingest(json!([{"id": "d1", "text": "Colis jamais reçu, toujours rien", "channel": "email", "nps": 1}]));
+    server.ingest(json!([{"id": "d3", "text": "Remboursement refusé", "channel": "email", "nps": 0}]));
+    wait_for("the second alert", &server, || alerts(&server).len() == 2);
+    let follow_ups = server.get("/v1/follow-ups").body["follow_ups"].as_array().unwrap().clone();
+    let states: Vec<(&str, &str)> =
+        follow_ups.iter().map(|f| (f["verbatim_id"].as_str().unwrap(), f["status"].as_str().unwrap())).collect();
+    assert_eq!(states, [("d1", "contacted"), ("d3", "open")]);
+}
+
+#[test]
+fn a_rule_does_not_fire_on_history_and_failures_are_visible() {
+    let (_guard, data) = data_dir();
+    let server = start(&data);
+    server.ingest(json!([{"id": "old", "text": "Nul", "channel": "email", "nps": 0}]));
+    let receiver = Receiver::start(vec![Answer::Status(503); 10]);
+    detractor_rule(&server, &receiver.url);
+    server.ingest(json!([{"id": "new", "text": "Nul", "channel": "email", "nps": 0}]));
+    wait_for("the last attempt", &server, || alerts(&server).first().is_some_and(|a| a["delivery"] == "failed"));
+    let fired = alerts(&server);
+    assert_eq!(fired.len(), 1, "only the verbatim written after the rule: {fired:?}");
+    assert_eq!(fired[0]["attempts"], 4);
+    assert!(fired[0]["last_error"].as_str().unwrap().contains("503"), "{}", fired[0]);
+    assert_eq!(server.get("/v1/alerts?delivery=failed").body["alerts"].as_array().unwrap().len(), 1);
+    assert_eq!(receiver.received().len(), 4);
+}
+
+#[test]
+fn a_crash_during_a_delivery_loses_nothing_and_repeats_it_with_the_same_key() {
+    let (_guard, data) = data_dir();
+    let server = start(&data);
+    let receiver = Receiver::start(vec![Answer::Hang(Duration::from_secs(1))]);
+    detractor_rule(&server, &receiver.url);
+    server.ingest(json!([{"id": "d1", "text": "Inadmissible", "channel": "email", "nps": 1}]));
+    wait_for("the first attempt", &server, || !receiver.received().is_empty());
+    server.kill();
+
+    let server = start(&data);
+    wait_for("the delivery", &server, || alerts(&server).first().is_some_and(|a| a["delivery"] == "delivered"));
+    let requests = receiver.received();
+    assert!(requests.len() >= 2, "{requests:?}");
+    let keys: Vec<&str> = requests.iter().map(|r| r.header("idempotency-key").unwrap()).collect();
+    assert!(keys.iter().all(|k| *k == keys[0]), "{keys:?}");
+    assert_eq!(alerts(&server).len(), 1);
+}
+
+#[test]
+fn webhooks_into_the_internal_network_are_refused_unless_allowed() {
+    let (_guard, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    for url in ["http://127.0.0.1:9/hook", "http://169.254.169.254/latest", "http://10.0.0.1/", "ftp://example.com/"] {
+        let reply = server
+            .post("/v1/alerts/rules", &json!({"name": "r", "filter": {}, "webhook": {"url": url, "secret": SECRET}}));
+        assert_eq!(
+            (reply.status, reply.body["code"].as_str()),
+            (400, Some("invalid_webhook")),
+            "{url}: {}",
+            reply.body
+        );
+    }
+    for (body, field) in [
+        (json!({"name": "r", "filter": {"nps_min": "12"}, "follow_up": {"due_hours": 48}}), "filter"),
+        (json!({"name": "r", "webhook": {"url": "https://8.8.8.8/", "secret": "short"}}), "webhook"),
+        (json!({"name": "r", "follow_up": {"due_hours": 0}}), "follow_up"),
+        (json!({"name": "", "follow_up": {"due_hours": 4}}), "name"),
+        (json!({"name": "r"}), "body"),
+        (json!({"name": "r", "follow_up": {"due_hours": 4}, "colour": "red"}), "body"),
+    ] {
+        let reply = server.post("/v1/alerts/rules", &body);
+        assert_eq!((reply.status, reply.body["field"].as_str()), (400, Some(field)), "{body}: {}", reply.body);
+    }
+}
+
+#[test]
+fn erasure_removes_a_customers_alerts_follow_ups_and_outbox() {
+    let (_guard, data) = data_dir();
+    let server = Server::start(&data, &["--allow-private-webhooks", "--webhook-retry-secs", "3600"]);
+    let receiver = Receiver::start(vec![Answer::Status(500)]);
+    detractor_rule(&server, &receiver.url);
+    server.ingest(json!([{"id": "d1", "text": "Xylophonique retard", "channel": "email", "nps": 1,
+                          "customer_id": "cust-erase"}]));
+    wait_for("the first attempt", &server, || !receiver.received().is_empty());
+    let export = server.get("/v1/customers/cust-erase/export").body;
+    assert_eq!((export["alerts"].as_array().unwrap().len(), export["follow_ups"].as_array().unwrap().len()), (1, 1));
+    assert_eq!(server.delete("/v1/customers/cust-erase").status, 200);
+    assert_eq!(alerts(&server), Vec::<Value>::new());
+    assert_eq!(server.get("/v1/follow-ups").body["follow_ups"], json!([]));
+    // The outbox held the text; it leaves the files as the verbatim does.
+    let erased = Instant::now();
+    while !files_containing(&data, "Xylophonique").is_empty() && erased.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(files_containing(&data, "Xylophonique"), Vec::<String>::new());
+}
