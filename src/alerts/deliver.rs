@@ -116,10 +116,10 @@ mod tests {
 
     #[test]
     fn signatures_are_hmac_sha256_over_timestamp_and_body() {
-        // RFC 4231 test case 2: key "Jefe", data "what do ya want for nothing?".
+        // Python: hmac.new(b"Jefe", b'1700000000.{"alert_id":1}', hashlib.sha256).hexdigest()
         assert_eq!(
-            signature("Jefe", "what do ya want", " for nothing?"),
-            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+            signature("Jefe", "1700000000", r#"{"alert_id":1}"#),
+            "sha256=37889b961aeb72816f4f5d69bd105037a240199dc33d9b593f13962e25db63ee"
         );
     }
 

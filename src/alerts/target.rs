@@ -33,6 +33,10 @@ impl TargetPolicy {
         if authority.as_str().contains('@') {
             return refuse("credentials in the URL are not accepted; the secret signs each delivery".into());
         }
+        let after_host = &authority.as_str()[authority.host().len()..];
+        if !after_host.is_empty() && after_host.strip_prefix(':').and_then(|p| p.parse::<u16>().ok()).is_none() {
+            return refuse(format!("port `{}` is not a number", after_host.trim_start_matches(':')));
+        }
         let port = authority.port_u16().unwrap_or(port);
         let host = authority.host().trim_start_matches('[').trim_end_matches(']');
         if host.is_empty() {

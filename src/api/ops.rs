@@ -149,7 +149,7 @@ mod tests {
         for (path, method, operation) in operations(&open) {
             assert!(operation["responses"].get("401").is_none(), "{method} {path}: no 401 without keys");
             // A foreign Origin is refused on writes with or without keys.
-            let writes = ["post", "patch", "delete"].contains(&method.as_str());
+            let writes = ["post", "put", "patch", "delete"].contains(&method.as_str());
             assert_eq!(operation["responses"].get("403").is_some(), writes, "{method} {path}: 403 only for writes");
         }
     }
