@@ -80,6 +80,10 @@ pub struct SearchRequest {
     pub offset: usize,
 }
 
+/// Search parameters that shape a page of results rather than select verbatims: refused by
+/// what counts every match (exports, KPIs) and by saved filters (jobs, alert rules).
+pub const PAGING_PARAMETERS: [&str; 3] = ["sort", "limit", "offset"];
+
 /// Parameters that take a list: repeating one adds to it (`channel=email&channel=chat`).
 /// Any other parameter given twice is refused rather than one value silently winning.
 const LIST_PARAMETERS: [&str; 9] =
@@ -189,6 +193,47 @@ impl SearchRequest {
             }
         }
         Ok(request)
+    }
+}
+
+/// Why a saved filter (a job's, an alert rule's) was refused: `invalid_type` or `invalid_filter`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct FilterError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl SearchRequest {
+    /// A saved filter as JSON: an object of search parameters, each a string or a number
+    /// (absent or `null`: every verbatim), checked to make a valid search.
+    pub fn filter_params(value: Option<&serde_json::Value>) -> Result<BTreeMap<String, String>, FilterError> {
+        use serde_json::Value;
+        let invalid_type = |message: String| FilterError { code: "invalid_type", message };
+        let filter = match value {
+            None | Some(Value::Null) => BTreeMap::new(),
+            Some(Value::Object(entries)) => entries
+                .iter()
+                .map(|(key, value)| match value {
+                    Value::String(text) => Ok((key.clone(), text.clone())),
+                    Value::Number(number) => Ok((key.clone(), number.to_string())),
+                    _ => Err(invalid_type(format!("filter `{key}` must be a string or a number"))),
+                })
+                .collect::<Result<_, _>>()?,
+            Some(_) => return Err(invalid_type("`filter` must be an object of search parameters".to_string())),
+        };
+        SearchRequest::from_filter(&filter)?;
+        Ok(filter)
+    }
+
+    /// The search a saved filter means (the parameters of `GET /v1/search`, without paging).
+    pub fn from_filter(filter: &BTreeMap<String, String>) -> Result<SearchRequest, FilterError> {
+        let invalid = |message: String| FilterError { code: "invalid_filter", message };
+        if let Some(key) = filter.keys().find(|key| PAGING_PARAMETERS.contains(&key.as_str())) {
+            return Err(invalid(format!("`{key}` shapes search results; it is not a filter")));
+        }
+        SearchRequest::from_params(filter.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .map_err(|err| invalid(err.to_string()))
     }
 }
 

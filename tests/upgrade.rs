@@ -66,12 +66,15 @@ fn upgrade(name: &str) -> String {
     server.ingest(serde_json::json!([{"id":"new","text":"Livraison parfaite","language":"fr","channel":"app"}]));
     assert_eq!(server.search("q=livraison")["total"], 2);
     assert!(server.get("/v1/verbatims/new").body["emotions"].is_array(), "{name}: new writes get emotions");
+    // The alert tables exist: a rule can be saved on an upgraded store.
+    let rule = serde_json::json!({"name": "r", "filter": {"nps_group": "detractor"}, "follow_up": {"due_hours": 48}});
+    assert_eq!(server.post("/v1/alerts/rules", &rule).status, 201, "{name}");
     let log = server.server_log();
     server.stop();
 
     let store = r2d2_sqlite::rusqlite::Connection::open(DataPaths::new(&data).store).unwrap();
     let version: i64 = store.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-    assert_eq!(version, 8, "{name}: store not at this build's version");
+    assert_eq!(version, 9, "{name}: store not at this build's version");
     log
 }
 

@@ -21,7 +21,7 @@ use serde_json::json;
 
 use crate::domain::{AlertRule, Verbatim};
 use crate::index::SearchIndex;
-use crate::jobs::search_filter;
+use crate::search::SearchRequest;
 use crate::store::{Firing, Store};
 
 /// The evaluator's checkpoint name.
@@ -51,7 +51,7 @@ pub fn evaluate(store: &Store, index: &SearchIndex) -> anyhow::Result<usize> {
                 continue;
             }
             let filter =
-                search_filter(&rule.filter).map_err(|err| anyhow::anyhow!("rule {}: {}", rule.id, err.message))?;
+                SearchRequest::from_filter(&rule.filter).map_err(|err| anyhow::anyhow!("rule {}: {err}", rule.id))?;
             let ids: Vec<String> = candidates.iter().map(|v| v.id.clone()).collect();
             let matching = index.matching(&filter, &ids)?;
             firings.extend(candidates.into_iter().filter(|v| matching.contains(&v.id)).map(|v| (rule, v)));

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::target::TargetPolicy;
 use crate::domain::{FollowUpPolicy, Webhook};
-use crate::jobs::filter_of;
+use crate::search::SearchRequest;
 use crate::store::RuleDraft;
 
 pub const MAX_NAME_CHARS: usize = 200;
@@ -48,7 +48,8 @@ pub fn parse(body: &Value, policy: &TargetPolicy, updating: bool) -> Result<Rule
             ))
         }
     };
-    let filter = filter_of(fields).map_err(|err| refuse(err.code, "filter", err.message))?;
+    let filter =
+        SearchRequest::filter_params(fields.get("filter")).map_err(|err| refuse(err.code, "filter", err.message))?;
     let webhook = match fields.get("webhook") {
         None | Some(Value::Null) => None,
         Some(Value::Object(hook)) => {

@@ -8,10 +8,7 @@ use super::error::ApiError;
 use super::stream::{streamed, take_stream_place};
 use super::AppState;
 use crate::export::{export as write_export, ExportFormat};
-use crate::search::SearchRequest;
-
-/// Search parameters that shape a page of results; an export has no pages.
-const PAGING: [&str; 3] = ["sort", "limit", "offset"];
+use crate::search::{SearchRequest, PAGING_PARAMETERS};
 
 pub async fn export(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let params = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
@@ -29,7 +26,7 @@ pub async fn export(state: web::Data<AppState>, req: HttpRequest) -> Result<Http
                     .with("parameter", "format")
                 })?
             }
-            paging if PAGING.contains(&paging) => {
+            paging if PAGING_PARAMETERS.contains(&paging) => {
                 return Err(ApiError::bad_request(
                     "invalid_parameter",
                     format!("parameter `{paging}`: an export has every match, in the order stored; it takes no paging"),

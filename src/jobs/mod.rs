@@ -20,7 +20,7 @@ use anyhow::Context;
 use serde::Serialize;
 
 pub use files::{rejected_path, results_path};
-pub use spec::{check_stages, filter_of, search_filter, JobSpec, SpecError, TopicsSpec, STAGES};
+pub use spec::{check_stages, search_filter, JobSpec, SpecError, TopicsSpec, STAGES};
 
 use crate::models::sha256_hex;
 use crate::reprocess::{reprocess, reprocess_stored, Outcome, Progress, ReprocessJob, StoredJob};

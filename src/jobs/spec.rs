@@ -12,8 +12,6 @@ use crate::topics::Method;
 
 /// The analysis stages a job may name; every analysis reports sentiment.
 pub const STAGES: [&str; 2] = ["language", "sentiment"];
-/// Search parameters that shape a page of results rather than select verbatims.
-const NOT_FILTERS: [&str; 3] = ["sort", "limit", "offset"];
 const KINDS: &str =
     "reprocess, analyze_file, discover_topics, assign_topics, split_topic, discover_root_causes, split_root_cause";
 
@@ -263,30 +261,8 @@ fn seed_of(fields: &serde_json::Map<String, Value>) -> Result<u64, SpecError> {
 }
 
 /// A job's `filter`: search parameters, each a string or a number, that must make a valid search.
-pub fn filter_of(fields: &serde_json::Map<String, Value>) -> Result<BTreeMap<String, String>, SpecError> {
-    let filter = match fields.get("filter") {
-        None | Some(Value::Null) => BTreeMap::new(),
-        Some(Value::Object(entries)) => entries
-            .iter()
-            .map(|(key, value)| {
-                let value = match value {
-                    Value::String(text) => text.clone(),
-                    Value::Number(number) => number.to_string(),
-                    _ => {
-                        return Err(spec_error(
-                            "invalid_type",
-                            "filter",
-                            format!("filter `{key}` must be a string or a number"),
-                        ))
-                    }
-                };
-                Ok((key.clone(), value))
-            })
-            .collect::<Result<_, _>>()?,
-        Some(_) => return Err(spec_error("invalid_type", "filter", "`filter` must be an object of search parameters")),
-    };
-    search_filter(&filter)?;
-    Ok(filter)
+fn filter_of(fields: &serde_json::Map<String, Value>) -> Result<BTreeMap<String, String>, SpecError> {
+    SearchRequest::filter_params(fields.get("filter")).map_err(|err| spec_error(err.code, "filter", err.message))
 }
 
 /// Checks the stages a job names (see [`STAGES`]); they run in pipeline order whatever the
@@ -307,15 +283,7 @@ pub fn check_stages(stages: Vec<String>) -> Result<Vec<String>, SpecError> {
 
 /// The search request a job's filter means (the parameters of `GET /v1/search`).
 pub fn search_filter(filter: &BTreeMap<String, String>) -> Result<SearchRequest, SpecError> {
-    if let Some(key) = filter.keys().find(|key| NOT_FILTERS.contains(&key.as_str())) {
-        return Err(spec_error(
-            "invalid_filter",
-            "filter",
-            format!("`{key}` shapes search results; it is not a filter"),
-        ));
-    }
-    SearchRequest::from_params(filter.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .map_err(|err| spec_error("invalid_filter", "filter", err.to_string()))
+    SearchRequest::from_filter(filter).map_err(|err| spec_error(err.code, "filter", err.message))
 }
 
 /// A file named relative to the import directory, that cannot climb out of it: no absolute

@@ -19,7 +19,7 @@ pub use stats::{change, mean, net_score, share, Change, Estimate};
 pub use tally::{day_start, CellKey, Cells, Period, Tally};
 
 use crate::domain::clamp_to_supported;
-use crate::search::{ParamError, SearchRequest};
+use crate::search::{ParamError, SearchRequest, PAGING_PARAMETERS};
 
 /// Groups listed by default, the largest first.
 pub const DEFAULT_GROUPS: usize = 100;
@@ -96,9 +96,6 @@ pub struct KpiRequest {
     pub groups: usize,
 }
 
-/// Search parameters that shape a page of hits; KPIs count every match.
-const PAGING: [&str; 3] = ["sort", "limit", "offset"];
-
 impl KpiRequest {
     /// Parses `group_by`, `period`, `tz`, `groups` and every search filter.
     pub fn from_params<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<KpiRequest, ParamError> {
@@ -148,7 +145,7 @@ impl KpiRequest {
                         .filter(|n| (1..=MAX_GROUPS).contains(n))
                         .ok_or_else(|| error(key, format!("expected an integer from 1 to {MAX_GROUPS}")))?
                 }
-                paging if PAGING.contains(&paging) => {
+                paging if PAGING_PARAMETERS.contains(&paging) => {
                     return Err(error(key, "KPIs count every match; they take no paging or sort".to_string()))
                 }
                 _ => {
