@@ -196,6 +196,19 @@ fn a_detractor_fires_a_signed_webhook_retried_until_delivered_and_opens_a_follow
     let states: Vec<(&str, &str)> =
         follow_ups.iter().map(|f| (f["verbatim_id"].as_str().unwrap(), f["status"].as_str().unwrap())).collect();
     assert_eq!(states, [("d1", "contacted"), ("d3", "open")]);
+
+    // The loop's own KPIs: one customer reached in time, one not yet due.
+    let reply = server.get("/v1/follow-ups/kpis?group_by=owner");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let total = &reply.body["total"];
+    let counts: Vec<u64> = ["follow_ups", "reached_in_time", "reached_late", "overdue", "pending"]
+        .map(|k| total[k].as_u64().unwrap())
+        .to_vec();
+    assert_eq!(counts, [2, 1, 0, 0, 1], "{total}");
+    assert_eq!(total["in_time"], 100.0);
+    assert!(total["median_hours_to_contact"].as_f64().unwrap() < 0.1, "{total}");
+    assert_eq!(reply.body["groups"][0]["key"], "cx-lyon");
+    assert_eq!(server.get("/v1/follow-ups/kpis?group_by=channel").status, 400);
 }
 
 #[test]

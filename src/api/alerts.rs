@@ -13,7 +13,8 @@ use super::error::ApiError;
 use super::topics::{path_id, query};
 use super::AppState;
 use crate::alerts::rules::{self, RuleError};
-use crate::domain::{DeliveryState, FollowUp, FollowUpStatus};
+use crate::domain::{parse_timestamp, DeliveryState, FollowUp, FollowUpStatus};
+use crate::kpi::{loop_kpis, LoopGroupBy};
 use crate::store::FollowUpQuery;
 
 /// Most alerts or follow-ups one request lists.
@@ -205,6 +206,47 @@ pub async fn list_follow_ups(state: web::Data<AppState>, req: HttpRequest) -> Re
     let service = state.service.clone();
     let found = web::block(move || service.store().follow_ups(&wanted, Utc::now())).await??;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "follow_ups": views(found) })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoopQuery {
+    group_by: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// KPIs of the loop itself: of the follow-ups opened in `[from, to)`, the share of customers
+/// reached in time and the median time to reach them, in total and by rule or owner.
+pub async fn follow_up_kpis(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let asked: LoopQuery = query(&req)?;
+    let group_by = asked
+        .group_by
+        .as_deref()
+        .map(|raw| {
+            LoopGroupBy::parse(raw).ok_or_else(|| {
+                ApiError::bad_request("invalid_parameter", "parameter `group_by`: expected rule or owner")
+                    .with("parameter", "group_by")
+            })
+        })
+        .transpose()?;
+    let bound = |name: &'static str, raw: Option<&str>| {
+        raw.map(|text| {
+            parse_timestamp(text).ok_or_else(|| {
+                ApiError::bad_request("invalid_parameter", format!("parameter `{name}`: not RFC 3339 or YYYY-MM-DD"))
+                    .with("parameter", name)
+            })
+        })
+        .transpose()
+    };
+    let (from, to) = (bound("from", asked.from.as_deref())?, bound("to", asked.to.as_deref())?);
+    let service = state.service.clone();
+    let every = FollowUpQuery { limit: usize::MAX, ..FollowUpQuery::default() };
+    let now = Utc::now();
+    let mut found = web::block(move || service.store().follow_ups(&every, now)).await??;
+    found.retain(|f| from.is_none_or(|from| f.created_at >= from) && to.is_none_or(|to| f.created_at < to));
+    let (total, groups) = loop_kpis(&found, group_by, now);
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "total": total, "groups": groups })))
 }
 
 pub async fn get_follow_up(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {

@@ -111,6 +111,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .delete(alerts::delete_rule),
         )
         .service(resource("/v1/follow-ups", "GET").get(alerts::list_follow_ups))
+        .service(resource("/v1/follow-ups/kpis", "GET").get(alerts::follow_up_kpis))
         .service(
             resource("/v1/follow-ups/{id}", "GET, PATCH").get(alerts::get_follow_up).patch(alerts::update_follow_up),
         )

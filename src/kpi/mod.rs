@@ -5,6 +5,7 @@
 //! The index counts the answers (see `crate::index` for the collector that reads its columns,
 //! never the stored verbatims) into [`Cells`]; [`report`] turns them into KPIs.
 
+mod follow_ups;
 mod report;
 mod stats;
 mod tally;
@@ -14,6 +15,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 
+pub use follow_ups::{loop_kpis, LoopGroupBy, LoopKpis};
 pub use report::{report, GroupKpis, KpiReport, Kpis, PeriodKpis, TooManyPeriods, MAX_PERIODS};
 pub use stats::{change, mean, net_score, share, Change, Estimate};
 pub use tally::{day_start, CellKey, Cells, Period, Tally};
