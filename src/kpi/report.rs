@@ -37,25 +37,22 @@ impl Kpi {
     fn estimate(self, tally: &Tally) -> Option<Estimate> {
         match self {
             Kpi::Nps => {
-                let mut groups = [0u64; 3];
-                for (score, answers) in tally.nps.iter().enumerate() {
-                    groups[NpsGroup::of(score as u8) as usize] += answers;
+                let (mut promoters, mut passives, mut detractors) = (0, 0, 0);
+                for (score, answers) in (0u8..).zip(tally.nps) {
+                    match NpsGroup::of(score) {
+                        NpsGroup::Promoter => promoters += answers,
+                        NpsGroup::Passive => passives += answers,
+                        NpsGroup::Detractor => detractors += answers,
+                    }
                 }
-                let [detractors, passives, promoters] = groups;
                 net_score(promoters, passives, detractors)
             }
-            Kpi::Csat => {
-                let satisfied = (1u8..).zip(tally.csat).filter(|(score, _)| CSAT_SATISFIED.contains(score));
-                share(satisfied.map(|(_, n)| n).sum(), tally.csat.iter().sum())
-            }
+            Kpi::Csat => share_in(&tally.csat, &CSAT_SATISFIED),
             Kpi::Ces => mean(
                 (1u8..).zip(tally.ces).map(|(score, n)| (f64::from(score), n)),
                 [f64::from(*CES_SCALE.start()), f64::from(*CES_SCALE.end())],
             ),
-            Kpi::CesEasy => {
-                let easy = (1u8..).zip(tally.ces).filter(|(score, _)| CES_EASY.contains(score));
-                share(easy.map(|(_, n)| n).sum(), tally.ces.iter().sum())
-            }
+            Kpi::CesEasy => share_in(&tally.ces, &CES_EASY),
             Kpi::NetSentiment => {
                 // `mixed` counts in neither share.
                 let count = |label| tally.with_sentiment(label);
@@ -64,6 +61,12 @@ impl Kpi {
             }
         }
     }
+}
+
+/// The share of answers within `wanted`, from counts per score of a scale starting at 1.
+fn share_in(answers: &[u64], wanted: &std::ops::RangeInclusive<u8>) -> Option<Estimate> {
+    let hits = (1u8..).zip(answers).filter(|(score, _)| wanted.contains(score)).map(|(_, n)| n).sum();
+    share(hits, answers.iter().sum())
 }
 
 /// The KPIs of a set of verbatims. Shares are in percent, NPS and net sentiment in points

@@ -41,8 +41,7 @@ impl Tally {
             self.ces[score - 1] += 1;
         }
         if let Some(label) = sentiment {
-            let slot = SentimentLabel::DOCUMENT.iter().position(|l| *l == label).expect("a document label");
-            self.sentiment[slot] += 1;
+            self.sentiment[slot_of(label)] += 1;
         }
     }
 
@@ -57,8 +56,13 @@ impl Tally {
 
     /// Verbatims with the given sentiment.
     pub fn with_sentiment(&self, label: SentimentLabel) -> u64 {
-        self.sentiment[SentimentLabel::DOCUMENT.iter().position(|l| *l == label).expect("a document label")]
+        self.sentiment[slot_of(label)]
     }
+}
+
+/// Where a sentiment is counted in [`Tally::sentiment`].
+fn slot_of(label: SentimentLabel) -> usize {
+    SentimentLabel::DOCUMENT.iter().position(|l| *l == label).expect("a document label")
 }
 
 /// The calendar periods KPIs are followed by, in the request's time zone; weeks start on
