@@ -295,3 +295,58 @@ fn erasure_removes_a_customers_alerts_follow_ups_and_outbox() {
     }
     assert_eq!(files_containing(&data, "Xylophonique"), Vec::<String>::new());
 }
+
+#[test]
+fn alerts_fire_on_arrivals_only_and_rules_may_name_categories() {
+    let (_guard, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    let category = server.post("/v1/categories", &json!({"name": "livraison", "queries": {"fr": "livraison"}}));
+    assert_eq!(category.status, 201, "{}", category.body);
+    let filter = json!({"category": category.body["id"]});
+    let missing = server
+        .post("/v1/alerts/rules", &json!({"name": "r", "filter": {"category": 999}, "follow_up": {"due_hours": 4}}));
+    assert_eq!((missing.status, missing.body["field"].as_str()), (400, Some("filter")), "{}", missing.body);
+    let rule =
+        server.post("/v1/alerts/rules", &json!({"name": "livraison", "filter": filter, "follow_up": {"due_hours": 4}}));
+    assert_eq!(rule.status, 201, "{}", rule.body);
+    let id = rule.body["id"].as_i64().unwrap();
+    // Evaluation follows each commit, after its answer: wait for a matching arrival, then
+    // every earlier one has been evaluated too.
+    let fired = |server: &Server| -> Vec<String> {
+        let mut ids: Vec<String> =
+            alerts(server).iter().map(|a| a["verbatim_id"].as_str().unwrap().to_string()).collect();
+        ids.sort();
+        ids
+    };
+    let wait_fired = |server: &Server, last: &str| wait_for(last, server, || fired(server).iter().any(|id| id == last));
+
+    server.ingest(json!([{"id": "x1", "text": "Produit parfait", "language": "fr"},
+                         {"id": "a1", "text": "Livraison en retard", "language": "fr"}]));
+    wait_fired(&server, "a1");
+    assert_eq!(fired(&server), ["a1"]);
+    assert_eq!(alerts(&server)[0]["delivery"], "none", "no webhook: nothing to deliver");
+
+    // Off, then on again: what was sent meanwhile does not fire.
+    let off = json!({"name": "livraison", "filter": filter, "follow_up": {"due_hours": 4}, "enabled": false});
+    assert_eq!(server.put(&format!("/v1/alerts/rules/{id}"), &off).status, 200);
+    server.ingest(json!([{"id": "a2", "text": "Livraison perdue", "language": "fr"}]));
+    let on = json!({"name": "livraison", "filter": filter, "follow_up": {"due_hours": 4}, "enabled": true});
+    assert_eq!(server.put(&format!("/v1/alerts/rules/{id}"), &on).status, 200);
+    server.ingest(json!([{"id": "a3", "text": "Livraison abîmée", "language": "fr"}]));
+    wait_fired(&server, "a3");
+    assert_eq!(fired(&server), ["a1", "a3"]);
+
+    // A reprocess stores new analyses of every verbatim: none of them is an arrival.
+    let job = server.post("/v1/jobs", &json!({"kind": "reprocess", "model": "fast"}));
+    assert_eq!(job.status, 202, "{}", job.body);
+    server.wait_job(job.body["id"].as_str().unwrap(), |j| j["state"] == "done");
+    server.ingest(json!([{"id": "a4", "text": "Livraison oubliée", "language": "fr"}]));
+    wait_fired(&server, "a4");
+    assert_eq!(fired(&server), ["a1", "a3", "a4"]);
+
+    // Erasing a verbatim erases its alert and follow-up.
+    assert_eq!(server.delete("/v1/verbatims/a1").status, 204);
+    assert_eq!(fired(&server), ["a3", "a4"]);
+    let follow_ups = server.get("/v1/follow-ups").body["follow_ups"].as_array().unwrap().clone();
+    assert_eq!(follow_ups.len(), 2, "{follow_ups:?}");
+}

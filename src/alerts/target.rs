@@ -63,27 +63,46 @@ impl TargetPolicy {
 fn is_internal(ip: &IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
+            let [a, b, c, _] = v4.octets();
             v4.is_loopback()
                 || v4.is_private()
                 || v4.is_link_local()
-                || v4.is_unspecified()
                 || v4.is_multicast()
                 || v4.is_broadcast()
-                // 100.64.0.0/10, carrier-grade NAT (shared address space).
+                // 0.0.0.0/8 "this network", 100.64.0.0/10 carrier-grade NAT, 192.0.0.0/24 IETF
+                // protocol assignments, 198.18.0.0/15 benchmarking, 240.0.0.0/4 reserved.
+                || a == 0
                 || (a == 100 && (64..128).contains(&b))
+                || (a == 192 && b == 0 && c == 0)
+                || (a == 198 && (b == 18 || b == 19))
+                || a >= 240
         }
         IpAddr::V6(v6) => {
-            let first = v6.segments()[0];
+            let s = v6.segments();
+            // The IPv4 address some IPv6 forms carry: mapped and compatible (::ffff:a.b.c.d,
+            // ::a.b.c.d), NAT64 (64:ff9b::/96), 6to4 (2002::/16, in the next 32 bits).
+            let embedded = v6
+                .to_ipv4()
+                .or_else(|| (s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0; 4]).then(|| v4_of(s[6], s[7])))
+                .or_else(|| (s[0] == 0x2002).then(|| v4_of(s[1], s[2])));
             v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
-                // fc00::/7 unique local, fe80::/10 link-local.
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-                || v6.to_ipv4_mapped().is_some_and(|v4| is_internal(&IpAddr::V4(v4)))
+                // fc00::/7 unique local, fe80::/10 link-local, fec0::/10 site-local, 2001::/32
+                // Teredo (a tunnel to any IPv4 address).
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80
+                || (s[0] & 0xffc0) == 0xfec0
+                || (s[0] == 0x2001 && s[1] == 0)
+                || embedded.is_some_and(|v4| is_internal(&IpAddr::V4(v4)))
         }
     }
+}
+
+fn v4_of(high: u16, low: u16) -> std::net::Ipv4Addr {
+    let [a, b] = high.to_be_bytes();
+    let [c, d] = low.to_be_bytes();
+    std::net::Ipv4Addr::new(a, b, c, d)
 }
 
 #[cfg(test)]
@@ -102,6 +121,14 @@ mod tests {
             "http://[::1]:8080/",
             "http://100.64.0.1/",
             "http://0.0.0.0/",
+            "http://2130706433/",
+            "http://0177.0.0.1/",
+            "http://127.1/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://[64:ff9b::a00:1]/",
+            "http://[2002:c0a8:1::1]/",
+            "http://[fec0::1]/",
+            "http://198.18.0.1/",
         ] {
             assert!(strict.check(url).is_err(), "{url}");
             assert!(TargetPolicy { allow_private: true }.check(url).is_ok(), "{url}");

@@ -15,7 +15,9 @@ use super::AppState;
 use crate::alerts::rules::{self, RuleError};
 use crate::domain::{parse_timestamp, DeliveryState, FollowUp, FollowUpStatus};
 use crate::kpi::{loop_kpis, LoopGroupBy};
-use crate::store::FollowUpQuery;
+use crate::search::SearchRequest;
+use crate::service::Service;
+use crate::store::{FollowUpQuery, RuleDraft};
 
 /// Most alerts or follow-ups one request lists.
 const MAX_LIST: usize = 1000;
@@ -50,6 +52,14 @@ fn rule_filter(given: Option<&str>) -> Result<Option<i64>, ApiError> {
         .transpose()
 }
 
+/// Refuses a rule whose filter the index cannot run: a query that does not parse, a category
+/// that does not exist (evaluation would skip it for ever).
+fn check_filter(service: &Service, draft: &RuleDraft) -> Result<(), ApiError> {
+    let filter = SearchRequest::from_filter(&draft.filter)
+        .map_err(|err| ApiError::bad_request(err.code, err.message).with("field", "filter"))?;
+    service.reader().check_query(&filter).map_err(|err| ApiError::from(err).with("field", "filter"))
+}
+
 /// 201 with the rule and its address.
 pub async fn create_rule(
     state: web::Data<AppState>,
@@ -60,6 +70,7 @@ pub async fn create_rule(
     let (service, targets) = (state.service.clone(), state.config.webhook_targets);
     let rule = web::block(move || -> Result<_, ApiError> {
         let draft = rules::parse(&body, &targets, false)?;
+        check_filter(&service, &draft)?;
         Ok(service.store().create_alert_rule(&draft)?)
     })
     .await??;
@@ -92,6 +103,7 @@ pub async fn update_rule(
     let (service, targets) = (state.service.clone(), state.config.webhook_targets);
     let rule = web::block(move || -> Result<_, ApiError> {
         let draft = rules::parse(&body, &targets, true)?;
+        check_filter(&service, &draft)?;
         let previous =
             service.store().alert_rule(id)?.ok_or_else(|| ApiError::not_found(format!("no alert rule {id}")))?;
         if draft.webhook.as_ref().is_some_and(|w| w.secret.is_empty()) && previous.webhook.is_none() {
@@ -156,13 +168,13 @@ struct FollowUpsQuery {
 
 /// A follow-up with whether it is overdue now.
 #[derive(Serialize)]
-struct FollowUpView {
+pub(super) struct FollowUpView {
     #[serde(flatten)]
     follow_up: FollowUp,
     overdue: bool,
 }
 
-fn views(follow_ups: Vec<FollowUp>) -> Vec<FollowUpView> {
+pub(super) fn views(follow_ups: Vec<FollowUp>) -> Vec<FollowUpView> {
     let now = Utc::now();
     follow_ups.into_iter().map(|f| FollowUpView { overdue: f.overdue(now), follow_up: f }).collect()
 }

@@ -125,7 +125,7 @@ pub async fn export_customer(
             "exported_at": crate::domain::rfc3339::format(&chrono::Utc::now()),
             "verbatims": verbatims,
             "alerts": alerts,
-            "follow_ups": follow_ups,
+            "follow_ups": super::alerts::views(follow_ups),
         })))
 }
 

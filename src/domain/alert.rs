@@ -31,12 +31,19 @@ pub struct AlertRule {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Where a rule's alerts are POSTed, and the secret they are signed with (never serialised).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Where a rule's alerts are POSTed, and the secret they are signed with (never serialised,
+/// never printed).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Webhook {
     pub url: String,
     #[serde(skip_serializing, default)]
     pub secret: String,
+}
+
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhook").field("url", &self.url).field("secret", &"…").finish()
+    }
 }
 
 /// The follow-up an alert opens: due so many hours after the alert, for an owner.

@@ -36,6 +36,7 @@ pub struct Firing<'a> {
     pub rule: &'a AlertRule,
     pub verbatim_id: &'a str,
     pub customer_id: Option<&'a str>,
+    pub fired_at: DateTime<Utc>,
     /// Builds the webhook body from the alert's id and follow-up id, once they are known.
     pub payload: &'a dyn Fn(i64, Option<(i64, DateTime<Utc>)>) -> String,
 }
@@ -185,14 +186,36 @@ impl Store {
     pub fn update_alert_rule(&self, id: i64, draft: &RuleDraft) -> Result<Option<AlertRule>> {
         let conn = self.pool.get()?;
         let secret = draft.webhook.as_ref().map(|w| w.secret.as_str()).filter(|s| !s.is_empty());
-        let changed = conn
+        let mut conn = conn;
+        let tx = conn.transaction()?;
+        // Enabled again, it starts from now: what was sent while it was off does not fire.
+        let changed = tx
             .execute(
-                "UPDATE alert_rules SET name = ?2, rule = ?3, secret = COALESCE(?4, secret), enabled = ?5,
-                   updated_at = ?6 WHERE id = ?1",
-                params![id, draft.name, stored_rule(draft), secret, draft.enabled, rfc3339::format(&Utc::now())],
+                "UPDATE alert_rules SET name = ?2, rule = ?3,
+                   secret = CASE WHEN ?7 THEN COALESCE(?4, secret) END,
+                   since_seq = CASE WHEN enabled = 0 AND ?5 THEN (SELECT value FROM counters WHERE name = 'seq')
+                     ELSE since_seq END,
+                   enabled = ?5, updated_at = ?6 WHERE id = ?1",
+                params![
+                    id,
+                    draft.name,
+                    stored_rule(draft),
+                    secret,
+                    draft.enabled,
+                    rfc3339::format(&Utc::now()),
+                    draft.webhook.is_some()
+                ],
             )
             .map_err(StoreError::classify)?;
-        drop(conn);
+        if draft.webhook.is_none() {
+            tx.execute(
+                "UPDATE alerts SET state = 'failed', next_attempt_at = NULL, last_error = 'webhook removed'
+                 WHERE rule_id = ?1 AND state = 'pending'",
+                [id],
+            )
+            .map_err(StoreError::classify)?;
+        }
+        tx.commit().map_err(StoreError::classify)?;
         if changed == 0 {
             return Ok(None);
         }
@@ -234,7 +257,9 @@ impl Store {
         let conn = self.pool.get()?;
         let mut stmt = conn.prepare(
             "SELECT a.id, a.attempts, a.payload, r.rule, r.secret FROM alerts a JOIN alert_rules r ON r.id = a.rule_id
-             WHERE a.state = 'pending' AND a.next_attempt_at <= ?1 ORDER BY a.next_attempt_at, a.id LIMIT ?2",
+             WHERE a.state = 'pending' AND a.next_attempt_at <= ?1
+               AND json_extract(r.rule, '$.webhook_url') IS NOT NULL
+             ORDER BY a.next_attempt_at, a.id LIMIT ?2",
         )?;
         let rows = stmt.query_map(params![rfc3339::format(&now), limit as i64], |r| {
             Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get(4)?))
@@ -252,16 +277,9 @@ impl Store {
         Ok(due)
     }
 
-    /// When the next pending delivery is due, if any.
-    pub fn next_delivery_at(&self) -> Result<Option<DateTime<Utc>>> {
-        let conn = self.pool.get()?;
-        let next: Option<String> =
-            conn.query_row("SELECT MIN(next_attempt_at) FROM alerts WHERE state = 'pending'", [], |r| r.get(0))?;
-        optional_time(next, "next delivery")
-    }
-
     /// Records an attempt: delivered, retried at `retry_at`, or failed for good (`retry_at`
-    /// `None` after an error). An alert erased meanwhile is simply not there.
+    /// `None` after an error). An alert erased meanwhile is simply not there, and one whose
+    /// rule was deleted during the attempt stays failed.
     pub fn record_attempt(&self, alert_id: i64, error: Option<&str>, retry_at: Option<DateTime<Utc>>) -> Result<()> {
         let conn = self.pool.get()?;
         let now = rfc3339::format(&Utc::now());
@@ -272,7 +290,7 @@ impl Store {
         };
         conn.execute(
             "UPDATE alerts SET state = ?2, attempts = attempts + 1, next_attempt_at = ?3, last_error = ?4,
-               delivered_at = ?5 WHERE id = ?1",
+               delivered_at = ?5 WHERE id = ?1 AND state = 'pending'",
             params![alert_id, state.as_str(), retry_at.as_ref().map(rfc3339::format), error, delivered_at],
         )
         .map_err(StoreError::classify)?;
@@ -352,14 +370,18 @@ impl Store {
         let conn = self.pool.get()?;
         let mut stmt = conn.prepare(&format!(
             "SELECT {ALERT_COLUMNS} FROM alerts a LEFT JOIN follow_ups f ON f.alert_id = a.id
-             WHERE a.customer_id = ?1 ORDER BY a.id"
+             WHERE a.customer_id = ?1 OR a.verbatim_id IN (SELECT id FROM verbatims WHERE customer_id = ?1)
+             ORDER BY a.id"
         ))?;
         let mut rows = stmt.query([customer_id])?;
         let mut alerts = Vec::new();
         while let Some(row) = rows.next()? {
             alerts.push(alert(row)?);
         }
-        let mut stmt = conn.prepare(&format!("SELECT {FOLLOW_UP_COLUMNS} FROM follow_ups WHERE customer_id = ?1"))?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {FOLLOW_UP_COLUMNS} FROM follow_ups
+             WHERE customer_id = ?1 OR verbatim_id IN (SELECT id FROM verbatims WHERE customer_id = ?1) ORDER BY id"
+        ))?;
         let mut rows = stmt.query([customer_id])?;
         let mut follow_ups = Vec::new();
         while let Some(row) = rows.next()? {
@@ -374,7 +396,15 @@ impl StoreWriter<'_> {
     /// unless the rule already fired on this verbatim: a verbatim sent again does not fire
     /// again, and its follow-up keeps its state. Returns whether it fired.
     pub fn fire(&mut self, firing: &Firing<'_>) -> Result<bool> {
-        let now = Utc::now();
+        let now = firing.fired_at;
+        // A rule deleted or disabled since the evaluation read it fires no more.
+        let live: Option<bool> = self
+            .tx
+            .query_row("SELECT enabled FROM alert_rules WHERE id = ?1", [firing.rule.id], |r| r.get(0))
+            .optional()?;
+        if live != Some(true) {
+            return Ok(false);
+        }
         let exists: Option<i64> = self
             .tx
             .query_row(

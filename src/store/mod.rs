@@ -161,7 +161,9 @@ const MIGRATIONS: [&str; 9] = [
     "ALTER TABLE verbatims ADD COLUMN emotions TEXT;",
     // 9: alerts (`crate::alerts`): rules (their webhook secret apart), fired alerts with their
     // delivery (the outbox; `payload` is the body as first signed) and follow-ups; verbatims
-    // by date, for retention (`crate::retention`).
+    // by date, for retention (`crate::retention`); and the `seq` at which each verbatim was last
+    // sent (`seq` moves with every analysis stored, this one only when a client sends it), so
+    // alerts fire on arrivals, never on a reprocess (NULL for rows sent before).
     "CREATE TABLE alert_rules (
         id         INTEGER PRIMARY KEY AUTOINCREMENT,
         name       TEXT NOT NULL,
@@ -203,7 +205,8 @@ const MIGRATIONS: [&str; 9] = [
         updated_at   TEXT NOT NULL
     );
     CREATE INDEX follow_ups_by_customer ON follow_ups(customer_id);
-    CREATE INDEX verbatims_by_created_at ON verbatims(created_at);",
+    CREATE INDEX verbatims_by_created_at ON verbatims(created_at);
+    ALTER TABLE verbatims ADD COLUMN received_seq INTEGER;",
 ];
 /// The version this build writes.
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -443,22 +446,28 @@ impl Store {
         let mut cursor = after_seq;
         loop {
             let rows = self.page_since(cursor, page)?;
-            let Some((last, _)) = rows.last() else { return Ok(()) };
-            cursor = *last;
-            visit(rows.into_iter().map(|(_, verbatim)| verbatim).collect(), cursor)?;
+            let Some(last) = rows.last() else { return Ok(()) };
+            cursor = last.seq;
+            visit(rows.into_iter().map(|row| row.verbatim).collect(), cursor)?;
         }
     }
 
-    /// Up to `limit` verbatims written after `after_seq`, in `seq` order, each with its `seq`.
-    pub fn page_since(&self, after_seq: u64, limit: usize) -> Result<Vec<(u64, Verbatim)>> {
+    /// Up to `limit` verbatims written after `after_seq`, in `seq` order.
+    pub fn page_since(&self, after_seq: u64, limit: usize) -> Result<Vec<Sequenced>> {
         let conn = self.pool.get()?;
-        let mut stmt =
-            conn.prepare_cached(&format!("SELECT {COLUMNS}, seq FROM verbatims WHERE seq > ?1 ORDER BY seq LIMIT ?2"))?;
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {COLUMNS}, seq, received_seq FROM verbatims WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+        ))?;
         let mut rows = stmt.query(params![after_seq as i64, limit as i64])?;
         let mut page = Vec::with_capacity(limit);
         while let Some(row) = rows.next()? {
             let seq: i64 = row.get(COLUMN_COUNT)?;
-            page.push((seq as u64, raw_row(row)?.into_verbatim()?));
+            let received_seq: Option<i64> = row.get(COLUMN_COUNT + 1)?;
+            page.push(Sequenced {
+                seq: seq as u64,
+                received_seq: received_seq.unwrap_or(0) as u64,
+                verbatim: raw_row(row)?.into_verbatim()?,
+            });
         }
         Ok(page)
     }
@@ -536,6 +545,15 @@ impl Store {
     }
 }
 
+/// A stored verbatim with its place in the store's sequence.
+pub struct Sequenced {
+    /// Its last write (a client's, or an analysis stored).
+    pub seq: u64,
+    /// Its last write by a client (0 for rows sent before this was kept).
+    pub received_seq: u64,
+    pub verbatim: Verbatim,
+}
+
 /// The writes of one transaction (see [`Store::write`]); each row written takes the next `seq`.
 pub struct StoreWriter<'a> {
     tx: &'a rusqlite::Transaction<'a>,
@@ -550,12 +568,13 @@ impl StoreWriter<'_> {
         let mut previous = self.tx.prepare_cached(&format!("SELECT {COLUMNS} FROM verbatims WHERE id = ?1"))?;
         let mut insert = self.tx.prepare_cached(
             "INSERT INTO verbatims (id, text, language, channel, created_at, customer_id, nps, csat, ces, metadata, seq,
-                sentiment, sentiment_model, due, topic, topic_id, root_causes, aspects, emotions)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
+                received_seq, sentiment, sentiment_model, due, topic, topic_id, root_causes, aspects, emotions)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
              ON CONFLICT(id) DO UPDATE SET text = excluded.text, language = excluded.language,
                channel = excluded.channel, created_at = excluded.created_at,
                customer_id = excluded.customer_id, nps = excluded.nps, csat = excluded.csat,
                ces = excluded.ces, metadata = excluded.metadata, seq = excluded.seq,
+               received_seq = excluded.received_seq,
                sentiment = excluded.sentiment, sentiment_model = excluded.sentiment_model, due = excluded.due,
                topic = excluded.topic, topic_id = excluded.topic_id, root_causes = excluded.root_causes,
                aspects = excluded.aspects, emotions = excluded.emotions",
@@ -671,13 +690,13 @@ impl StoreWriter<'_> {
 
     /// Erases every verbatim of a customer and records the erasure; returns how many there were.
     pub fn delete_customer(&mut self, customer_id: &str) -> Result<usize> {
+        self.forget_alerts_of_customer(customer_id)?;
         let deleted = self
             .tx
             .execute("DELETE FROM verbatims WHERE customer_id = ?1", [customer_id])
             .map_err(StoreError::classify)?;
         self.forget_customer_in_jobs(customer_id)?;
         self.forget_customer_in_models(customer_id)?;
-        self.forget_alerts_of_customer(customer_id)?;
         self.audit(ErasureKind::Customer, customer_id, deleted)?;
         Ok(deleted)
     }

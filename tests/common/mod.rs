@@ -86,6 +86,10 @@ impl Server {
         reply(self.agent.patch(self.url(path)).header("content-type", "application/json").send(body.to_string()))
     }
 
+    pub fn put(&self, path: &str, body: &Value) -> Reply {
+        reply(self.agent.put(self.url(path)).header("content-type", "application/json").send(body.to_string()))
+    }
+
     pub fn get(&self, path: &str) -> Reply {
         reply(self.agent.get(self.url(path)).call())
     }
