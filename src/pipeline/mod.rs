@@ -1,14 +1,15 @@
 //! Analysis as a pipeline of stages: each stage reads a batch of texts and adds what it knows
 //! (the language, the sentiment, emotions, aspects and stated causes, key phrases, topics,
-//! root causes; next: PII spans).
+//! root causes).
 //!
 //! A stage declares its [`Placement`]: **inline** stages are cheap enough to run on every
 //! verbatim as it is ingested (thousands a second on two cores); **deferred** stages are
 //! encoder-bound (tens a second) and run later, in jobs that follow the store. A new capability
 //! is a new [`Stage`] added to the [`Analyzer`]'s lists, without touching the others. Stages
 //! run in list order, so a stage may read what an earlier one added (emotions read the
-//! encodings sentiment made; PII redaction will run first so no later stage sees what it
-//! removes).
+//! encodings sentiment made). Personal data is redacted before the first stage (see
+//! [`Analyzer::with_redaction`]): the stages take texts by reference, and redaction replaces
+//! them, so no stage ever sees what it removes.
 
 mod analyzer;
 mod aspects;
