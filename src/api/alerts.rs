@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::body::read_json;
 use super::error::ApiError;
 use super::topics::{path_id, query};
-use super::AppState;
+use super::{list_limit, parameter, AppState};
 use crate::alerts::rules::{self, RuleError};
 use crate::domain::{parse_timestamp, DeliveryState, FollowUp, FollowUpStatus};
 use crate::kpi::{loop_kpis, LoopGroupBy};
@@ -19,9 +19,6 @@ use crate::search::SearchRequest;
 use crate::service::Service;
 use crate::store::{FollowUpQuery, RuleDraft};
 
-/// Most alerts or follow-ups one request lists.
-const MAX_LIST: usize = 1000;
-const DEFAULT_LIST: usize = 100;
 /// Longest follow-up note and owner, in characters.
 const MAX_NOTE_CHARS: usize = 2000;
 const MAX_OWNER_CHARS: usize = 200;
@@ -32,24 +29,8 @@ impl From<RuleError> for ApiError {
     }
 }
 
-fn limit(given: Option<&str>) -> Result<usize, ApiError> {
-    given.map_or(Ok(DEFAULT_LIST), |raw| {
-        raw.parse().ok().filter(|n| (1..=MAX_LIST).contains(n)).ok_or_else(|| {
-            ApiError::bad_request("invalid_parameter", format!("parameter `limit`: expected 1 to {MAX_LIST}"))
-                .with("parameter", "limit")
-        })
-    })
-}
-
-fn rule_filter(given: Option<&str>) -> Result<Option<i64>, ApiError> {
-    given
-        .map(|raw| {
-            raw.parse().map_err(|_| {
-                ApiError::bad_request("invalid_parameter", "parameter `rule`: expected a rule id")
-                    .with("parameter", "rule")
-            })
-        })
-        .transpose()
+fn rule_filter(raw: Option<&str>) -> Result<Option<i64>, ApiError> {
+    parameter("rule", raw, |raw| raw.parse().ok(), "a rule id")
 }
 
 /// Refuses a rule whose filter the index cannot run: a query that does not parse, a category
@@ -137,20 +118,9 @@ struct AlertsQuery {
 /// The alerts fired, newest first, with their delivery state (failures show their last error).
 pub async fn list_alerts(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let asked: AlertsQuery = query(&req)?;
-    let delivery = asked
-        .delivery
-        .as_deref()
-        .map(|raw| {
-            DeliveryState::parse(raw).ok_or_else(|| {
-                ApiError::bad_request(
-                    "invalid_parameter",
-                    "parameter `delivery`: expected pending, delivered, failed or none",
-                )
-                .with("parameter", "delivery")
-            })
-        })
-        .transpose()?;
-    let (rule, limit) = (rule_filter(asked.rule.as_deref())?, limit(asked.limit.as_deref())?);
+    let delivery =
+        parameter("delivery", asked.delivery.as_deref(), DeliveryState::parse, "pending, delivered, failed or none")?;
+    let (rule, limit) = (rule_filter(asked.rule.as_deref())?, list_limit(asked.limit.as_deref())?);
     let service = state.service.clone();
     let alerts = web::block(move || service.store().alerts(delivery, rule, limit)).await??;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "alerts": alerts })))
@@ -182,38 +152,23 @@ pub(super) fn views(follow_ups: Vec<FollowUp>) -> Vec<FollowUpView> {
 /// Follow-ups, soonest due first: the queue of customers to call back.
 pub async fn list_follow_ups(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let asked: FollowUpsQuery = query(&req)?;
-    let statuses = match asked.status.as_deref() {
-        None => Vec::new(),
-        Some(raw) => raw
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                FollowUpStatus::parse(s).ok_or_else(|| {
-                    ApiError::bad_request(
-                        "invalid_parameter",
-                        format!("parameter `status`: `{s}` is not open, in_progress, contacted or resolved"),
-                    )
-                    .with("parameter", "status")
-                })
-            })
-            .collect::<Result<_, _>>()?,
-    };
-    let overdue = match asked.overdue.as_deref() {
-        None => None,
-        Some("true") => Some(true),
-        Some("false") => Some(false),
-        Some(_) => {
-            return Err(ApiError::bad_request("invalid_parameter", "parameter `overdue`: expected true or false")
-                .with("parameter", "overdue"))
-        }
-    };
+    let statuses = parameter(
+        "status",
+        asked.status.as_deref(),
+        |raw| {
+            let given = raw.split(',').map(str::trim).filter(|s| !s.is_empty());
+            given.map(FollowUpStatus::parse).collect::<Option<Vec<_>>>()
+        },
+        "open, in_progress, contacted or resolved, comma-separated",
+    )?
+    .unwrap_or_default();
+    let overdue = parameter("overdue", asked.overdue.as_deref(), |raw| raw.parse::<bool>().ok(), "true or false")?;
     let wanted = FollowUpQuery {
         statuses,
         owner: asked.owner,
         rule_id: rule_filter(asked.rule.as_deref())?,
         overdue,
-        limit: limit(asked.limit.as_deref())?,
+        limit: list_limit(asked.limit.as_deref())?,
     };
     let service = state.service.clone();
     let found = web::block(move || service.store().follow_ups(&wanted, Utc::now())).await??;
@@ -232,25 +187,8 @@ struct LoopQuery {
 /// reached in time and the median time to reach them, in total and by rule or owner.
 pub async fn follow_up_kpis(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let asked: LoopQuery = query(&req)?;
-    let group_by = asked
-        .group_by
-        .as_deref()
-        .map(|raw| {
-            LoopGroupBy::parse(raw).ok_or_else(|| {
-                ApiError::bad_request("invalid_parameter", "parameter `group_by`: expected rule or owner")
-                    .with("parameter", "group_by")
-            })
-        })
-        .transpose()?;
-    let bound = |name: &'static str, raw: Option<&str>| {
-        raw.map(|text| {
-            parse_timestamp(text).ok_or_else(|| {
-                ApiError::bad_request("invalid_parameter", format!("parameter `{name}`: not RFC 3339 or YYYY-MM-DD"))
-                    .with("parameter", name)
-            })
-        })
-        .transpose()
-    };
+    let group_by = parameter("group_by", asked.group_by.as_deref(), LoopGroupBy::parse, "rule or owner")?;
+    let bound = |name, raw| parameter(name, raw, parse_timestamp, "an RFC 3339 timestamp or YYYY-MM-DD");
     let (from, to) = (bound("from", asked.from.as_deref())?, bound("to", asked.to.as_deref())?);
     let service = state.service.clone();
     let every = FollowUpQuery { limit: usize::MAX, ..FollowUpQuery::default() };

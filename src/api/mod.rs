@@ -71,6 +71,38 @@ pub struct ApiConfig {
     pub webhook_targets: TargetPolicy,
 }
 
+/// Most items one list request returns (erasures, alerts, follow-ups), and the default.
+const MAX_LIST: usize = 1000;
+const DEFAULT_LIST: usize = 100;
+
+/// An optional query parameter read by `parse`; a value it refuses is `invalid_parameter`,
+/// naming the parameter and what it `expected`.
+fn parameter<T>(
+    name: &'static str,
+    raw: Option<&str>,
+    parse: impl FnOnce(&str) -> Option<T>,
+    expected: &str,
+) -> Result<Option<T>, ApiError> {
+    raw.map(|raw| {
+        parse(raw).ok_or_else(|| {
+            ApiError::bad_request("invalid_parameter", format!("parameter `{name}`: expected {expected}"))
+                .with("parameter", name)
+        })
+    })
+    .transpose()
+}
+
+/// A list's `limit`: 1 to [`MAX_LIST`], [`DEFAULT_LIST`] when not given.
+fn list_limit(raw: Option<&str>) -> Result<usize, ApiError> {
+    let limit = parameter(
+        "limit",
+        raw,
+        |raw| raw.parse().ok().filter(|n| (1..=MAX_LIST).contains(n)),
+        &format!("1 to {MAX_LIST}"),
+    )?;
+    Ok(limit.unwrap_or(DEFAULT_LIST))
+}
+
 /// Exports and job results downloads streaming at once; more get 429.
 const MAX_STREAMS: usize = 4;
 

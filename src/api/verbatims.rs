@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::body::read_json;
 use super::error::ApiError;
-use super::{check_batch_size, AppState, ItemRejection};
+use super::{check_batch_size, list_limit, parameter, AppState, ItemRejection};
 use crate::domain::Verbatim;
 use crate::service::{Write, Written};
 use crate::store::ErasureKind;
@@ -129,9 +129,6 @@ pub async fn export_customer(
         })))
 }
 
-/// Most audit rows one request returns.
-const MAX_ERASURES: usize = 1000;
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ErasuresQuery {
@@ -143,20 +140,8 @@ pub struct ErasuresQuery {
 pub async fn erasures(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let query = web::Query::<ErasuresQuery>::from_query(req.query_string())
         .map_err(|e| ApiError::bad_request("invalid_parameter", e.to_string()))?;
-    let limit = match query.limit.as_deref() {
-        None => 100,
-        Some(raw) => raw.parse::<usize>().ok().filter(|n| (1..=MAX_ERASURES).contains(n)).ok_or_else(|| {
-            ApiError::bad_request("invalid_parameter", format!("parameter `limit`: expected 1 to {MAX_ERASURES}"))
-                .with("parameter", "limit")
-        })?,
-    };
-    let kind = match query.kind.as_deref() {
-        None => None,
-        Some(raw) => Some(ErasureKind::parse(raw).ok_or_else(|| {
-            ApiError::bad_request("invalid_parameter", "parameter `kind`: expected verbatim, customer or retention")
-                .with("parameter", "kind")
-        })?),
-    };
+    let limit = list_limit(query.limit.as_deref())?;
+    let kind = parameter("kind", query.kind.as_deref(), ErasureKind::parse, "verbatim, customer or retention")?;
     let service = state.service.clone();
     let erasures = web::block(move || service.reader().erasures(kind, limit)).await??;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "erasures": erasures })))

@@ -244,12 +244,8 @@ impl Store {
             "SELECT {ALERT_COLUMNS} FROM alerts a LEFT JOIN follow_ups f ON f.alert_id = a.id
              WHERE (?1 IS NULL OR a.state = ?1) AND (?2 IS NULL OR a.rule_id = ?2) ORDER BY a.id DESC LIMIT ?3"
         ))?;
-        let mut rows = stmt.query(params![state.map(DeliveryState::as_str), rule_id, limit as i64])?;
-        let mut found = Vec::new();
-        while let Some(row) = rows.next()? {
-            found.push(alert(row)?);
-        }
-        Ok(found)
+        let rows = stmt.query_and_then(params![state.map(DeliveryState::as_str), rule_id, limit as i64], alert)?;
+        rows.collect()
     }
 
     /// The deliveries due at `now`, oldest first, with their rule's webhook.
@@ -324,8 +320,8 @@ impl Store {
     pub fn follow_up(&self, id: i64) -> Result<Option<FollowUp>> {
         let conn = self.pool.get()?;
         let mut stmt = conn.prepare(&format!("SELECT {FOLLOW_UP_COLUMNS} FROM follow_ups WHERE id = ?1"))?;
-        let mut rows = stmt.query([id])?;
-        rows.next()?.map(follow_up).transpose()
+        let found = stmt.query_and_then([id], follow_up)?.next().transpose();
+        found
     }
 
     /// Changes a follow-up's status, owner or note (`None`: unchanged; `Some(None)`: cleared).
@@ -373,20 +369,12 @@ impl Store {
              WHERE a.customer_id = ?1 OR a.verbatim_id IN (SELECT id FROM verbatims WHERE customer_id = ?1)
              ORDER BY a.id"
         ))?;
-        let mut rows = stmt.query([customer_id])?;
-        let mut alerts = Vec::new();
-        while let Some(row) = rows.next()? {
-            alerts.push(alert(row)?);
-        }
+        let alerts = stmt.query_and_then([customer_id], alert)?.collect::<Result<Vec<_>>>()?;
         let mut stmt = conn.prepare(&format!(
             "SELECT {FOLLOW_UP_COLUMNS} FROM follow_ups
              WHERE customer_id = ?1 OR verbatim_id IN (SELECT id FROM verbatims WHERE customer_id = ?1) ORDER BY id"
         ))?;
-        let mut rows = stmt.query([customer_id])?;
-        let mut follow_ups = Vec::new();
-        while let Some(row) = rows.next()? {
-            follow_ups.push(follow_up(row)?);
-        }
+        let follow_ups = stmt.query_and_then([customer_id], follow_up)?.collect::<Result<Vec<_>>>()?;
         Ok((alerts, follow_ups))
     }
 }
