@@ -126,6 +126,35 @@ fn generated_queries_never_panic_nor_overflow() {
     });
 }
 
+/// Found by the generator above: excluding a phrase that repeats a word tripped a debug
+/// assertion of Tantivy's phrase scorer (quickwit-oss/tantivy#2811; see `Cargo.toml`).
+#[test]
+fn an_excluded_phrase_repeating_a_word_runs() {
+    on_server_stack(|| {
+        let (_dir, index, texts) = corpus_index();
+        for query in [r#"livraison -"livraison livraison""#, r#"retard -"retard retard retard""#] {
+            search_answers(&index, &texts, query).unwrap();
+        }
+        let request = SearchRequest::from_params([("q", r#"livraison -"livraison livraison""#)]).unwrap();
+        assert_eq!(index.search(&request).unwrap().total, 1, "the phrase is not in the text: nothing is excluded");
+    });
+}
+
+/// Also found by the generator: `field:*` on a field without a column failed only when the
+/// search ran, as an internal error; it is an invalid query, and works on fields with one.
+#[test]
+fn a_field_presence_query_runs_or_is_refused_as_invalid() {
+    on_server_stack(|| {
+        let (_dir, index, _) = corpus_index();
+        for query in ["livraisontext_fr:*\t''", "text_fr:*", "nowhere:*"] {
+            let request = SearchRequest::from_params([("q", query)]).unwrap();
+            assert!(matches!(index.search(&request), Err(IndexError::InvalidQuery(_))), "{query}");
+        }
+        let request = SearchRequest::from_params([("q", "nps:*")]).unwrap();
+        assert_eq!(index.search(&request).unwrap().total, 1, "one verbatim has an NPS answer");
+    });
+}
+
 #[test]
 fn queries_at_each_limit_run_and_past_it_are_refused() {
     on_server_stack(|| {

@@ -8,7 +8,7 @@ use std::ops::Bound;
 
 use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, QueryParserError, RangeQuery, TermQuery};
 use tantivy::query_grammar::{self, Delimiter, UserInputAst, UserInputLeaf, UserInputLiteral};
-use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::schema::{Field, IndexRecordOption, Schema};
 use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{DateTime, Index, Term};
 
@@ -33,7 +33,7 @@ pub fn text_query(index: &Index, fields: &Fields, text: Option<&str>) -> Result<
         .map_err(|_| IndexError::InvalidQuery(QueryParserError::SyntaxError(text.to_string()).to_string()))?;
     limits::check_clauses(&ast)?;
     let mut prefixes = Vec::new();
-    let ast = rewrite_prefixes(ast, fields, &mut prefixes)?;
+    let ast = rewrite_prefixes(ast, fields, &index.schema(), &mut prefixes)?;
     let mut parser = QueryParser::for_index(index, fields.texts());
     parser.set_conjunction_by_default();
     // The prefix matches built below are regular expressions; the analyst's own are refused.
@@ -42,21 +42,24 @@ pub fn text_query(index: &Index, fields: &Fields, text: Option<&str>) -> Result<
     Ok(TextQuery { query, prefixes })
 }
 
-/// Replaces every `word*` leaf with prefix matches, and refuses `/regex/` leaves.
+/// Replaces every `word*` leaf with prefix matches, and refuses `/regex/` leaves and
+/// `field:*` where the field has no column to say whether a verbatim has a value (Tantivy
+/// would fail only when the search runs).
 fn rewrite_prefixes(
     ast: UserInputAst,
     fields: &Fields,
+    schema: &Schema,
     prefixes: &mut Vec<(Field, String)>,
 ) -> Result<UserInputAst, IndexError> {
     Ok(match ast {
         UserInputAst::Clause(children) => UserInputAst::Clause(
             children
                 .into_iter()
-                .map(|(occur, child)| Ok((occur, rewrite_prefixes(child, fields, prefixes)?)))
+                .map(|(occur, child)| Ok((occur, rewrite_prefixes(child, fields, schema, prefixes)?)))
                 .collect::<Result<_, IndexError>>()?,
         ),
         UserInputAst::Boost(inner, boost) => {
-            UserInputAst::Boost(Box::new(rewrite_prefixes(*inner, fields, prefixes)?), boost)
+            UserInputAst::Boost(Box::new(rewrite_prefixes(*inner, fields, schema, prefixes)?), boost)
         }
         UserInputAst::Leaf(leaf) => match *leaf {
             UserInputLeaf::Regex { .. } => {
@@ -65,6 +68,13 @@ fn rewrite_prefixes(
                 ))
             }
             UserInputLeaf::Literal(literal) => prefix_match(literal, fields, prefixes),
+            UserInputLeaf::Exists { field }
+                if !schema.find_field(&field).is_some_and(|(f, _)| schema.get_field_entry(f).is_fast()) =>
+            {
+                return Err(IndexError::InvalidQuery(format!(
+                    "`{field}:*` cannot be searched: `{field}` is not a field that records whether a verbatim has a value"
+                )))
+            }
             other => UserInputAst::Leaf(Box::new(other)),
         },
     })
