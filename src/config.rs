@@ -25,6 +25,7 @@
 //! webhook_timeout_secs = 10       # a receiver must answer within this
 //! webhook_max_attempts = 10       # then the alert's delivery is marked failed
 //! webhook_retry_secs = 30         # wait before the second attempt; doubles, up to an hour
+//! volume_alerts_every_secs = 300  # time between two evaluations of the volume alert rules
 //! ```
 
 use std::net::SocketAddr;
@@ -44,6 +45,9 @@ pub const DEFAULT_MAX_BATCH_ITEMS: usize = 1000;
 pub const DEFAULT_BODY_TIMEOUT_SECS: u64 = 30;
 /// Well below the usual 1,024 open files a process may have, with the store and index files.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1000;
+/// Volume rules test calendar periods: every five minutes calls a spike within minutes of its
+/// count crossing the bar, at the cost of a few index counts.
+pub const DEFAULT_VOLUME_ALERTS_EVERY_SECS: u64 = 300;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -76,6 +80,8 @@ pub struct ConfigFile {
     pub webhook_timeout_secs: Option<u64>,
     pub webhook_max_attempts: Option<u32>,
     pub webhook_retry_secs: Option<u64>,
+    /// Seconds between two evaluations of the volume alert rules.
+    pub volume_alerts_every_secs: Option<u64>,
 }
 
 impl ConfigFile {

@@ -124,6 +124,9 @@ enum Command {
         /// Seconds before the second attempt; doubles after each failure, up to an hour [default: 30]
         #[arg(long, env = "VERBATIM_WEBHOOK_RETRY_SECS")]
         webhook_retry_secs: Option<u64>,
+        /// Seconds between two evaluations of the volume alert rules [default: 300]
+        #[arg(long, env = "VERBATIM_VOLUME_ALERTS_EVERY_SECS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        volume_alerts_every_secs: Option<u64>,
     },
     /// Load verbatims from a JSONL or CSV file (`-` for stdin); exits 2 if any were rejected
     Ingest {
@@ -353,6 +356,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             webhook_timeout_secs,
             webhook_max_attempts,
             webhook_retry_secs,
+            volume_alerts_every_secs,
         } => {
             let defaults = DeliverySettings::default();
             let delivery = DeliverySettings {
@@ -399,6 +403,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let jobs = Arc::new(jobs::Jobs::start(service.clone(), settings)?);
             service.start_alert_delivery(delivery)?;
+            let volume_every = volume_alerts_every_secs
+                .or(file.volume_alerts_every_secs)
+                .unwrap_or(config::DEFAULT_VOLUME_ALERTS_EVERY_SECS);
+            anyhow::ensure!((1..=86_400).contains(&volume_every), "volume_alerts_every_secs must be from 1 to 86400");
+            service.start_volume_alerts(std::time::Duration::from_secs(volume_every))?;
             if let Some(days) = retention_days.or(file.retention_days) {
                 anyhow::ensure!(
                     (1..=retention::MAX_DAYS).contains(&days),

@@ -55,6 +55,8 @@ const MAX_GROUP_VERBATIMS: usize = 20_000;
 pub const DEFAULT_MAX_PENDING_WRITES: usize = 64;
 /// How often the webhook thread looks for due deliveries when it has none.
 const DELIVERY_POLL: Duration = Duration::from_millis(200);
+/// How often the volume alerts thread checks that the service still runs, while it waits.
+const SHUTDOWN_TICK: Duration = Duration::from_secs(1);
 /// Erasures queued at once, apart from other writes.
 const ERASURE_PLACES: usize = 16;
 /// How long one purge keeps retrying while a reader or a background merge is in its way.
@@ -532,6 +534,37 @@ impl Service {
                 }
             })
             .context("starting the webhook thread")?;
+        Ok(())
+    }
+
+    /// Evaluates the volume rules now and then every `every`, on a thread of its own, until
+    /// the service is dropped (see [`crate::alerts::volume`]). Counting reads the index only;
+    /// the alerts fired are stored in one transaction that waits its turn with the writer's.
+    pub fn start_volume_alerts(&self, every: Duration) -> anyhow::Result<()> {
+        let parts = Arc::downgrade(&self.parts);
+        std::thread::Builder::new()
+            .name("verbatim-volume-alerts".into())
+            .spawn(move || loop {
+                {
+                    let Some(parts) = parts.upgrade() else { return };
+                    let reader = &parts.reader;
+                    match alerts::volume::evaluate(&reader.store, &reader.index, chrono::Utc::now()) {
+                        Ok(0) => {}
+                        Ok(fired) => tracing::info!(alerts = fired, "volume rules fired"),
+                        Err(err) => tracing::warn!(error = %format!("{err:#}"), "evaluating volume rules; will retry"),
+                    }
+                }
+                let mut waited = Duration::ZERO;
+                while waited < every {
+                    let tick = SHUTDOWN_TICK.min(every - waited);
+                    std::thread::sleep(tick);
+                    waited += tick;
+                    if parts.strong_count() == 0 {
+                        return;
+                    }
+                }
+            })
+            .context("starting the volume alerts thread")?;
         Ok(())
     }
 

@@ -350,3 +350,135 @@ fn alerts_fire_on_arrivals_only_and_rules_may_name_categories() {
     let follow_ups = server.get("/v1/follow-ups").body["follow_ups"].as_array().unwrap().clone();
     assert_eq!(follow_ups.len(), 2, "{follow_ups:?}");
 }
+
+/// Noon UTC so many days ago, or now for 0 (today, whatever the hour).
+fn days_ago(days: u64) -> String {
+    let now = chrono::Utc::now();
+    if days == 0 {
+        return now.to_rfc3339();
+    }
+    (now.date_naive() - chrono::Days::new(days)).and_hms_opt(12, 0, 0).unwrap().and_utc().to_rfc3339()
+}
+
+#[test]
+fn volume_rules_call_a_spike_and_an_nps_drop_once_and_stay_quiet_on_flat_volumes() {
+    // The data is dated from today: start past midnight UTC if it is near.
+    let to_midnight = 86_400 - chrono::Timelike::num_seconds_from_midnight(&chrono::Utc::now());
+    if to_midnight < 120 {
+        std::thread::sleep(Duration::from_secs(u64::from(to_midnight) + 2));
+    }
+    let (_guard, data) = data_dir();
+    let mut verbatims = Vec::new();
+    // Five weeks of e-mail and web feedback, 3 to 7 a day in each channel; today, 40 e-mails.
+    for day in 1..=35u64 {
+        for channel in ["email", "web"] {
+            for n in 0..(3 + (day * 7 + u64::from(channel == "web")) % 5) {
+                verbatims.push(json!({"id": format!("{channel}-{day}-{n}"), "text": "Colis en retard",
+                                      "channel": channel, "created_at": days_ago(day)}));
+            }
+        }
+    }
+    for n in 0..40 {
+        verbatims.push(json!({"id": format!("email-today-{n}"), "text": "Colis jamais arrivé", "channel": "email",
+                              "created_at": days_ago(0)}));
+    }
+    // In the store channel: the week before last at NPS +40, last week at −20 (ISO weeks, UTC).
+    let today = chrono::Utc::now().date_naive();
+    let monday = today - chrono::Days::new(u64::from(chrono::Datelike::weekday(&today).num_days_from_monday()));
+    for (week, promoters, detractors) in [(2u64, 50, 10), (1, 20, 40)] {
+        let day = (monday - chrono::Days::new(7 * week - 2)).and_hms_opt(12, 0, 0).unwrap().and_utc().to_rfc3339();
+        for n in 0..100 {
+            let nps = if n < promoters {
+                10
+            } else if n < promoters + detractors {
+                2
+            } else {
+                8
+            };
+            verbatims.push(json!({"id": format!("store-{week}-{n}"), "text": "Magasin", "channel": "store",
+                                  "nps": nps, "created_at": day}));
+        }
+    }
+    let args = ["--allow-private-webhooks", "--volume-alerts-every-secs", "1"];
+    let server = Server::start(&data, &args);
+    for chunk in verbatims.chunks(500) {
+        server.ingest(Value::Array(chunk.to_vec()));
+    }
+    let receiver = Receiver::start(Vec::new());
+    let rule = |name: &str, channel: &str, volume: Value| {
+        let reply = server.post(
+            "/v1/alerts/rules",
+            &json!({"name": name, "filter": {"channel": channel}, "volume": volume,
+                    "webhook": {"url": receiver.url, "secret": SECRET}}),
+        );
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        reply.body["id"].as_i64().unwrap()
+    };
+    let spike = rule("E-mail spike", "email", json!({"kind": "spike", "min_count": 10}));
+    rule("Web spike", "web", json!({"kind": "spike", "min_count": 1, "p_value": 0.01}));
+    let drop = rule("Store NPS drop", "store", json!({"kind": "nps_drop", "points": 20}));
+    // A rule refused: volume rules open no follow-up, and their tests are checked.
+    for volume in [json!({"kind": "spike", "baseline_periods": 2}), json!({"kind": "nps_drop"}), json!({"kind": "x"})] {
+        let reply = server.post("/v1/alerts/rules", &json!({"name": "r", "volume": volume}));
+        assert_eq!((reply.status, reply.body["field"].as_str()), (400, Some("volume")), "{volume}: {}", reply.body);
+    }
+    let with_follow_up = json!({"name": "r", "volume": {"kind": "spike"}, "follow_up": {"due_hours": 4}});
+    assert_eq!(server.post("/v1/alerts/rules", &with_follow_up).status, 400);
+    let one_customer = json!({"name": "r", "volume": {"kind": "spike"}, "filter": {"customer_id": "c1"}});
+    assert_eq!(server.post("/v1/alerts/rules", &one_customer).body["field"], "filter");
+    let to_verbatims = json!({"name": "E-mail spike", "filter": {"channel": "email"}, "follow_up": {"due_hours": 4}});
+    let switched = server.put(&format!("/v1/alerts/rules/{spike}"), &to_verbatims);
+    assert_eq!((switched.status, switched.body["field"].as_str()), (400, Some("volume")), "{}", switched.body);
+
+    wait_for("two deliveries", &server, || receiver.received().len() >= 2);
+    // Several evaluations later, and after a restart (whose evaluations a new rule shows),
+    // nothing fired twice.
+    std::thread::sleep(Duration::from_secs(3));
+    server.stop();
+    let server = Server::start(&data, &args);
+    let again = server.post(
+        "/v1/alerts/rules",
+        &json!({"name": "again", "filter": {"channel": "email"},
+                                                          "volume": {"kind": "spike"}}),
+    );
+    let again = again.body["id"].as_i64().unwrap();
+    wait_for("the new rule's alert", &server, || alerts(&server).iter().any(|a| a["rule_id"] == again));
+    let fired: Vec<Value> = alerts(&server).into_iter().filter(|a| a["rule_id"] != again).collect();
+    let mut rules: Vec<i64> = fired.iter().map(|a| a["rule_id"].as_i64().unwrap()).collect();
+    rules.sort();
+    assert_eq!(rules, [spike, drop], "the web channel's volumes are flat: {fired:#?}");
+    let by_rule = |id: i64| fired.iter().find(|a| a["rule_id"] == id).unwrap().clone();
+
+    let found = by_rule(spike)["volume"].clone();
+    assert_eq!(
+        (found["kind"].as_str(), found["count"].as_u64(), found["complete"].as_bool()),
+        (Some("spike"), Some(40), Some(false))
+    );
+    assert_eq!(found["baseline_periods"], 28);
+    assert!(found["baseline_mean"].as_f64().unwrap() < 8.0 && found["p_value"].as_f64().unwrap() < 0.001, "{found}");
+    assert!(by_rule(spike).get("verbatim_id").is_none());
+
+    let found = by_rule(drop)["volume"].clone();
+    assert_eq!(
+        (found["kind"].as_str(), found["nps"].as_f64(), found["previous_nps"].as_f64()),
+        (Some("nps_drop"), Some(-20.0), Some(40.0))
+    );
+    assert_eq!(
+        (found["count"].as_u64(), found["previous_count"].as_u64(), found["complete"].as_bool()),
+        (Some(100), Some(100), Some(true))
+    );
+    let last_monday = (monday - chrono::Days::new(7)).and_hms_opt(0, 0, 0).unwrap().and_utc();
+    assert_eq!(
+        found["period_start"].as_str(),
+        Some(last_monday.to_rfc3339_opts(chrono::SecondsFormat::Millis, true).as_str())
+    );
+
+    // Each delivery is signed, and carries the finding (no verbatim).
+    let deliveries = receiver.received();
+    assert_eq!(deliveries.len(), 2, "{deliveries:?}");
+    for delivery in &deliveries {
+        verify(delivery);
+        let body: Value = serde_json::from_str(&delivery.body).unwrap();
+        assert!(body["volume"]["p_value"].as_f64().unwrap() < 0.05 && body.get("verbatim").is_none(), "{body}");
+    }
+}

@@ -74,7 +74,7 @@ fn upgrade(name: &str) -> String {
 
     let store = r2d2_sqlite::rusqlite::Connection::open(DataPaths::new(&data).store).unwrap();
     let version: i64 = store.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-    assert_eq!(version, 9, "{name}: store not at this build's version");
+    assert_eq!(version, 10, "{name}: store not at this build's version");
     log
 }
 

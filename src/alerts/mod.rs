@@ -1,5 +1,6 @@
-//! Alerts: rules on single verbatims, evaluated as verbatims arrive, delivered by signed
-//! webhooks from a durable outbox, each opening a follow-up (see `crate::domain::alert`).
+//! Alerts: rules on single verbatims, evaluated as verbatims arrive, and rules on volumes,
+//! evaluated on a schedule ([`volume`]); delivered by signed webhooks from a durable outbox,
+//! those about a verbatim opening a follow-up (see `crate::domain::alert`).
 //!
 //! - **Evaluation** ([`evaluate`]) follows the store by `seq` like every derived view
 //!   (`crate::consumers`): after each commit, the verbatims written since the evaluator's
@@ -16,6 +17,7 @@
 pub mod deliver;
 pub mod rules;
 pub mod target;
+pub mod volume;
 
 use serde_json::json;
 
@@ -29,13 +31,13 @@ const CHECKPOINT: &str = "alerts";
 /// Verbatims read per evaluation step.
 const PAGE: usize = 1000;
 
-/// Evaluates the enabled rules on every verbatim sent since the evaluator's checkpoint, up to
-/// what the index holds; returns how many alerts fired. Only arrivals count: a verbatim whose
+/// Evaluates the enabled rules on single verbatims on each verbatim sent since the
+/// evaluator's checkpoint, up to what the index holds; returns how many alerts fired. Only arrivals count: a verbatim whose
 /// `seq` moved because an analysis was stored (a reprocess, a topic discovery) was evaluated
 /// when it arrived. A rule the index cannot run (a category deleted since) is skipped and
 /// logged, so it does not hold the others back.
 pub fn evaluate(store: &Store, index: &SearchIndex) -> anyhow::Result<usize> {
-    let rules: Vec<AlertRule> = store.alert_rules()?.into_iter().filter(|r| r.enabled).collect();
+    let rules: Vec<AlertRule> = store.alert_rules()?.into_iter().filter(|r| r.enabled && r.volume.is_none()).collect();
     let indexed = index.applied_seq();
     let mut checkpoint = store.checkpoint(CHECKPOINT)?;
     // Rules are not evaluated on what was sent before them.

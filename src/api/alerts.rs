@@ -1,4 +1,4 @@
-//! `/v1/alerts/rules` (rules on single verbatims, see [`crate::alerts`]), `/v1/alerts` (the
+//! `/v1/alerts/rules` (rules on single verbatims or on volumes, see [`crate::alerts`]), `/v1/alerts` (the
 //! alerts fired and their webhook delivery) and `/v1/follow-ups` (the actions they opened).
 //! A rule's webhook secret is write-only: no answer carries it.
 
@@ -87,6 +87,15 @@ pub async fn update_rule(
         check_filter(&service, &draft)?;
         let previous =
             service.store().alert_rule(id)?.ok_or_else(|| ApiError::not_found(format!("no alert rule {id}")))?;
+        // A rule on single verbatims evaluates arrivals from its creation, a volume rule whole
+        // periods: turned into one another, either would fire on what it was never meant to.
+        if draft.volume.is_some() != previous.volume.is_some() {
+            return Err(ApiError::bad_request(
+                "invalid_value",
+                "a rule on volumes cannot become a rule on single verbatims, nor the reverse; create a new rule",
+            )
+            .with("field", "volume"));
+        }
         if draft.webhook.as_ref().is_some_and(|w| w.secret.is_empty()) && previous.webhook.is_none() {
             return Err(ApiError::bad_request("invalid_value", "`webhook.secret` is required for a new webhook")
                 .with("field", "webhook"));

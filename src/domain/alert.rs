@@ -7,10 +7,12 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::rfc3339;
+use super::{rfc3339, Period};
 
 /// A rule on single verbatims: those matching `filter` (search parameters, with the meaning
-/// they have in search) fire an alert, delivered to `webhook` and opening a follow-up.
+/// they have in search) fire an alert, delivered to `webhook` and opening a follow-up. With a
+/// `volume` test, a rule watches the volumes of what `filter` selects instead, period by
+/// period, and fires once per period that fails the test (see `crate::alerts::volume`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AlertRule {
     pub id: i64,
@@ -20,6 +22,8 @@ pub struct AlertRule {
     pub webhook: Option<Webhook>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub follow_up: Option<FollowUpPolicy>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub volume: Option<VolumeRule>,
     pub enabled: bool,
     /// Verbatims written after this store `seq` are evaluated: a new rule does not fire on
     /// the history.
@@ -29,6 +33,76 @@ pub struct AlertRule {
     pub created_at: DateTime<Utc>,
     #[serde(with = "rfc3339")]
     pub updated_at: DateTime<Utc>,
+}
+
+/// What a volume rule watches: calendar periods of the verbatims its filter selects, in a
+/// time zone, tested one way or another; no alert on fewer than `min_count` verbatims.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VolumeRule {
+    #[serde(flatten)]
+    pub test: VolumeTest,
+    pub period: Period,
+    /// IANA name of the zone periods start in.
+    pub tz: String,
+    /// Spikes: the fewest verbatims in the period; NPS drops: the fewest NPS answers in each
+    /// of the two periods compared.
+    pub min_count: u64,
+    /// The test's significance level.
+    pub p_value: f64,
+}
+
+/// The test a volume rule runs on each period.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum VolumeTest {
+    /// More verbatims than the `baseline_periods` periods before make likely.
+    Spike { baseline_periods: u32 },
+    /// An NPS at least `points` below the previous period's.
+    NpsDrop { points: f64 },
+}
+
+/// Why a volume rule fired: the period, and the figures its test read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VolumeFinding {
+    pub period: Period,
+    #[serde(with = "rfc3339")]
+    pub period_start: DateTime<Utc>,
+    #[serde(with = "rfc3339")]
+    pub period_end: DateTime<Utc>,
+    /// False when the period was still running: a spike can be called before its day ends.
+    pub complete: bool,
+    /// The verbatims of the period (spikes) or its NPS answers (NPS drops).
+    pub count: u64,
+    pub p_value: f64,
+    #[serde(flatten)]
+    pub figures: VolumeFigures,
+}
+
+/// What each test compared.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum VolumeFigures {
+    Spike {
+        /// Verbatims per period, and their variance, over the baseline periods.
+        baseline_mean: f64,
+        baseline_variance: f64,
+        baseline_periods: u32,
+        distribution: CountDistribution,
+    },
+    NpsDrop {
+        nps: f64,
+        previous_nps: f64,
+        previous_count: u64,
+    },
+}
+
+/// The law a spike test takes a period's count to follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CountDistribution {
+    Poisson,
+    /// When the baseline varies more than Poisson counts do.
+    NegativeBinomial,
 }
 
 /// Where a rule's alerts are POSTed, and the secret they are signed with (never serialised,
@@ -85,12 +159,15 @@ impl DeliveryState {
     }
 }
 
-/// An alert a rule fired on a verbatim, with its delivery.
+/// An alert a rule fired on a verbatim, or on a period's volumes, with its delivery.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Alert {
     pub id: i64,
     pub rule_id: i64,
-    pub verbatim_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verbatim_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub volume: Option<VolumeFinding>,
     #[serde(with = "rfc3339")]
     pub fired_at: DateTime<Utc>,
     /// What a receiver gets as `Idempotency-Key`: the same on every attempt.

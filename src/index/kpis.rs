@@ -11,8 +11,9 @@ use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{Column, StrColumn};
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 
+use crate::domain::Period;
 use crate::domain::SentimentLabel;
-use crate::kpi::{Cells, GroupBy, Period, Tally};
+use crate::kpi::{Cells, GroupBy, Tally};
 
 /// What a [`KpiCollector`] counts by.
 pub struct KpiCollector {

@@ -38,8 +38,8 @@ use schema::Fields;
 pub use schema::TextField;
 
 use crate::consumers::Consumer;
-use crate::domain::{Verbatim, NO_EMOTION, OTHER_LANGUAGE};
-use crate::kpi::{Cells, GroupBy, Period};
+use crate::domain::{Period, Verbatim, NO_EMOTION, OTHER_LANGUAGE};
+use crate::kpi::{Cells, GroupBy};
 use crate::search::{SearchRequest, Sort};
 
 /// Memory the writer may buffer before it flushes a segment.

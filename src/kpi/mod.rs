@@ -16,11 +16,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 
 pub use follow_ups::{loop_kpis, LoopGroupBy, LoopKpis};
-pub use report::{report, GroupKpis, KpiReport, Kpis, PeriodKpis, TooManyPeriods, MAX_PERIODS};
+pub use report::{nps, report, GroupKpis, KpiReport, Kpis, PeriodKpis, TooManyPeriods, MAX_PERIODS};
 pub use stats::{change, mean, net_score, share, Change, Estimate};
-pub use tally::{day_start, CellKey, Cells, Period, Tally};
+pub use tally::{CellKey, Cells, Tally};
 
-use crate::domain::clamp_to_supported;
+use crate::domain::{clamp_to_supported, day_start, Period};
 use crate::search::{ParamError, SearchRequest, PAGING_PARAMETERS};
 
 /// Groups listed by default, the largest first.

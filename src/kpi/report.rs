@@ -8,9 +8,9 @@ use chrono::{Duration, NaiveDate};
 use serde::Serialize;
 
 use super::stats::{change, mean, net_score, share, Change, Estimate};
-use super::tally::{day_start, Cells, Period, Tally};
+use super::tally::{Cells, Tally};
 use super::KpiRequest;
-use crate::domain::{NpsGroup, SentimentLabel, CES_EASY, CES_SCALE, CSAT_SATISFIED};
+use crate::domain::{day_start, NpsGroup, Period, SentimentLabel, CES_EASY, CES_SCALE, CSAT_SATISFIED};
 
 /// The most periods one report lists (three years of days).
 pub const MAX_PERIODS: usize = 1100;
@@ -36,17 +36,7 @@ enum Kpi {
 impl Kpi {
     fn estimate(self, tally: &Tally) -> Option<Estimate> {
         match self {
-            Kpi::Nps => {
-                let (mut promoters, mut passives, mut detractors) = (0, 0, 0);
-                for (score, answers) in (0u8..).zip(tally.nps) {
-                    match NpsGroup::of(score) {
-                        NpsGroup::Promoter => promoters += answers,
-                        NpsGroup::Passive => passives += answers,
-                        NpsGroup::Detractor => detractors += answers,
-                    }
-                }
-                net_score(promoters, passives, detractors)
-            }
+            Kpi::Nps => nps(tally),
             Kpi::Csat => share_in(&tally.csat, &CSAT_SATISFIED),
             Kpi::Ces => mean(
                 (1u8..).zip(tally.ces).map(|(score, n)| (f64::from(score), n)),
@@ -61,6 +51,19 @@ impl Kpi {
             }
         }
     }
+}
+
+/// The NPS of a tally, in points, with what its change test needs.
+pub fn nps(tally: &Tally) -> Option<Estimate> {
+    let (mut promoters, mut passives, mut detractors) = (0, 0, 0);
+    for (score, answers) in (0u8..).zip(tally.nps) {
+        match NpsGroup::of(score) {
+            NpsGroup::Promoter => promoters += answers,
+            NpsGroup::Passive => passives += answers,
+            NpsGroup::Detractor => detractors += answers,
+        }
+    }
+    net_score(promoters, passives, detractors)
 }
 
 /// The share of answers within `wanted`, from counts per score of a scale starting at 1.

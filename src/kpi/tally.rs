@@ -4,9 +4,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Datelike, Days, NaiveDate, TimeZone, Utc};
-use chrono_tz::Tz;
-use serde::Serialize;
+use chrono::NaiveDate;
 
 use crate::domain::{SentimentLabel, CES_SCALE, CSAT_SCALE, NPS_SCALE};
 
@@ -65,61 +63,6 @@ fn slot_of(label: SentimentLabel) -> usize {
     SentimentLabel::DOCUMENT.iter().position(|l| *l == label).expect("a document label")
 }
 
-/// The calendar periods KPIs are followed by, in the request's time zone; weeks start on
-/// Monday (ISO 8601).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Period {
-    Day,
-    Week,
-    Month,
-}
-
-impl Period {
-    pub fn parse(name: &str) -> Option<Period> {
-        [Period::Day, Period::Week, Period::Month].into_iter().find(|p| p.as_str() == name)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Period::Day => "day",
-            Period::Week => "week",
-            Period::Month => "month",
-        }
-    }
-
-    /// The first day of the period holding `day`.
-    pub fn start(self, day: NaiveDate) -> NaiveDate {
-        match self {
-            Period::Day => day,
-            Period::Week => day - Days::new(u64::from(day.weekday().num_days_from_monday())),
-            Period::Month => day.with_day(1).expect("every month has a first day"),
-        }
-    }
-
-    /// The first day of the period after the one starting on `start`.
-    pub fn next(self, start: NaiveDate) -> NaiveDate {
-        match self {
-            Period::Day => start + Days::new(1),
-            Period::Week => start + Days::new(7),
-            Period::Month => start.checked_add_months(chrono::Months::new(1)).expect("dates are bounded"),
-        }
-    }
-
-    /// The start of the period holding `at`, in `tz`.
-    pub fn of(self, at: DateTime<Utc>, tz: Tz) -> NaiveDate {
-        self.start(at.with_timezone(&tz).date_naive())
-    }
-}
-
-/// The instant a local day starts in `tz`: midnight, or the first moment after midnight where
-/// a daylight-saving change skips it.
-pub fn day_start(day: NaiveDate, tz: Tz) -> DateTime<Tz> {
-    (0..=3)
-        .find_map(|hour| tz.from_local_datetime(&day.and_hms_opt(hour, 0, 0).expect("a valid hour")).earliest())
-        .unwrap_or_else(|| tz.from_utc_datetime(&day.and_hms_opt(0, 0, 0).expect("midnight")))
-}
-
 /// A group's value (`None`: verbatims without one) and a period's first day (`None`: all time).
 pub type CellKey = (Option<String>, Option<NaiveDate>);
 
@@ -145,31 +88,6 @@ impl Cells {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn date(s: &str) -> NaiveDate {
-        s.parse().unwrap()
-    }
-
-    #[test]
-    fn periods_start_on_the_first_day_weeks_on_monday() {
-        // 2026-11-26 is a Thursday.
-        assert_eq!(Period::Week.start(date("2026-11-26")), date("2026-11-23"));
-        assert_eq!(Period::Week.start(date("2026-11-23")), date("2026-11-23"));
-        assert_eq!(Period::Week.start(date("2026-11-29")), date("2026-11-23"));
-        assert_eq!(Period::Month.start(date("2026-11-26")), date("2026-11-01"));
-        assert_eq!(Period::Month.next(date("2026-12-01")), date("2027-01-01"));
-    }
-
-    #[test]
-    fn periods_follow_the_time_zone() {
-        let tz: Tz = "Europe/Paris".parse().unwrap();
-        // 23:30 UTC on Sunday 29 November is 00:30 on Monday 30 November in Paris.
-        let at = "2026-11-29T23:30:00Z".parse::<DateTime<Utc>>().unwrap();
-        assert_eq!(Period::Week.of(at, Tz::UTC), date("2026-11-23"));
-        assert_eq!(Period::Week.of(at, tz), date("2026-11-30"));
-        assert_eq!(day_start(date("2026-11-30"), tz).to_rfc3339(), "2026-11-30T00:00:00+01:00");
-        assert_eq!(day_start(date("2026-07-01"), tz).to_rfc3339(), "2026-07-01T00:00:00+02:00");
-    }
 
     #[test]
     fn tallies_count_scores_on_their_scales_and_add_up() {

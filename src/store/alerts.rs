@@ -6,11 +6,12 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use r2d2_sqlite::rusqlite::{params, OptionalExtension, Row};
+use r2d2_sqlite::rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{Result, Store, StoreError, StoreWriter};
 use crate::domain::{
-    parse_timestamp, rfc3339, Alert, AlertRule, DeliveryState, FollowUp, FollowUpPolicy, FollowUpStatus, Webhook,
+    parse_timestamp, rfc3339, Alert, AlertRule, DeliveryState, FollowUp, FollowUpPolicy, FollowUpStatus, VolumeFinding,
+    VolumeRule, Webhook,
 };
 
 /// What a rule stores besides its name and secret.
@@ -19,6 +20,8 @@ struct StoredRule {
     filter: BTreeMap<String, String>,
     webhook_url: Option<String>,
     follow_up: Option<FollowUpPolicy>,
+    #[serde(default)]
+    volume: Option<VolumeRule>,
 }
 
 /// A rule as written by the API: everything but the id and dates.
@@ -28,6 +31,7 @@ pub struct RuleDraft {
     pub filter: BTreeMap<String, String>,
     pub webhook: Option<Webhook>,
     pub follow_up: Option<FollowUpPolicy>,
+    pub volume: Option<VolumeRule>,
     pub enabled: bool,
 }
 
@@ -39,6 +43,15 @@ pub struct Firing<'a> {
     pub fired_at: DateTime<Utc>,
     /// Builds the webhook body from the alert's id and follow-up id, once they are known.
     pub payload: &'a dyn Fn(i64, Option<(i64, DateTime<Utc>)>) -> String,
+}
+
+/// A volume rule's alert just fired, about a period (see [`StoreWriter::fire_volume`]).
+pub struct VolumeFiring<'a> {
+    pub rule: &'a AlertRule,
+    pub finding: &'a VolumeFinding,
+    pub fired_at: DateTime<Utc>,
+    /// Builds the webhook body from the alert's id, once it is known.
+    pub payload: &'a dyn Fn(i64) -> String,
 }
 
 /// A delivery to attempt.
@@ -86,6 +99,7 @@ fn rule((id, name, rule, secret, enabled, since_seq, created_at, updated_at): Ra
         filter: stored.filter,
         webhook: stored.webhook_url.map(|url| Webhook { url, secret: secret.unwrap_or_default() }),
         follow_up: stored.follow_up,
+        volume: stored.volume,
         enabled,
         since_seq: since_seq as u64,
         created_at: time(&created_at, &what)?,
@@ -94,7 +108,7 @@ fn rule((id, name, rule, secret, enabled, since_seq, created_at, updated_at): Ra
 }
 
 const ALERT_COLUMNS: &str = "a.id, a.rule_id, a.verbatim_id, a.fired_at, a.state, a.attempts, a.next_attempt_at,
-    a.last_error, a.delivered_at, f.id";
+    a.last_error, a.delivered_at, f.id, a.volume";
 
 fn alert(row: &Row<'_>) -> Result<Alert> {
     let id: i64 = row.get(0)?;
@@ -113,6 +127,11 @@ fn alert(row: &Row<'_>) -> Result<Alert> {
         last_error: row.get(7)?,
         delivered_at: optional_time(row.get(8)?, &what)?,
         follow_up_id: row.get(9)?,
+        volume: row
+            .get::<_, Option<String>>(10)?
+            .map(|raw| serde_json::from_str(&raw))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt { id: what.clone(), reason: format!("volume: {e}") })?,
     })
 }
 
@@ -140,11 +159,32 @@ fn follow_up(row: &Row<'_>) -> Result<FollowUp> {
     })
 }
 
+/// Whether `rule_id` already fired on the period of `finding`.
+fn volume_alert_exists(conn: &Connection, rule_id: i64, finding: &VolumeFinding) -> Result<bool> {
+    let found: Option<i64> = conn
+        .query_row(
+            "SELECT id FROM alerts WHERE rule_id = ?1 AND period = ?2 AND period_start = ?3",
+            params![rule_id, finding.period.as_str(), rfc3339::format(&finding.period_start)],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(found.is_some())
+}
+
+/// A new alert's delivery: due now when its rule has a webhook.
+fn first_delivery(rule: &AlertRule, now: DateTime<Utc>) -> (DeliveryState, Option<String>) {
+    match rule.webhook {
+        Some(_) => (DeliveryState::Pending, Some(rfc3339::format(&now))),
+        None => (DeliveryState::None, None),
+    }
+}
+
 fn stored_rule(draft: &RuleDraft) -> String {
     serde_json::to_string(&StoredRule {
         filter: draft.filter.clone(),
         webhook_url: draft.webhook.as_ref().map(|w| w.url.clone()),
         follow_up: draft.follow_up.clone(),
+        volume: draft.volume.clone(),
     })
     .expect("a rule serialises")
 }
@@ -235,6 +275,19 @@ impl Store {
         .map_err(StoreError::classify)?;
         tx.commit().map_err(StoreError::classify)?;
         Ok(deleted > 0)
+    }
+
+    /// Whether `rule_id` already fired on the period of `finding` (so that a schedule checks
+    /// without opening a write transaction; firing checks again inside its own).
+    pub fn volume_alert_fired(&self, rule_id: i64, finding: &VolumeFinding) -> Result<bool> {
+        volume_alert_exists(&*self.pool.get()?, rule_id, finding)
+    }
+
+    /// The date of the oldest verbatim stored, if any.
+    pub fn first_created_at(&self) -> Result<Option<DateTime<Utc>>> {
+        let conn = self.pool.get()?;
+        let first: Option<String> = conn.query_row("SELECT MIN(created_at) FROM verbatims", [], |r| r.get(0))?;
+        first.map(|raw| time(&raw, "the oldest verbatim")).transpose()
     }
 
     /// Fired alerts, newest first, optionally of one delivery state or rule.
@@ -385,12 +438,7 @@ impl StoreWriter<'_> {
     /// again, and its follow-up keeps its state. Returns whether it fired.
     pub fn fire(&mut self, firing: &Firing<'_>) -> Result<bool> {
         let now = firing.fired_at;
-        // A rule deleted or disabled since the evaluation read it fires no more.
-        let live: Option<bool> = self
-            .tx
-            .query_row("SELECT enabled FROM alert_rules WHERE id = ?1", [firing.rule.id], |r| r.get(0))
-            .optional()?;
-        if live != Some(true) {
+        if !self.rule_is_live(firing.rule.id)? {
             return Ok(false);
         }
         let exists: Option<i64> = self
@@ -404,10 +452,7 @@ impl StoreWriter<'_> {
         if exists.is_some() {
             return Ok(false);
         }
-        let (state, next) = match firing.rule.webhook {
-            Some(_) => (DeliveryState::Pending, Some(rfc3339::format(&now))),
-            None => (DeliveryState::None, None),
-        };
+        let (state, next) = first_delivery(firing.rule, now);
         self.tx
             .execute(
                 "INSERT INTO alerts (rule_id, verbatim_id, customer_id, fired_at, payload, state, attempts, next_attempt_at)
@@ -445,6 +490,48 @@ impl StoreWriter<'_> {
             )
             .map_err(StoreError::classify)?;
         Ok(true)
+    }
+
+    /// Stores a volume rule's alert about a period, with its outbox entry, unless the rule
+    /// already fired on that period (a schedule evaluates each period many times). Returns
+    /// whether it fired.
+    pub fn fire_volume(&mut self, firing: &VolumeFiring<'_>) -> Result<bool> {
+        if !self.rule_is_live(firing.rule.id)? {
+            return Ok(false);
+        }
+        if volume_alert_exists(self.tx, firing.rule.id, firing.finding)? {
+            return Ok(false);
+        }
+        let (state, next) = first_delivery(firing.rule, firing.fired_at);
+        let volume = serde_json::to_string(firing.finding).expect("a finding serialises");
+        self.tx
+            .execute(
+                "INSERT INTO alerts (rule_id, period, period_start, volume, fired_at, payload, state, attempts,
+                   next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, '', ?6, 0, ?7)",
+                params![
+                    firing.rule.id,
+                    firing.finding.period.as_str(),
+                    rfc3339::format(&firing.finding.period_start),
+                    volume,
+                    rfc3339::format(&firing.fired_at),
+                    state.as_str(),
+                    next
+                ],
+            )
+            .map_err(StoreError::classify)?;
+        let alert_id = self.tx.last_insert_rowid();
+        self.tx
+            .execute("UPDATE alerts SET payload = ?2 WHERE id = ?1", params![alert_id, (firing.payload)(alert_id)])
+            .map_err(StoreError::classify)?;
+        Ok(true)
+    }
+
+    /// Whether a rule still exists and is enabled: one deleted or disabled since the
+    /// evaluation read it fires no more.
+    fn rule_is_live(&self, rule_id: i64) -> Result<bool> {
+        let enabled: Option<bool> =
+            self.tx.query_row("SELECT enabled FROM alert_rules WHERE id = ?1", [rule_id], |r| r.get(0)).optional()?;
+        Ok(enabled == Some(true))
     }
 
     /// Erasure of a verbatim: its alerts, their outbox entries (the payload holds its text)

@@ -25,7 +25,7 @@ mod jobs;
 mod root_causes;
 mod topics;
 
-pub use alerts::{Firing, FollowUpQuery, Outgoing, RuleDraft};
+pub use alerts::{Firing, FollowUpQuery, Outgoing, RuleDraft, VolumeFiring};
 pub use categories::{Category, CategoryError};
 pub use jobs::{JobProgress, JobRow, JobState};
 pub use topics::{GroupEdit, Grouping, SavedModel, TopicCounts, TopicWeek};
@@ -68,7 +68,7 @@ const PURGE_BUSY_TIMEOUT: Duration = Duration::from_millis(200);
 /// file's version in order, each in one transaction with the version it reaches, so an upgrade
 /// cut short resumes at the step it stopped. Steps are never edited once released; a change
 /// is a new step.
-const MIGRATIONS: [&str; 9] = [
+const MIGRATIONS: [&str; 10] = [
     // 1: verbatims, the customer index, and the `seq` counter.
     "CREATE TABLE verbatims (
         id          TEXT PRIMARY KEY,
@@ -207,6 +207,40 @@ const MIGRATIONS: [&str; 9] = [
     CREATE INDEX follow_ups_by_customer ON follow_ups(customer_id);
     CREATE INDEX verbatims_by_created_at ON verbatims(created_at);
     ALTER TABLE verbatims ADD COLUMN received_seq INTEGER;",
+    // 10: alerts of volume rules (`crate::alerts::volume`): about a period (its kind and
+    // start, once per rule and period) rather than a verbatim, with the figures the test read
+    // (`volume`). SQLite cannot relax `verbatim_id`'s NOT NULL in place: the table is
+    // rebuilt, and its id counter carried over so that no idempotency key is ever reused.
+    "CREATE TABLE alerts_v10 (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        rule_id         INTEGER NOT NULL,
+        verbatim_id     TEXT,
+        customer_id     TEXT,
+        period          TEXT,
+        period_start    TEXT,
+        volume          TEXT,
+        fired_at        TEXT NOT NULL,
+        payload         TEXT NOT NULL,
+        state           TEXT NOT NULL,
+        attempts        INTEGER NOT NULL,
+        next_attempt_at TEXT,
+        last_error      TEXT,
+        delivered_at    TEXT,
+        UNIQUE (rule_id, verbatim_id),
+        UNIQUE (rule_id, period, period_start),
+        CHECK ((verbatim_id IS NULL) <> (period_start IS NULL)),
+        CHECK ((period_start IS NULL) = (period IS NULL) AND (period_start IS NULL) = (volume IS NULL))
+    );
+    INSERT INTO alerts_v10 (id, rule_id, verbatim_id, customer_id, fired_at, payload, state, attempts,
+        next_attempt_at, last_error, delivered_at)
+      SELECT id, rule_id, verbatim_id, customer_id, fired_at, payload, state, attempts, next_attempt_at,
+        last_error, delivered_at FROM alerts;
+    DELETE FROM sqlite_sequence WHERE name = 'alerts_v10';
+    INSERT INTO sqlite_sequence (name, seq) SELECT 'alerts_v10', seq FROM sqlite_sequence WHERE name = 'alerts';
+    DROP TABLE alerts;
+    ALTER TABLE alerts_v10 RENAME TO alerts;
+    CREATE INDEX alerts_due ON alerts(state, next_attempt_at);
+    CREATE INDEX alerts_by_customer ON alerts(customer_id);",
 ];
 /// The version this build writes.
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -942,6 +976,50 @@ mod tests {
             assert_eq!(store.write(|w| w.delete_customer("c1")).unwrap().0, 1);
             assert_eq!(store.erasures(None, 10).unwrap().len(), 1);
         }
+    }
+
+    #[test]
+    fn alerts_survive_the_rebuild_of_version_10_and_their_ids_are_never_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v9.sqlite3");
+        let conn = Connection::open(&path).unwrap();
+        for step in &MIGRATIONS[..9] {
+            conn.execute_batch(step).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO alert_rules (name, rule, enabled, since_seq, created_at, updated_at)
+               VALUES ('r', '{\"filter\":{},\"webhook_url\":null,\"follow_up\":null}', 1, 0,
+                 '2026-11-01T00:00:00.000Z', '2026-11-01T00:00:00.000Z');
+             INSERT INTO alerts (rule_id, verbatim_id, fired_at, payload, state, attempts)
+               VALUES (1, 'v1', '2026-11-01T00:00:00.000Z', '{}', 'none', 0),
+                      (1, 'v2', '2026-11-01T00:00:00.000Z', '{}', 'none', 0);
+             DELETE FROM alerts WHERE verbatim_id = 'v2';
+             PRAGMA user_version = 9;",
+        )
+        .unwrap();
+        drop(conn);
+        let store = Store::open(&path, None, Durability::Full).unwrap();
+        let alerts = store.alerts(None, None, 10).unwrap();
+        assert_eq!(alerts.iter().map(|a| (a.id, a.verbatim_id.as_deref())).collect::<Vec<_>>(), [(1, Some("v1"))]);
+        let conn = store.pool.get().unwrap();
+        conn.execute(
+            "INSERT INTO alerts (rule_id, period, period_start, volume, fired_at, payload, state, attempts)
+             VALUES (1, 'day', '2026-11-02T00:00:00.000Z', '{}', '2026-11-03T00:00:00.000Z', '{}', 'none', 0)",
+            [],
+        )
+        .unwrap();
+        assert_eq!(conn.last_insert_rowid(), 3, "the id of the erased alert is not given again");
+        let neither = conn.execute(
+            "INSERT INTO alerts (rule_id, fired_at, payload, state, attempts) VALUES (1, '2026-11-03', '', 'none', 0)",
+            [],
+        );
+        assert!(neither.is_err(), "an alert is about a verbatim or a period");
+        let without_figures = conn.execute(
+            "INSERT INTO alerts (rule_id, period, period_start, fired_at, payload, state, attempts)
+             VALUES (1, 'day', '2026-11-04', '2026-11-05', '', 'none', 0)",
+            [],
+        );
+        assert!(without_figures.is_err(), "a period's alert says why it fired");
     }
 
     #[test]
