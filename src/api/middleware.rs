@@ -64,7 +64,7 @@ pub async fn authenticate(
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let state = state(&req);
     let keys = &state.config.api_keys;
-    if !keys.is_empty() && !PUBLIC_PATHS.contains(&req.path()) {
+    if !keys.is_empty() && !PUBLIC_PATHS.contains(&req.path()) && !super::ui::is_ui_path(req.path()) {
         let presented = req
             .headers()
             .get(header::AUTHORIZATION)

@@ -20,6 +20,7 @@ mod root_causes;
 mod search;
 mod stream;
 mod topics;
+mod ui;
 mod verbatims;
 
 use std::net::SocketAddr;
@@ -221,6 +222,7 @@ pub async fn serve(
             .wrap(from_fn(middleware::guard_host_and_origin))
             .wrap(from_fn(middleware::track))
             .configure(routes)
+            .configure(ui::routes)
             .default_service(web::to(no_route))
     })
     .workers(workers)

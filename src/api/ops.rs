@@ -134,7 +134,7 @@ mod tests {
     fn protected_operations_declare_a_scope_and_401_only_with_keys() {
         for (path, method, operation) in operations(&keyed()) {
             let scopes = operation["security"][0]["bearer"].as_array().cloned().unwrap_or_default();
-            if super::super::middleware::PUBLIC_PATHS.contains(&path.as_str()) {
+            if super::super::middleware::PUBLIC_PATHS.contains(&path.as_str()) || super::super::ui::is_ui_path(&path) {
                 assert!(operation.get("security").is_none(), "{method} {path} is public");
                 assert!(operation["responses"].get("401").is_none(), "{method} {path} is public");
             } else {
@@ -154,18 +154,21 @@ mod tests {
         }
     }
 
-    /// Schemathesis tests the documented operations only: a route mounted in `routes` (mod.rs)
-    /// without a description here would escape the contract test.
+    /// Schemathesis tests the documented operations only: a route mounted in `routes` (mod.rs,
+    /// and the workspace's in ui.rs) without a description here would escape the contract test.
     #[test]
     fn every_mounted_path_is_documented() {
         let document = keyed();
-        let source = include_str!("mod.rs");
-        let body = &source[source.find("pub fn routes").expect("routes() in mod.rs")..];
-        let body = &body[..body.find("\n}\n").expect("end of routes()")];
-        let mounted: Vec<&str> = body.split('"').skip(1).step_by(2).filter(|s| s.starts_with('/')).collect();
-        assert!(mounted.len() >= 8, "found only {mounted:?} in routes()");
-        for path in mounted {
-            assert!(document["paths"].get(path).is_some(), "{path} is mounted but not in openapi.json");
+        for (file, source, at_least) in [("mod.rs", include_str!("mod.rs"), 8), ("ui.rs", include_str!("ui.rs"), 5)] {
+            let body = &source[source.find("pub fn routes").expect("routes()")..];
+            let body = &body[..body.find("\n}\n").expect("end of routes()")];
+            let mounted: Vec<&str> = body.split('"').skip(1).step_by(2).filter(|s| s.starts_with('/')).collect();
+            assert!(mounted.len() >= at_least, "found only {mounted:?} in {file}'s routes()");
+            for path in mounted {
+                // `{name:regex}` is `{name}` in the description.
+                let documented = path.replace(":.*}", "}");
+                assert!(document["paths"].get(&documented).is_some(), "{path} is mounted but not in openapi.json");
+            }
         }
     }
 }
