@@ -100,7 +100,7 @@ async fn assert_controls_are_named(page: &Client, where_: &str) {
         page,
         "[...document.querySelectorAll('input, select, textarea, button')]
             .filter((e) => e.type !== 'hidden' && !e.labels?.length && !e.getAttribute('aria-label')
-                     && !e.textContent.trim()).map((e) => e.outerHTML)",
+                     && !(e.tagName === 'BUTTON' && e.textContent.trim())).map((e) => e.outerHTML)",
     )
     .await;
     assert_eq!(unnamed, json!([]), "{where_}: controls without an accessible name");
@@ -112,7 +112,8 @@ fn api(server: &Server, path: &str) -> Value {
     reply.body
 }
 
-/// 48 verbatims over eight weeks, three channels, French and English, NPS 0 to 10.
+/// 48 verbatims over eight weeks, three channels, French and English, NPS 0 to 10, CSAT and
+/// CES on some.
 fn load(server: &Server) {
     let now = chrono::Utc::now();
     let texts = [
@@ -125,8 +126,9 @@ fn load(server: &Server) {
         .map(|i| {
             let (language, text) = texts[i % texts.len()];
             let (channel, store) = (["email", "web", "store"][i % 3], ["Lyon", "Paris"][i % 2]);
+            let (csat, ces) = if i % 4 == 0 { (Some(1 + i % 5), Some(1 + i % 7)) } else { (None, None) };
             json!({"id": format!("v{i}"), "text": text, "language": language,
-                   "channel": channel, "nps": (i * 7) % 11,
+                   "channel": channel, "nps": (i * 7) % 11, "csat": csat, "ces": ces,
                    "customer_id": format!("c{}", i % 10),
                    "created_at": (now - chrono::Duration::days((i % 8) as i64 * 7 + 1)).to_rfc3339(),
                    "metadata": {"store": store}})
@@ -181,7 +183,10 @@ async fn analysts_search_filter_open_and_read_the_same_numbers_as_the_api() {
     // A facet narrows the search, in the URL too.
     page.find(Locator::Css("[data-facet=channel] a[data-value=email]")).await.unwrap().click().await.unwrap();
     let narrowed = api(&server, "/v1/search?q=livraison&channel=email")["total"].clone();
-    wait_until(&page, "the narrowed search", &format!("location.search.includes('channel=email') && document.querySelector('#total')?.dataset.total === '{narrowed}'")).await;
+    let shown = format!(
+        "location.search.includes('channel=email') && document.querySelector('#total')?.dataset.total === '{narrowed}'"
+    );
+    wait_until(&page, "the narrowed search", &shown).await;
 
     // Opening a verbatim shows its analysis, sentence by sentence.
     page.find(Locator::Css(".hit button.link")).await.unwrap().click().await.unwrap();
@@ -199,12 +204,17 @@ async fn analysts_search_filter_open_and_read_the_same_numbers_as_the_api() {
     assert_eq!(script(&page, "Number(document.querySelector('#kpis').dataset.count)").await, kpis["total"]["count"]);
     for kpi in ["nps", "csat", "ces", "net_sentiment"] {
         let shown = script(&page, &format!("document.querySelector('[data-kpi={kpi}]').dataset.value")).await;
-        let expected = kpis["total"][kpi].as_f64().map_or(String::new(), |v| v.to_string());
-        assert_eq!(shown.as_str().unwrap().parse::<f64>().ok(), expected.parse::<f64>().ok(), "{kpi}");
+        let expected = kpis["total"][kpi].as_f64().unwrap_or_else(|| panic!("the data has {kpi} answers"));
+        assert_eq!(shown.as_str().unwrap().parse::<f64>().ok(), Some(expected), "{kpi}");
     }
-    let channels = api(&server, &format!("/v1/kpis?from={from}&to={to}&tz=UTC&group_by=channel"));
-    let rows = script(&page, "document.querySelectorAll('#by-channel tbody tr').length").await;
-    assert_eq!(rows.as_u64(), Some(channels["groups"].as_array().unwrap().len() as u64));
+    for (grouping, table) in [("channel", "#by-channel"), ("language", "#by-language")] {
+        let groups = api(&server, &format!("/v1/kpis?from={from}&to={to}&tz=UTC&group_by={grouping}"));
+        let counts: Vec<String> = groups["groups"].as_array().unwrap().iter().map(|g| g["count"].to_string()).collect();
+        let cells =
+            format!("[...document.querySelectorAll('{table} tbody td:nth-child(2)')].map((c) => c.textContent)");
+        let shown = script(&page, &cells).await;
+        assert_eq!(shown, json!(counts), "{grouping}");
+    }
     wait_until(&page, "the trend chart", "document.querySelector('.chart canvas')").await;
     assert_controls_are_named(&page, "overview").await;
     screenshot(&page, "overview").await;

@@ -8,8 +8,10 @@ const KEY = "verbatim.apiKey";
 const LANG = "verbatim.language";
 const PAGES = ["overview", "explore", "themes", "compare", "follow-ups", "analyse", "login"];
 const FACETS = ["channel", "language", "sentiment", "nps_group", "emotion", "topic", "root_cause"];
-const LIST_FILTERS = ["channel", "language", "sentiment", "nps_group", "emotion"];
 const PAGE_SIZE = 20;
+/** The search parameters Explore's form has a control for. */
+const CONTROLS = ["q", "from", "to", "channel", "language", "sentiment", "nps_group", "nps_min", "nps_max", "csat_min",
+  "csat_max", "ces_min", "ces_max", "emotion", "topic", "root_cause", "metadata", "sort"];
 
 // ---- words -------------------------------------------------------------------------------
 
@@ -113,10 +115,11 @@ function params(source = location.search) {
 
 function go(url, replace = false) {
   history[replace ? "replaceState" : "pushState"](null, "", url);
-  route();
+  route(true);
 }
 
-function route() {
+/** Renders the page of the URL; `moved`: after a navigation in the workspace. */
+function route(moved = false) {
   const name = location.pathname.replace(/^\/ui\/?/, "") || "overview";
   const page = PAGES.includes(name) ? name : "overview";
   document.querySelectorAll("nav a").forEach((a) => {
@@ -127,7 +130,17 @@ function route() {
   document.title = `${t(page === "follow-ups" ? "follow_ups" : page)} · verbatim`;
   show(h("p", { class: "muted" }, t("loading")));
   const render = { overview, explore, themes, compare, "follow-ups": followUps, analyse, login }[page];
-  render().catch((error) => { if (error.status !== 401) show(failure(error)); });
+  // The mark says when the page's data is on screen: what benches/ui.rs measures.
+  render().then(() => {
+    performance.mark(`verbatim:${page}`);
+    // After a page change, the keyboard and screen readers start at its heading.
+    const heading = main().querySelector("h1");
+    if (moved && heading && page !== "login") {
+      heading.tabIndex = -1;
+      heading.focus();
+    }
+  })
+    .catch((error) => { if (error.status !== 401) show(failure(error)); });
 }
 
 document.addEventListener("click", (event) => {
@@ -136,12 +149,13 @@ document.addEventListener("click", (event) => {
   event.preventDefault();
   go(link.getAttribute("href"));
 });
-window.addEventListener("popstate", route);
+window.addEventListener("popstate", () => route(true));
 
 // ---- login -------------------------------------------------------------------------------
 
 async function login() {
-  const input = h("input", { type: "password", name: "key", autocomplete: "current-password", required: true });
+  // Not offered to password managers: the key is meant to live as long as the tab.
+  const input = h("input", { type: "password", name: "key", autocomplete: "off", required: true });
   const message = h("p", { role: "alert" });
   const form = h("form", { class: "panel narrow", onsubmit: async (event) => {
     event.preventDefault();
@@ -164,25 +178,33 @@ async function login() {
 
 const KPIS = [["nps", 1], ["csat", 1], ["ces", 2], ["net_sentiment", 1]];
 
+/** A date as the browser's calendar day (the zone the KPIs are asked in). */
 function isoDay(d) {
-  return d.toISOString().slice(0, 10);
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
 }
 
-function windowOf(query) {
+/** Query parameters, encoded, without empty values. */
+function queryOf(values) {
+  return params(new URLSearchParams(Object.entries(values).filter(([, v]) => v != null && v !== "")).toString());
+}
+
+/** The dates and period a page shows: the URL's, or the last twelve weeks by week. `to` is
+ * exclusive, as in the API: the default is tomorrow, so that today counts. */
+function spanOf(url) {
   const today = new Date();
-  const from = query.get("from") || isoDay(new Date(today.getTime() - 84 * 86400000));
-  const to = query.get("to") || isoDay(new Date(today.getTime() + 86400000));
-  return { from, to, period: query.get("period") || "week" };
+  const from = url.get("from") || isoDay(new Date(today.getTime() - 84 * 86400000));
+  const to = url.get("to") || isoDay(new Date(today.getTime() + 86400000));
+  return { from, to, period: url.get("period") || "week" };
 }
 
-function periodForm(window, page, extra = []) {
-  const from = h("input", { type: "date", name: "from", value: window.from });
-  const to = h("input", { type: "date", name: "to", value: window.to });
-  const period = select("period", window.period, [["day", t("day")], ["week", t("week")], ["month", t("month")]]);
+function periodForm(span, page) {
+  const from = h("input", { type: "date", name: "from", value: span.from });
+  const to = h("input", { type: "date", name: "to", value: span.to });
+  const period = select("period", span.period, [["day", t("day")], ["week", t("week")], ["month", t("month")]]);
   return h("form", { class: "controls", onsubmit: (event) => {
     event.preventDefault();
     go(`/ui/${page}?${params(new URLSearchParams(new FormData(event.target)))}`);
-  } }, field(t("from"), from), field(t("to"), to), field(t("period"), period), extra,
+  } }, field(t("from"), from), field(t("to_exclusive"), to), field(t("period"), period),
   h("button", { type: "submit" }, t("apply")));
 }
 
@@ -198,14 +220,14 @@ function kpiCard(total, [name, digits]) {
       `${signed(change.delta, digits)} ${t("vs_previous")} (${change.significant ? t("significant") : t("not_significant")})`) : null);
 }
 
-function chart(periods, target) {
+/** A line per KPI over the periods, on one axis (`unit`, from `low` to `high`). */
+function chart(periods, target, kpis, unit, [low, high]) {
   if (!window.uPlot || periods.length < 2) return;
-  const xs = periods.map((p) => new Date(p.start).getTime() / 1000);
-  const series = [{}, { label: t("nps"), stroke: "#2f6db5", width: 2, spanGaps: true },
-    { label: t("net_sentiment"), stroke: "#b5542f", width: 2, spanGaps: true }];
-  const data = [xs, periods.map((p) => p.nps), periods.map((p) => p.net_sentiment)];
+  const colours = ["#2f6db5", "#b5542f"];
+  const series = [{}, ...kpis.map((name, i) => ({ label: t(name), stroke: colours[i], width: 2, spanGaps: true }))];
+  const data = [periods.map((p) => new Date(p.start).getTime() / 1000), ...kpis.map((name) => periods.map((p) => p[name]))];
   const width = Math.max(280, target.clientWidth || 600);
-  new window.uPlot({ width, height: 220, series, axes: [{}, { label: "points" }], scales: { y: { range: [-100, 100] } } }, data, target);
+  new window.uPlot({ width, height: 220, series, axes: [{}, { label: unit }], scales: { y: { range: [low, high] } } }, data, target);
 }
 
 function table(headers, rows) {
@@ -220,35 +242,37 @@ function volumes(report, labelOf = (key) => key ?? t("none")) {
 }
 
 async function overview() {
-  const query = params();
-  const window = windowOf(query);
-  const base = `from=${window.from}&to=${window.to}&tz=${encodeURIComponent(timeZone)}`;
+  const span = spanOf(params());
+  const dates = { from: span.from, to: span.to, tz: timeZone };
   const [kpis, channels, languages, emotions, topics, causes] = await Promise.all([
-    api(`/v1/kpis?${base}&period=${window.period}`),
-    api(`/v1/kpis?${base}&group_by=channel`),
-    api(`/v1/kpis?${base}&group_by=language`),
-    api(`/v1/kpis?${base}&group_by=emotion&groups=8`),
-    api("/v1/topics").catch(() => ({ topics: [] })),
-    api(`/v1/root-causes?from=${window.from}&to=${window.to}`).catch(() => ({ root_causes: [] })),
+    api(`/v1/kpis?${queryOf({ ...dates, period: span.period })}`),
+    api(`/v1/kpis?${queryOf({ ...dates, group_by: "channel" })}`),
+    api(`/v1/kpis?${queryOf({ ...dates, group_by: "language" })}`),
+    api(`/v1/kpis?${queryOf({ ...dates, group_by: "emotion", groups: 8 })}`),
+    api(`/v1/topics?${queryOf({ until: span.to })}`).catch(() => ({ topics: [] })),
+    api(`/v1/root-causes?${queryOf({ from: span.from, to: span.to, sort: "nps_impact" })}`).catch(() => ({ root_causes: [] })),
   ]);
-  const plot = h("div", { class: "chart", role: "img", "aria-label": `${t("nps")}, ${t("net_sentiment")}: ${t("trend")}` });
+  const drill = (name, id) => `/ui/explore?${queryOf({ [name]: id, from: span.from, to: span.to })}`;
+  const plot = (kpis) => h("div", { class: "chart", role: "img", "aria-label": `${kpis.map(t).join(", ")}: ${t("trend")}` });
+  const [scores, shares] = [plot(["nps", "net_sentiment"]), plot(["csat", "ces_easy"])];
   const rising = [...topics.topics].sort((a, b) => b.trend.growth - a.trend.growth).slice(0, 5);
-  show(h("h1", {}, t("overview")), periodForm(window, "overview"),
+  show(h("h1", {}, t("overview")), periodForm(span, "overview"),
     h("div", { class: "cards", id: "kpis", "data-count": kpis.total.count }, KPIS.map((k) => kpiCard(kpis.total, k))),
-    h("section", { class: "panel" }, h("h2", {}, t("trend")), plot),
+    h("section", { class: "panel" }, h("h2", {}, t("trend")), h("div", { class: "charts" }, scores, shares)),
     h("div", { class: "grid" },
       h("section", { class: "panel", id: "by-channel" }, h("h2", {}, t("volumes_by_channel")), volumes(channels)),
       h("section", { class: "panel", id: "by-language" }, h("h2", {}, t("volumes_by_language")), volumes(languages)),
       h("section", { class: "panel" }, h("h2", {}, t("emotions")), volumes(emotions, (key) => key ?? t("neutral"))),
       h("section", { class: "panel" }, h("h2", {}, t("rising_topics")), rising.length
         ? table([t("topic"), t("verbatims"), t("trend")], rising.map((x) =>
-          [h("a", { href: `/ui/explore?topic=${x.id}` }, x.label), number(x.size.verbatims, 0), signed(x.trend.growth)]))
+          [h("a", { href: drill("topic", x.id) }, x.label), number(x.size.verbatims, 0), signed(x.trend.growth)]))
         : h("p", { class: "muted" }, t("no_topics"))),
       h("section", { class: "panel" }, h("h2", {}, t("root_causes")), causes.root_causes.length
         ? table([t("root_cause"), t("verbatims"), t("impact")], causes.root_causes.slice(0, 5).map((x) =>
-          [h("a", { href: `/ui/explore?root_cause=${x.id}` }, x.label), number(x.verbatims, 0), signed(x.nps_impact)]))
+          [h("a", { href: drill("root_cause", x.id) }, x.label), number(x.verbatims, 0), signed(x.nps_impact)]))
         : h("p", { class: "muted" }, t("no_root_causes")))));
-  chart(kpis.total.periods, plot);
+  chart(kpis.total.periods, scores, ["nps", "net_sentiment"], t("points"), [-100, 100]);
+  chart(kpis.total.periods, shares, ["csat", "ces_easy"], "%", [0, 100]);
 }
 
 // ---- explore -----------------------------------------------------------------------------
@@ -295,23 +319,31 @@ function searchForm(query) {
   field(t("ces_max"), input("ces_max", "number", { min: 1, max: 7 })),
   field(t("emotion"), input("emotion")), field(t("topic"), input("topic")),
   field(t("root_cause"), input("root_cause")), field(t("metadata"), metadata),
-  field(t("sort"), select("sort", query.get("sort") || "", [["", t("relevance")], ["newest", t("newest")], ["oldest", t("oldest")]])),
+  field(t("sort"), select("sort", query.get("sort") || "", [["", t("relevance")], ["newest", t("newest")]])),
+  // Filters of a shared URL that have no control here (customer_id, aspect, category…) stay.
+  [...query].filter(([name]) => !CONTROLS.includes(name) && name !== metadataKey && name !== "offset")
+    .map(([name, value]) => h("input", { type: "hidden", name, value })),
   h("button", { type: "submit" }, t("search")),
   h("a", { class: "button secondary", href: "/ui/explore" }, t("clear")));
 }
 
-function facetPanel(facets, query) {
+/** Facet counts of the current results; a value filters by it, in place of that facet's
+ * filter (the API ORs the values of one filter, so adding one would widen the results). */
+function facetPanel(facets, query, names) {
+  const labelOf = (facet, value) => {
+    if (facet === "topic" || facet === "root_cause") return names[facet].get(value) ?? value;
+    return ["sentiment", "nps_group"].includes(facet) || value === "neutral" || value === "other" ? t(value) : value;
+  };
   return h("aside", { class: "facets", "aria-label": t("facets") }, h("h2", {}, t("facets")),
     FACETS.filter((name) => facets[name] && Object.keys(facets[name]).length).map((name) =>
       h("section", { "data-facet": name }, h("h3", {}, t(name)), h("ul", {},
         Object.entries(facets[name]).sort((a, b) => b[1] - a[1]).slice(0, 12).map(([value, count]) => {
           const next = params(query.toString());
-          const current = (next.get(name) || "").split(",").filter(Boolean);
-          if (!current.includes(value)) next.set(name, LIST_FILTERS.includes(name) ? [...current, value].join(",") : value);
+          const current = next.get(name) === value;
+          next.set(name, value);
           next.delete("offset");
-          const label = ["sentiment", "nps_group"].includes(name) || value === "neutral" || value === "other" ? t(value) : value;
-          return h("li", {}, h("a", { href: `/ui/explore?${next}`, "data-value": value,
-            "aria-current": current.includes(value) ? "true" : null }, label, " ", h("span", { class: "count" }, number(count, 0))));
+          return h("li", {}, h("a", { href: `/ui/explore?${next}`, "data-value": value, "aria-current": current ? "true" : null },
+            labelOf(name, value), " ", h("span", { class: "count" }, number(count, 0))));
         })))));
 }
 
@@ -322,7 +354,8 @@ function hit({ verbatim, highlights }) {
     h("p", { class: "meta" }, date(v.created_at), " · ", v.channel, v.language ? ` · ${v.language}` : "",
       v.nps != null ? ` · NPS ${v.nps}` : "", " ", v.sentiment ? badge(v.sentiment.label) : "",
       (v.emotions || []).slice(0, 2).map((e) => h("span", { class: "emotion" }, e.label)),
-      h("button", { type: "button", class: "link", onclick: () => openVerbatim(v) }, t("open"))));
+      h("button", { type: "button", class: "link", "aria-label": `${t("open")} ${t("verbatim")} ${v.id}`,
+        onclick: () => openVerbatim(v) }, t("open"))));
 }
 
 async function explore() {
@@ -330,33 +363,43 @@ async function explore() {
   const offset = Number(query.get("offset") || 0);
   const request = params(query.toString());
   request.set("limit", PAGE_SIZE);
-  const results = await api(`/v1/search?${request}`);
+  const [results, topics, causes] = await Promise.all([
+    api(`/v1/search?${request}`),
+    api("/v1/topics").catch(() => ({ topics: [] })),
+    api("/v1/root-causes").catch(() => ({ root_causes: [] })),
+  ]);
+  const names = {
+    topic: new Map(topics.topics.map((x) => [String(x.id), x.label])),
+    root_cause: new Map(causes.root_causes.map((x) => [String(x.id), x.label])),
+  };
   const more = offset + PAGE_SIZE < results.total;
   const next = params(query.toString());
   next.set("offset", offset + PAGE_SIZE);
   show(h("h1", {}, t("explore")), searchForm(query),
-    h("div", { class: "explore" }, facetPanel(results.facets, query),
+    h("div", { class: "explore" }, facetPanel(results.facets, query, names),
       h("section", { class: "results", "aria-label": t("results") },
         h("p", { id: "total", "data-total": results.total }, `${number(results.total, 0)} ${t("results")}`),
         h("ol", { class: "hits", start: offset + 1 }, results.hits.map(hit)),
         more ? h("a", { class: "button secondary", href: `/ui/explore?${next}` }, t("more")) : null)));
 }
 
-function sentences(text, analysis) {
+/** The text sentence by sentence, each marked with its sentiment in colour and in words. */
+function sentences(text, analysed) {
   const chars = Array.from(text);
-  return analysis.sentences.map((s) => h("span", { class: `sentence s-${s.sentiment.label}`,
-    title: `${t(s.sentiment.label)} ${signed(s.sentiment.score, 2)}` }, chars.slice(s.offset, s.offset + s.length).join(""), " "));
+  return analysed.sentences.map((s) => h("span", { class: `sentence s-${s.sentiment.label}`,
+    title: `${t(s.sentiment.label)} ${signed(s.sentiment.score, 2)}` }, chars.slice(s.offset, s.offset + s.length).join(""),
+  h("span", { class: "visually-hidden" }, ` (${t(s.sentiment.label)})`), " "));
 }
 
-function analysisOf(document, text) {
+function analysisOf(analysed, text) {
   const list = (items, show) => (items.length ? h("ul", {}, items.map((x) => h("li", {}, show(x)))) : h("p", { class: "muted" }, t("none")));
   return h("div", { class: "analysis" },
-    h("p", {}, t("document"), ": ", badge(document.sentiment.label), ` ${signed(document.sentiment.score, 2)}`),
-    h("h3", {}, t("sentences")), h("p", { class: "sentences" }, sentences(document.redacted_text || text, document)),
-    h("h3", {}, t("emotions")), list(document.emotions, (e) => `${e.label} ${number(e.score, 2)}`),
-    h("h3", {}, t("aspects")), list(document.aspects, (a) => [a.text, " ", badge(a.polarity), a.opinion ? ` (${a.opinion.text})` : ""]),
-    h("h3", {}, t("causes")), list(document.causes, (c) => c.text),
-    h("h3", {}, t("key_phrases")), list(document.key_phrases, (k) => k.text));
+    h("p", {}, t("document"), ": ", badge(analysed.sentiment.label), ` ${signed(analysed.sentiment.score, 2)}`),
+    h("h3", {}, t("sentences")), h("p", { class: "sentences" }, sentences(analysed.redacted_text || text, analysed)),
+    h("h3", {}, t("emotions")), list(analysed.emotions, (e) => `${e.label} ${number(e.score, 2)}`),
+    h("h3", {}, t("aspects")), list(analysed.aspects, (a) => [a.text, " ", badge(a.polarity), a.opinion ? ` (${a.opinion.text})` : ""]),
+    h("h3", {}, t("causes")), list(analysed.causes, (c) => c.text),
+    h("h3", {}, t("key_phrases")), list(analysed.key_phrases, (k) => k.text));
 }
 
 async function openVerbatim(v) {
@@ -370,13 +413,19 @@ async function openVerbatim(v) {
   dialog.addEventListener("close", () => dialog.remove());
   document.body.append(dialog);
   dialog.showModal();
+  // Its stored analysis, and when the key may analyse, each sentence's (not stored).
+  const stored = [h("p", { class: "text" }, v.text),
+    v.sentiment ? h("p", {}, t("document"), ": ", badge(v.sentiment.label), ` ${signed(v.sentiment.score, 2)}`) : null,
+    (v.emotions || []).length ? h("p", {}, t("emotions"), ": ", v.emotions.map((e) => e.label).join(", ")) : null];
   try {
+    // A language detected as neither French nor English is not one the API takes back.
+    const language = ["fr", "en"].includes(v.language) ? v.language : undefined;
     const analysed = await api("/v1/analyze", { method: "POST",
-      body: JSON.stringify({ documents: [{ id: v.id, text: v.text, language: v.language }], model: "fast" }) });
-    body.replaceChildren(analysisOf(analysed.documents[0], v.text));
+      body: JSON.stringify({ documents: [{ id: v.id, text: v.text, language }], model: "fast" }) });
+    const found = analysed.documents[0];
+    body.replaceChildren(found ? analysisOf(found, v.text) : h("div", {}, stored, failure(analysed.errors?.[0] ?? {})));
   } catch (error) {
-    body.replaceChildren(h("p", { class: "text" }, v.text),
-      h("p", { class: "muted" }, error.status === 403 ? t("no_analysis") : failure(error).textContent));
+    body.replaceChildren(h("div", {}, stored, h("p", { class: "muted" }, error.status === 403 ? t("no_analysis") : failure(error).textContent)));
   }
 }
 
@@ -395,33 +444,36 @@ function mix(size) {
 }
 
 async function themes() {
-  const query = params();
-  const window = windowOf(query);
+  const span = spanOf(params());
+  const dates = { from: span.from, to: span.to, tz: timeZone };
   const [topics, byTopic, causes] = await Promise.all([
-    api("/v1/topics"),
-    api(`/v1/kpis?group_by=topic&groups=1000&from=${window.from}&to=${window.to}`),
-    api(`/v1/root-causes?sort=nps_impact&from=${window.from}&to=${window.to}`),
+    api(`/v1/topics?${queryOf({ until: span.to })}`),
+    api(`/v1/kpis?${queryOf({ ...dates, group_by: "topic", groups: 1000 })}`),
+    api(`/v1/root-causes?${queryOf({ from: span.from, to: span.to, sort: "nps_impact" })}`),
   ]);
   const overall = byTopic.total;
   const npsOf = new Map(byTopic.groups.map((g) => [g.key, g]));
-  // A topic's NPS impact: how many points of the overall NPS its verbatims take or give,
-  // (its NPS − the overall NPS) × its share of the answers.
+  // As the API's for root causes: the overall NPS less the NPS of the answers outside the
+  // topic (negative: the topic costs NPS). NPS is linear in its answers, so the NPS outside
+  // is (overall × all answers − topic's × its answers) / the answers outside.
   const impact = (topic) => {
     const g = npsOf.get(String(topic.id));
-    if (!g || g.nps == null || overall.nps == null || !overall.nps_count) return null;
-    return ((g.nps - overall.nps) * g.nps_count) / overall.nps_count;
+    const outside = overall.nps_count - (g?.nps_count ?? 0);
+    if (!g || g.nps == null || overall.nps == null || outside <= 0) return null;
+    return overall.nps - (overall.nps * overall.nps_count - g.nps * g.nps_count) / outside;
   };
   const ranked = [...topics.topics].sort((a, b) => (impact(a) ?? 0) - (impact(b) ?? 0));
-  show(h("h1", {}, t("themes")), periodForm(window, "themes"),
+  const drill = (name, id) => `/ui/explore?${queryOf({ [name]: id, from: span.from, to: span.to })}`;
+  show(h("h1", {}, t("themes")), periodForm(span, "themes"),
     h("section", { class: "panel", id: "topics" }, h("h2", {}, t("topics")), ranked.length
       ? table([t("topic"), t("verbatims"), t("sentiment"), t("nps"), t("impact"), t("trend")], ranked.map((x) => [
-        h("a", { href: `/ui/explore?topic=${x.id}` }, x.label), h("a", { href: `/ui/explore?topic=${x.id}` }, number(x.size.verbatims, 0)),
+        h("a", { href: drill("topic", x.id) }, x.label), h("a", { href: drill("topic", x.id) }, number(x.size.verbatims, 0)),
         mix(x.size), number(npsOf.get(String(x.id))?.nps), signed(impact(x)), signed(x.trend.growth)]))
       : h("p", { class: "muted" }, t("no_topics"))),
     h("section", { class: "panel", id: "root-causes" }, h("h2", {}, t("root_causes")), causes.root_causes.length
       ? table([t("root_cause"), t("verbatims"), t("share_negative"), t("lift"), t("impact")], causes.root_causes.map((x) => [
-        h("a", { href: `/ui/explore?root_cause=${x.id}` }, x.label),
-        h("a", { href: `/ui/explore?root_cause=${x.id}` }, number(x.verbatims, 0)),
+        h("a", { href: drill("root_cause", x.id) }, x.label),
+        h("a", { href: drill("root_cause", x.id) }, number(x.verbatims, 0)),
         `${number(100 * x.share_of_negative)} %`, number(x.lift, 2), signed(x.nps_impact)]))
       : h("p", { class: "muted" }, t("no_root_causes"))));
 }
@@ -429,9 +481,9 @@ async function themes() {
 // ---- compare -----------------------------------------------------------------------------
 
 async function compare() {
-  const query = params();
-  const a = query.get("a") || "";
-  const b = query.get("b") || "";
+  const url = params();
+  const a = url.get("a") || "";
+  const b = url.get("b") || "";
   const input = (name, value) => h("input", { type: "text", name, value, placeholder: "metadata.store=Lyon" });
   const form = h("form", { class: "controls", onsubmit: (event) => {
     event.preventDefault();
@@ -439,9 +491,19 @@ async function compare() {
   } }, field(t("segment_a"), input("a", a), t("segment_help")), field(t("segment_b"), input("b", b), t("segment_help")),
   h("button", { type: "submit" }, t("apply")));
   if (!a && !b) return show(h("h1", {}, t("compare")), form);
-  const [left, right] = await Promise.all([a, b].map((segment) => api(`/v1/kpis?${params(segment)}`)));
+  const segment = (raw) => {
+    const filters = params(raw);
+    if (!filters.has("tz")) filters.set("tz", timeZone);
+    return api(`/v1/kpis?${filters}`);
+  };
+  const [left, right] = await Promise.all([segment(a), segment(b)]);
+  // Each value with its 95 % interval: intervals apart say the segments differ.
+  const cell = (total, name, digits) => {
+    const ci = total[`${name}_ci`];
+    return [number(total[name], digits), ci ? h("small", { class: "muted" }, ` [${number(ci[0], digits)}; ${number(ci[1], digits)}]`) : null];
+  };
   const rows = [["verbatims", "count", 0], ...KPIS.map(([name, digits]) => [name, name, digits])].map(([label, name, digits]) => [
-    t(label), number(left.total[name], digits), number(right.total[name], digits),
+    t(label), cell(left.total, name, digits), cell(right.total, name, digits),
     left.total[name] == null || right.total[name] == null ? "–" : signed(right.total[name] - left.total[name], digits)]);
   show(h("h1", {}, t("compare")), form,
     h("section", { class: "panel", id: "comparison" }, table(["", a || "–", b || "–", t("difference")], rows)));
@@ -450,8 +512,14 @@ async function compare() {
 // ---- follow-ups --------------------------------------------------------------------------
 
 async function followUps() {
-  const query = params();
-  const listed = await api(`/v1/follow-ups?limit=200${query.get("status") ? `&status=${encodeURIComponent(query.get("status"))}` : ""}`);
+  // The queue to act on by default: those not contacted yet.
+  const wanted = params().get("status") ?? "open,in_progress";
+  const listed = await api(`/v1/follow-ups?${queryOf({ limit: 1000, status: wanted })}`);
+  const filter = h("form", { class: "controls", onsubmit: (event) => {
+    event.preventDefault();
+    go(`/ui/follow-ups?${new URLSearchParams(new FormData(event.target))}`);
+  } }, field(t("status"), select("status", wanted, [["open,in_progress", t("to_act_on")], ["", t("all")]])),
+  h("button", { type: "submit" }, t("apply")));
   const items = [...listed.follow_ups].sort((x, y) => Number(y.overdue) - Number(x.overdue) || x.due_at.localeCompare(y.due_at));
   const statuses = [["open", t("open_status")], ["in_progress", t("in_progress")], ["contacted", t("contacted")], ["resolved", t("resolved")]];
   const row = (f) => {
@@ -467,11 +535,12 @@ async function followUps() {
     } }, t("save"));
     return h("tr", { "data-id": f.id, class: f.overdue ? "overdue" : null },
       h("th", { scope: "row" }, f.overdue ? h("strong", {}, t("overdue")) : "", " ", date(f.due_at)),
-      h("td", {}, h("button", { type: "button", class: "link", onclick: async () =>
-        openVerbatim(await api(`/v1/verbatims/${encodeURIComponent(f.verbatim_id)}`)) }, f.verbatim_id)),
+      h("td", {}, h("button", { type: "button", class: "link", "aria-label": `${t("open")} ${t("verbatim")} ${f.verbatim_id}`,
+        onclick: () => api(`/v1/verbatims/${encodeURIComponent(f.verbatim_id)}`).then(openVerbatim)
+          .catch((error) => show(failure(error))) }, f.verbatim_id)),
       h("td", {}, f.customer_id || "–"), h("td", {}, f.owner || "–"), h("td", {}, status), h("td", {}, note, " ", save, " ", saved));
   };
-  show(h("h1", {}, t("follow_ups")), items.length
+  show(h("h1", {}, t("follow_ups")), filter, items.length
     ? h("table", { id: "follow-ups" }, h("thead", {}, h("tr", {}, [t("due"), t("verbatim"), t("customer"), t("owner"), t("status"), t("note")]
       .map((x) => h("th", { scope: "col" }, x)))), h("tbody", {}, items.map(row)))
     : h("p", { class: "muted" }, t("nothing")));
@@ -495,8 +564,9 @@ async function analyse() {
     try {
       const analysed = await api("/v1/analyze", { method: "POST",
         body: JSON.stringify({ documents: lines.map((text, i) => ({ id: String(i + 1), text })), model: model.value }) });
-      output.replaceChildren(...analysed.documents.map((d, i) => h("article", { class: "panel" },
-        h("h2", {}, `${t("document")} ${d.id} · ${d.language}`), analysisOf(d, lines[i]))));
+      output.replaceChildren(...analysed.documents.map((d) => h("article", { class: "panel" },
+        h("h2", {}, `${t("document")} ${d.id} · ${d.language}`), analysisOf(d, lines[Number(d.id) - 1]))),
+      ...(analysed.errors || []).map((e) => h("p", { class: "error", role: "alert" }, `${t("document")} ${e.id ?? e.index + 1}: ${e.message ?? e.detail ?? e.code}`)));
     } catch (error) { output.replaceChildren(failure(error)); }
   } }, h("p", {}, t("analyse_help")), field(t("texts"), texts), field(t("file"), file), field(t("model"), model),
   h("button", { type: "submit" }, t("run")));
