@@ -180,6 +180,17 @@ async fn analysts_search_filter_open_and_read_the_same_numbers_as_the_api() {
     assert_controls_are_named(&page, "explore").await;
     screenshot(&page, "explore").await;
 
+    // By keyboard alone: a new query typed and entered.
+    let search = page.find(Locator::Css("#q")).await.unwrap();
+    search.clear().await.unwrap();
+    search.send_keys("remboursement\u{E007}").await.unwrap();
+    wait_until(&page, "the keyboard's search", "location.search === '?q=remboursement'").await;
+    let expected = api(&server, "/v1/search?q=remboursement")["total"].clone();
+    wait_until(&page, "its results", &format!("document.querySelector('#total')?.dataset.total === '{expected}'"))
+        .await;
+    page.back().await.unwrap();
+    wait_until(&page, "the search before", "location.search === '?q=livraison'").await;
+
     // A facet narrows the search, in the URL too.
     page.find(Locator::Css("[data-facet=channel] a[data-value=email]")).await.unwrap().click().await.unwrap();
     let narrowed = api(&server, "/v1/search?q=livraison&channel=email")["total"].clone();
@@ -256,6 +267,19 @@ async fn analysts_search_filter_open_and_read_the_same_numbers_as_the_api() {
     page.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
     wait_until(&page, "the analysis", "document.querySelectorAll('#analysis .sentence').length === 2").await;
     assert_controls_are_named(&page, "analyse").await;
+
+    // On a tablet, nothing runs off the side; and nothing came from another origin.
+    page.set_window_size(820, 1180).await.unwrap();
+    page.goto(&server.url("/ui/explore?q=livraison")).await.unwrap();
+    wait_until(&page, "the search on a tablet", "document.querySelector('#total')").await;
+    assert_eq!(script(&page, "document.documentElement.scrollWidth <= window.innerWidth").await, json!(true));
+    screenshot(&page, "explore-tablet").await;
+    let foreign = script(
+        &page,
+        "performance.getEntriesByType('resource').map((r) => r.name).filter((u) => !u.startsWith(location.origin))",
+    )
+    .await;
+    assert_eq!(foreign, json!([]));
 
     // In French.
     page.find(Locator::Css("#ui-language")).await.unwrap().select_by_value("fr").await.unwrap();
