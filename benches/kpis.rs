@@ -1,5 +1,6 @@
 //! KPIs on a large index: how long `GET /v1/kpis` takes to count 1,000,000 verbatims grouped by
-//! channel and week (the target: under a second on 2 cores), and a few other shapes.
+//! channel and week (the target: under a second on 2 cores), a few other shapes, and
+//! the counts a volume alert rule runs on each evaluation (`crate::alerts::volume`).
 //!
 //! Run: `cargo bench --bench kpis`. `KPI_VERBATIMS` sets the corpus size (default 1,000,000).
 //! The index is generated once (seeded: channels, stores, dates over two years, scores, sentiments
@@ -98,6 +99,11 @@ fn main() -> anyhow::Result<()> {
         "group_by=emotion",
         "period=day&channel=email&nps_group=detractor&from=2026-01-01&to=2027-01-01",
         "group_by=channel&from=2026-06-01&to=2026-07-01",
+        // What a volume rule counts on each tick: a daily spike rule on one channel (its 28
+        // baseline days, the last complete day and the running one), a weekly NPS-drop rule
+        // (two weeks).
+        "period=day&channel=email&from=2026-11-01&to=2026-12-01",
+        "period=week&channel=store&from=2026-11-09&to=2026-11-23",
     ] {
         let params: Vec<(&str, &str)> = query.split('&').map(|p| p.split_once('=').unwrap()).collect();
         let request = KpiRequest::from_params(params)?;
