@@ -48,6 +48,8 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 1000;
 /// Volume rules test calendar periods: every five minutes calls a spike within minutes of its
 /// count crossing the bar, at the cost of a few index counts.
 pub const DEFAULT_VOLUME_ALERTS_EVERY_SECS: u64 = 300;
+/// The longest time between two evaluations of volume rules: a day, the shortest period.
+pub const MAX_VOLUME_ALERTS_EVERY_SECS: u64 = 86_400;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -125,7 +125,7 @@ enum Command {
         #[arg(long, env = "VERBATIM_WEBHOOK_RETRY_SECS")]
         webhook_retry_secs: Option<u64>,
         /// Seconds between two evaluations of the volume alert rules [default: 300]
-        #[arg(long, env = "VERBATIM_VOLUME_ALERTS_EVERY_SECS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        #[arg(long, env = "VERBATIM_VOLUME_ALERTS_EVERY_SECS", value_parser = clap::value_parser!(u64).range(1..=config::MAX_VOLUME_ALERTS_EVERY_SECS))]
         volume_alerts_every_secs: Option<u64>,
     },
     /// Load verbatims from a JSONL or CSV file (`-` for stdin); exits 2 if any were rejected
@@ -406,7 +406,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let volume_every = volume_alerts_every_secs
                 .or(file.volume_alerts_every_secs)
                 .unwrap_or(config::DEFAULT_VOLUME_ALERTS_EVERY_SECS);
-            anyhow::ensure!((1..=86_400).contains(&volume_every), "volume_alerts_every_secs must be from 1 to 86400");
+            anyhow::ensure!(
+                (1..=config::MAX_VOLUME_ALERTS_EVERY_SECS).contains(&volume_every),
+                "volume_alerts_every_secs must be from 1 to {}",
+                config::MAX_VOLUME_ALERTS_EVERY_SECS
+            );
             service.start_volume_alerts(std::time::Duration::from_secs(volume_every))?;
             if let Some(days) = retention_days.or(file.retention_days) {
                 anyhow::ensure!(

@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::Utc;
 
 use crate::jobs::Jobs;
-use crate::service::{Service, ServiceError};
+use crate::service::{wait_while_alive, Service, ServiceError};
 
 /// Verbatims erased per commit: short commits, so ingestion never waits long behind a sweep.
 const PAGE: usize = 1000;
@@ -17,8 +17,6 @@ const PAGE: usize = 1000;
 pub const MAX_DAYS: u32 = 36_500;
 /// Time between sweeps.
 const EVERY: Duration = Duration::from_secs(3600);
-/// How often the sweeper checks that the server still runs, while it waits.
-const TICK: Duration = Duration::from_secs(1);
 
 /// Erases every verbatim dated before `now - max_age`; returns how many.
 pub fn sweep(service: &Service, jobs: &Jobs, max_age: chrono::Duration) -> Result<usize, ServiceError> {
@@ -61,13 +59,8 @@ pub fn start(service: &Arc<Service>, jobs: &Arc<Jobs>, max_age: chrono::Duration
                 Ok(_) => {}
             }
         }
-        let mut waited = Duration::ZERO;
-        while waited < EVERY {
-            std::thread::sleep(TICK);
-            waited += TICK;
-            if service.strong_count() == 0 {
-                return;
-            }
+        if !wait_while_alive(&service, EVERY) {
+            return;
         }
     })?;
     Ok(())

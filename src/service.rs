@@ -55,8 +55,23 @@ const MAX_GROUP_VERBATIMS: usize = 20_000;
 pub const DEFAULT_MAX_PENDING_WRITES: usize = 64;
 /// How often the webhook thread looks for due deliveries when it has none.
 const DELIVERY_POLL: Duration = Duration::from_millis(200);
-/// How often the volume alerts thread checks that the service still runs, while it waits.
+/// How often a background thread checks, while it waits, that the service still runs.
 const SHUTDOWN_TICK: Duration = Duration::from_secs(1);
+
+/// Sleeps `period` in short steps; false as soon as `owner` is dropped. How background threads
+/// wait between two runs without keeping the service alive, and stop within a second of it.
+pub fn wait_while_alive<T>(owner: &std::sync::Weak<T>, period: Duration) -> bool {
+    let mut waited = Duration::ZERO;
+    while waited < period {
+        let tick = SHUTDOWN_TICK.min(period - waited);
+        std::thread::sleep(tick);
+        waited += tick;
+        if owner.strong_count() == 0 {
+            return false;
+        }
+    }
+    true
+}
 /// Erasures queued at once, apart from other writes.
 const ERASURE_PLACES: usize = 16;
 /// How long one purge keeps retrying while a reader or a background merge is in its way.
@@ -554,14 +569,8 @@ impl Service {
                         Err(err) => tracing::warn!(error = %format!("{err:#}"), "evaluating volume rules; will retry"),
                     }
                 }
-                let mut waited = Duration::ZERO;
-                while waited < every {
-                    let tick = SHUTDOWN_TICK.min(every - waited);
-                    std::thread::sleep(tick);
-                    waited += tick;
-                    if parts.strong_count() == 0 {
-                        return;
-                    }
+                if !wait_while_alive(&parts, every) {
+                    return;
                 }
             })
             .context("starting the volume alerts thread")?;

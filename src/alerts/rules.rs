@@ -103,16 +103,13 @@ pub fn parse(body: &Value, policy: &TargetPolicy, updating: bool) -> Result<Rule
         Some(Value::Bool(enabled)) => *enabled,
         Some(_) => return Err(refuse("invalid_type", "enabled", "`enabled` is true or false")),
     };
-    if let Some(key) = filter.keys().find(|key| ["customer_id", "from", "to"].contains(&key.as_str())) {
-        if volume.is_some() {
-            return Err(refuse(
-                "invalid_filter",
-                "filter",
-                format!(
-                    "a volume rule counts periods it chooses, over every customer: `{key}` is not one of its filters"
-                ),
-            ));
-        }
+    let not_counted = filter.keys().find(|key| ["customer_id", "from", "to"].contains(&key.as_str()));
+    if let (Some(key), Some(_)) = (not_counted, &volume) {
+        return Err(refuse(
+            "invalid_filter",
+            "filter",
+            format!("a volume rule counts periods it chooses, over every customer: `{key}` is not one of its filters"),
+        ));
     }
     if volume.is_some() && follow_up.is_some() {
         return Err(refuse(

@@ -18,15 +18,13 @@
 //! is behind the store: a half-indexed backfill would look like a spike, and an alert, once
 //! fired, stays.
 
-use chrono::{DateTime, Days, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde_json::json;
 use statrs::distribution::{DiscreteCDF, NegativeBinomial, Poisson};
 
 use super::rule_filter;
-use crate::domain::{
-    day_start, AlertRule, CountDistribution, Period, VolumeFigures, VolumeFinding, VolumeRule, VolumeTest,
-};
+use crate::domain::{day_start, AlertRule, CountDistribution, VolumeFigures, VolumeFinding, VolumeRule, VolumeTest};
 use crate::index::SearchIndex;
 use crate::kpi::{change, nps, Cells, Tally};
 use crate::search::SearchRequest;
@@ -88,13 +86,13 @@ fn findings_of(
     let tz: Tz = volume.tz.parse().map_err(|_| anyhow::anyhow!("unknown time zone `{}`", volume.tz))?;
     let period = volume.period;
     let running = period.of(now, tz);
-    let last = before(period, running);
+    let last = period.previous(running);
     let bounds = |start: NaiveDate| (instant(start, tz), instant(period.next(start), tz));
     let mut found = Vec::new();
     match volume.test {
         VolumeTest::Spike { baseline_periods } => {
-            // The baseline of the last complete period starts here; the running one's, a period later.
-            let first = (0..baseline_periods).fold(last, |start, _| before(period, start));
+            let baseline_start = |target| (0..baseline_periods).fold(target, |start, _| period.previous(start));
+            let first = baseline_start(last);
             let window = SearchRequest {
                 from: Some(instant(first, tz)),
                 to: Some(instant(period.next(running), tz)),
@@ -103,11 +101,8 @@ fn findings_of(
             let matching = index.kpi_cells(&window, None, Some((period, tz)))?;
             let stored_from = period.of(stored_from, tz);
             for (target, complete) in [(last, true), (running, false)] {
-                let baseline: Vec<u64> = periods(period, first.max(stored_from), target)
-                    .collect::<Vec<_>>()
-                    .into_iter()
-                    .rev()
-                    .take(baseline_periods as usize)
+                let baseline: Vec<u64> = period
+                    .starts(baseline_start(target).max(stored_from), target)
                     .map(|start| verbatims(&matching, start))
                     .collect();
                 let count = verbatims(&matching, target);
@@ -135,7 +130,7 @@ fn findings_of(
             }
         }
         VolumeTest::NpsDrop { points } => {
-            let previous = before(period, last);
+            let previous = period.previous(last);
             let window =
                 SearchRequest { from: Some(instant(previous, tz)), to: Some(instant(running, tz)), ..filter.clone() };
             let cells = index.kpi_cells(&window, None, Some((period, tz)))?;
@@ -167,16 +162,6 @@ fn findings_of(
 /// The instant a period starting on `start` begins, in `tz`.
 fn instant(start: NaiveDate, tz: Tz) -> DateTime<Utc> {
     day_start(start, tz).with_timezone(&Utc)
-}
-
-/// The start of the period before the one starting on `start`.
-fn before(period: Period, start: NaiveDate) -> NaiveDate {
-    period.start(start - Days::new(1))
-}
-
-/// The period starts from `first` up to, not including, `end`.
-fn periods(period: Period, first: NaiveDate, end: NaiveDate) -> impl Iterator<Item = NaiveDate> {
-    std::iter::successors(Some(first), move |start| Some(period.next(*start))).take_while(move |start| *start < end)
 }
 
 fn verbatims(cells: &Cells, start: NaiveDate) -> u64 {
@@ -275,7 +260,7 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     use super::*;
-    use crate::domain::rfc3339;
+    use crate::domain::{rfc3339, Period};
 
     /// A Poisson draw (Knuth's product of uniforms; rates here are small).
     fn poisson(rng: &mut ChaCha8Rng, rate: f64) -> u64 {

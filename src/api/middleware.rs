@@ -14,7 +14,13 @@ use super::error::ApiError;
 use super::AppState;
 
 /// Paths open without a key: probes, scraping and the API description.
-pub const PUBLIC_PATHS: [&str; 4] = ["/health", "/ready", "/metrics", "/v1/openapi.json"];
+const PUBLIC_PATHS: [&str; 4] = ["/health", "/ready", "/metrics", "/v1/openapi.json"];
+
+/// Whether `path` is answered without an API key: the probes, the metrics, the API's
+/// description and the workspace's pages (which hold no data).
+pub fn is_public(path: &str) -> bool {
+    PUBLIC_PATHS.contains(&path) || super::ui::is_ui_path(path)
+}
 /// Liveness and readiness, answered whatever the Host.
 const PROBE_PATHS: [&str; 2] = ["/health", "/ready"];
 
@@ -64,7 +70,7 @@ pub async fn authenticate(
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let state = state(&req);
     let keys = &state.config.api_keys;
-    if !keys.is_empty() && !PUBLIC_PATHS.contains(&req.path()) && !super::ui::is_ui_path(req.path()) {
+    if !keys.is_empty() && !is_public(req.path()) {
         let presented = req
             .headers()
             .get(header::AUTHORIZATION)

@@ -134,7 +134,7 @@ mod tests {
     fn protected_operations_declare_a_scope_and_401_only_with_keys() {
         for (path, method, operation) in operations(&keyed()) {
             let scopes = operation["security"][0]["bearer"].as_array().cloned().unwrap_or_default();
-            if super::super::middleware::PUBLIC_PATHS.contains(&path.as_str()) || super::super::ui::is_ui_path(&path) {
+            if super::super::middleware::is_public(&path) {
                 assert!(operation.get("security").is_none(), "{method} {path} is public");
                 assert!(operation["responses"].get("401").is_none(), "{method} {path} is public");
             } else {

@@ -67,6 +67,16 @@ impl Period {
         }
     }
 
+    /// The first day of the period before the one starting on `start`.
+    pub fn previous(self, start: NaiveDate) -> NaiveDate {
+        self.start(start - Days::new(1))
+    }
+
+    /// The starts of the periods from the one starting on `first` up to, not including, `end`.
+    pub fn starts(self, first: NaiveDate, end: NaiveDate) -> impl Iterator<Item = NaiveDate> {
+        std::iter::successors(Some(first), move |start| Some(self.next(*start))).take_while(move |start| *start < end)
+    }
+
     /// The start of the period holding `at`, in `tz`.
     pub fn of(self, at: DateTime<Utc>, tz: Tz) -> NaiveDate {
         self.start(at.with_timezone(&tz).date_naive())
@@ -131,6 +141,10 @@ mod tests {
         assert_eq!(Period::Week.start(date("2026-11-29")), date("2026-11-23"));
         assert_eq!(Period::Month.start(date("2026-11-26")), date("2026-11-01"));
         assert_eq!(Period::Month.next(date("2026-12-01")), date("2027-01-01"));
+        assert_eq!(Period::Month.previous(date("2026-03-01")), date("2026-02-01"));
+        assert_eq!(Period::Week.previous(date("2026-11-23")), date("2026-11-16"));
+        let weeks: Vec<NaiveDate> = Period::Week.starts(date("2026-11-02"), date("2026-11-23")).collect();
+        assert_eq!(weeks, [date("2026-11-02"), date("2026-11-09"), date("2026-11-16")]);
     }
 
     #[test]

@@ -258,12 +258,7 @@ fn period_starts(
     let first = request.filter.from.map(|from| period.of(from, request.tz)).or_else(|| seen.clone().min());
     let last = request.filter.to.map(|to| period.of(to - Duration::microseconds(1), request.tz)).or_else(|| seen.max());
     let (Some(first), Some(last)) = (first, last) else { return Ok(Vec::new()) };
-    let mut starts = Vec::new();
-    let mut start = first;
-    while start <= last {
-        starts.push(start);
-        start = period.next(start);
-    }
+    let starts: Vec<NaiveDate> = period.starts(first, period.next(last)).collect();
     if starts.len() > MAX_PERIODS {
         return Err(TooManyPeriods { periods: starts.len(), period: period.as_str() });
     }
