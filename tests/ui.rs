@@ -262,6 +262,13 @@ async fn analysts_search_filter_open_and_read_the_same_numbers_as_the_api() {
     wait_until(&page, "the saved status", "document.querySelector('#follow-ups tbody tr [role=status]').textContent")
         .await;
     assert_eq!(api(&server, &format!("/v1/follow-ups/{first}"))["status"], "contacted");
+    // Reached, it leaves the queue to act on; "All" lists it again.
+    let row = format!("document.querySelector('#follow-ups tbody tr[data-id=\"{first}\"]')");
+    page.goto(&server.url("/ui/follow-ups")).await.unwrap();
+    wait_until(&page, "the queue again", &format!("document.querySelector('#follow-ups tbody tr') && !{row}")).await;
+    page.find(Locator::Css("select[name=status]")).await.unwrap().select_by_value("").await.unwrap();
+    page.find(Locator::Css("form.controls button[type=submit]")).await.unwrap().click().await.unwrap();
+    wait_until(&page, "every follow-up", &format!("location.search === '?status=' && {row}")).await;
     assert_controls_are_named(&page, "follow-ups").await;
     screenshot(&page, "follow-ups").await;
 

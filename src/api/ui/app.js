@@ -188,6 +188,16 @@ function queryOf(values) {
   return params(new URLSearchParams(Object.entries(values).filter(([, v]) => v != null && v !== "")).toString());
 }
 
+/** A form's fields as query parameters, without empty values. */
+function formQuery(form) {
+  return params(new URLSearchParams(new FormData(form)));
+}
+
+/** Explore, showing the verbatims behind a number of a topic or root cause in `span`. */
+function drillDown(span, name, id) {
+  return `/ui/explore?${queryOf({ [name]: id, from: span.from, to: span.to })}`;
+}
+
 /** The dates and period a page shows: the URL's, or the last twelve weeks by week. `to` is
  * exclusive, as in the API: the default is tomorrow, so that today counts. */
 function spanOf(url) {
@@ -203,7 +213,7 @@ function periodForm(span, page) {
   const period = select("period", span.period, [["day", t("day")], ["week", t("week")], ["month", t("month")]]);
   return h("form", { class: "controls", onsubmit: (event) => {
     event.preventDefault();
-    go(`/ui/${page}?${params(new URLSearchParams(new FormData(event.target)))}`);
+    go(`/ui/${page}?${formQuery(event.target)}`);
   } }, field(t("from"), from), field(t("to_exclusive"), to), field(t("period"), period),
   h("button", { type: "submit" }, t("apply")));
 }
@@ -252,7 +262,6 @@ async function overview() {
     api(`/v1/topics?${queryOf({ until: span.to })}`).catch(() => ({ topics: [] })),
     api(`/v1/root-causes?${queryOf({ from: span.from, to: span.to, sort: "nps_impact" })}`).catch(() => ({ root_causes: [] })),
   ]);
-  const drill = (name, id) => `/ui/explore?${queryOf({ [name]: id, from: span.from, to: span.to })}`;
   const plot = (kpis) => h("div", { class: "chart", role: "img", "aria-label": `${kpis.map(t).join(", ")}: ${t("trend")}` });
   const [scores, shares] = [plot(["nps", "net_sentiment"]), plot(["csat", "ces_easy"])];
   const rising = [...topics.topics].sort((a, b) => b.trend.growth - a.trend.growth).slice(0, 5);
@@ -265,11 +274,11 @@ async function overview() {
       h("section", { class: "panel" }, h("h2", {}, t("emotions")), volumes(emotions, (key) => key ?? t("neutral"))),
       h("section", { class: "panel" }, h("h2", {}, t("rising_topics")), rising.length
         ? table([t("topic"), t("verbatims"), t("trend")], rising.map((x) =>
-          [h("a", { href: drill("topic", x.id) }, x.label), number(x.size.verbatims, 0), signed(x.trend.growth)]))
+          [h("a", { href: drillDown(span, "topic", x.id) }, x.label), number(x.size.verbatims, 0), signed(x.trend.growth)]))
         : h("p", { class: "muted" }, t("no_topics"))),
       h("section", { class: "panel" }, h("h2", {}, t("root_causes")), causes.root_causes.length
         ? table([t("root_cause"), t("verbatims"), t("impact")], causes.root_causes.slice(0, 5).map((x) =>
-          [h("a", { href: drill("root_cause", x.id) }, x.label), number(x.verbatims, 0), signed(x.nps_impact)]))
+          [h("a", { href: drillDown(span, "root_cause", x.id) }, x.label), number(x.verbatims, 0), signed(x.nps_impact)]))
         : h("p", { class: "muted" }, t("no_root_causes")))));
   chart(kpis.total.periods, scores, ["nps", "net_sentiment"], t("points"), [-100, 100]);
   chart(kpis.total.periods, shares, ["csat", "ces_easy"], "%", [0, 100]);
@@ -300,7 +309,7 @@ function searchForm(query) {
     value: metadataKey ? `${metadataKey.slice(9)}=${query.get(metadataKey)}` : "" });
   return h("form", { class: "controls search", role: "search", onsubmit: (event) => {
     event.preventDefault();
-    const next = params(new URLSearchParams(new FormData(event.target)));
+    const next = formQuery(event.target);
     const pair = next.get("metadata");
     next.delete("metadata");
     if (pair && pair.includes("=")) next.set(`metadata.${pair.split("=")[0].trim()}`, pair.split("=").slice(1).join("=").trim());
@@ -463,17 +472,16 @@ async function themes() {
     return overall.nps - (overall.nps * overall.nps_count - g.nps * g.nps_count) / outside;
   };
   const ranked = [...topics.topics].sort((a, b) => (impact(a) ?? 0) - (impact(b) ?? 0));
-  const drill = (name, id) => `/ui/explore?${queryOf({ [name]: id, from: span.from, to: span.to })}`;
   show(h("h1", {}, t("themes")), periodForm(span, "themes"),
     h("section", { class: "panel", id: "topics" }, h("h2", {}, t("topics")), ranked.length
       ? table([t("topic"), t("verbatims"), t("sentiment"), t("nps"), t("impact"), t("trend")], ranked.map((x) => [
-        h("a", { href: drill("topic", x.id) }, x.label), h("a", { href: drill("topic", x.id) }, number(x.size.verbatims, 0)),
+        h("a", { href: drillDown(span, "topic", x.id) }, x.label), h("a", { href: drillDown(span, "topic", x.id) }, number(x.size.verbatims, 0)),
         mix(x.size), number(npsOf.get(String(x.id))?.nps), signed(impact(x)), signed(x.trend.growth)]))
       : h("p", { class: "muted" }, t("no_topics"))),
     h("section", { class: "panel", id: "root-causes" }, h("h2", {}, t("root_causes")), causes.root_causes.length
       ? table([t("root_cause"), t("verbatims"), t("share_negative"), t("lift"), t("impact")], causes.root_causes.map((x) => [
-        h("a", { href: drill("root_cause", x.id) }, x.label),
-        h("a", { href: drill("root_cause", x.id) }, number(x.verbatims, 0)),
+        h("a", { href: drillDown(span, "root_cause", x.id) }, x.label),
+        h("a", { href: drillDown(span, "root_cause", x.id) }, number(x.verbatims, 0)),
         `${number(100 * x.share_of_negative)} %`, number(x.lift, 2), signed(x.nps_impact)]))
       : h("p", { class: "muted" }, t("no_root_causes"))));
 }
@@ -487,7 +495,7 @@ async function compare() {
   const input = (name, value) => h("input", { type: "text", name, value, placeholder: "metadata.store=Lyon" });
   const form = h("form", { class: "controls", onsubmit: (event) => {
     event.preventDefault();
-    go(`/ui/compare?${params(new URLSearchParams(new FormData(event.target)))}`);
+    go(`/ui/compare?${formQuery(event.target)}`);
   } }, field(t("segment_a"), input("a", a), t("segment_help")), field(t("segment_b"), input("b", b), t("segment_help")),
   h("button", { type: "submit" }, t("apply")));
   if (!a && !b) return show(h("h1", {}, t("compare")), form);
@@ -512,8 +520,9 @@ async function compare() {
 // ---- follow-ups --------------------------------------------------------------------------
 
 async function followUps() {
-  // The queue to act on by default: those not contacted yet.
-  const wanted = params().get("status") ?? "open,in_progress";
+  // The queue to act on by default: those not contacted yet; `status=` (empty) is all of them,
+  // so it is read from the raw URL, where params() would drop it.
+  const wanted = new URLSearchParams(location.search).get("status") ?? "open,in_progress";
   const listed = await api(`/v1/follow-ups?${queryOf({ limit: 1000, status: wanted })}`);
   const filter = h("form", { class: "controls", onsubmit: (event) => {
     event.preventDefault();
