@@ -11,13 +11,19 @@
 //! - data shown: the page's own `verbatim:<page>` mark, set once its numbers or hits are on
 //!   screen — the time an analyst waits.
 
-use std::io::{BufRead, BufReader, Write};
+#[path = "../tests/common/browser.rs"]
+mod browser;
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fantoccini::{Client, ClientBuilder};
-use hyper_util::client::legacy::connect::HttpConnector;
+use browser::{browser, start_driver};
+use common::{Server, BIN};
+use fantoccini::Client;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
@@ -63,7 +69,7 @@ fn data(count: usize) -> anyhow::Result<PathBuf> {
     out.flush()?;
     drop(out);
     let started = Instant::now();
-    let status = Command::new(env!("CARGO_BIN_EXE_verbatim"))
+    let status = Command::new(BIN)
         .args(["--data", dir.join("data").to_str().unwrap(), "ingest", input.to_str().unwrap()])
         .stdout(Stdio::null())
         .status()?;
@@ -116,32 +122,11 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let count = std::env::var("UI_VERBATIMS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
-    let data = data(count)?;
-    let mut server = Command::new(env!("CARGO_BIN_EXE_verbatim"))
-        .args(["--data", data.to_str().unwrap(), "serve", "--addr", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().expect("piped")).read_line(&mut line)?;
-    let base = line.trim().strip_prefix("verbatim listening on ").expect("the server's address").to_string();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let mut driver = Command::new("chromedriver")
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|err| anyhow::anyhow!("cannot start chromedriver ({err}): install chromium and chromium-driver"))?;
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let options = json!({"args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                                  "--window-size=1366,900"]});
-    let capabilities = serde_json::Map::from_iter([("goog:chromeOptions".to_string(), options)]);
-    let page = ClientBuilder::new(HttpConnector::new())
-        .capabilities(capabilities)
-        .connect(&format!("http://127.0.0.1:{port}"))
-        .await?;
+    // Both stop when dropped, whatever happens below.
+    let server = Server::start(&data(count)?, &[]);
+    let driver = start_driver();
+    let page = browser(&driver).await;
+    let base = &server.base;
     // One load first, so every timed one finds the server and the browser warm.
     page.goto(&format!("{base}/ui/overview")).await?;
     println!("| page | verbatims | first paint, ms | data shown, ms (median of {RUNS}) |");
@@ -156,7 +141,5 @@ async fn main() -> anyhow::Result<()> {
         println!("| `{path}` | {count} | {paint:.0} | {shown:.0} |");
     }
     page.close().await?;
-    let _ = driver.kill();
-    let _ = server.kill();
     Ok(())
 }

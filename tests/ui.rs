@@ -6,67 +6,19 @@
 //!
 //! Screenshots of each page land in the cargo target's tmp folder (`ui-screenshots/`).
 
+#[path = "common/browser.rs"]
+mod browser;
 mod common;
 
-use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use browser::{browser, start_driver};
 use common::{data_dir, Server};
-use fantoccini::{Client, ClientBuilder, Locator};
-use hyper_util::client::legacy::connect::HttpConnector;
+use fantoccini::{Client, Locator};
 use serde_json::{json, Value};
 
 const KEY: &str = "ui-test-key-0123456789";
-
-/// `chromedriver` on a free port, stopped when dropped.
-struct Driver {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_driver() -> Driver {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new("chromedriver")
-        .arg(format!("--port={port}"))
-        // The pages count periods in the browser's zone: UTC, as the API checks below.
-        .env("TZ", "UTC")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|err| {
-            panic!("cannot start chromedriver ({err}): install Debian's chromium and chromium-driver (.ci/run does)")
-        });
-    let url = format!("http://127.0.0.1:{port}");
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(started.elapsed() < Duration::from_secs(20), "chromedriver did not listen on {url}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Driver { child, url }
-}
-
-async fn browser(driver: &Driver) -> Client {
-    let mut options = json!({"args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                                      "--window-size=1366,900", "--lang=en-US"]});
-    if std::path::Path::new("/usr/bin/chromium").exists() {
-        options["binary"] = json!("/usr/bin/chromium");
-    }
-    let capabilities = serde_json::Map::from_iter([("goog:chromeOptions".to_string(), options)]);
-    ClientBuilder::new(HttpConnector::new())
-        .capabilities(capabilities)
-        .connect(&driver.url)
-        .await
-        .unwrap_or_else(|err| panic!("Chromium did not start under chromedriver: {err}"))
-}
 
 /// Polls a JavaScript expression until it is true, for 30 s at most.
 async fn wait_until(page: &Client, what: &str, expression: &str) {
