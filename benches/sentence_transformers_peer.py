@@ -1,6 +1,7 @@
 """The Python peer for benches/encoder_vs_sentence_transformers.sh: sentence-transformers on
 PyTorch (CPU), same model files, same texts, same timing rule as benches/encoder.rs (one warm-up
-pass, then the best of N rounds). Also reports how closely candle's embeddings agree."""
+pass, then the best of N rounds). Also reports how closely candle's embeddings agree, and writes
+PyTorch's embeddings for the onnxruntime peers to compare with."""
 
 import argparse
 import time
@@ -12,7 +13,8 @@ from sentence_transformers import SentenceTransformer
 parser = argparse.ArgumentParser()
 parser.add_argument("--model", required=True, help="a sentence-transformers folder")
 parser.add_argument("--texts", required=True)
-parser.add_argument("--candle", help="candle's embeddings (f32 rows) to compare with")
+parser.add_argument("--candle", action="append", default=[], help="candle's embeddings (f32 rows) to compare with")
+parser.add_argument("--out", help="where to write PyTorch's embeddings (f32 rows)")
 parser.add_argument("--rounds", type=int, default=3)
 parser.add_argument("--batch-size", type=int, default=32)
 args = parser.parse_args()
@@ -32,7 +34,9 @@ print(
     f"sentence-transformers (PyTorch {torch.__version__}, {torch.get_num_threads()} threads, "
     f"batch {args.batch_size}): {len(texts)} texts, best of {args.rounds}: {best:.2f} s = {len(texts) / best:.1f} texts/s"
 )
-if args.candle:
-    candle = np.fromfile(args.candle, dtype="<f4").reshape(len(texts), -1)
+if args.out:
+    embeddings.astype("<f4").tofile(args.out)
+for path in args.candle:
+    candle = np.fromfile(path, dtype="<f4").reshape(len(texts), -1)
     cosine = (candle * embeddings).sum(1) / (np.linalg.norm(candle, axis=1) * np.linalg.norm(embeddings, axis=1))
-    print(f"agreement: cosine(candle, PyTorch) min {cosine.min():.6f}, mean {cosine.mean():.6f}")
+    print(f"agreement: cosine(candle {path}, PyTorch) min {cosine.min():.6f}, mean {cosine.mean():.6f}")
