@@ -8,8 +8,8 @@
 #
 # Default texts: 2,000 English sentences, MR sentences and TweetEval tweets alternating, from
 # ../shared/data. The first run creates a Python venv in target/peer-venv and installs torch,
-# sentence-transformers and onnxruntime from PyPI (about 6 GB); later runs reuse it, and the
-# exported ONNX graphs in target/encoder-bench/onnx.
+# sentence-transformers and onnxruntime from PyPI (about 6 GB); later runs reuse it. The ONNX
+# graphs are exported again on each run (target/encoder-bench/onnx).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,6 +43,9 @@ BENCH=$(ls -t target/release/deps/encoder-* | grep -v '\.d$' | head -1)
 
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
+fi
+# A venv made before the onnxruntime peers lacks them: install whatever is missing.
+if ! "$VENV/bin/python" -c 'import torch, sentence_transformers, onnxruntime, onnx, numpy' 2>/dev/null; then
   "$VENV/bin/pip" install --quiet torch sentence-transformers onnxruntime onnx numpy
 fi
 # sentence-transformers reads the wheel's own folder: its modules.json says mean pooling and

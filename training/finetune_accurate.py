@@ -503,9 +503,10 @@ def refit_head(args):
             best = (validation_loss, epoch, {k: v.detach().clone() for k, v in model.head.state_dict().items()})
 
     model.head.load_state_dict(best[2])
+    rows = torch.tensor(validation)
     with torch.no_grad():
-        rows = torch.tensor(validation)
-        temperature = fitted_temperature(model.logits(*inputs("train", rows)).cpu(), mix.labels[rows], mix.weights[rows])
+        logits = model.logits(*inputs("train", rows)).cpu()
+    temperature = fitted_temperature(logits, mix.labels[rows], mix.weights[rows])
     save(args.out, factors, model.head, {"epoch": str(best[1]), "validation_loss": f"{best[0]:.4f}",
                                          "temperature": f"{temperature:.3f}", "settings": settings_of(args),
                                          "adapters_from": json.dumps(load_metadata(args.adapters))})
@@ -516,7 +517,9 @@ def refit_head(args):
 def fitted_temperature(logits, labels, weights):
     """The temperature that would calibrate these held-out logits (the one minimising their loss,
     Guo et al. 2017). Reported, not applied: near 1 the head is calibrated as it stands, and
-    applying one would move every threshold that reads the probabilities (eval/RESULTS.md)."""
+    applying one would move every threshold that reads the probabilities (eval/RESULTS.md).
+    The rows are the validation rows that also chose the epoch, which leans it toward 1: the
+    evaluation sets' calibration errors are the independent check."""
     log_temperature = torch.zeros(1, requires_grad=True)
     optimizer = torch.optim.LBFGS([log_temperature], lr=0.1, max_iter=200)
 

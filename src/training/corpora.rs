@@ -241,15 +241,16 @@ fn read_airline(path: &Path) -> anyhow::Result<Vec<Labeled>> {
     let column = |name: &str| {
         headers.iter().position(|h| h == name).with_context(|| format!("no `{name}` column in {}", path.display()))
     };
-    let (sentiment, text) = (column("airline_sentiment")?, column("text")?);
+    let (sentiment_column, text_column) = (column("airline_sentiment")?, column("text")?);
     let mut items = Vec::new();
-    // 150 of the 10,310 tweets are repeated word for word (retweets, copied complaints): one
-    // copy on each side of the hold-out split would score a trained-on text.
+    // 150 of the 10,310 tweets repeat an earlier one word for word (retweets, copied
+    // complaints): a copy on each side of the hold-out split would score a trained-on text.
+    // The first copy is kept, with its label (16 of the 139 repeated texts carry two labels).
     let mut seen = HashSet::new();
     for record in reader.records() {
         let record = record?;
-        let Some(label) = SentimentLabel::parse(record[sentiment].trim()) else { continue };
-        let text = record[text].trim().to_string();
+        let Some(label) = SentimentLabel::parse(record[sentiment_column].trim()) else { continue };
+        let text = record[text_column].trim().to_string();
         if seen.insert(text.clone()) {
             items.push(Labeled { text, label, language: "en", source: "airline" });
         }
