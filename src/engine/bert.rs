@@ -108,17 +108,17 @@ impl BertEncoder {
     /// Loads a standard model folder. `encoder.json` is optional (mean pooling, normalised,
     /// no prefix); a tokenizer's own truncation and padding settings are replaced by ours.
     pub fn load(folder: &Path) -> Result<BertEncoder, EngineError> {
-        Self::load_from(folder, None, Precision::Fastest)
+        Self::load_from(folder, None, Precision::Configured)
     }
 
-    /// [`BertEncoder::load`] computing in `precision` (f32 for a reference).
+    /// [`BertEncoder::load`] computing in `precision`.
     pub fn load_with(folder: &Path, precision: Precision) -> Result<BertEncoder, EngineError> {
         Self::load_from(folder, None, precision)
     }
 
     /// Loads a standard model folder with fine-tuned [`LowRankAdapters`] merged into its weights.
     pub fn load_adapted(folder: &Path, adapters: LowRankAdapters) -> Result<BertEncoder, EngineError> {
-        Self::load_from(folder, Some(adapters), Precision::Fastest)
+        Self::load_from(folder, Some(adapters), Precision::Configured)
     }
 
     fn load_from(

@@ -8,8 +8,9 @@
 //!   large matrix product;
 //! - GELU runs as one parallel pass on the CPU ([`Gelu`]): candle's element-wise operations
 //!   run on one thread, and the exact `erf` GELU was 13 % of the encoder's time in a profile;
-//! - on CPUs with AVX-512 VNNI the dense layers run in 8-bit integers ([`Int8Dense`]), unless
-//!   `VERBATIM_ENCODER_INT8=off` (benches/RESULTS.md has the speed and the agreement with f32).
+//! - with `VERBATIM_ENCODER_INT8=on`, on CPUs with AVX-512 VNNI, the dense layers run in 8-bit
+//!   integers ([`Int8Dense`]). Off by default: with AVX-512 matrix products f32 is as fast and
+//!   exact (benches/RESULTS.md has the speed and the agreement with f32).
 
 use candle_core::{CpuStorage, CustomOp1, DType, Layout, Module, Shape, Tensor};
 use candle_nn::{LayerNorm, Linear, VarBuilder};
@@ -90,19 +91,23 @@ impl Dense {
 /// How the dense layers compute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Precision {
-    /// 8-bit integers where the CPU supports them, unless `VERBATIM_ENCODER_INT8=off`; f32
-    /// elsewhere. What the service runs.
-    Fastest,
+    /// What the service runs: f32, or [`Precision::Int8`] where `VERBATIM_ENCODER_INT8=on`.
+    Configured,
     /// f32 throughout: the reference the int8 layers are measured against.
     F32,
+    /// 8-bit integers where the CPU supports them, f32 elsewhere.
+    Int8,
 }
 
 impl Precision {
     /// Whether the dense layers will run in int8 on this machine.
     pub fn uses_int8(self) -> bool {
-        self == Precision::Fastest
-            && std::env::var("VERBATIM_ENCODER_INT8").map_or(true, |v| v != "off")
-            && Int8Dense::supported()
+        let asked = match self {
+            Precision::Configured => std::env::var("VERBATIM_ENCODER_INT8").is_ok_and(|v| v == "on"),
+            Precision::F32 => false,
+            Precision::Int8 => true,
+        };
+        asked && Int8Dense::supported()
     }
 }
 

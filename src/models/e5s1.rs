@@ -101,7 +101,7 @@ impl<'a> E5s1<'a> {
         };
         let block = c.count()?;
         ensure!(block == QK, "E5S1 quantisation block of {block} (only {QK} is supported)");
-        ensure!(dimensions.hidden % dimensions.heads.max(1) == 0, "hidden size not divisible by heads");
+        ensure!(dimensions.hidden.is_multiple_of(dimensions.heads.max(1)), "hidden size not divisible by heads");
 
         let n_pieces = c.count()?;
         c.take(16)?; // bos, eos, pad, unk: the tokenizer file carries its own
@@ -134,7 +134,7 @@ impl<'a> E5s1<'a> {
             let bytes = usize::try_from(c.u64()?)?;
             let expected = match dtype {
                 0 => elements * 4,
-                1 if elements % QK == 0 => elements / QK * Q4_BLOCK_BYTES,
+                1 if elements.is_multiple_of(QK) => elements / QK * Q4_BLOCK_BYTES,
                 _ => bail!("tensor {name}: dtype {dtype} with {elements} elements is not supported"),
             };
             ensure!(bytes == expected, "tensor {name}: {bytes} bytes, expected {expected}");

@@ -307,7 +307,7 @@ fn luhn(digits: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// A NIR: sex, year, month, département (Corsica's 2A and 2B count as 19 and 18 in the key),

@@ -181,7 +181,7 @@ pub fn embeddings(model: &dyn SentimentModel, texts: &[&str], cache: &Path) -> a
     if let Ok(bytes) = std::fs::read(cache) {
         let floats: Vec<f32> =
             bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
-        if !texts.is_empty() && floats.len() % texts.len() == 0 {
+        if !texts.is_empty() && floats.len().is_multiple_of(texts.len()) {
             let dimension = floats.len() / texts.len();
             return Ok(floats.chunks(dimension).map(<[f32]>::to_vec).collect());
         }
