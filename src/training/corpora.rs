@@ -173,16 +173,14 @@ fn read_trustpilot(path: &Path) -> anyhow::Result<Vec<Labeled>> {
         headers.iter().position(|h| h == name).with_context(|| format!("no `{name}` column in {}", path.display()))
     };
     let (stars, review) = (column("stars")?, column("review")?);
-    let mut seen = HashSet::new();
     let mut items = Vec::new();
     for record in reader.records() {
         let record = record?;
         let text = record[review].trim().to_string();
         let Some(label) = star_label(&record[stars]) else { continue };
-        if !text.is_empty() && seen.insert(text.clone()) {
-            items.push(Labeled { text, label, language: "fr", source: "trustpilot" });
-        }
+        items.push(Labeled { text, label, language: "fr", source: "trustpilot" });
     }
+    let mut items = first_copies(items);
     items.shuffle(&mut ChaCha8Rng::seed_from_u64(SPLIT_SEED));
     let mut positives = 0;
     items.retain(|item| {
@@ -212,17 +210,21 @@ fn read_stars(
         headers.iter().position(|h| h == name).with_context(|| format!("no `{name}` column in {}", path.display()))
     };
     let (stars, text) = (column("stars")?, column(text_column)?);
-    let mut seen = HashSet::new();
     let mut items = Vec::new();
     for record in reader.records() {
         let record = record?;
         let Some(label) = star_label(&record[stars]) else { continue };
         let text = record[text].trim().trim_end_matches('…').trim().to_string();
-        if !text.is_empty() && seen.insert(text.clone()) {
-            items.push(Labeled { text, label, language, source });
-        }
+        items.push(Labeled { text, label, language, source });
     }
-    Ok(items)
+    Ok(first_copies(items))
+}
+
+/// `items` less empty texts and less the repeats of a text met earlier (the first copy stays,
+/// with its label): a copy on each side of a hold-out split would score a trained-on text.
+fn first_copies(items: Vec<Labeled>) -> Vec<Labeled> {
+    let mut seen = HashSet::new();
+    items.into_iter().filter(|item| !item.text.is_empty() && seen.insert(item.text.clone())).collect()
 }
 
 /// 1–2 stars → negative, 3 → neutral, 4–5 → positive.
@@ -243,19 +245,14 @@ fn read_airline(path: &Path) -> anyhow::Result<Vec<Labeled>> {
     };
     let (sentiment_column, text_column) = (column("airline_sentiment")?, column("text")?);
     let mut items = Vec::new();
-    // 150 of the 10,310 tweets repeat an earlier one word for word (retweets, copied
-    // complaints): a copy on each side of the hold-out split would score a trained-on text.
-    // The first copy is kept, with its label (16 of the 139 repeated texts carry two labels).
-    let mut seen = HashSet::new();
     for record in reader.records() {
         let record = record?;
         let Some(label) = SentimentLabel::parse(record[sentiment_column].trim()) else { continue };
-        let text = record[text_column].trim().to_string();
-        if seen.insert(text.clone()) {
-            items.push(Labeled { text, label, language: "en", source: "airline" });
-        }
+        items.push(Labeled { text: record[text_column].trim().to_string(), label, language: "en", source: "airline" });
     }
-    Ok(items)
+    // 150 of the 10,310 tweets repeat an earlier one word for word (retweets, copied
+    // complaints; 16 of the 139 repeated texts carry two labels).
+    Ok(first_copies(items))
 }
 
 fn read_banking_neutral(path: &Path) -> anyhow::Result<Vec<Labeled>> {
