@@ -18,6 +18,7 @@ import numpy as np
 import onnxruntime
 import torch
 from onnxruntime.quantization import QuantType, quantize_dynamic
+from peers import cosines, read_embeddings, read_texts
 from tokenizers import Tokenizer
 from transformers import AutoModel
 
@@ -31,9 +32,7 @@ parser.add_argument("--batch-size", type=int, default=32)
 parser.add_argument("--max-tokens", type=int, default=256, help="sentence-transformers' max_seq_length")
 args = parser.parse_args()
 
-# Split as Rust's str::lines does, like the other peer.
-raw = open(args.texts, encoding="utf-8", newline="").read().split("\n")
-texts = [line.removesuffix("\r") for line in raw if line.strip()]
+texts = read_texts(args.texts)
 work = Path(args.work)
 work.mkdir(parents=True, exist_ok=True)
 
@@ -93,7 +92,7 @@ def embed(session):
     return np.stack(rows)
 
 
-reference = np.fromfile(args.reference, dtype="<f4").reshape(len(texts), -1)
+reference = read_embeddings(args.reference, len(texts))
 for name, path in graphs:
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
@@ -104,7 +103,7 @@ for name, path in graphs:
         started = time.perf_counter()
         embed(session)
         best = min(best, time.perf_counter() - started)
-    cosine = (embeddings * reference).sum(1) / (np.linalg.norm(embeddings, axis=1) * np.linalg.norm(reference, axis=1))
+    cosine = cosines(embeddings, reference)
     print(
         f"onnxruntime {onnxruntime.__version__} {name} ({threads} threads, batch {args.batch_size}): {len(texts)} texts, "
         f"best of {args.rounds}: {best:.2f} s = {len(texts) / best:.1f} texts/s; "

@@ -6,8 +6,8 @@ PyTorch's embeddings for the onnxruntime peers to compare with."""
 import argparse
 import time
 
-import numpy as np
 import torch
+from peers import cosines, read_embeddings, read_texts
 from sentence_transformers import SentenceTransformer
 
 parser = argparse.ArgumentParser()
@@ -19,10 +19,7 @@ parser.add_argument("--rounds", type=int, default=3)
 parser.add_argument("--batch-size", type=int, default=32)
 args = parser.parse_args()
 
-# Split as Rust's str::lines does (on "\n" only, dropping a "\r" before it), not splitlines(),
-# which also splits on form feeds and other separators found in tweets.
-raw = open(args.texts, encoding="utf-8", newline="").read().split("\n")
-texts = [line.removesuffix("\r") for line in raw if line.strip()]
+texts = read_texts(args.texts)
 model = SentenceTransformer(args.model, device="cpu")
 embeddings = model.encode(texts, batch_size=args.batch_size, normalize_embeddings=True)
 best = float("inf")
@@ -37,6 +34,5 @@ print(
 if args.out:
     embeddings.astype("<f4").tofile(args.out)
 for path in args.candle:
-    candle = np.fromfile(path, dtype="<f4").reshape(len(texts), -1)
-    cosine = (candle * embeddings).sum(1) / (np.linalg.norm(candle, axis=1) * np.linalg.norm(embeddings, axis=1))
+    cosine = cosines(read_embeddings(path, len(texts)), embeddings)
     print(f"agreement: cosine(candle {path}, PyTorch) min {cosine.min():.6f}, mean {cosine.mean():.6f}")
