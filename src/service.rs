@@ -57,6 +57,16 @@ pub const DEFAULT_MAX_PENDING_WRITES: usize = 64;
 const DELIVERY_POLL: Duration = Duration::from_millis(200);
 /// How often a background thread checks, while it waits, that the service still runs.
 const SHUTDOWN_TICK: Duration = Duration::from_secs(1);
+/// Erasures queued at once, apart from other writes.
+const ERASURE_PLACES: usize = 16;
+/// How long one purge keeps retrying while a reader or a background merge is in its way.
+const PURGE_PATIENCE: Duration = Duration::from_secs(20);
+/// How soon a purge that could not finish is tried again, until it does.
+const PURGE_RETRY: Duration = Duration::from_secs(5);
+/// Topics are named again after an erasure once writes pause this long…
+const RENAME_IDLE: Duration = Duration::from_millis(200);
+/// …or, under steady writes, this long after the erasure at the latest.
+const RENAME_PATIENCE: Duration = Duration::from_secs(5);
 
 /// Sleeps `period` in short steps; false as soon as `owner` is dropped. How background threads
 /// wait between two runs without keeping the service alive, and stop within a second of it.
@@ -72,16 +82,6 @@ pub fn wait_while_alive<T>(owner: &std::sync::Weak<T>, period: Duration) -> bool
     }
     true
 }
-/// Erasures queued at once, apart from other writes.
-const ERASURE_PLACES: usize = 16;
-/// How long one purge keeps retrying while a reader or a background merge is in its way.
-const PURGE_PATIENCE: Duration = Duration::from_secs(20);
-/// How soon a purge that could not finish is tried again, until it does.
-const PURGE_RETRY: Duration = Duration::from_secs(5);
-/// Topics are named again after an erasure once writes pause this long…
-const RENAME_IDLE: Duration = Duration::from_millis(200);
-/// …or, under steady writes, this long after the erasure at the latest.
-const RENAME_PATIENCE: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {

@@ -34,8 +34,8 @@ const PAGE: usize = 1000;
 /// Evaluates the enabled rules on single verbatims on each verbatim sent since the
 /// evaluator's checkpoint, up to what the index holds; returns how many alerts fired. Only
 /// arrivals count: a verbatim whose `seq` moved because an analysis was stored (a reprocess,
-/// a topic discovery) was evaluated when it arrived. A rule the index cannot run (a category deleted since) is skipped and
-/// logged, so it does not hold the others back.
+/// a topic discovery) was evaluated when it arrived. A rule the index cannot run (a category
+/// deleted since) is skipped and logged, so it does not hold the others back.
 pub fn evaluate(store: &Store, index: &SearchIndex) -> anyhow::Result<usize> {
     let rules: Vec<AlertRule> = store.alert_rules()?.into_iter().filter(|r| r.enabled && r.volume.is_none()).collect();
     let indexed = index.applied_seq();
