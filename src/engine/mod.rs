@@ -11,6 +11,7 @@ mod adapters;
 mod bert;
 mod head;
 mod int8;
+mod kernels;
 mod queue;
 mod transformer;
 

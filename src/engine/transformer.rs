@@ -6,18 +6,20 @@
 //! - the attention scale 1/sqrt(head size) is folded into the query weights at load time;
 //! - activations stay 2-D (`tokens × hidden`) between layers, so every dense layer is a single
 //!   large matrix product;
-//! - GELU runs as one parallel pass on the CPU ([`Gelu`]): candle's element-wise operations
-//!   run on one thread, and the exact `erf` GELU was 13 % of the encoder's time in a profile;
+//! - on the CPU, GELU and self-attention run as single parallel, vectorised passes
+//!   (`kernels`): candle's element-wise operations run on one thread, the exact `erf` GELU
+//!   was 13 % of the encoder's time in a profile, and attention is several passes of copies,
+//!   small products and scalar `exp` calls;
 //! - with `VERBATIM_ENCODER_INT8=on`, on CPUs with AVX-512 VNNI, the dense layers run in 8-bit
 //!   integers ([`Int8Dense`]). Off by default: with AVX-512 matrix products f32 is as fast and
 //!   exact (benches/RESULTS.md has the speed and the agreement with f32).
 
-use candle_core::{CpuStorage, CustomOp1, DType, Layout, Module, Shape, Tensor};
-use candle_nn::{LayerNorm, Linear, VarBuilder};
-use rayon::prelude::*;
+use candle_core::{CpuStorage, CustomOp1, Layout, Module, Shape, Tensor};
+use candle_nn::{Linear, VarBuilder};
 use serde::Deserialize;
 
 use super::int8::Int8Dense;
+use super::kernels::{gelu, AddNorm, Attention};
 
 /// The fields of a BERT `config.json` the forward pass needs.
 #[derive(Debug, Clone, Deserialize)]
@@ -51,10 +53,10 @@ impl BertConfig {
 struct Layer {
     qkv: Dense,
     attention_out: Dense,
-    attention_norm: LayerNorm,
+    attention_norm: AddNorm,
     up: Dense,
     down: Dense,
-    output_norm: LayerNorm,
+    output_norm: AddNorm,
 }
 
 /// A dense layer in f32, or in 8-bit integers where the CPU has the instructions for it.
@@ -131,7 +133,7 @@ pub struct Bert {
     word_embeddings: Tensor,
     position_embeddings: Tensor,
     token_type_embeddings: Tensor,
-    embedding_norm: LayerNorm,
+    embedding_norm: AddNorm,
     layers: Vec<Layer>,
     heads: usize,
     hidden: usize,
@@ -141,8 +143,8 @@ fn linear(vb: &VarBuilder, inputs: usize, outputs: usize) -> candle_core::Result
     Ok(Linear::new(vb.get((outputs, inputs), "weight")?, Some(vb.get(outputs, "bias")?)))
 }
 
-fn layer_norm(vb: &VarBuilder, size: usize, eps: f64) -> candle_core::Result<LayerNorm> {
-    Ok(LayerNorm::new(vb.get(size, "weight")?, vb.get(size, "bias")?, eps))
+fn layer_norm(vb: &VarBuilder, size: usize, eps: f64) -> candle_core::Result<AddNorm> {
+    AddNorm::new(vb.get(size, "weight")?, vb.get(size, "bias")?, eps)
 }
 
 impl Bert {
@@ -193,88 +195,37 @@ impl Bert {
         let types = self.token_type_embeddings.embedding(&type_ids.flatten_all()?)?.reshape((batch, length, h))?;
         let positions = self.position_embeddings.narrow(0, 0, length)?;
         let x = (words + types)?.broadcast_add(&positions)?.reshape((batch * length, h))?;
-        let mut x = self.embedding_norm.forward(&x)?;
-        // 0 where attended, a large negative number on padding: added to the attention scores.
-        let mask_bias = ((mask.to_dtype(x.dtype())? - 1.0)? * 1e9)?.reshape((batch, 1, 1, length))?;
+        let mut x = self.embedding_norm.norm(&x)?;
+        let attention = Attention::over(mask, heads)?;
         for layer in &self.layers {
-            let qkv = layer.qkv.forward(&x)?.reshape((batch, length, 3, heads, h / heads))?;
-            let qkv = qkv.permute((2, 0, 3, 1, 4))?.contiguous()?; // [3, batch, heads, length, head]
-            let (q, k, v) = (qkv.get(0)?, qkv.get(1)?, qkv.get(2)?);
-            let scores = q.matmul(&k.t()?)?.broadcast_add(&mask_bias)?;
-            let attention = candle_nn::ops::softmax_last_dim(&scores)?.matmul(&v)?;
-            let attention = attention.transpose(1, 2)?.contiguous()?.reshape((batch * length, h))?;
-            x = layer.attention_norm.forward(&(layer.attention_out.forward(&attention)? + x)?)?;
+            let qkv = layer.qkv.forward(&x)?;
+            let attention = match &attention {
+                Some(op) => qkv.apply_op1_no_bwd(op)?,
+                None => self.attention_on_device(&qkv, mask, batch, length)?,
+            };
+            x = layer.attention_norm.forward(&layer.attention_out.forward(&attention)?, &x)?;
             let inner = gelu(&layer.up.forward(&x)?)?;
-            x = layer.output_norm.forward(&(layer.down.forward(&inner)? + x)?)?;
+            x = layer.output_norm.forward(&layer.down.forward(&inner)?, &x)?;
         }
         x.reshape((batch, length, h))
     }
-}
 
-/// Exact GELU, x·Φ(x), as one parallel pass over a contiguous f32 tensor on the CPU; other
-/// devices and types use candle's own.
-fn gelu(x: &Tensor) -> candle_core::Result<Tensor> {
-    if x.device().is_cpu() && x.dtype() == DType::F32 {
-        x.apply_op1_no_bwd(&Gelu)
-    } else {
-        x.gelu_erf()
-    }
-}
-
-struct Gelu;
-
-/// Elements per parallel task: enough to amortise scheduling.
-const GELU_CHUNK: usize = 16 * 1024;
-
-impl CustomOp1 for Gelu {
-    fn name(&self) -> &'static str {
-        "verbatim-gelu"
-    }
-
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let CpuStorage::F32(values) = storage else { candle_core::bail!("gelu: f32 only") };
-        let Some((start, end)) = layout.contiguous_offsets() else { candle_core::bail!("gelu: contiguous input only") };
-        let input = &values[start..end];
-        let mut out = vec![0f32; input.len()];
-        out.par_chunks_mut(GELU_CHUNK).zip(input.par_chunks(GELU_CHUNK)).for_each(|(o, i)| {
-            for (o, &x) in o.iter_mut().zip(i) {
-                *o = 0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2));
-            }
-        });
-        Ok((CpuStorage::F32(out), layout.shape().clone()))
-    }
-}
-
-/// erf to within 1.5e-7 (Abramowitz and Stegun 7.1.26), one `exp` and no branches but the sign.
-fn erf(x: f32) -> f32 {
-    let a = x.abs();
-    let t = 1.0 / (1.0 + 0.327_591_1 * a);
-    let poly = t * (0.254_829_6 + t * (-0.284_496_74 + t * (1.421_413_8 + t * (-1.453_152_1 + t * 1.061_405_4))));
-    let y = 1.0 - poly * (-a * a).exp();
-    y.copysign(x)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn erf_is_within_its_documented_error() {
-        // Reference values of erf.
-        for (x, expected) in
-            [(0.0f32, 0.0f32), (0.5, 0.520_499_9), (1.0, 0.842_700_8), (-2.0, -0.995_322_3), (3.5, 0.999_999_3)]
-        {
-            assert!((erf(x) - expected).abs() < 3e-7, "erf({x}) = {} vs {expected}", erf(x));
-        }
-    }
-
-    #[test]
-    fn gelu_op_matches_candles_exact_gelu() {
-        let values: Vec<f32> = (0..40_000).map(|i| (i as f32 - 20_000.0) / 2_000.0).collect();
-        let x = Tensor::from_vec(values, 40_000, &candle_core::Device::Cpu).unwrap();
-        let ours = gelu(&x).unwrap().to_vec1::<f32>().unwrap();
-        let candle = x.gelu_erf().unwrap().to_vec1::<f32>().unwrap();
-        let worst = ours.iter().zip(&candle).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
-        assert!(worst < 1e-5, "{worst}");
+    /// Self-attention in candle's own operations, for devices without [`Attention`]'s kernel.
+    fn attention_on_device(
+        &self,
+        qkv: &Tensor,
+        mask: &Tensor,
+        batch: usize,
+        length: usize,
+    ) -> candle_core::Result<Tensor> {
+        let (h, heads) = (self.hidden, self.heads);
+        // 0 where attended, a large negative number on padding: added to the attention scores.
+        let mask_bias = ((mask.to_dtype(qkv.dtype())? - 1.0)? * 1e9)?.reshape((batch, 1, 1, length))?;
+        let qkv = qkv.reshape((batch, length, 3, heads, h / heads))?;
+        let qkv = qkv.permute((2, 0, 3, 1, 4))?.contiguous()?; // [3, batch, heads, length, head]
+        let (q, k, v) = (qkv.get(0)?, qkv.get(1)?, qkv.get(2)?);
+        let scores = q.matmul(&k.t()?)?.broadcast_add(&mask_bias)?;
+        let attention = candle_nn::ops::softmax_last_dim(&scores)?.matmul(&v)?;
+        attention.transpose(1, 2)?.contiguous()?.reshape((batch * length, h))
     }
 }
