@@ -116,69 +116,76 @@ impl CustomOp1 for Attention {
 }
 
 /// One sequence of `length` positions, every head: `softmax(q kᵀ) v` over its first `keys`
-/// positions, from `qkv` (`length × 3·hidden`) into every slot of `out` (`length × hidden`). Both products
-/// are `gemm` calls on strided views of the projection, on this thread: the sequences are the
+/// positions, from `qkv` (`length × 3·hidden`) into every slot of `out` (`length × hidden`).
+/// Both products read strided views of the projection, on this thread: the sequences are the
 /// parallel tasks.
 fn attend(qkv: &[f32], out: &mut [MaybeUninit<f32>], length: usize, keys: usize, heads: usize) {
     let hidden = out.len() / length;
     let (width, size) = (3 * hidden, hidden / heads);
     assert!(qkv.len() == length * width && keys <= length && size * heads == hidden);
     let mut scores = vec![0f32; length * keys];
+    let rows = |at: usize, stride: usize| Strided { at, row: stride, column: 1 };
     for head in 0..heads {
         let (q_at, k_at, v_at) = (head * size, hidden + head * size, 2 * hidden + head * size);
         // SAFETY: each view stays inside its slice: rows below `length` (keys below `keys`),
         // columns inside this head's `size` columns of q, k, v or out, as asserted above.
         unsafe {
             // scores (length × keys) = q (length × size) · kᵀ (size × keys)
-            gemm::gemm(
-                length,
-                keys,
-                size,
-                scores.as_mut_ptr(),
-                1,
-                keys as isize,
-                false,
-                qkv.as_ptr().add(q_at),
-                1,
-                width as isize,
-                qkv.as_ptr().add(k_at),
-                width as isize,
-                1,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
+            let keys_t = Strided { at: k_at, row: 1, column: width };
+            product(
+                (length, keys, size),
+                (scores.as_mut_ptr(), rows(0, keys)),
+                (qkv, rows(q_at, width)),
+                (qkv, keys_t),
             );
-        }
-        softmax_rows_widest(&mut scores, keys);
-        // SAFETY: as above.
-        unsafe {
+            softmax_rows_widest(&mut scores, keys);
             // out's head columns (length × size) = softmax (length × keys) · v (keys × size)
-            gemm::gemm(
-                length,
-                size,
-                keys,
-                out.as_mut_ptr().cast::<f32>().add(head * size),
-                1,
-                hidden as isize,
-                false,
-                scores.as_ptr(),
-                1,
-                keys as isize,
-                qkv.as_ptr().add(v_at),
-                1,
-                width as isize,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
-            );
+            let out = (out.as_mut_ptr().cast::<f32>(), rows(head * size, hidden));
+            product((length, size, keys), out, (&scores, rows(0, keys)), (qkv, rows(v_at, width)));
         }
     }
+}
+
+/// Where a matrix starts in its buffer, and the steps to its next row and next column.
+#[derive(Clone, Copy)]
+struct Strided {
+    at: usize,
+    row: usize,
+    column: usize,
+}
+
+/// `dst = lhs · rhs` (`m × n` from `m × k` and `k × n`) through `gemm`, on this thread.
+///
+/// # Safety
+/// Every element each view addresses lies inside its buffer (for `dst`, the buffer it points into).
+unsafe fn product(
+    (m, n, k): (usize, usize, usize),
+    (dst, d): (*mut f32, Strided),
+    (lhs, l): (&[f32], Strided),
+    (rhs, r): (&[f32], Strided),
+) {
+    let stride = |s: usize| s as isize;
+    gemm::gemm(
+        m,
+        n,
+        k,
+        dst.add(d.at),
+        stride(d.column),
+        stride(d.row),
+        false,
+        lhs.as_ptr().add(l.at),
+        stride(l.column),
+        stride(l.row),
+        rhs.as_ptr().add(r.at),
+        stride(r.column),
+        stride(r.row),
+        0.0,
+        1.0,
+        false,
+        false,
+        false,
+        gemm::Parallelism::None,
+    );
 }
 
 /// Each row of `scores` (`width` wide) to its softmax.
