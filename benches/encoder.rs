@@ -8,8 +8,8 @@
 //! weights, size the allocator), then timed over `--rounds`. `--out` writes the embeddings
 //! (little-endian f32, one row per text) so `benches/encoder_vs_sentence_transformers.sh` can
 //! check that candle and PyTorch computed the same thing before comparing their speed. The
-//! dense layers run in f32, or in int8 with `VERBATIM_ENCODER_INT8=on` where the CPU has
-//! AVX-512 VNNI, as in the service.
+//! dense layers run in int8 where the CPU has AVX-512 VNNI, or in f32 with
+//! `VERBATIM_ENCODER_INT8=off`, as in the service.
 
 use std::path::PathBuf;
 use std::time::Instant;

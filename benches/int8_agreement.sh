@@ -2,7 +2,7 @@
 # The int8 encoder against f32, on real customer texts, in one run: encoder speed (texts/s)
 # and embedding agreement (cosine) on 1,000 English MARC and 1,000 French Trustpilot reviews,
 # then the accurate tier's labels on those reviews plus 1,000 Trustpilot review titles, with
-# `VERBATIM_ENCODER_INT8=on` for int8 (f32 is the default). Needs a CPU with AVX-512 VNNI for
+# `VERBATIM_ENCODER_INT8=off` for f32 (int8 is the default). Needs a CPU with AVX-512 VNNI for
 # the int8 side.
 #
 #   benches/int8_agreement.sh
