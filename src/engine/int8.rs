@@ -19,6 +19,7 @@ const CHANNELS: usize = 16;
 /// Inputs per lane: `vpdpbusd` multiplies 4 byte pairs into each `i32` lane.
 const GROUP: usize = 4;
 /// Tokens per register tile.
+#[cfg(target_arch = "x86_64")]
 const TILE_ROWS: usize = 8;
 /// Registers of output channels per tile (32 channels).
 const TILE_PANELS: usize = 2;
@@ -96,13 +97,17 @@ impl Int8Dense {
         self.outputs
     }
 
+    pub fn inputs(&self) -> usize {
+        self.inputs
+    }
+
     /// `x` is `rows × inputs`, row-major; returns `rows × outputs`.
     pub fn forward(&self, x: &[f32], rows: usize) -> Vec<f32> {
-        debug_assert_eq!(x.len(), rows * self.inputs);
+        assert_eq!(x.len(), rows * self.inputs, "int8 dense: {rows} rows of {} inputs", self.inputs);
         // Not zeroed first: the product writes every output (zeroing was a tenth of the
         // encoder's time in a profile).
         let mut y = Vec::with_capacity(rows * self.outputs);
-        y.spare_capacity_mut()
+        y.spare_capacity_mut()[..rows * self.outputs]
             .par_chunks_mut(ROWS_PER_TASK * self.outputs)
             .zip(x.par_chunks(ROWS_PER_TASK * self.inputs))
             .for_each(|(y, x)| {
@@ -133,8 +138,9 @@ impl Int8Dense {
             n => (1u16 << n) - 1,
         };
         let mask = |chunk: usize| if chunk + 1 == chunks { tail } else { 0xffff };
-        for (row, out) in
-            x.chunks_exact(self.inputs).zip(values.spare_capacity_mut().chunks_exact_mut(self.padded_inputs))
+        for (row, out) in x
+            .chunks_exact(self.inputs)
+            .zip(values.spare_capacity_mut()[..rows * self.padded_inputs].chunks_exact_mut(self.padded_inputs))
         {
             let (mut low, mut high) = (_mm512_setzero_ps(), _mm512_setzero_ps());
             for chunk in 0..chunks {
@@ -193,16 +199,19 @@ impl Int8Dense {
         use std::arch::x86_64::*;
         let groups = self.padded_inputs / GROUP;
         let panel = tile.first_channel / CHANNELS;
-        let weights = [0, 1].map(|p| self.packed.as_ptr().add((panel + p) * groups * CHANNELS * GROUP));
+        let weights: [*const i8; TILE_PANELS] =
+            std::array::from_fn(|p| self.packed.as_ptr().add((panel + p) * groups * CHANNELS * GROUP));
         let x = quantised.values.as_ptr().add(tile.first_row * self.padded_inputs);
         let mut acc = [[_mm512_setzero_si512(); TILE_PANELS]; R];
         for group in 0..groups {
-            let w = [0, 1].map(|p| _mm512_loadu_si512(weights[p].add(group * CHANNELS * GROUP) as *const _));
+            let w: [__m512i; TILE_PANELS] =
+                std::array::from_fn(|p| _mm512_loadu_si512(weights[p].add(group * CHANNELS * GROUP) as *const _));
             for (r, row) in acc.iter_mut().enumerate() {
                 let a =
                     _mm512_set1_epi32((x.add(r * self.padded_inputs + group * GROUP) as *const i32).read_unaligned());
-                row[0] = _mm512_dpbusd_epi32(row[0], a, w[0]);
-                row[1] = _mm512_dpbusd_epi32(row[1], a, w[1]);
+                for (sum, w) in row.iter_mut().zip(&w) {
+                    *sum = _mm512_dpbusd_epi32(*sum, a, *w);
+                }
             }
         }
         for (r, row) in acc.iter().enumerate() {
@@ -238,6 +247,7 @@ impl Int8Dense {
 }
 
 /// Where a register tile starts: its first row (token) of the task and first output channel.
+#[cfg(target_arch = "x86_64")]
 #[derive(Clone, Copy)]
 struct Tile {
     first_row: usize,
@@ -252,7 +262,7 @@ mod tests {
     fn matches_the_f32_product_within_quantisation_error() {
         // Shapes that leave partial register tiles, partial channel panels, inputs that fill
         // no whole register and several parallel tasks.
-        for (rows, inputs, outputs) in [(37, 100, 70), (150, 101, 33), (8, 384, 1152)] {
+        for (rows, inputs, outputs) in [(37, 100, 70), (150, 101, 33), (21, 64, 50), (8, 384, 1152)] {
             check_against_f32(rows, inputs, outputs);
         }
     }

@@ -40,7 +40,7 @@ impl CustomOp1 for Gelu {
         let Some((start, end)) = layout.contiguous_offsets() else { candle_core::bail!("gelu: contiguous input only") };
         let input = &values[start..end];
         let mut out = Vec::with_capacity(input.len());
-        out.spare_capacity_mut()
+        out.spare_capacity_mut()[..input.len()]
             .par_chunks_mut(GELU_CHUNK)
             .zip(input.par_chunks(GELU_CHUNK))
             .for_each(|(out, input)| gelu_widest(input, out));
@@ -100,7 +100,7 @@ impl CustomOp1 for Attention {
         }
         let mut out = Vec::with_capacity(tokens * hidden);
         if length > 0 {
-            out.spare_capacity_mut()
+            out.spare_capacity_mut()[..tokens * hidden]
                 .par_chunks_mut(length * hidden)
                 .zip(values[start..end].par_chunks(length * width))
                 .zip(&self.tokens)
@@ -262,7 +262,7 @@ impl CustomOp2 for AddNorm {
             candle_core::bail!("add-norm: {:?} + {:?} over rows of {hidden}", x_layout.shape(), residual_layout.shape())
         }
         let mut out = Vec::with_capacity(x.len());
-        out.spare_capacity_mut()
+        out.spare_capacity_mut()[..x.len()]
             .par_chunks_mut(NORM_ROWS * hidden)
             .zip(x.par_chunks(NORM_ROWS * hidden).zip(residual.par_chunks(NORM_ROWS * hidden)))
             .for_each(|(out, (x, residual))| add_norm_widest(x, residual, out, &self.weight, &self.bias, self.eps));
@@ -328,7 +328,7 @@ macro_rules! widest {
         fn $name($($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
             {
-                #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+                #[target_feature(enable = "avx512f,avx2,fma")]
                 unsafe fn avx512($($arg: $ty),*) {
                     $kernel($($arg),*)
                 }
@@ -336,7 +336,10 @@ macro_rules! widest {
                 unsafe fn avx2($($arg: $ty),*) {
                     $kernel($($arg),*)
                 }
-                if std::arch::is_x86_feature_detected!("avx512f") {
+                if std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+                {
                     // SAFETY: the CPU has the features `avx512` is compiled for.
                     return unsafe { avx512($($arg),*) };
                 }
@@ -383,9 +386,10 @@ fn erf(x: f32) -> f32 {
     y.copysign(x)
 }
 
-/// eˣ within about 2 ulp for x in [-87, 88] (0 below, as softmax and erf need), as arithmetic
-/// that vectorises: x = n·ln 2 + r with |r| ≤ ln 2 / 2 (ln 2 split in two for exactness), eʳ by
-/// its degree-6 Taylor polynomial, 2ⁿ built in the exponent bits.
+/// eˣ within 4e-7 relative (a few ulp) for x in [-87, 88]: 0 below, as softmax and erf need,
+/// e⁸⁸ above, NaN for NaN. As arithmetic that vectorises: x = n·ln 2 + r with |r| ≤ ln 2 / 2
+/// (ln 2 split in two for exactness), eʳ by its degree-6 Taylor polynomial, 2ⁿ built in the
+/// exponent bits.
 #[inline(always)]
 fn exp(x: f32) -> f32 {
     const LN2_HIGH: f32 = 0.693_145_75;
@@ -393,7 +397,7 @@ fn exp(x: f32) -> f32 {
     if x < -87.0 {
         return 0.0;
     }
-    let x = x.min(88.0);
+    let x = if x > 88.0 { 88.0 } else { x };
     let n = (x * std::f32::consts::LOG2_E).round();
     let r = x - n * LN2_HIGH - n * LN2_LOW;
     let p = 1.0 + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
@@ -412,6 +416,7 @@ mod tests {
             assert!(((ours - std) / std).abs() < 4e-7, "exp({x}) = {ours} vs {std}");
         }
         assert_eq!(exp(-1e9), 0.0);
+        assert!(exp(f32::NAN).is_nan());
         assert_eq!(exp(f32::NEG_INFINITY), 0.0);
     }
 
@@ -455,29 +460,31 @@ mod tests {
         }
     }
 
-    /// The fused op against candle's own operations on the same projection: two sequences, one
-    /// padded, four heads.
+    /// The fused op against candle's own operations on the same projection, four heads: short
+    /// sequences (gemm's small-matrix path), and sequences as long as reviews (its packed path,
+    /// more keys than a register's lanes), padded and not; a sequence with no token gives zeros.
     #[test]
     fn attention_matches_candles_masked_softmax_attention() {
+        check_attention(7, &[7, 4]);
+        check_attention(45, &[45, 30, 0]);
+        let holed = Tensor::from_vec(vec![1u8, 0, 1], (1, 3), &candle_core::Device::Cpu).unwrap();
+        assert!(Attention::over(&holed, 4).is_err(), "padding inside a sequence is refused");
+    }
+
+    fn check_attention(length: usize, tokens: &[usize]) {
         use candle_core::Device;
-        let (batch, length, heads, size) = (2, 7, 4, 8);
+        let (batch, heads, size) = (tokens.len(), 4, 8);
         let hidden = heads * size;
         let values: Vec<f32> =
             (0..batch * length * 3 * hidden).map(|i| (i * 7919 % 997) as f32 / 498.5 - 1.0).collect();
         let qkv = Tensor::from_vec(values, (batch * length, 3 * hidden), &Device::Cpu).unwrap();
-        let attended: Vec<f32> = [[1.0; 7], [1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0]].concat();
+        let attended: Vec<f32> =
+            tokens.iter().flat_map(|&n| (0..length).map(move |j| if j < n { 1.0 } else { 0.0 })).collect();
+        let mask: Vec<f32> = attended.iter().map(|&a| if a > 0.0 { 0.0 } else { -1e9 }).collect();
         let attended = Tensor::from_vec(attended, (batch, length), &Device::Cpu).unwrap();
         let op = Attention::over(&attended, heads).unwrap().unwrap();
-        let ours = qkv.apply_op1_no_bwd(&op).unwrap();
+        let ours = qkv.apply_op1_no_bwd(&op).unwrap().to_vec2::<f32>().unwrap();
 
-        let mask: Vec<f32> = attended
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap()
-            .iter()
-            .map(|&a| if a > 0.0 { 0.0 } else { -1e9 })
-            .collect();
         let mask = Tensor::from_vec(mask, (batch, 1, 1, length), &Device::Cpu).unwrap();
         let split = qkv.reshape((batch, length, 3, heads, size)).unwrap().permute((2, 0, 3, 1, 4)).unwrap();
         let split = split.contiguous().unwrap();
@@ -485,12 +492,13 @@ mod tests {
         let scores = q.matmul(&k.t().unwrap()).unwrap().broadcast_add(&mask).unwrap();
         let reference = candle_nn::ops::softmax_last_dim(&scores).unwrap().matmul(&v).unwrap();
         let reference = reference.transpose(1, 2).unwrap().contiguous().unwrap().reshape((batch * length, hidden));
+        let reference = reference.unwrap().to_vec2::<f32>().unwrap();
 
-        let (ours, reference) = (ours.to_vec2::<f32>().unwrap(), reference.unwrap().to_vec2::<f32>().unwrap());
-        for (a, b) in ours.iter().flatten().zip(reference.iter().flatten()) {
-            assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+        for (row, (ours, reference)) in ours.iter().zip(&reference).enumerate() {
+            for (a, b) in ours.iter().zip(reference) {
+                let expected = if tokens[row / length] == 0 { 0.0 } else { *b };
+                assert!((a - expected).abs() < 1e-5, "length {length}, row {row}: {a} vs {expected}");
+            }
         }
-        let holed = Tensor::from_vec(vec![1u8, 0, 1], (1, 3), &Device::Cpu).unwrap();
-        assert!(Attention::over(&holed, heads).is_err(), "padding inside a sequence is refused");
     }
 }

@@ -6,10 +6,10 @@
 //! - the attention scale 1/sqrt(head size) is folded into the query weights at load time;
 //! - activations stay 2-D (`tokens × hidden`) between layers, so every dense layer is a single
 //!   large matrix product;
-//! - on the CPU, GELU and self-attention run as single parallel, vectorised passes
-//!   (`kernels`): candle's element-wise operations run on one thread, the exact `erf` GELU
-//!   was 13 % of the encoder's time in a profile, and attention is several passes of copies,
-//!   small products and scalar `exp` calls;
+//! - on the CPU, GELU, self-attention and each residual sum with its layer norm run as single
+//!   parallel, vectorised passes (`kernels`): in candle these are several passes of copies,
+//!   small products and scalar `exp` calls, the sums on a thread pool of candle's own whose
+//!   threads spin against rayon's (the profiles are in benches/RESULTS.md);
 //! - on CPUs with AVX-512 VNNI the dense layers run in 8-bit integers ([`Int8Dense`]), unless
 //!   `VERBATIM_ENCODER_INT8=off`: 2.5× f32 with the accurate tier's labels unchanged on
 //!   99.67 % of customer texts (benches/RESULTS.md).
@@ -93,7 +93,8 @@ impl Dense {
 /// How the dense layers compute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Precision {
-    /// What the service runs: [`Precision::Int8`], or f32 where `VERBATIM_ENCODER_INT8=off`.
+    /// What the service runs: [`Precision::Int8`], or f32 where `VERBATIM_ENCODER_INT8` is
+    /// `off` (or `0`, `false`).
     Configured,
     /// f32 throughout: the reference the int8 layers are measured against.
     F32,
@@ -105,7 +106,8 @@ impl Precision {
     /// Whether the dense layers will run in int8 on this machine.
     pub fn uses_int8(self) -> bool {
         let asked = match self {
-            Precision::Configured => std::env::var("VERBATIM_ENCODER_INT8").map_or(true, |v| v != "off"),
+            Precision::Configured => std::env::var("VERBATIM_ENCODER_INT8")
+                .map_or(true, |v| !matches!(v.to_ascii_lowercase().as_str(), "off" | "0" | "false")),
             Precision::F32 => false,
             Precision::Int8 => true,
         };
@@ -123,7 +125,10 @@ impl CustomOp1 for Int8Dense {
         let Some((start, end)) = layout.contiguous_offsets() else {
             candle_core::bail!("int8 dense: contiguous input only")
         };
-        let (rows, _) = layout.shape().dims2()?;
+        let (rows, columns) = layout.shape().dims2()?;
+        if columns != self.inputs() {
+            candle_core::bail!("int8 dense: {columns} inputs for a layer of {}", self.inputs())
+        }
         let y = self.forward(&values[start..end], rows);
         Ok((CpuStorage::F32(y), Shape::from((rows, self.outputs()))))
     }
