@@ -19,7 +19,7 @@ use candle_nn::{Linear, VarBuilder};
 use serde::Deserialize;
 
 use super::int8::Int8Dense;
-use super::kernels::{gelu, AddNorm, Attention};
+use super::kernels::{contiguous_f32, gelu, AddNorm, Attention};
 
 /// The fields of a BERT `config.json` the forward pass needs.
 #[derive(Debug, Clone, Deserialize)]
@@ -121,17 +121,21 @@ impl CustomOp1 for Int8Dense {
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let CpuStorage::F32(values) = storage else { candle_core::bail!("int8 dense: f32 only") };
-        let Some((start, end)) = layout.contiguous_offsets() else {
-            candle_core::bail!("int8 dense: contiguous input only")
-        };
+        let values = contiguous_f32(storage, layout, "int8 dense")?;
         let (rows, columns) = layout.shape().dims2()?;
         if columns != self.inputs() {
             candle_core::bail!("int8 dense: {columns} inputs for a layer of {}", self.inputs())
         }
-        let y = self.forward(&values[start..end], rows);
+        let y = self.forward(values, rows);
         Ok((CpuStorage::F32(y), Shape::from((rows, self.outputs()))))
     }
+}
+
+/// How every layer of a forward pass attends: with the CPU kernel, or on other devices in
+/// candle's operations, the padding mask as a bias built once for all layers.
+enum Attending {
+    Kernel(Attention),
+    Candle { mask_bias: Tensor },
 }
 
 pub struct Bert {
@@ -201,12 +205,18 @@ impl Bert {
         let positions = self.position_embeddings.narrow(0, 0, length)?;
         let x = (words + types)?.broadcast_add(&positions)?.reshape((batch * length, h))?;
         let mut x = self.embedding_norm.norm(&x)?;
-        let attention = Attention::over(mask, heads)?;
+        let attending = match Attention::over(mask, heads)? {
+            Some(op) => Attending::Kernel(op),
+            // 0 where attended, a large negative number on padding: added to the attention scores.
+            None => Attending::Candle {
+                mask_bias: ((mask.to_dtype(x.dtype())? - 1.0)? * 1e9)?.reshape((batch, 1, 1, length))?,
+            },
+        };
         for layer in &self.layers {
             let qkv = layer.qkv.forward(&x)?;
-            let attention = match &attention {
-                Some(op) => qkv.apply_op1_no_bwd(op)?,
-                None => self.attention_on_device(&qkv, mask, batch, length)?,
+            let attention = match &attending {
+                Attending::Kernel(op) => qkv.apply_op1_no_bwd(op)?,
+                Attending::Candle { mask_bias } => self.attention_on_device(&qkv, mask_bias, batch, length)?,
             };
             x = layer.attention_norm.forward(&layer.attention_out.forward(&attention)?, &x)?;
             let inner = gelu(&layer.up.forward(&x)?)?;
@@ -219,17 +229,15 @@ impl Bert {
     fn attention_on_device(
         &self,
         qkv: &Tensor,
-        mask: &Tensor,
+        mask_bias: &Tensor,
         batch: usize,
         length: usize,
     ) -> candle_core::Result<Tensor> {
         let (h, heads) = (self.hidden, self.heads);
-        // 0 where attended, a large negative number on padding: added to the attention scores.
-        let mask_bias = ((mask.to_dtype(qkv.dtype())? - 1.0)? * 1e9)?.reshape((batch, 1, 1, length))?;
         let qkv = qkv.reshape((batch, length, 3, heads, h / heads))?;
         let qkv = qkv.permute((2, 0, 3, 1, 4))?.contiguous()?; // [3, batch, heads, length, head]
         let (q, k, v) = (qkv.get(0)?, qkv.get(1)?, qkv.get(2)?);
-        let scores = q.matmul(&k.t()?)?.broadcast_add(&mask_bias)?;
+        let scores = q.matmul(&k.t()?)?.broadcast_add(mask_bias)?;
         let attention = candle_nn::ops::softmax_last_dim(&scores)?.matmul(&v)?;
         attention.transpose(1, 2)?.contiguous()?.reshape((batch * length, h))
     }
