@@ -615,12 +615,18 @@ def average(args):
     keeping much of the new data's gain. The two must come from the same start (`train --init`),
     so their adapters lie close enough for their means to be meaningful."""
     first, second = load_file(args.files[0]), load_file(args.files[1])
-    if first.keys() != second.keys():
-        raise SystemExit("the two files do not hold the same tensors")
+    mismatched = [name for name in first.keys() | second.keys()
+                  if name not in first or name not in second
+                  or first[name].shape != second[name].shape or first[name].dtype != second[name].dtype]
+    if mismatched:
+        raise SystemExit(f"the two files differ in tensors' names, shapes or types: {sorted(mismatched)[:3]}")
     mean = {name: ((first[name].float() + second[name].float()) / 2).to(first[name].dtype).contiguous()
             for name in first}
     digests = [hashlib.sha256(Path(f).read_bytes()).hexdigest()[:12] for f in args.files]
-    save_file(mean, args.out, metadata={"average_of": ",".join(digests)})
+    metadata = {"average_of": ",".join(digests)}
+    for i, path in enumerate(args.files):
+        metadata[f"file_{i + 1}"] = json.dumps(load_metadata(path))
+    save_file(mean, args.out, metadata=metadata)
     print(f"wrote {args.out}, the mean of {' and '.join(digests)}")
 
 

@@ -6,11 +6,12 @@
 //! three classes; BANKING77 support queries serve as English examples of both neutral requests
 //! ("how do I top up my card?") and complaints stated as facts ("I am still waiting on my
 //! card"), by intent, and CFPB complaint narratives as negative ones; 20 Newsgroups subject
-//! lines are neutral (short, topical, general-domain: "Alt.Atheism FAQ: Atheist Resources"). SemEval-2014
-//! aspect polarities become sentence labels where a sentence's aspects agree. Evaluation sets
-//! are never trained on. MR's evaluation split is a fixed 20 % of its train file, held out by a
-//! seeded shuffle; TweetEval's validation file is split the same way, its other 80 % trained on,
-//! because it holds the only general-domain tweets in the data (docs/decisions.md).
+//! lines are neutral (short, topical, general-domain: "Alt.Atheism FAQ: Atheist Resources").
+//! SemEval-2014 aspect polarities become sentence labels where a sentence's aspects agree.
+//! Evaluation sets are never trained on. MR's evaluation split is a fixed 20 % of its train
+//! file, held out by a seeded shuffle; TweetEval's validation file is split the same way, its
+//! other 80 % trained on, because it holds the only general-domain tweets in the data
+//! (docs/decisions.md).
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -152,15 +153,15 @@ pub fn sentiment_data(data_dir: &Path) -> anyhow::Result<SentimentData> {
     let ternary = |label: &str| label.parse::<usize>().ok().and_then(|i| SentimentLabel::ALL.get(i).copied());
 
     let mut mr = read_tsv(&sentiment.join("en_mr_train.tsv"), "en", "mr", binary)?;
-    mr.shuffle(&mut ChaCha8Rng::seed_from_u64(SPLIT_SEED));
+    seeded_shuffle(&mut mr);
     let mr_test = mr.split_off(mr.len() * 4 / 5);
 
     let mut tweets = read_tsv(&sentiment.join("en_tweeteval_val.tsv"), "en", "tweeteval", ternary)?;
-    tweets.shuffle(&mut ChaCha8Rng::seed_from_u64(SPLIT_SEED));
+    seeded_shuffle(&mut tweets);
     let tweets_test = tweets.split_off(tweets.len() * 4 / 5);
 
     let mut airline = read_airline(&data_dir.join("rootcause/airline_tweets_train.csv"))?;
-    airline.shuffle(&mut ChaCha8Rng::seed_from_u64(SPLIT_SEED));
+    seeded_shuffle(&mut airline);
     let airline_test = airline.split_off(airline.len() * 4 / 5);
 
     let mut marc_tests = Vec::new();
@@ -173,7 +174,7 @@ pub fn sentiment_data(data_dir: &Path) -> anyhow::Result<SentimentData> {
             language,
             source,
         )?;
-        reviews.shuffle(&mut ChaCha8Rng::seed_from_u64(SPLIT_SEED));
+        seeded_shuffle(&mut reviews);
         marc_tests.push(reviews.split_off(reviews.len() * 4 / 5));
         marc_train.extend(reviews);
     }
@@ -184,7 +185,7 @@ pub fn sentiment_data(data_dir: &Path) -> anyhow::Result<SentimentData> {
         .collect();
 
     let mut titles = read_stars(&sentiment.join("fr_trustpilot_titles.csv"), b',', "title", "fr", "titles")?;
-    titles.shuffle(&mut ChaCha8Rng::seed_from_u64(SPLIT_SEED));
+    seeded_shuffle(&mut titles);
     let mut titles_test = titles.split_off(titles.len() * 4 / 5);
     titles_test.retain(|i| i.label != SentimentLabel::Neutral);
 
@@ -257,7 +258,7 @@ fn read_trustpilot(path: &Path) -> anyhow::Result<Vec<Labeled>> {
         items.push(Labeled { text, label, language: "fr", source: "trustpilot" });
     }
     let mut items = first_copies(items);
-    items.shuffle(&mut ChaCha8Rng::seed_from_u64(SPLIT_SEED));
+    seeded_shuffle(&mut items);
     let mut positives = 0;
     items.retain(|item| {
         item.label != SentimentLabel::Positive || {
@@ -294,6 +295,11 @@ fn read_stars(
         items.push(Labeled { text, label, language, source });
     }
     Ok(first_copies(items))
+}
+
+/// Shuffles `items` the same way on every run: splits and samples depend on it.
+fn seeded_shuffle<T>(items: &mut [T]) {
+    items.shuffle(&mut ChaCha8Rng::seed_from_u64(SPLIT_SEED));
 }
 
 /// `items` less empty texts and less the repeats of a text met earlier (the first copy stays,
@@ -337,10 +343,17 @@ fn read_airline(path: &Path) -> anyhow::Result<Vec<Labeled>> {
 /// negative (issue 14, docs/decisions.md). Intents that hold both kinds are left out.
 fn read_banking(path: &Path) -> anyhow::Result<Vec<Labeled>> {
     let mut reader = csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
+    let headers = reader.headers()?.clone();
+    let column = |name: &str| {
+        headers.iter().position(|h| h == name).with_context(|| format!("no `{name}` column in {}", path.display()))
+    };
+    let (text_column, intent_column) = (column("text")?, column("category")?);
     let (mut neutral, mut negative) = (Vec::new(), Vec::new());
+    let mut intents_seen = HashSet::new();
     for record in reader.records() {
         let record = record?;
-        let (text, intent) = (record[0].trim().to_string(), &record[1]);
+        let (text, intent) = (record[text_column].trim().to_string(), &record[intent_column]);
+        intents_seen.insert(intent.to_string());
         let item = |label| Labeled { text, label, language: "en", source: "banking77" };
         if BANKING_PROBLEM_INTENTS.contains(&intent) {
             negative.push(item(SentimentLabel::Negative));
@@ -348,8 +361,14 @@ fn read_banking(path: &Path) -> anyhow::Result<Vec<Labeled>> {
             neutral.push(item(SentimentLabel::Neutral));
         }
     }
+    // A misspelt intent would silently drop its queries from the mix.
+    if let Some(missing) =
+        BANKING_PROBLEM_INTENTS.iter().chain(&BANKING_REQUEST_INTENTS).find(|intent| !intents_seen.contains(**intent))
+    {
+        anyhow::bail!("intent `{missing}` is not in {}", path.display());
+    }
     for items in [&mut neutral, &mut negative] {
-        items.shuffle(&mut ChaCha8Rng::seed_from_u64(SPLIT_SEED));
+        seeded_shuffle(items);
         items.truncate(BANKING_PER_CLASS);
     }
     neutral.append(&mut negative);
@@ -357,8 +376,10 @@ fn read_banking(path: &Path) -> anyhow::Result<Vec<Labeled>> {
 }
 
 /// CFPB complaint narratives, negative: long accounts of what went wrong, in the customer's
-/// words, mostly without an opinion word. The file masks personal data as `XXXX` (and dates as
-/// `XX/XX/XXXX`); those tokens are dropped, so that no model learns them as a mark of complaints.
+/// words, mostly without an opinion word. The file masks personal data as `XXXX` and dates as
+/// `XX/XX/XXXX`; words with no letter or digit but X are dropped, so that no model learns the
+/// masks as a mark of complaints. Bare punctuation (`(`, `-`, `...`) goes with them, and dates
+/// masked in part (`XX/XX/2019`) stay.
 fn read_complaints(path: &Path) -> anyhow::Result<Vec<Labeled>> {
     let mut reader = csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
     let headers = reader.headers()?.clone();
@@ -366,11 +387,10 @@ fn read_complaints(path: &Path) -> anyhow::Result<Vec<Labeled>> {
         .iter()
         .position(|h| h == "narrative")
         .with_context(|| format!("no `narrative` column in {}", path.display()))?;
+    let masked = |word: &&str| word.chars().filter(|c| c.is_alphanumeric()).all(|c| c == 'X');
     let mut items = Vec::new();
     for record in reader.records() {
-        let record = record?;
-        let masked = |word: &&str| word.chars().filter(|c| c.is_alphanumeric()).all(|c| c == 'X');
-        let text = record[narrative].split_whitespace().filter(|word| !masked(word)).collect::<Vec<_>>().join(" ");
+        let text = record?[narrative].split_whitespace().filter(|word| !masked(word)).collect::<Vec<_>>().join(" ");
         items.push(Labeled { text, label: SentimentLabel::Negative, language: "en", source: "cfpb" });
     }
     Ok(first_copies(items))
@@ -395,7 +415,7 @@ fn read_newsgroup_subjects(path: &Path) -> anyhow::Result<Vec<Labeled>> {
             });
         }
     }
-    items.shuffle(&mut ChaCha8Rng::seed_from_u64(SPLIT_SEED));
+    seeded_shuffle(&mut items);
     items.truncate(NEWSGROUP_NEUTRAL);
     Ok(items)
 }
