@@ -247,8 +247,9 @@ fn the_accurate_tier_handles_negation_and_contrast() {
 }
 
 /// Complaints stated as facts read negative and plain requests neutral, in both tiers (issue
-/// 14). The English complaints here read neutral until BANKING77's problem reports were taught
-/// as negative (2026-11-28); the French ones were right before. Still wrong, so not asserted:
+/// 14). Three of the English complaints here ("Still waiting…", "Charged twice…", "The app
+/// keeps logging me out") read neutral until BANKING77's problem reports were taught as
+/// negative (2026-11-28); the other three were right before. Still wrong, so not asserted:
 /// "Trop cher pour ce que c'est" and "Frais de livraison exorbitants" (neutral in both tiers).
 #[test]
 fn complaints_stated_as_facts_read_negative_and_requests_neutral() {
