@@ -246,9 +246,7 @@ fn read_trustpilot(path: &Path) -> anyhow::Result<Vec<Labeled>> {
         .from_path(path)
         .with_context(|| format!("reading {}", path.display()))?;
     let headers = reader.headers()?.clone();
-    let column = |name: &str| {
-        headers.iter().position(|h| h == name).with_context(|| format!("no `{name}` column in {}", path.display()))
-    };
+    let column = |name: &str| column_of(&headers, name, path);
     let (stars, review) = (column("stars")?, column("review")?);
     let mut items = Vec::new();
     for record in reader.records() {
@@ -283,9 +281,7 @@ fn read_stars(
         .from_path(path)
         .with_context(|| format!("reading {}", path.display()))?;
     let headers = reader.headers()?.clone();
-    let column = |name: &str| {
-        headers.iter().position(|h| h == name).with_context(|| format!("no `{name}` column in {}", path.display()))
-    };
+    let column = |name: &str| column_of(&headers, name, path);
     let (stars, text) = (column("stars")?, column(text_column)?);
     let mut items = Vec::new();
     for record in reader.records() {
@@ -295,6 +291,11 @@ fn read_stars(
         items.push(Labeled { text, label, language, source });
     }
     Ok(first_copies(items))
+}
+
+/// Where the column `name` is in a CSV file's `headers`, or an error naming it and the file.
+pub(super) fn column_of(headers: &csv::StringRecord, name: &str, path: &Path) -> anyhow::Result<usize> {
+    headers.iter().position(|h| h == name).with_context(|| format!("no `{name}` column in {}", path.display()))
 }
 
 /// Shuffles `items` the same way on every run: splits and samples depend on it.
@@ -322,9 +323,7 @@ fn star_label(stars: &str) -> Option<SentimentLabel> {
 fn read_airline(path: &Path) -> anyhow::Result<Vec<Labeled>> {
     let mut reader = csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
     let headers = reader.headers()?.clone();
-    let column = |name: &str| {
-        headers.iter().position(|h| h == name).with_context(|| format!("no `{name}` column in {}", path.display()))
-    };
+    let column = |name: &str| column_of(&headers, name, path);
     let (sentiment_column, text_column) = (column("airline_sentiment")?, column("text")?);
     let mut items = Vec::new();
     for record in reader.records() {
@@ -344,9 +343,7 @@ fn read_airline(path: &Path) -> anyhow::Result<Vec<Labeled>> {
 fn read_banking(path: &Path) -> anyhow::Result<Vec<Labeled>> {
     let mut reader = csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
     let headers = reader.headers()?.clone();
-    let column = |name: &str| {
-        headers.iter().position(|h| h == name).with_context(|| format!("no `{name}` column in {}", path.display()))
-    };
+    let column = |name: &str| column_of(&headers, name, path);
     let (text_column, intent_column) = (column("text")?, column("category")?);
     let (mut neutral, mut negative) = (Vec::new(), Vec::new());
     let mut intents_seen = HashSet::new();
@@ -383,10 +380,7 @@ fn read_banking(path: &Path) -> anyhow::Result<Vec<Labeled>> {
 fn read_complaints(path: &Path) -> anyhow::Result<Vec<Labeled>> {
     let mut reader = csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
     let headers = reader.headers()?.clone();
-    let narrative = headers
-        .iter()
-        .position(|h| h == "narrative")
-        .with_context(|| format!("no `narrative` column in {}", path.display()))?;
+    let narrative = column_of(&headers, "narrative", path)?;
     let masked = |word: &&str| word.chars().filter(|c| c.is_alphanumeric()).all(|c| c == 'X');
     let mut items = Vec::new();
     for record in reader.records() {

@@ -18,7 +18,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 
-use super::corpora::SPLIT_SEED;
+use super::corpora::{column_of, SPLIT_SEED};
 use crate::domain::Emotion;
 use crate::nlp::sentiment::SentimentModel;
 
@@ -92,7 +92,7 @@ pub fn emodift(data_dir: &Path) -> anyhow::Result<EmotionSplit> {
     let path = data_dir.join("emotion/fr_emodift_train.csv");
     let mut reader = csv::Reader::from_path(&path).with_context(|| format!("reading {}", path.display()))?;
     let headers = reader.headers()?.clone();
-    let column = |name: &str| headers.iter().position(|h| h == name).with_context(|| format!("no column {name}"));
+    let column = |name: &str| column_of(&headers, name, &path);
     let text_column = column("tweet")?;
     let columns: Vec<(usize, Emotion)> =
         EMODIFT_EMOTIONS.iter().map(|(name, emotion)| Ok((column(name)?, *emotion))).collect::<anyhow::Result<_>>()?;
